@@ -1,0 +1,112 @@
+"""Entry point: `python -m bot --config config.toml` (add `--check` to only validate)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+import discord
+
+from bot.config import Config, load_config
+from bot.errors import ConfigError
+
+log = logging.getLogger("bot")
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Art Factory: image generation for Discord servers."
+    )
+    parser.add_argument("--config", default="config.toml", help="path to the TOML config file")
+    parser.add_argument(
+        "--check", action="store_true", help="validate the config and exit (0 = valid)"
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument("command", nargs="*", help="optional maintenance command: `db check`")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        providers = ", ".join(config.enabled_providers)
+        print(f"config OK: {args.config} (providers: {providers})")
+        return 0
+    if args.command:
+        if list(args.command) == ["db", "check"]:
+            return asyncio.run(db_check(config))
+        print(
+            f"unknown command {' '.join(args.command)!r}: the only one is `db check`.",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        asyncio.run(run_bot(config))
+    except KeyboardInterrupt:
+        return 0
+    except discord.LoginFailure:
+        print(
+            "config error: DISCORD_TOKEN was refused by Discord: export the bot token from the "
+            "Developer Portal (Bot → Reset Token).",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+async def db_check(config: Config) -> int:
+    from db.database import Database
+
+    db = await Database.open(config.database.path)
+    try:
+        problems = await db.integrity_check()
+        version = await db.schema_version()
+    finally:
+        await db.close()
+    if problems:
+        for problem in problems:
+            print(f"database problem: {problem}", file=sys.stderr)
+        return 1
+    print(f"database OK: {config.database.path} (schema version {version})")
+    return 0
+
+
+async def run_bot(config: Config) -> None:
+    from bot.app import ArtFactoryBot
+
+    bot = ArtFactoryBot(config)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with bot:
+        runner = asyncio.create_task(bot.start(config.secrets.discord_token.get()))
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            log.info("shutting down: unfinished jobs will resume on the next start")
+            await asyncio.wait_for(bot.close(), timeout=8)
+            runner.cancel()
+        else:
+            stopper.cancel()
+        results = await asyncio.gather(runner, return_exceptions=True)
+        error = results[0]
+        if isinstance(error, BaseException) and not isinstance(error, asyncio.CancelledError):
+            raise error
+
+
+if __name__ == "__main__":
+    sys.exit(main())

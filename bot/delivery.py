@@ -1,0 +1,202 @@
+"""Getting results in front of the member: image downloads and the job's Discord message.
+
+Images stream from the provider's CDN through the bot's one aiohttp session, capped in size,
+and are re-encoded (in a worker thread, never on the event loop) only when a file is larger
+than what this interaction may attach.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiohttp
+import discord
+from PIL import Image
+
+from bot.errors import DeliveryError
+from bot.providers.base import GenerationResult
+
+log = logging.getLogger(__name__)
+
+MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024  # refuse anything a sane image model would not produce
+MAX_REQUEST_BYTES = 25 * 1024 * 1024  # Discord's cap on one request's attachments
+TOKEN_LIFETIME_S = 15 * 60
+_MAGIC = {
+    b"\x89PNG\r\n\x1a\n": ("png", "image/png"),
+    b"\xff\xd8\xff": ("jpg", "image/jpeg"),
+    b"GIF87a": ("gif", "image/gif"),
+    b"GIF89a": ("gif", "image/gif"),
+}
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    filename: str
+    data: bytes
+    content_type: str
+
+
+def sniff(data: bytes) -> tuple[str, str] | None:
+    for magic, kind in _MAGIC.items():
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ("webp", "image/webp")
+    return None
+
+
+async def download_images(
+    session: aiohttp.ClientSession,
+    result: GenerationResult,
+    *,
+    job_id: int,
+    per_file_limit: int,
+    timeout_s: float = 60.0,
+) -> list[ImageFile]:
+    """Fetch every image concurrently and make each fit Discord's per-file limit."""
+    count = len(result.images)
+    limit = min(per_file_limit, MAX_REQUEST_BYTES // max(count, 1))
+    tasks = [
+        _fetch_one(session, image.url, f"art-{job_id}-{i + 1}", limit, timeout_s)
+        for i, image in enumerate(result.images)
+    ]
+    return list(await asyncio.gather(*tasks))
+
+
+async def _fetch_one(
+    session: aiohttp.ClientSession, url: str, stem: str, limit: int, timeout_s: float
+) -> ImageFile:
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+            if response.status != 200:
+                raise DeliveryError(
+                    f"the provider's image server answered HTTP {response.status}",
+                    retryable=response.status >= 500 or response.status == 429,
+                )
+            if (response.content_length or 0) > MAX_DOWNLOAD_BYTES:
+                raise DeliveryError("the generated image is too large to fetch", retryable=False)
+            chunks = []
+            size = 0
+            async for chunk in response.content.iter_chunked(256 * 1024):
+                size += len(chunk)
+                if size > MAX_DOWNLOAD_BYTES:
+                    raise DeliveryError(
+                        "the generated image is too large to fetch", retryable=False
+                    )
+                chunks.append(chunk)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise DeliveryError(
+            f"the images could not be downloaded ({type(exc).__name__})", retryable=True
+        ) from exc
+    data = b"".join(chunks)
+    kind = sniff(data)
+    if kind is None:
+        raise DeliveryError("the provider returned something that is not an image", retryable=True)
+    if len(data) > limit:
+        data = await asyncio.to_thread(shrink_to_fit, data, limit)
+        kind = ("jpg", "image/jpeg")
+    return ImageFile(f"{stem}.{kind[0]}", data, kind[1])
+
+
+def shrink_to_fit(data: bytes, limit: int) -> bytes:
+    """Re-encode as JPEG, lowering quality then size, until it fits `limit` bytes."""
+    with Image.open(io.BytesIO(data)) as source:
+        image = source.convert("RGB")
+    for scale in (1.0, 0.75, 0.5, 0.35, 0.25):
+        frame = image
+        if scale < 1.0:
+            size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+            frame = image.resize(size, Image.Resampling.LANCZOS)
+        for quality in (92, 85, 75):
+            out = io.BytesIO()
+            frame.save(out, "JPEG", quality=quality, optimize=True)
+            if out.tell() <= limit:
+                return out.getvalue()
+    raise DeliveryError("an image could not be made small enough for Discord", retryable=False)
+
+
+@dataclass(frozen=True)
+class MessageTarget:
+    """Where a job's messages go: the interaction's original response while its token lives,
+    else a reply in the channel."""
+
+    application_id: int
+    interaction_token: str
+    interaction_created_at: float  # unix seconds
+    message_id: int | None
+    channel_id: int
+    user_id: int
+
+    def token_alive(self, now: float | None = None, margin_s: float = 30.0) -> bool:
+        now = time.time() if now is None else now
+        return now - self.interaction_created_at < TOKEN_LIFETIME_S - margin_s
+
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+class Messenger:
+    """Edits a job's message through discord.py's webhook API (rate limits handled there)."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self._client = client
+
+    def _webhook(self, target: MessageTarget) -> discord.Webhook:
+        return discord.Webhook.partial(
+            target.application_id, target.interaction_token, client=self._client
+        )
+
+    async def edit(self, target: MessageTarget, content: str) -> None:
+        """A progress edit; failures are the caller's to ignore."""
+        if target.message_id is None or not target.token_alive():
+            return
+        await self._webhook(target).edit_message(
+            target.message_id, content=content, allowed_mentions=NO_MENTIONS
+        )
+
+    async def finish(
+        self, target: MessageTarget, content: str, files: Sequence[ImageFile] = ()
+    ) -> str:
+        """The final state of the job's message. Falls back to a channel reply that mentions
+        the member when the original response can no longer be edited. Returns how it went
+        out ("edit" or "channel")."""
+        if target.message_id is not None and target.token_alive():
+            try:
+                await self._webhook(target).edit_message(
+                    target.message_id,
+                    content=content,
+                    attachments=_discord_files(files),
+                    allowed_mentions=NO_MENTIONS,
+                )
+                return "edit"
+            except (discord.NotFound, discord.Forbidden) as exc:
+                log.info("original response gone (%s); replying in the channel", exc)
+            except discord.HTTPException as exc:
+                if exc.status != 401:  # 401 = the interaction token expired
+                    raise
+        channel = self._client.get_partial_messageable(target.channel_id)
+        mention = discord.AllowedMentions(
+            everyone=False, roles=False, users=[discord.Object(target.user_id)]
+        )
+        text = f"<@{target.user_id}> {content}"
+        if target.message_id:
+            reference = discord.MessageReference(
+                message_id=target.message_id,
+                channel_id=target.channel_id,
+                fail_if_not_exists=False,
+            )
+            await channel.send(
+                text, files=_discord_files(files), allowed_mentions=mention, reference=reference
+            )
+        else:
+            await channel.send(text, files=_discord_files(files), allowed_mentions=mention)
+        return "channel"
+
+
+def _discord_files(files: Sequence[ImageFile]) -> list[discord.File]:
+    return [discord.File(io.BytesIO(f.data), filename=f.filename) for f in files]

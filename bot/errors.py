@@ -1,0 +1,65 @@
+"""Domain exceptions.
+
+Each carries a message written for the member who ran the command, so the one tree error
+handler (and the job runner) can show it as is. Internal details go to the log, not here.
+"""
+
+from __future__ import annotations
+
+
+class ArtFactoryError(Exception):
+    """Base class: `str(exc)` is safe and useful to show to a Discord user."""
+
+
+class ConfigError(ArtFactoryError):
+    """The configuration is unusable; the process exits with status 2 and this one line."""
+
+
+class InvalidRequest(ArtFactoryError):
+    """The member's options are out of range or contradict each other. Nothing was charged."""
+
+
+class QuotaExceeded(ArtFactoryError):
+    """The member has no images left today. Nothing was charged."""
+
+    def __init__(self, limit: int, used: int, requested: int, resets_at: int) -> None:
+        self.limit = limit
+        self.used = used
+        self.requested = requested
+        self.resets_at = resets_at  # unix seconds, next UTC midnight
+        left = max(limit - used, 0)
+        if left == 0:
+            head = f"You have used all {limit} of your images for today."
+        else:
+            head = (
+                f"You asked for {requested} images but only {left} of your {limit} daily "
+                "images are left."
+            )
+        super().__init__(f"{head} Your quota resets <t:{resets_at}:R> (midnight UTC).")
+
+
+class ProviderError(ArtFactoryError):
+    """A provider refused or failed a job.
+
+    `retryable` tells the member whether trying again later may help; `reason` is the provider's
+    own explanation, already trimmed for display.
+    """
+
+    def __init__(self, provider: str, reason: str, *, retryable: bool, status: int | None = None):
+        self.provider = provider
+        self.reason = reason
+        self.retryable = retryable
+        self.status = status
+        super().__init__(f"{provider}: {reason}")
+
+
+class JobTimedOut(ArtFactoryError):
+    """The job ran past `job_timeout_s`."""
+
+
+class DeliveryError(ArtFactoryError):
+    """The images were generated but could not be fetched or posted."""
+
+    def __init__(self, reason: str, *, retryable: bool = True) -> None:
+        self.retryable = retryable
+        super().__init__(reason)

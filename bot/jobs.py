@@ -1,0 +1,106 @@
+"""Accepting jobs: quota reservation and the ledger row, then hand-off to the runner.
+
+Command callbacks call `JobService.create` after they have acknowledged the interaction; the
+row written here holds everything needed to finish the job without the interaction object.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.config import Config
+from bot.errors import InvalidRequest, QuotaExceeded
+from bot.generation import GenerationRequest
+from db.database import Database, NewJob
+
+
+def quota_day(now: float | None = None) -> str:
+    moment = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC)
+    return moment.date().isoformat()
+
+
+def next_reset(now: float | None = None) -> int:
+    """Unix time of the next UTC midnight, when daily quotas start over."""
+    moment = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC)
+    midnight = datetime(moment.year, moment.month, moment.day, tzinfo=UTC) + timedelta(days=1)
+    return int(midnight.timestamp())
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a job came from: enough to answer it after a restart."""
+
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    application_id: int
+    interaction_id: int | None
+    interaction_token: str
+    interaction_created_at: float
+    message_id: int | None
+    attachment_size_limit: int
+
+
+@dataclass(frozen=True)
+class Usage:
+    used: int
+    limit: int
+    resets_at: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)
+
+
+class JobService:
+    def __init__(self, config: Config, db: Database, runner: JobSubmitter) -> None:
+        self._config = config
+        self._db = db
+        self._runner = runner
+
+    def daily_limit(self, user_id: int) -> int:
+        return self._config.quotas.images_per_user_per_day
+
+    async def usage(self, user_id: int) -> Usage:
+        now = time.time()
+        used = await self._db.quota_used(user_id, quota_day(now))
+        return Usage(used=used, limit=self.daily_limit(user_id), resets_at=next_reset(now))
+
+    async def create(self, request: GenerationRequest, origin: Origin) -> int:
+        """Reserve quota and record the job atomically, then queue it. Raises QuotaExceeded
+        (nothing written) when the member's images for today cannot cover `request.count`."""
+        now = time.time()
+        limit = self.daily_limit(origin.user_id)
+        if limit == 0:
+            raise InvalidRequest("Image generation is turned off on this bot (daily quota is 0).")
+        day = quota_day(now)
+        new = NewJob(
+            user_id=origin.user_id,
+            guild_id=origin.guild_id,
+            channel_id=origin.channel_id,
+            application_id=origin.application_id,
+            interaction_id=origin.interaction_id,
+            interaction_token=origin.interaction_token,
+            interaction_created_at=origin.interaction_created_at,
+            attachment_size_limit=origin.attachment_size_limit,
+            provider=request.provider,
+            model=request.model,
+            inputs=request.to_json(),
+            image_count=request.count,
+            message_id=origin.message_id,
+        )
+        job_id = await self._db.reserve_job(new, daily_limit=limit, day=day)
+        if job_id is None:
+            used = await self._db.quota_used(origin.user_id, day)
+            raise QuotaExceeded(limit, used, request.count, next_reset(now))
+        self._runner.enqueue(job_id, origin.user_id)
+        return job_id
+
+
+class JobSubmitter:
+    """What JobService needs from the runner (kept tiny so tests can pass a recorder)."""
+
+    def enqueue(self, job_id: int, user_id: int) -> None:
+        raise NotImplementedError

@@ -1,0 +1,142 @@
+"""Turning provider updates into few, useful message edits.
+
+Two ideas keep Discord traffic low: edits to one message are throttled (at most one per
+interval, the latest state wins, nothing piles up), and the elapsed time is a Discord relative
+timestamp (`<t:…:R>`) that every client counts up by itself, so time passing costs no edit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+BAR_WIDTH = 12
+
+
+@dataclass(frozen=True)
+class ProgressView:
+    """Everything the progress message shows, as plain data."""
+
+    prompt: str
+    provider: str
+    model: str
+    count: int
+    started_at: float  # unix seconds, for the live relative timestamp
+    phase: str = "waiting"  # waiting | submitting | queued | running | finishing
+    bot_queue_position: int | None = None
+    queue_position: int | None = None
+    step: int | None = None
+    total_steps: int | None = None
+
+
+def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
+    fraction = min(max(fraction, 0.0), 1.0)
+    filled = math.floor(fraction * width + 1e-9)
+    return "▰" * filled + "▱" * (width - filled)
+
+
+def short_prompt(prompt: str, limit: int = 200) -> str:
+    prompt = " ".join(prompt.split())
+    return prompt if len(prompt) <= limit else prompt[: limit - 1] + "…"
+
+
+def render_progress(view: ProgressView, *, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    images = f"{view.count} image" + ("s" if view.count != 1 else "")
+    head = f"🎨 **{short_prompt(view.prompt)}**\n{images} · {view.provider} · `{view.model}`"
+    if view.phase == "waiting":
+        if view.bot_queue_position:
+            status = f"⏳ Waiting for a free slot: #{view.bot_queue_position} in this bot's queue"
+        else:
+            status = "⏳ Waiting for a free slot"
+    elif view.phase == "submitting":
+        status = f"📨 Sending to {view.provider}…"
+    elif view.phase == "queued":
+        if view.queue_position is not None:
+            status = f"🕒 In {view.provider}'s queue: position {view.queue_position + 1}"
+        else:
+            status = f"🕒 In {view.provider}'s queue"
+    elif view.phase == "running":
+        if view.step is not None and view.total_steps:
+            fraction = view.step / view.total_steps
+            status = (
+                f"🖌️ Generating {progress_bar(fraction)} {round(fraction * 100)}% "
+                f"· step {view.step}/{view.total_steps}"
+            )
+        else:
+            status = "🖌️ Generating…"
+    else:
+        status = "📥 Fetching the images…"
+    elapsed = max(0, int(now - view.started_at))
+    return f"{head}\n{status}\n-# started <t:{int(view.started_at)}:R> · {elapsed}s so far"
+
+
+class ThrottledEditor:
+    """Sends the latest state of one message at most once per `interval` seconds.
+
+    `update()` never blocks and never queues more than one pending state; `close()` drops
+    what is pending and waits for an edit already on the wire, so the caller's final edit
+    is always the last one Discord sees.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[str], Awaitable[None]],
+        interval: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._send = send
+        self._interval = interval
+        self._clock = clock
+        self._pending: str | None = None
+        self._last_sent: str | None = None
+        self._last_at = -math.inf
+        self._task: asyncio.Task[None] | None = None
+        self._sending = False
+        self._closed = False
+        self.sent = 0
+
+    def update(self, content: str) -> None:
+        if self._closed or content == self._last_sent:
+            return
+        self._pending = content
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._pump())
+
+    async def _pump(self) -> None:
+        while self._pending is not None and not self._closed:
+            wait = self._last_at + self._interval - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            content, self._pending = self._pending, None
+            if content is None or self._closed:
+                return
+            self._last_at = self._clock()
+            self._sending = True
+            try:
+                await self._send(content)
+                self._last_sent = content
+                self.sent += 1
+            except Exception as exc:  # progress is best effort; the final edit is not
+                log.warning("progress edit failed: %s", exc)
+            finally:
+                self._sending = False
+
+    async def close(self, *, grace: float = 10.0) -> None:
+        self._closed = True
+        self._pending = None
+        task, self._task = self._task, None
+        if task is None or task.done():
+            return
+        if not self._sending:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, grace)

@@ -1,0 +1,93 @@
+"""The one small interface every provider implements.
+
+A job is split into submit / watch / result / cancel (rather than one `run` call) so the runner
+can persist the provider's request id between submit and watch, and so a restarted bot can
+re-attach to a request by id instead of paying for it twice.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from bot.generation import GenerationRequest
+
+
+@dataclass(frozen=True)
+class ProviderUpdate:
+    """One observation of a running request, normalised across providers."""
+
+    phase: Literal["queued", "running", "completed"]
+    queue_position: int | None = None
+    step: int | None = None
+    total_steps: int | None = None
+    log: str | None = None
+    error: str | None = None  # set when the request completed unsuccessfully
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    url: str
+    width: int | None = None
+    height: int | None = None
+    content_type: str | None = None
+    nsfw: bool = False
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    images: tuple[GeneratedImage, ...]
+    seed: int | None = None
+    inference_s: float | None = None
+
+
+class Provider(ABC):
+    name: ClassVar[str]
+
+    @abstractmethod
+    def build_input(self, request: GenerationRequest) -> dict[str, Any]:
+        """Map the validated request onto this provider's own input names."""
+
+    @abstractmethod
+    async def submit(self, request: GenerationRequest) -> str:
+        """Start the request at the provider and return its request id."""
+
+    @abstractmethod
+    def watch(self, model: str, request_id: str) -> AsyncIterator[ProviderUpdate]:
+        """Yield updates until (and including) the `completed` one."""
+
+    @abstractmethod
+    async def result(self, model: str, request_id: str) -> GenerationResult:
+        """Fetch the finished output (image URLs on the provider's CDN)."""
+
+    @abstractmethod
+    async def cancel(self, model: str, request_id: str) -> None:
+        """Ask the provider to stop the request; harmless if it already finished."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release network clients."""
+
+
+_TQDM_STEP = re.compile(r"(\d+)%\|[^|]*\|\s*(\d+)/(\d+)")
+_PLAIN_STEP = re.compile(r"\bstep\s*(\d+)\s*(?:/|of)\s*(\d+)", re.IGNORECASE)
+
+
+def parse_step(lines: list[str]) -> tuple[int, int] | None:
+    """The latest `step/total` found in progress-bar log lines (tqdm or "step x of y")."""
+    for line in reversed(lines):
+        for chunk in reversed(line.replace("\r", "\n").split("\n")):
+            match = _TQDM_STEP.search(chunk)
+            if match:
+                return int(match.group(2)), int(match.group(3))
+            match = _PLAIN_STEP.search(chunk)
+            if match:
+                return int(match.group(1)), int(match.group(2))
+    return None
+
+
+def trim_reason(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,206 @@
+"""fal.ai through the official `fal_client.AsyncClient` (queue API).
+
+fal-client reads `FAL_RUN_HOST`/`FAL_QUEUE_RUN_HOST` at import, so operators and tests point it
+elsewhere through the environment; nothing here overrides those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import fal_client
+import httpx
+from fal_client.client import AsyncRequestHandle, Completed, InProgress, Queued
+
+from bot.errors import ProviderError
+from bot.generation import GenerationRequest
+from bot.providers.base import (
+    GeneratedImage,
+    GenerationResult,
+    Provider,
+    ProviderUpdate,
+    parse_step,
+    trim_reason,
+)
+
+IMAGE_SIZES: dict[str, str | dict[str, int]] = {
+    "1:1": "square_hd",
+    "16:9": "landscape_16_9",
+    "9:16": "portrait_16_9",
+    "4:3": "landscape_4_3",
+    "3:4": "portrait_4_3",
+    "3:2": {"width": 1216, "height": 816},
+    "2:3": {"width": 816, "height": 1216},
+    "21:9": {"width": 1536, "height": 656},
+}
+
+
+class FalProvider(Provider):
+    name = "fal"
+
+    def __init__(self, key: str, *, poll_interval_s: float = 0.5) -> None:
+        self._client = fal_client.AsyncClient(key=key)
+        self._poll_interval_s = poll_interval_s
+        self._handles: dict[str, AsyncRequestHandle] = {}
+
+    def build_input(self, request: GenerationRequest) -> dict[str, Any]:
+        arguments: dict[str, Any] = {
+            "prompt": request.prompt,
+            "image_size": IMAGE_SIZES[request.aspect_ratio],
+            "num_images": request.count,
+            "enable_safety_checker": True,
+            "output_format": "png",
+        }
+        if request.negative_prompt:
+            arguments["negative_prompt"] = request.negative_prompt
+        if request.seed is not None:
+            arguments["seed"] = request.seed
+        if request.steps is not None:
+            arguments["num_inference_steps"] = request.steps
+        if request.guidance is not None:
+            arguments["guidance_scale"] = request.guidance
+        return arguments
+
+    async def submit(self, request: GenerationRequest) -> str:
+        try:
+            handle = await self._client.submit(request.model, self.build_input(request))
+        except Exception as exc:
+            raise _as_provider_error(exc) from exc
+        self._handles[handle.request_id] = handle
+        return handle.request_id
+
+    async def _handle(self, model: str, request_id: str) -> AsyncRequestHandle:
+        handle = self._handles.get(request_id)
+        if handle is None:
+            handle = await self._client.get_handle(model, request_id)
+            self._handles[request_id] = handle
+        return handle
+
+    async def watch(self, model: str, request_id: str) -> AsyncIterator[ProviderUpdate]:
+        handle = await self._handle(model, request_id)
+        try:
+            async for status in handle.iter_events(with_logs=True, interval=self._poll_interval_s):
+                if isinstance(status, Queued):
+                    yield ProviderUpdate("queued", queue_position=status.position)
+                elif isinstance(status, InProgress):
+                    yield _running_update(status.logs)
+                elif isinstance(status, Completed):
+                    update = _running_update(status.logs)
+                    error = None
+                    if status.error:
+                        error = trim_reason(status.error)
+                    yield ProviderUpdate(
+                        "completed",
+                        step=update.step,
+                        total_steps=update.total_steps,
+                        log=update.log,
+                        error=error,
+                    )
+                    return
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise _as_provider_error(exc) from exc
+
+    async def result(self, model: str, request_id: str) -> GenerationResult:
+        handle = await self._handle(model, request_id)
+        try:
+            data = await handle.get(interval=self._poll_interval_s)
+        except Exception as exc:
+            raise _as_provider_error(exc) from exc
+        finally:
+            self._handles.pop(request_id, None)
+        return _parse_result(data)
+
+    async def cancel(self, model: str, request_id: str) -> None:
+        handle = await self._handle(model, request_id)
+        try:
+            await handle.cancel()
+        except fal_client.client.FalClientHTTPError as exc:
+            if exc.status_code != 400:  # 400 = already completed: nothing left to cancel
+                raise _as_provider_error(exc) from exc
+        finally:
+            self._handles.pop(request_id, None)
+
+    async def close(self) -> None:
+        self._handles.clear()
+        # fal-client caches one httpx client per AsyncClient; close it if it was ever created.
+        cached = self._client.__dict__.get("_client")
+        if isinstance(cached, httpx.AsyncClient):
+            await cached.aclose()
+
+
+def _running_update(logs: list[dict[str, Any]] | None) -> ProviderUpdate:
+    lines = [str(entry.get("message", "")) for entry in (logs or [])]
+    step = parse_step(lines)
+    return ProviderUpdate(
+        "running",
+        step=step[0] if step else None,
+        total_steps=step[1] if step else None,
+        log=lines[-1] if lines else None,
+    )
+
+
+def _parse_result(data: Any) -> GenerationResult:
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise ProviderError("fal", "the result had no images", retryable=True)
+    flags = data.get("has_nsfw_concepts") or []
+    images = []
+    for index, item in enumerate(data["images"]):
+        url = item.get("url") if isinstance(item, dict) else None
+        if not isinstance(url, str):
+            continue
+        images.append(
+            GeneratedImage(
+                url=url,
+                width=item.get("width"),
+                height=item.get("height"),
+                content_type=item.get("content_type"),
+                nsfw=bool(flags[index]) if index < len(flags) else False,
+            )
+        )
+    if not images:
+        raise ProviderError("fal", "the result had no images", retryable=True)
+    timings = data.get("timings") or {}
+    seed = data.get("seed")
+    return GenerationResult(
+        images=tuple(images),
+        seed=seed if isinstance(seed, int) else None,
+        inference_s=timings.get("inference") if isinstance(timings, dict) else None,
+    )
+
+
+def _as_provider_error(exc: BaseException) -> ProviderError:
+    if isinstance(exc, fal_client.client.FalClientHTTPError):
+        status = exc.status_code
+        header = (exc.response_headers or {}).get("x-fal-retryable")
+        if header is not None:
+            retryable = header.strip().lower() == "true"
+        else:
+            retryable = status in (408, 409, 429) or status >= 500
+        return ProviderError(
+            "fal", _describe_detail(exc.message, status), retryable=retryable, status=status
+        )
+    if isinstance(exc, httpx.TimeoutException | fal_client.client.FalClientTimeoutError):
+        return ProviderError("fal", "fal did not answer in time", retryable=True)
+    if isinstance(exc, httpx.TransportError):
+        return ProviderError("fal", f"could not reach fal ({type(exc).__name__})", retryable=True)
+    return ProviderError("fal", trim_reason(f"unexpected error: {exc}"), retryable=True)
+
+
+def _describe_detail(detail: Any, status: int) -> str:
+    if status in (401, 403):
+        return "fal refused the bot's API key (the bot owner must check FAL_KEY)"
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = item.get("loc") or []
+                field = ".".join(str(p) for p in loc if p != "body")
+                msg = item.get("msg", "invalid value")
+                parts.append(f"{field}: {msg}" if field else str(msg))
+            else:
+                parts.append(str(item))
+        return trim_reason("; ".join(parts) or f"HTTP {status}")
+    return trim_reason(str(detail) or f"HTTP {status}")

@@ -1,0 +1,160 @@
+"""Replicate predictions through the official `replicate` client (async API, polling).
+
+`REPLICATE_BASE_URL` keeps working: the client reads it when no base_url is passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import replicate
+from replicate.exceptions import ModelError, ReplicateError
+from replicate.prediction import Prediction
+
+from bot.errors import ProviderError
+from bot.generation import GenerationRequest
+from bot.providers.base import (
+    GeneratedImage,
+    GenerationResult,
+    Provider,
+    ProviderUpdate,
+    parse_step,
+    trim_reason,
+)
+
+
+class ReplicateProvider(Provider):
+    name = "replicate"
+
+    def __init__(self, token: str, *, poll_interval_s: float = 0.5) -> None:
+        self._client = replicate.Client(api_token=token)
+        self._poll_interval_s = poll_interval_s
+        self._finished: dict[str, Prediction] = {}
+
+    def build_input(self, request: GenerationRequest) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "prompt": request.prompt,
+            "aspect_ratio": request.aspect_ratio,
+            "num_outputs": request.count,
+            "output_format": "png",
+            "disable_safety_checker": False,
+        }
+        if request.negative_prompt:
+            data["negative_prompt"] = request.negative_prompt
+        if request.seed is not None:
+            data["seed"] = request.seed
+        if request.steps is not None:
+            data["num_inference_steps"] = request.steps
+        if request.guidance is not None:
+            data["guidance"] = request.guidance
+        return data
+
+    async def submit(self, request: GenerationRequest) -> str:
+        try:
+            if ":" in request.model:
+                prediction = await self._client.predictions.async_create(
+                    version=request.model.split(":", 1)[1], input=self.build_input(request)
+                )
+            else:
+                prediction = await self._client.models.predictions.async_create(
+                    model=request.model, input=self.build_input(request)
+                )
+        except Exception as exc:
+            raise _as_provider_error(exc) from exc
+        return str(prediction.id)
+
+    async def watch(self, model: str, request_id: str) -> AsyncIterator[ProviderUpdate]:
+        while True:
+            try:
+                prediction = await self._client.predictions.async_get(request_id)
+            except Exception as exc:
+                raise _as_provider_error(exc) from exc
+            update = _update_for(prediction)
+            yield update
+            if update.phase == "completed":
+                self._finished[request_id] = prediction
+                return
+            await asyncio.sleep(self._poll_interval_s)
+
+    async def result(self, model: str, request_id: str) -> GenerationResult:
+        prediction = self._finished.pop(request_id, None)
+        if prediction is None:
+            try:
+                prediction = await self._client.predictions.async_get(request_id)
+            except Exception as exc:
+                raise _as_provider_error(exc) from exc
+        if prediction.status != "succeeded":
+            raise ProviderError(
+                "replicate",
+                trim_reason(str(prediction.error or f"the prediction {prediction.status}")),
+                retryable=False,
+            )
+        output = prediction.output
+        urls = output if isinstance(output, list) else [output]
+        images = tuple(GeneratedImage(url=str(u)) for u in urls if isinstance(u, str))
+        if not images:
+            raise ProviderError("replicate", "the prediction returned no images", retryable=True)
+        seed = (prediction.input or {}).get("seed")
+        metrics = prediction.metrics or {}
+        return GenerationResult(
+            images=images,
+            seed=seed if isinstance(seed, int) else None,
+            inference_s=metrics.get("predict_time"),
+        )
+
+    async def cancel(self, model: str, request_id: str) -> None:
+        self._finished.pop(request_id, None)
+        try:
+            await self._client.predictions.async_cancel(request_id)
+        except Exception as exc:
+            raise _as_provider_error(exc) from exc
+
+    async def close(self) -> None:
+        self._finished.clear()
+        client = self._client._Client__async_client  # type: ignore[attr-defined]
+        if client is not None:
+            await client.aclose()
+
+
+def _update_for(prediction: Prediction) -> ProviderUpdate:
+    lines = (prediction.logs or "").splitlines()
+    step = parse_step(lines[-5:])
+    common: dict[str, Any] = {
+        "step": step[0] if step else None,
+        "total_steps": step[1] if step else None,
+        "log": lines[-1] if lines else None,
+    }
+    status = prediction.status
+    if status == "starting":
+        return ProviderUpdate("queued")
+    if status == "processing":
+        return ProviderUpdate("running", **common)
+    if status == "succeeded":
+        return ProviderUpdate("completed", **common)
+    reason = prediction.error or ("the prediction was cancelled" if status == "canceled" else None)
+    return ProviderUpdate(
+        "completed", error=trim_reason(str(reason or f"status {status}")), **common
+    )
+
+
+def _as_provider_error(exc: BaseException) -> ProviderError:
+    if isinstance(exc, ReplicateError):
+        status = exc.status
+        if status in (401, 403):
+            reason = "Replicate refused the bot's API token (the bot owner must check it)"
+        else:
+            reason = trim_reason(exc.detail or exc.title or f"HTTP {status}")
+        retryable = status is None or status in (408, 409, 429) or status >= 500
+        return ProviderError("replicate", reason, retryable=retryable, status=status)
+    if isinstance(exc, ModelError):
+        return ProviderError("replicate", trim_reason(str(exc)), retryable=False)
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError("replicate", "Replicate did not answer in time", retryable=True)
+    if isinstance(exc, httpx.TransportError):
+        return ProviderError(
+            "replicate", f"could not reach Replicate ({type(exc).__name__})", retryable=True
+        )
+    return ProviderError("replicate", trim_reason(f"unexpected error: {exc}"), retryable=True)

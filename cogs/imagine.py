@@ -1,0 +1,111 @@
+"""`/imagine`: validate, acknowledge, hand the job to the core."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import ArtFactoryBot, send_ephemeral
+from bot.errors import InvalidRequest, QuotaExceeded
+from bot.generation import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, build_request
+from bot.jobs import Origin
+
+AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
+ProviderName = Literal["fal", "replicate"]
+
+
+class Imagine(commands.Cog):
+    def __init__(self, bot: ArtFactoryBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="imagine", description="Generate images from a text prompt")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        prompt="What to draw",
+        negative_prompt="What to keep out of the image",
+        provider="Which service generates it",
+        model="Which model to use (depends on the provider)",
+        aspect_ratio="Image shape (width:height)",
+        count=f"How many images (1-{MAX_IMAGES})",
+        seed="Fix the randomness to reproduce a result",
+        steps="Number of denoising steps",
+        guidance="How strictly to follow the prompt",
+    )
+    async def imagine(
+        self,
+        interaction: discord.Interaction,
+        prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS],
+        negative_prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS] | None = None,
+        provider: ProviderName | None = None,
+        model: str | None = None,
+        aspect_ratio: AspectRatio | None = None,
+        count: app_commands.Range[int, 1, MAX_IMAGES] | None = None,
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        steps: app_commands.Range[int, 1, 50] | None = None,
+        guidance: app_commands.Range[float, 0.0, 20.0] | None = None,
+    ) -> None:
+        received_at = time.time()
+        try:
+            request = build_request(
+                self.bot.config,
+                prompt=prompt,
+                negative_prompt=negative_prompt,
+                provider=provider,
+                model=model,
+                aspect_ratio=aspect_ratio,
+                count=count,
+                seed=seed,
+                steps=steps,
+                guidance=guidance,
+            )
+        except InvalidRequest as exc:
+            await interaction.response.send_message(str(exc), ephemeral=True)
+            return
+
+        callback = await interaction.response.defer(thinking=True)
+        message_id = callback.message_id if callback is not None else None
+        if message_id is None:
+            message_id = (await interaction.original_response()).id
+        origin = Origin(
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id or 0,
+            application_id=interaction.application_id,
+            interaction_id=interaction.id,
+            interaction_token=interaction.token,
+            interaction_created_at=received_at,
+            message_id=message_id,
+            attachment_size_limit=interaction.filesize_limit,
+        )
+        try:
+            await self.bot.jobs.create(request, origin)
+        except (QuotaExceeded, InvalidRequest) as exc:
+            # The public "thinking…" message must not stay: replace it with a private answer.
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+            await send_ephemeral(interaction, str(exc))
+
+    @imagine.autocomplete("model")
+    async def model_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        config = self.bot.config
+        chosen = (
+            getattr(interaction.namespace, "provider", None) or config.generation.default_provider
+        )
+        names = [chosen] if chosen in config.enabled_providers else list(config.enabled_providers)
+        choices = []
+        for name in names:
+            for model_id in config.providers[name].allowed_models():
+                if current.lower() in model_id.lower():
+                    choices.append(app_commands.Choice(name=f"{model_id} ({name})", value=model_id))
+        return choices[:25]
+
+
+async def setup(bot: ArtFactoryBot) -> None:
+    await bot.add_cog(Imagine(bot))

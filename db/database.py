@@ -1,0 +1,313 @@
+"""The job ledger and quotas on one aiosqlite connection.
+
+Design notes:
+- One connection, in autocommit mode: aiosqlite runs every statement on one worker thread in
+  order, and every state change below is a *single* SQL statement, so each is atomic on its own
+  and no coroutine can slip a statement into another's transaction.
+- Quota is not a counter that could drift: a user's usage for a day is the sum of `image_count`
+  over their jobs whose `quota_state` is reserved or committed. Reserving is the INSERT of the job
+  row itself, guarded by that sum in the same statement, so 50 concurrent requests can never
+  reserve more than the limit.
+- `synchronous=FULL` (stricter than NORMAL): a job's provider request id and quota state must
+  survive a power loss, not only a process crash, or a restart could submit a paid job twice.
+  A job makes about five small commits, so the extra fsync per commit is invisible next to a
+  provider's seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+JOB_ACTIVE_STATES: tuple[str, ...] = ("queued", "submitted", "running", "delivering")
+JOB_FINAL_STATES: tuple[str, ...] = ("done", "failed", "cancelled", "expired")
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: int
+    state: str
+    kind: str
+    parent_job_id: int | None
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    application_id: int
+    interaction_id: int | None
+    interaction_token: str
+    interaction_created_at: float
+    message_id: int | None
+    attachment_size_limit: int
+    provider: str
+    model: str
+    inputs: str
+    image_count: int
+    provider_request_id: str | None
+    attempts: int
+    error: str | None
+    error_retryable: int | None
+    result: str | None
+    cost: float | None
+    quota_day: str
+    quota_state: str
+    created_at: float
+    updated_at: float
+    submitted_at: float | None
+    finished_at: float | None
+
+    @property
+    def inputs_json(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.inputs)
+        return value
+
+    @property
+    def result_json(self) -> dict[str, Any] | None:
+        return json.loads(self.result) if self.result else None
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in JOB_FINAL_STATES
+
+
+_JOB_COLUMNS = ", ".join(f.name for f in fields(JobRow))
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """Everything needed to run and finish a job, captured when the command is accepted."""
+
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    application_id: int
+    interaction_id: int | None
+    interaction_token: str
+    interaction_created_at: float
+    attachment_size_limit: int
+    provider: str
+    model: str
+    inputs: dict[str, Any]
+    message_id: int | None
+    image_count: int
+    kind: str = "imagine"
+    parent_job_id: int | None = None
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every numbered file in db/migrations, in order."""
+    found = []
+    for entry in resources.files("db.migrations").iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations must be numbered 0001.. without gaps, found {versions}")
+    return found
+
+
+class Database:
+    """The bot's only door to SQLite. Create with `await Database.open(path)`."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        self._conn = conn
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: str | Path, *, migrate: bool = True) -> Database:
+        path = str(path)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        await conn.execute("PRAGMA busy_timeout = 5000")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        db = cls(conn, path)
+        if migrate:
+            await db.migrate()
+        return db
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    # -- schema -----------------------------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        async with self._conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def migrate(self, target: int | None = None) -> int:
+        """Apply pending migrations, each in its own transaction with its version bump."""
+        current = await self.schema_version()
+        for version, name, sql in migrations():
+            if version <= current or (target is not None and version > target):
+                continue
+            script = f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
+            try:
+                await self._conn.executescript(script)
+            except Exception:
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise RuntimeError(f"migration {name} failed") from None
+            current = version
+        return current
+
+    async def integrity_check(self) -> list[str]:
+        """SQLite's own integrity and foreign-key checks; an empty list means healthy."""
+        problems: list[str] = []
+        async with self._conn.execute("PRAGMA integrity_check") as cur:
+            problems += [str(r[0]) for r in await cur.fetchall() if str(r[0]) != "ok"]
+        async with self._conn.execute("PRAGMA foreign_key_check") as cur:
+            problems += [f"foreign key: {tuple(r)}" for r in await cur.fetchall()]
+        return problems
+
+    # -- jobs and quota ---------------------------------------------------------------------
+
+    async def reserve_job(self, job: NewJob, *, daily_limit: int, day: str) -> int | None:
+        """Insert the job and reserve its images in one statement, or return None if the
+        user's quota for `day` cannot cover them."""
+        now = time.time()
+        values = (
+            job.kind,
+            job.parent_job_id,
+            job.user_id,
+            job.guild_id,
+            job.channel_id,
+            job.application_id,
+            job.interaction_id,
+            job.interaction_token,
+            job.interaction_created_at,
+            job.message_id,
+            job.attachment_size_limit,
+            job.provider,
+            job.model,
+            json.dumps(job.inputs, separators=(",", ":")),
+            job.image_count,
+            day,
+            now,
+            now,
+        )
+        cursor = await self._conn.execute(
+            """
+            INSERT INTO jobs (kind, parent_job_id, user_id, guild_id, channel_id, application_id,
+                              interaction_id, interaction_token, interaction_created_at,
+                              message_id, attachment_size_limit, provider, model, inputs,
+                              image_count, quota_day, created_at, updated_at)
+            SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+            WHERE (SELECT COALESCE(SUM(image_count), 0) FROM jobs
+                   WHERE user_id = ? AND quota_day = ? AND quota_state != 'refunded') + ? <= ?
+            """,
+            (*values, job.user_id, day, job.image_count, daily_limit),
+        )
+        job_id = cursor.lastrowid if cursor.rowcount == 1 else None
+        await cursor.close()
+        return job_id
+
+    async def quota_used(self, user_id: int, day: str) -> int:
+        async with self._conn.execute(
+            "SELECT COALESCE(SUM(image_count), 0) FROM jobs "
+            "WHERE user_id = ? AND quota_day = ? AND quota_state != 'refunded'",
+            (user_id, day),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def get_job(self, job_id: int) -> JobRow | None:
+        async with self._conn.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return JobRow(*row) if row else None
+
+    async def jobs_in_states(self, states: Iterable[str]) -> list[JobRow]:
+        states = tuple(states)
+        marks = ", ".join("?" for _ in states)
+        async with self._conn.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state IN ({marks}) ORDER BY id", states
+        ) as cur:
+            rows = await cur.fetchall()
+        return [JobRow(*r) for r in rows]
+
+    async def set_message_id(self, job_id: int, message_id: int) -> None:
+        await self._conn.execute(
+            "UPDATE jobs SET message_id = ?, updated_at = ? WHERE id = ?",
+            (message_id, time.time(), job_id),
+        )
+
+    async def mark_submitted(self, job_id: int, request_id: str) -> bool:
+        """Persist the provider's request id the moment submit returns: from here on a restart
+        re-attaches to the request instead of submitting again."""
+        now = time.time()
+        cursor = await self._conn.execute(
+            "UPDATE jobs SET state = 'submitted', provider_request_id = ?, "
+            "attempts = attempts + 1, submitted_at = ?, updated_at = ? "
+            "WHERE id = ? AND state = 'queued'",
+            (request_id, now, now, job_id),
+        )
+        return cursor.rowcount == 1
+
+    async def transition(
+        self, job_id: int, from_states: Sequence[str], to_state: str, **values: Any
+    ) -> bool:
+        """Move a job between active states; False if it was not in one of `from_states`
+        (so calling twice is harmless)."""
+        if to_state in JOB_FINAL_STATES:
+            raise ValueError("use finish() to end a job: it settles the quota too")
+        allowed = {"result", "error", "error_retryable", "cost", "attempts"}
+        if not set(values) <= allowed:
+            raise ValueError(f"cannot set {set(values) - allowed} in a transition")
+        sets = "".join(f", {k} = ?" for k in values)
+        marks = ", ".join("?" for _ in from_states)
+        cursor = await self._conn.execute(
+            f"UPDATE jobs SET state = ?, updated_at = ?{sets} WHERE id = ? AND state IN ({marks})",
+            (to_state, time.time(), *values.values(), job_id, *from_states),
+        )
+        return cursor.rowcount == 1
+
+    async def finish(
+        self,
+        job_id: int,
+        state: str,
+        *,
+        error: str | None = None,
+        retryable: bool | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> bool:
+        """End a job and settle its quota in the same statement: done commits the reserved
+        images, every other end refunds them. Idempotent: a second call changes nothing."""
+        if state not in JOB_FINAL_STATES:
+            raise ValueError(f"{state!r} is not a final state")
+        now = time.time()
+        marks = ", ".join("?" for _ in JOB_ACTIVE_STATES)
+        cursor = await self._conn.execute(
+            f"""
+            UPDATE jobs SET state = ?,
+                quota_state = CASE WHEN ? = 'done' THEN 'committed' ELSE 'refunded' END,
+                error = ?, error_retryable = ?,
+                result = COALESCE(?, result), finished_at = ?, updated_at = ?
+            WHERE id = ? AND state IN ({marks})
+            """,
+            (
+                state,
+                state,
+                error,
+                None if retryable is None else int(retryable),
+                json.dumps(result) if result is not None else None,
+                now,
+                now,
+                job_id,
+                *JOB_ACTIVE_STATES,
+            ),
+        )
+        return cursor.rowcount == 1
