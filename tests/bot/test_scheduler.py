@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from bot.runner import FairScheduler
+
+
+def test_round_robin_across_users_with_limits() -> None:
+    scheduler = FairScheduler(global_limit=3, per_user_limit=2)
+    for job in range(1, 6):
+        scheduler.push(user_id=1, job_id=job)  # user 1 bursts five jobs
+    scheduler.push(user_id=2, job_id=10)
+    scheduler.push(user_id=3, job_id=20)
+    started = [scheduler.pop_ready() for _ in range(3)]
+    assert started == [(1, 1), (2, 10), (3, 20)]
+    assert scheduler.pop_ready() is None  # global limit
+    scheduler.done(2)
+    assert scheduler.pop_ready() == (1, 2)
+    scheduler.done(3)
+    assert scheduler.pop_ready() is None  # user 1 already has two in flight
+    assert scheduler.positions() == {3: 1, 4: 2, 5: 3}
+    scheduler.done(1)
+    assert scheduler.pop_ready() == (1, 3)
+
+
+def test_positions_interleave_users() -> None:
+    scheduler = FairScheduler(global_limit=0, per_user_limit=1)
+    for job in (1, 2, 3):
+        scheduler.push(1, job)
+    scheduler.push(2, 9)
+    assert scheduler.positions() == {1: 1, 9: 2, 2: 3, 3: 4}

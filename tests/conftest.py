@@ -1,0 +1,59 @@
+"""Test-wide setup for the loopback fakes.
+
+fal-client reads FAL_RUN_HOST / FAL_QUEUE_RUN_HOST when it is imported, and httpx loads
+SSL_CERT_FILE (which *replaces* the trust store) when fal-client makes its first client. So the
+fake fal's port and the throwaway CA are fixed here, before any test module imports the bot.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.cdn import FakeCDN
+from tests.fakes.fal import FakeFal
+from tests.fakes.replicate import FakeReplicate
+from tests.fakes.tls import TLS, make_tls
+
+TLS_MATERIAL: TLS = make_tls()
+FAL_PORT = FakeFal.pick_port()
+os.environ["FAL_RUN_HOST"] = f"127.0.0.1:{FAL_PORT}"
+os.environ["FAL_QUEUE_RUN_HOST"] = f"127.0.0.1:{FAL_PORT}"
+os.environ["SSL_CERT_FILE"] = str(TLS_MATERIAL.ca_pem_path)
+os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+os.environ.pop("SSL_CERT_DIR", None)
+
+
+@pytest.fixture
+async def cdn() -> AsyncIterator[FakeCDN]:
+    server = FakeCDN()
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def fake_fal(cdn: FakeCDN) -> AsyncIterator[FakeFal]:
+    server = FakeFal(TLS_MATERIAL, cdn, FAL_PORT)
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def fake_replicate(
+    cdn: FakeCDN, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[FakeReplicate]:
+    server = FakeReplicate(cdn)
+    await server.start()
+    monkeypatch.setenv("REPLICATE_BASE_URL", server.base_url)
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "artfactory.db"
