@@ -100,6 +100,9 @@ class ArtFactoryTree(app_commands.CommandTree["ArtFactoryBot"]):
         original = getattr(error, "original", error)
         if isinstance(original, ArtFactoryError):
             message = str(original)
+        elif isinstance(error, app_commands.TransformerError):
+            # Discord checks option ranges in its client, so this is a forged or stale payload.
+            message = f"The option value {error.value!r} is not valid here; nothing was charged."
         elif isinstance(error, app_commands.CheckFailure):
             message = str(error) or "You can't use this command here."
         else:

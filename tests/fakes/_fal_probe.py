@@ -55,7 +55,7 @@ async def main() -> dict[str, Any]:
 
     # Cancel a hanging job once it runs.
     handle = await client.submit("fal-ai/flux/schnell", {"prompt": "hang"})
-    while not isinstance(await handle.status(), InProgress):  # noqa: ASYNC110 (polling fal)
+    while not isinstance(await handle.status(), InProgress):
         await asyncio.sleep(0.02)
     await handle.cancel()
     status = await handle.status()

@@ -302,7 +302,7 @@ class FakeFal(FakeServer):
             return None
         return job.finished_at
 
-    async def wait_for_submit(self, timeout: float = 10) -> Job:  # noqa: ASYNC109
+    async def wait_for_submit(self, timeout: float = 10) -> Job:
         """The next submitted job not yet returned by this method (waits for it)."""
         async with asyncio.timeout(timeout):
             while self._wait_cursor >= len(self.submits):

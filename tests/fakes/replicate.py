@@ -208,7 +208,7 @@ class FakeReplicate(FakeServer):
             return None
         return pred.finished_at
 
-    async def wait_for_create(self, timeout: float = 10) -> FakePrediction:  # noqa: ASYNC109
+    async def wait_for_create(self, timeout: float = 10) -> FakePrediction:
         """The next created prediction not yet returned by this method (waits for it)."""
         async with asyncio.timeout(timeout):
             while self._wait_cursor >= len(self.creates):

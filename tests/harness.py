@@ -1,0 +1,106 @@
+"""Runs the real bot, in this process, against the loopback fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import discord
+import yarl
+from discord.gateway import DiscordWebSocket
+
+from bot.app import ArtFactoryBot
+from bot.config import parse_config
+from db.database import JOB_ACTIVE_STATES, JOB_FINAL_STATES, JobRow
+from tests.fakes.discord import FakeDiscord, FakeMessage, Interaction
+
+ENV = {"DISCORD_TOKEN": "fake-bot-token", "FAL_KEY": "fal-test-key", "REPLICATE_API_TOKEN": "r8"}
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def options(**values: Any) -> list[dict[str, Any]]:
+    """Chat-input options as Discord sends them (type 3 string, 4 integer, 10 number)."""
+    types = {str: 3, int: 4, float: 10}
+    return [
+        {"name": name, "type": types[type(value)], "value": value}
+        for name, value in values.items()
+        if value is not None
+    ]
+
+
+class Harness:
+    def __init__(self, discord_fake: FakeDiscord, bot: ArtFactoryBot) -> None:
+        self.discord = discord_fake
+        self.bot = bot
+
+    async def imagine(self, *, user_id: int = 4000, **values: Any) -> Interaction:
+        return await self.discord.send_interaction("imagine", options(**values), user_id=user_id)
+
+    async def idle(self, timeout: float = 20) -> None:
+        """Wait until every job this bot accepted has ended."""
+        await asyncio.sleep(0.05)  # let just-dispatched interactions reach the runner
+        async with asyncio.timeout(timeout):
+            while True:
+                await self.bot.runner.wait_idle()
+                await asyncio.sleep(0.1)
+                if self.bot.runner.idle.is_set():
+                    return
+
+    async def job_for(self, interaction: Interaction) -> JobRow | None:
+        for job in await self.bot.db.jobs_in_states(JOB_ACTIVE_STATES + JOB_FINAL_STATES):
+            if job.interaction_token == interaction.token:
+                return job
+        return None
+
+    def original(self, interaction: Interaction) -> FakeMessage:
+        message = interaction.original()
+        assert message is not None, "the bot never created its response"
+        return message
+
+
+@asynccontextmanager
+async def running_bot(
+    discord_fake: FakeDiscord, db_path: Path, **config: Any
+) -> AsyncIterator[Harness]:
+    raw = merge(
+        {
+            "discord": {"api_base": discord_fake.api_base, "dev_guild_id": discord_fake.guild_id},
+            "database": {"path": str(db_path)},
+            "providers": {
+                "fal": {"poll_interval_s": 0.2},
+                "replicate": {"enabled": True, "poll_interval_s": 0.2},
+            },
+        },
+        config,
+    )
+    # A failed RESUME makes discord.py re-identify at DEFAULT_GATEWAY: keep that local too.
+    default_gateway = DiscordWebSocket.DEFAULT_GATEWAY
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(discord_fake.gateway_url)
+    bot = ArtFactoryBot(parse_config(raw, ENV), guild_ready_timeout=0.1)
+    connection: asyncio.Task[None] | None = None
+    try:
+        await bot.login(ENV["DISCORD_TOKEN"])
+        connection = asyncio.create_task(bot.connect(reconnect=True))
+        async with asyncio.timeout(15):
+            await bot.wait_until_ready()
+        yield Harness(discord_fake, bot)
+    finally:
+        await bot.close()
+        if connection is not None:
+            connection.cancel()
+            await asyncio.gather(connection, return_exceptions=True)
+        discord.http.Route.BASE = "https://discord.com/api/v10"
+        DiscordWebSocket.DEFAULT_GATEWAY = default_gateway
