@@ -19,7 +19,7 @@ from db.database import Database
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.usage")
+EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.usage", "cogs.jobs")
 
 
 class ArtFactoryBot(commands.AutoShardedBot):
@@ -30,6 +30,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
     providers: dict[str, Provider]
     runner: JobRunner
     jobs: JobService
+    messenger: Messenger
 
     def __init__(self, config: Config, **options: object) -> None:
         discord.http.Route.BASE = config.discord.api_base.rstrip("/")
@@ -54,13 +55,14 @@ class ArtFactoryBot(commands.AutoShardedBot):
             headers={"User-Agent": "ArtFactory (https://github.com/art-factory)"},
         )
         self.providers = build_providers(self.config)
-        self.runner = JobRunner(self.config, self.db, self.providers, Messenger(self), self.session)
+        self.messenger = Messenger(self)
+        self.runner = JobRunner(self.config, self.db, self.providers, self.messenger, self.session)
         self.jobs = JobService(self.config, self.db, self.runner)
         self._resources_ready = True
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
-        resumed = await self.runner.resume_unfinished()
+        resumed = await self.runner.start()
         if resumed:
             log.info("resuming %d unfinished job(s) from the ledger", resumed)
 

@@ -78,6 +78,10 @@ class GenerationConfig:
     max_concurrent_jobs: int = 16
     max_jobs_per_user: int = 2
     progress_interval_s: float = 1.5
+    fallback_providers: tuple[str, ...] = ()
+    retry_attempts: int = 5
+    retry_base_delay_s: float = 0.5
+    retry_total_s: float = 60.0
 
     def validate(self) -> None:
         if self.job_timeout_s <= 0 or self.job_timeout_s > 3600:
@@ -87,6 +91,15 @@ class GenerationConfig:
             )
         if self.max_concurrent_jobs < 1:
             raise ConfigError("[generation] max_concurrent_jobs must be at least 1.")
+        if not 1 <= self.retry_attempts <= 20:
+            raise ConfigError("[generation] retry_attempts must be between 1 and 20.")
+        if not 0 < self.retry_base_delay_s <= 30:
+            raise ConfigError("[generation] retry_base_delay_s must be between 0 and 30 seconds.")
+        if not 0 < self.retry_total_s <= 3600:
+            raise ConfigError(
+                "[generation] retry_total_s must be between 0 and 3600 seconds "
+                "(the job's own deadline, job_timeout_s, always wins)."
+            )
         if self.max_jobs_per_user < 1:
             raise ConfigError("[generation] max_jobs_per_user must be at least 1.")
         if self.progress_interval_s < 1.5:
@@ -229,6 +242,17 @@ def parse_config(
 
     for section in (discord_cfg, database, generation, quotas):
         section.validate()
+    for name in generation.fallback_providers:
+        if name not in PROVIDER_NAMES:
+            raise ConfigError(
+                f"[generation] fallback_providers names unknown provider {name!r}: "
+                f"use {' or '.join(repr(p) for p in PROVIDER_NAMES)}."
+            )
+        if not providers[name].enabled:
+            raise ConfigError(
+                f"[generation] fallback_providers names {name!r} but [providers.{name}] is not "
+                "enabled: enable it or remove it from the list."
+            )
 
     token = environ.get("DISCORD_TOKEN", "").strip()
     if not token:

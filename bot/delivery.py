@@ -11,7 +11,7 @@ import asyncio
 import io
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -125,6 +125,7 @@ class MessageTarget:
     """Where a job's messages go: the interaction's original response while its token lives,
     else a reply in the channel."""
 
+    job_id: int
     application_id: int
     interaction_token: str
     interaction_created_at: float  # unix seconds
@@ -140,11 +141,18 @@ class MessageTarget:
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
+ComponentsFactory = Callable[[int], "discord.ui.View | None"]
+
+
 class Messenger:
-    """Edits a job's message through discord.py's webhook API (rate limits handled there)."""
+    """Edits a job's message through discord.py's webhook API (rate limits handled there).
+
+    The Discord adapters (cogs) register `progress_components`, e.g. a Cancel button for a
+    job id; the core never builds UI itself. Final edits always remove the components."""
 
     def __init__(self, client: discord.Client) -> None:
         self._client = client
+        self.progress_components: ComponentsFactory | None = None
 
     def _webhook(self, target: MessageTarget) -> discord.Webhook:
         return discord.Webhook.partial(
@@ -155,9 +163,15 @@ class Messenger:
         """A progress edit; failures are the caller's to ignore."""
         if target.message_id is None or not target.token_alive():
             return
-        await self._webhook(target).edit_message(
-            target.message_id, content=content, allowed_mentions=NO_MENTIONS
-        )
+        view = self.progress_components(target.job_id) if self.progress_components else None
+        if view is None:
+            await self._webhook(target).edit_message(
+                target.message_id, content=content, allowed_mentions=NO_MENTIONS
+            )
+        else:
+            await self._webhook(target).edit_message(
+                target.message_id, content=content, allowed_mentions=NO_MENTIONS, view=view
+            )
 
     async def finish(
         self, target: MessageTarget, content: str, files: Sequence[ImageFile] = ()
@@ -172,6 +186,7 @@ class Messenger:
                     content=content,
                     attachments=_discord_files(files),
                     allowed_mentions=NO_MENTIONS,
+                    view=None,
                 )
                 return "edit"
             except (discord.NotFound, discord.Forbidden) as exc:

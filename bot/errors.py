@@ -45,11 +45,24 @@ class ProviderError(ArtFactoryError):
     own explanation, already trimmed for display.
     """
 
-    def __init__(self, provider: str, reason: str, *, retryable: bool, status: int | None = None):
+    def __init__(
+        self,
+        provider: str,
+        reason: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+        maybe_accepted: bool = False,
+    ) -> None:
         self.provider = provider
         self.reason = reason
         self.retryable = retryable
         self.status = status
+        self.retry_after = retry_after
+        # True when a submit failed in a way that does not prove the provider refused it
+        # (e.g. the answer timed out): sending it again could pay for the same job twice.
+        self.maybe_accepted = maybe_accepted
         super().__init__(f"{provider}: {reason}")
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from bot.config import Config
 from bot.errors import InvalidRequest, QuotaExceeded
 from bot.generation import GenerationRequest
-from db.database import Database, NewJob
+from db.database import Database, JobRow, NewJob
 
 
 def quota_day(now: float | None = None) -> str:
@@ -67,6 +67,9 @@ class JobService:
         now = time.time()
         used = await self._db.quota_used(user_id, quota_day(now))
         return Usage(used=used, limit=self.daily_limit(user_id), resets_at=next_reset(now))
+
+    async def get(self, job_id: int) -> JobRow | None:
+        return await self._db.get_job(job_id)
 
     async def create(self, request: GenerationRequest, origin: Origin) -> int:
         """Reserve quota and record the job atomically, then queue it. Raises QuotaExceeded

@@ -34,6 +34,7 @@ class ProgressView:
     queue_position: int | None = None
     step: int | None = None
     total_steps: int | None = None
+    note: str | None = None  # e.g. a fallback to another provider
 
 
 def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
@@ -75,6 +76,8 @@ def render_progress(view: ProgressView, *, now: float | None = None) -> str:
     else:
         status = "📥 Fetching the images…"
     elapsed = max(0, int(now - view.started_at))
+    if view.note:
+        status = f"ℹ️ {view.note}\n{status}"
     return f"{head}\n{status}\n-# started <t:{int(view.started_at)}:R> · {elapsed}s so far"
 
 

@@ -1,9 +1,15 @@
 """The asyncio job runner: fair scheduling, provider calls, progress, delivery, settlement.
 
-Every job ends through `Database.finish`, which settles the quota in the same statement as the
-final state, and every path out of `_run` either finishes the job or leaves it active for the
-next start to resume (only on shutdown). The message is always given a final edit before the
-row is marked done, so a crash in between re-delivers the same edit rather than losing it.
+Guarantees, and how they hold:
+- Every job ends through `Database.finish`, which settles the quota in the same statement as
+  the final state: charged once on success, refunded once otherwise.
+- A job is submitted at most once. `begin_submit` marks the row *before* the request leaves and
+  `mark_submitted` stores the provider's id the moment it returns. A process killed between the
+  two leaves the mark, and the next start ends that job with a refund instead of guessing; a
+  job with an id is re-attached by id, never re-submitted. So "killed after submit but before
+  the id was stored" can never become a second submission.
+- The member's message gets its final edit before the row is marked done; a crash in between
+  repeats the same edit on the next start, which is harmless.
 """
 
 from __future__ import annotations
@@ -20,12 +26,13 @@ import aiohttp
 import discord.utils
 
 from bot.config import Config
-from bot.delivery import ImageFile, MessageTarget, Messenger, download_images
-from bot.errors import DeliveryError, ProviderError
-from bot.generation import GenerationRequest
+from bot.delivery import MessageTarget, Messenger, download_images
+from bot.errors import DeliveryError, InvalidRequest, ProviderError
+from bot.generation import GenerationRequest, build_request
 from bot.jobs import JobSubmitter
 from bot.progress import ProgressView, ThrottledEditor, render_progress, short_prompt
-from bot.providers.base import GenerationResult, Provider
+from bot.providers.base import GenerationResult, Provider, ProviderUpdate
+from bot.retry import RetryPolicy, with_retries
 from db.database import JOB_ACTIVE_STATES, Database, JobRow
 
 log = logging.getLogger(__name__)
@@ -38,11 +45,26 @@ class FairScheduler:
         self.global_limit = global_limit
         self.per_user_limit = per_user_limit
         self._waiting: OrderedDict[int, deque[int]] = OrderedDict()
+        self._waiting_ids: set[int] = set()
         self._running: dict[int, int] = {}
         self.running_total = 0
 
     def push(self, user_id: int, job_id: int) -> None:
         self._waiting.setdefault(user_id, deque()).append(job_id)
+        self._waiting_ids.add(job_id)
+
+    def is_waiting(self, job_id: int) -> bool:
+        return job_id in self._waiting_ids
+
+    def remove(self, user_id: int, job_id: int) -> bool:
+        queue = self._waiting.get(user_id)
+        if queue is None or job_id not in queue:
+            return False
+        queue.remove(job_id)
+        self._waiting_ids.discard(job_id)
+        if not queue:
+            del self._waiting[user_id]
+        return True
 
     def pop_ready(self) -> tuple[int, int] | None:
         if self.running_total >= self.global_limit:
@@ -52,6 +74,7 @@ class FairScheduler:
                 continue
             queue = self._waiting[user_id]
             job_id = queue.popleft()
+            self._waiting_ids.discard(job_id)
             # Served users go to the back of the line: round-robin.
             del self._waiting[user_id]
             if queue:
@@ -85,7 +108,7 @@ class FairScheduler:
 
     @property
     def waiting_total(self) -> int:
-        return sum(len(q) for q in self._waiting.values())
+        return len(self._waiting_ids)
 
 
 @dataclass
@@ -96,6 +119,9 @@ class _Live:
     editor: ThrottledEditor
     view: ProgressView
     shown_position: int | None = None
+    task: asyncio.Task[None] | None = None
+    cancellable: bool = True
+    cancel_by: int | None = None
 
 
 class JobRunner(JobSubmitter):
@@ -107,6 +133,8 @@ class JobRunner(JobSubmitter):
         messenger: Messenger,
         session: aiohttp.ClientSession,
         *,
+        retry_policy: RetryPolicy | None = None,
+        watchdog_interval_s: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._config = config
@@ -114,12 +142,21 @@ class JobRunner(JobSubmitter):
         self._providers = providers
         self._messenger = messenger
         self._session = session
+        self._retry = retry_policy or RetryPolicy(
+            max_attempts=config.generation.retry_attempts,
+            base_delay_s=config.generation.retry_base_delay_s,
+            max_delay_s=max(8.0, config.generation.retry_base_delay_s),
+            total_s=config.generation.retry_total_s,
+        )
+        self._watchdog_interval_s = watchdog_interval_s
         self._clock = clock
         gen = config.generation
         self._scheduler = FairScheduler(gen.max_concurrent_jobs, gen.max_jobs_per_user)
         self._tasks: set[asyncio.Task[None]] = set()
         self._live: dict[int, _Live] = {}
-        self._pending_loads: set[asyncio.Task[None]] = set()
+        self._owners: dict[int, int] = {}  # job id -> user id, for every job this process holds
+        self._helpers: set[asyncio.Task[None]] = set()
+        self._watchdog: asyncio.Task[None] | None = None
         self._stopping = False
         self.idle = asyncio.Event()
         self.idle.set()
@@ -127,29 +164,73 @@ class JobRunner(JobSubmitter):
     # -- intake ------------------------------------------------------------------------------
 
     def enqueue(self, job_id: int, user_id: int) -> None:
-        if self._stopping:
+        if self._stopping or job_id in self._owners:
             return
         self.idle.clear()
+        self._owners[job_id] = user_id
         self._scheduler.push(user_id, job_id)
         self._dispatch()
-        if job_id in self._scheduler.positions():
-            task = asyncio.create_task(self._load_waiting(job_id))
-            self._pending_loads.add(task)
-            task.add_done_callback(self._pending_loads.discard)
+        if self._scheduler.is_waiting(job_id):
+            self._spawn(self._load_waiting(job_id))
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
+        self._helpers.add(task)
+        task.add_done_callback(self._helpers.discard)
+
+    async def start(self) -> int:
+        """Resume what a previous process left unfinished, then watch for orphaned rows."""
+        resumed = await self.resume_unfinished()
+        if self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._watch_orphans())
+        return resumed
+
+    async def resume_unfinished(self) -> int:
+        """Queue every job a previous process left active; returns how many were resumed."""
+        resumed = 0
+        for job in await self._db.jobs_in_states(JOB_ACTIVE_STATES):
+            if job.id in self._owners:
+                continue
+            if job.state == "queued" and job.submit_pending:
+                await self._end(
+                    job.id,
+                    "failed",
+                    f"The bot restarted while sending this job to {job.provider}, so it cannot "
+                    "tell whether the job was accepted. It was not sent again, so you are not "
+                    "charged twice.",
+                    retryable=True,
+                )
+                continue
+            self.enqueue(job.id, job.user_id)
+            resumed += 1
+        return resumed
+
+    async def _watch_orphans(self) -> None:
+        """A watchdog: active rows that no task of this process holds (a runner that died
+        without settling its job) are picked up again."""
+        while not self._stopping:
+            await asyncio.sleep(self._watchdog_interval_s)
+            try:
+                orphans = [
+                    job
+                    for job in await self._db.jobs_in_states(JOB_ACTIVE_STATES)
+                    if job.id not in self._owners
+                ]
+                for job in orphans:
+                    log.warning("watchdog: job %s had no runner; resuming it", job.id)
+                if orphans:
+                    await self.resume_unfinished()
+            except Exception:
+                log.exception("watchdog pass failed")
 
     async def _load_waiting(self, job_id: int) -> None:
         job = await self._db.get_job(job_id)
         if job is None or job.is_final or job_id in self._live:
             return
+        if not self._scheduler.is_waiting(job_id):
+            return
         self._live[job_id] = self._make_live(job)
         self._show_waiting_positions()
-
-    async def resume_unfinished(self) -> int:
-        """Queue every job a previous process left active; returns how many."""
-        jobs = await self._db.jobs_in_states(JOB_ACTIVE_STATES)
-        for job in jobs:
-            self.enqueue(job.id, job.user_id)
-        return len(jobs)
 
     def _dispatch(self) -> None:
         while (ready := self._scheduler.pop_ready()) is not None:
@@ -157,6 +238,9 @@ class JobRunner(JobSubmitter):
             task = asyncio.create_task(self._run_slot(user_id, job_id), name=f"job-{job_id}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            live = self._live.get(job_id)
+            if live is not None:
+                live.task = task
         self._show_waiting_positions()
         if self._scheduler.running_total == 0 and self._scheduler.waiting_total == 0:
             self.idle.set()
@@ -176,6 +260,55 @@ class JobRunner(JobSubmitter):
                 live.view = replace(live.view, phase="waiting", bot_queue_position=place)
                 live.editor.update(render_progress(live.view))
 
+    # -- cancel ----------------------------------------------------------------------------
+
+    async def cancel(self, job_id: int, by_user_id: int) -> str:
+        """Cancel a job for a member. Returns "cancelled", "finished" (too late: it already
+        ended or is being delivered) or "unknown"."""
+        job = await self._db.get_job(job_id)
+        if job is None:
+            return "unknown"
+        if job.is_final or job.state == "delivering":
+            return "finished"
+        live = self._live.get(job_id)
+        user_id = self._owners.get(job_id)
+        if user_id is not None and self._scheduler.remove(user_id, job_id):
+            # Still waiting for a slot: nothing was sent anywhere.
+            self._owners.pop(job_id, None)
+            if live is not None:
+                await live.editor.close()
+                self._live.pop(job_id, None)
+            await self._cancelled(job_id, by_user_id)
+            self._dispatch()
+            return "cancelled"
+        if live is not None and live.task is not None and not live.task.done():
+            if not live.cancellable:
+                return "finished"
+            live.cancel_by = by_user_id
+            live.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(live.task)
+            return "cancelled"
+        # Not held by this process (e.g. mid-restart): end it from the ledger alone.
+        await self._cancel_at_provider(job)
+        await self._cancelled(job_id, by_user_id)
+        return "cancelled"
+
+    async def _cancelled(self, job_id: int, by_user_id: int) -> None:
+        await self._end(
+            job_id, "cancelled", f"🛑 Cancelled by <@{by_user_id}>.", cancelled_by=by_user_id
+        )
+
+    async def _cancel_at_provider(self, job: JobRow) -> None:
+        provider = self._providers.get(job.provider)
+        if provider is None or not job.provider_request_id:
+            return
+        try:
+            async with asyncio.timeout(10):
+                await provider.cancel(job.model, job.provider_request_id)
+        except Exception as exc:
+            log.warning("job %s: cancel at %s failed: %s", job.id, job.provider, exc)
+
     # -- one job -------------------------------------------------------------------------------
 
     async def _run_slot(self, user_id: int, job_id: int) -> None:
@@ -189,12 +322,14 @@ class JobRunner(JobSubmitter):
                 await self._fail(job_id, "Something went wrong inside the bot.", retryable=True)
         finally:
             self._live.pop(job_id, None)
+            self._owners.pop(job_id, None)
             self._scheduler.done(user_id)
             if not self._stopping:
                 self._dispatch()
 
     def _target(self, job: JobRow) -> MessageTarget:
         return MessageTarget(
+            job_id=job.id,
             application_id=job.application_id,
             interaction_token=job.interaction_token,
             interaction_created_at=job.interaction_created_at,
@@ -219,18 +354,24 @@ class JobRunner(JobSubmitter):
         )
         return _Live(job=job, editor=editor, view=view)
 
+    def _deadline_s(self, job: JobRow) -> float:
+        """Seconds left for this job: the clock starts when it is first submitted, and a
+        resumed job keeps its original deadline."""
+        timeout = self._config.generation.job_timeout_s
+        if job.submitted_at is None:
+            return timeout
+        return max(job.submitted_at + timeout - self._clock(), 0.0)
+
     async def _run(self, job_id: int) -> None:
         job = await self._db.get_job(job_id)
         if job is None or job.is_final:
             return
-        target = self._target(job)
-        request = GenerationRequest.from_json(job.inputs_json)
         live = self._live.get(job_id) or self._make_live(job)
+        live.task = asyncio.current_task()
         live.view = replace(live.view, phase="submitting", bot_queue_position=None)
         self._live[job_id] = live
         editor = live.editor
-        provider = self._providers.get(job.provider)
-        if provider is None:
+        if job.provider not in self._providers:
             await editor.close()
             await self._fail(
                 job_id,
@@ -242,8 +383,8 @@ class JobRunner(JobSubmitter):
         started = self._clock()
         deadline = self._config.generation.job_timeout_s
         try:
-            async with asyncio.timeout(deadline):
-                result = await self._generate(job, request, provider, live)
+            async with asyncio.timeout(self._deadline_s(job)):
+                result, job = await self._generate(job, live)
                 live.view = replace(live.view, phase="finishing")
                 editor.update(render_progress(live.view))
                 files = await download_images(
@@ -252,26 +393,39 @@ class JobRunner(JobSubmitter):
                     job_id=job.id,
                     per_file_limit=job.attachment_size_limit,
                 )
+                live.cancellable = False
+        except asyncio.CancelledError:
+            if live.cancel_by is None:
+                raise  # shutdown: the row stays active and the next start resumes it
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            await editor.close()
+            latest = await self._db.get_job(job_id)
+            if latest is not None:
+                await self._cancel_at_provider(latest)
+            await self._cancelled(job_id, live.cancel_by)
+            return
         except TimeoutError:
             await editor.close()
-            await self._expire(job_id, provider, deadline)
+            await self._expire(job_id, deadline)
             return
         except (ProviderError, DeliveryError) as exc:
             await editor.close()
-            retryable = exc.retryable
             what = (
                 f"{exc.provider} could not make the images: {exc.reason}"
                 if isinstance(exc, ProviderError)
                 else f"The images were made but {exc}"
             )
-            await self._fail(job_id, what, retryable=retryable)
+            await self._fail(job_id, what, retryable=exc.retryable)
             return
 
         await editor.close()
         await self._db.transition(job_id, JOB_ACTIVE_STATES, "delivering")
+        request = GenerationRequest.from_json(job.inputs_json)
         content = render_result(job, request, result, elapsed_s=self._clock() - started)
         try:
-            how = await self._messenger.finish(target, content, files)
+            how = await self._messenger.finish(self._target(job), content, files)
         except Exception as exc:
             log.warning("job %s: the result could not be posted: %s", job_id, exc)
             await self._db.finish(
@@ -290,49 +444,152 @@ class JobRunner(JobSubmitter):
             },
         )
 
-    async def _generate(
-        self, job: JobRow, request: GenerationRequest, provider: Provider, live: _Live
-    ) -> GenerationResult:
+    async def _generate(self, job: JobRow, live: _Live) -> tuple[GenerationResult, JobRow]:
+        if job.provider_request_id is None:
+            job = await self._submit(job, live)
+        provider = self._providers[job.provider]
         request_id = job.provider_request_id
-        if request_id is None:
-            live.editor.update(render_progress(live.view))
-            request_id = await provider.submit(request)
-            await self._db.mark_submitted(job.id, request_id)
-        running = False
-        async for update in provider.watch(job.model, request_id):
-            if update.phase == "completed":
-                if update.error:
-                    raise ProviderError(provider.name, update.error, retryable=False)
-                break
-            if update.phase == "running" and not running:
-                running = True
-                await self._db.transition(job.id, ("submitted",), "running")
-            live.view = replace(
-                live.view,
-                phase=update.phase,
-                queue_position=update.queue_position,
-                step=update.step,
-                total_steps=update.total_steps,
-            )
-            live.editor.update(render_progress(live.view))
-        return await provider.result(job.model, request_id)
+        assert request_id is not None
+        state = {"running": job.state == "running"}
 
-    async def _expire(self, job_id: int, provider: Provider, deadline: float) -> None:
-        job = await self._db.get_job(job_id)
-        if job is not None and job.provider_request_id:
+        async def follow() -> ProviderUpdate:
+            async for update in provider.watch(job.model, request_id):
+                if update.phase == "completed":
+                    return update
+                if update.phase == "running" and not state["running"]:
+                    state["running"] = True
+                    await self._db.transition(job.id, ("submitted",), "running")
+                live.view = replace(
+                    live.view,
+                    phase=update.phase,
+                    queue_position=update.queue_position,
+                    step=update.step,
+                    total_steps=update.total_steps,
+                )
+                live.editor.update(render_progress(live.view))
+            raise ProviderError(provider.name, "the status stream ended early", retryable=True)
+
+        outcome = await with_retries(self._retry, follow, what=f"job {job.id} status")
+        if outcome.error:
+            # The provider's own answer for a failed request says best whether a new try helps.
+            await provider.result(job.model, request_id)
+            raise ProviderError(provider.name, outcome.error, retryable=False)
+        result = await with_retries(
+            self._retry,
+            lambda: provider.result(job.model, request_id),
+            what=f"job {job.id} result",
+        )
+        return result, job
+
+    async def _submit(self, job: JobRow, live: _Live) -> JobRow:
+        """Submit through the job's provider, then each configured fallback while providers
+        are down (never when the input is at fault or the provider may have accepted it)."""
+        chain = [job.provider] + [
+            name
+            for name in self._config.generation.fallback_providers
+            if name != job.provider and name in self._providers
+        ]
+        request = GenerationRequest.from_json(job.inputs_json)
+        last_error: ProviderError | None = None
+        for index, name in enumerate(chain):
+            if index > 0:
+                moved = await self._move_to_fallback(job, request, name, live, last_error)
+                if moved is None:
+                    continue
+                job, request = moved
+            provider = self._providers[name]
+            live.editor.update(render_progress(live.view))
             try:
-                async with asyncio.timeout(10):
-                    await provider.cancel(job.model, job.provider_request_id)
-            except Exception as exc:
-                log.warning("job %s: cancel at %s failed: %s", job_id, provider.name, exc)
+                await with_retries(
+                    self._retry,
+                    lambda p=provider, r=request, j=job: self._submit_once(j, p, r),  # type: ignore[misc]
+                    what=f"job {job.id} submit to {name}",
+                    should_retry=lambda exc: not exc.maybe_accepted,
+                )
+            except ProviderError as exc:
+                if exc.maybe_accepted or not exc.retryable or index == len(chain) - 1:
+                    raise
+                log.warning("job %s: %s is unavailable (%s); trying a fallback", job.id, name, exc)
+                last_error = exc
+                continue
+            latest = await self._db.get_job(job.id)
+            assert latest is not None
+            return latest
+        assert last_error is not None
+        raise last_error
+
+    async def _submit_once(
+        self, job: JobRow, provider: Provider, request: GenerationRequest
+    ) -> None:
+        if not await self._db.begin_submit(job.id):
+            raise RuntimeError(f"job {job.id} is no longer waiting to be submitted")
+        try:
+            request_id = await provider.submit(request)
+        except ProviderError as exc:
+            if not exc.maybe_accepted:
+                await self._db.submit_refused(job.id)
+            raise
+        await self._db.mark_submitted(job.id, request_id)
+
+    async def _move_to_fallback(
+        self,
+        job: JobRow,
+        request: GenerationRequest,
+        name: str,
+        live: _Live,
+        reason: ProviderError | None,
+    ) -> tuple[JobRow, GenerationRequest] | None:
+        try:
+            moved = build_request(
+                self._config,
+                prompt=request.prompt,
+                negative_prompt=request.negative_prompt,
+                provider=name,
+                aspect_ratio=request.aspect_ratio,
+                count=request.count,
+                seed=request.seed,
+                steps=request.steps,
+                guidance=request.guidance,
+            )
+        except InvalidRequest as exc:
+            log.info("job %s: fallback %s does not fit the options: %s", job.id, name, exc)
+            return None
+        if not await self._db.switch_provider(
+            job.id, provider=name, model=moved.model, inputs=moved.to_json(), previous=job.provider
+        ):
+            return None
+        latest = await self._db.get_job(job.id)
+        assert latest is not None
+        why = f" ({reason.reason})" if reason else ""
+        live.view = replace(
+            live.view,
+            provider=name,
+            model=moved.model,
+            note=f"{job.provider} is not answering{why}; moved to {name}.",
+        )
+        return latest, moved
+
+    async def _expire(self, job_id: int, deadline: float) -> None:
+        job = await self._db.get_job(job_id)
+        if job is not None:
+            await self._cancel_at_provider(job)
         reason = f"It took longer than the {deadline:g} s limit and was stopped."
         await self._end(job_id, "expired", reason, retryable=True)
 
     async def _fail(self, job_id: int, reason: str, *, retryable: bool) -> None:
         await self._end(job_id, "failed", reason, retryable=retryable)
 
-    async def _end(self, job_id: int, state: str, reason: str, *, retryable: bool) -> None:
-        """Final edit first, then the row (which refunds): the member is never left hanging."""
+    async def _end(
+        self,
+        job_id: int,
+        state: str,
+        reason: str,
+        *,
+        retryable: bool | None = None,
+        cancelled_by: int | None = None,
+    ) -> None:
+        """Final edit first, then the row (which refunds): the member is never left hanging.
+        A job whose channel is gone still ends, refunded."""
         job = await self._db.get_job(job_id)
         if job is None or job.is_final:
             return
@@ -340,8 +597,10 @@ class JobRunner(JobSubmitter):
         try:
             await self._messenger.finish(self._target(job), content)
         except Exception as exc:
-            log.warning("job %s: the failure notice could not be posted: %s", job_id, exc)
-        await self._db.finish(job_id, state, error=reason, retryable=retryable)
+            log.warning("job %s: the final notice could not be posted: %s", job_id, exc)
+        await self._db.finish(
+            job_id, state, error=reason, retryable=retryable, cancelled_by=cancelled_by
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -349,8 +608,10 @@ class JobRunner(JobSubmitter):
         """Stop taking work and cancel this process's tasks. Provider requests keep running and
         their rows stay active, so the next start resumes them instead of paying twice."""
         self._stopping = True
-        tasks = list(self._tasks)
-        for task in (*tasks, *self._pending_loads):
+        tasks = [*self._tasks, *self._helpers]
+        if self._watchdog is not None:
+            tasks.append(self._watchdog)
+        for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for live in list(self._live.values()):
@@ -367,31 +628,32 @@ def render_result(
     timing = f"{elapsed_s:.1f} s"
     if result.inference_s:
         timing += f" ({result.inference_s:.1f} s generating)"
-    lines = [
-        f"🎨 **{_escape(short_prompt(request.prompt, 900))}** — <@{job.user_id}>",
-    ]
+    lines = [f"🎨 **{_escape(short_prompt(request.prompt, 900))}** — <@{job.user_id}>"]
     if request.negative_prompt:
         lines.append(f"-# without: {_escape(short_prompt(request.negative_prompt, 300))}")
-    lines.append(f"`{seed}` · {job.provider} · `{job.model}` · {timing} · job #{job.id}")
+    via = f" (fallback: {job.fallback_from} was down)" if job.fallback_from else ""
+    lines.append(f"`{seed}` · {job.provider}{via} · `{job.model}` · {timing} · job #{job.id}")
     return "\n".join(lines)
 
 
-def render_failure(job: JobRow, reason: str, *, retryable: bool) -> str:
+def render_failure(job: JobRow, reason: str, *, retryable: bool | None) -> str:
     request = GenerationRequest.from_json(job.inputs_json)
-    advice = (
-        "Trying again in a little while may help."
-        if retryable
-        else "Trying again with the same options will not help: change the prompt or options."
-    )
     images = "image was" if job.image_count == 1 else f"{job.image_count} images were"
-    return (
-        f"❌ **Generation failed** — {_escape(short_prompt(request.prompt, 300))}\n"
-        f"{reason}\n{advice}\n-# Your {images} refunded to your daily quota · job #{job.id}"
-    )
+    refund = f"-# Your {images} refunded to your daily quota · job #{job.id}"
+    title = "**Cancelled**" if retryable is None else "❌ **Generation failed**"
+    lines = [f"{title} — {_escape(short_prompt(request.prompt, 300))}", reason]
+    if retryable is not None:
+        lines.append(
+            "Trying again in a little while may help."
+            if retryable
+            else "Trying again with the same options will not help: change the prompt or options."
+        )
+    lines.append(refund)
+    return "\n".join(lines)
 
 
 def _escape(text: str) -> str:
     return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
 
 
-__all__ = ["FairScheduler", "ImageFile", "JobRunner", "render_failure", "render_result"]
+__all__ = ["FairScheduler", "JobRunner", "render_failure", "render_result"]

@@ -61,6 +61,9 @@ class JobRow:
     updated_at: float
     submitted_at: float | None
     finished_at: float | None
+    submit_pending: int = 0
+    cancelled_by: int | None = None
+    fallback_from: str | None = None
 
     @property
     def inputs_json(self) -> dict[str, Any]:
@@ -245,15 +248,53 @@ class Database:
             (message_id, time.time(), job_id),
         )
 
+    async def begin_submit(self, job_id: int) -> bool:
+        """Mark that a submit is about to leave, before it leaves (see migration 0002): if the
+        process dies before the answer is stored, the next start sees the mark and does not
+        submit again. False if the job is no longer waiting to be submitted."""
+        cursor = await self._conn.execute(
+            "UPDATE jobs SET submit_pending = 1, attempts = attempts + 1, updated_at = ? "
+            "WHERE id = ? AND state = 'queued' AND provider_request_id IS NULL "
+            "AND submit_pending = 0",
+            (time.time(), job_id),
+        )
+        return cursor.rowcount == 1
+
+    async def submit_refused(self, job_id: int) -> None:
+        """The provider clearly did not accept the request: a new attempt is safe."""
+        await self._conn.execute(
+            "UPDATE jobs SET submit_pending = 0, updated_at = ? WHERE id = ? AND state = 'queued'",
+            (time.time(), job_id),
+        )
+
     async def mark_submitted(self, job_id: int, request_id: str) -> bool:
         """Persist the provider's request id the moment submit returns: from here on a restart
         re-attaches to the request instead of submitting again."""
         now = time.time()
         cursor = await self._conn.execute(
-            "UPDATE jobs SET state = 'submitted', provider_request_id = ?, "
-            "attempts = attempts + 1, submitted_at = ?, updated_at = ? "
+            "UPDATE jobs SET state = 'submitted', provider_request_id = ?, submit_pending = 0, "
+            "submitted_at = ?, updated_at = ? "
             "WHERE id = ? AND state = 'queued'",
             (request_id, now, now, job_id),
+        )
+        return cursor.rowcount == 1
+
+    async def switch_provider(
+        self, job_id: int, *, provider: str, model: str, inputs: dict[str, Any], previous: str
+    ) -> bool:
+        """Move a not-yet-accepted job to a fallback provider."""
+        cursor = await self._conn.execute(
+            "UPDATE jobs SET provider = ?, model = ?, inputs = ?, fallback_from = ?, "
+            "updated_at = ? WHERE id = ? AND state = 'queued' AND provider_request_id IS NULL "
+            "AND submit_pending = 0",
+            (
+                provider,
+                model,
+                json.dumps(inputs, separators=(",", ":")),
+                previous,
+                time.time(),
+                job_id,
+            ),
         )
         return cursor.rowcount == 1
 
@@ -283,6 +324,7 @@ class Database:
         error: str | None = None,
         retryable: bool | None = None,
         result: dict[str, Any] | None = None,
+        cancelled_by: int | None = None,
     ) -> bool:
         """End a job and settle its quota in the same statement: done commits the reserved
         images, every other end refunds them. Idempotent: a second call changes nothing."""
@@ -295,7 +337,8 @@ class Database:
             UPDATE jobs SET state = ?,
                 quota_state = CASE WHEN ? = 'done' THEN 'committed' ELSE 'refunded' END,
                 error = ?, error_retryable = ?,
-                result = COALESCE(?, result), finished_at = ?, updated_at = ?
+                result = COALESCE(?, result), cancelled_by = COALESCE(?, cancelled_by),
+                submit_pending = 0, finished_at = ?, updated_at = ?
             WHERE id = ? AND state IN ({marks})
             """,
             (
@@ -304,6 +347,7 @@ class Database:
                 error,
                 None if retryable is None else int(retryable),
                 json.dumps(result) if result is not None else None,
+                cancelled_by,
                 now,
                 now,
                 job_id,

@@ -79,6 +79,7 @@ async def running_bot(
         {
             "discord": {"api_base": discord_fake.api_base, "dev_guild_id": discord_fake.guild_id},
             "database": {"path": str(db_path)},
+            "generation": {"retry_base_delay_s": 0.05, "retry_total_s": 20},
             "providers": {
                 "fal": {"poll_interval_s": 0.2},
                 "replicate": {"enabled": True, "poll_interval_s": 0.2},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -85,6 +85,17 @@ def parse_step(lines: list[str]) -> tuple[int, int] | None:
             match = _PLAIN_STEP.search(chunk)
             if match:
                 return int(match.group(1)), int(match.group(2))
+    return None
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from a `Retry-After` header (seconds form; dates are rare for APIs)."""
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            try:
+                return max(float(value.strip()), 0.0)
+            except ValueError:
+                return None
     return None
 
 

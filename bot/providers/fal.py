@@ -20,6 +20,7 @@ from bot.providers.base import (
     GenerationResult,
     Provider,
     ProviderUpdate,
+    parse_retry_after,
     parse_step,
     trim_reason,
 )
@@ -36,10 +37,19 @@ IMAGE_SIZES: dict[str, str | dict[str, int]] = {
 }
 
 
+def _disable_client_retries() -> None:
+    """fal-client retries 408/409/429, some 5xx and every transport error on its own, for about
+    30 s and on submit too (a timed-out submit may then be sent twice). The bot's RetryPolicy
+    is meant to be the one in force, with deadlines, so the client's loop gets one attempt.
+    It reads this module constant on every call."""
+    fal_client.client.MAX_ATTEMPTS = 1
+
+
 class FalProvider(Provider):
     name = "fal"
 
     def __init__(self, key: str, *, poll_interval_s: float = 0.5) -> None:
+        _disable_client_retries()
         self._client = fal_client.AsyncClient(key=key)
         self._poll_interval_s = poll_interval_s
         self._handles: dict[str, AsyncRequestHandle] = {}
@@ -99,8 +109,10 @@ class FalProvider(Provider):
                     )
                     return
         except ProviderError:
+            self._handles.pop(request_id, None)
             raise
         except Exception as exc:
+            self._handles.pop(request_id, None)
             raise _as_provider_error(exc) from exc
 
     async def result(self, model: str, request_id: str) -> GenerationResult:
@@ -180,12 +192,25 @@ def _as_provider_error(exc: BaseException) -> ProviderError:
         else:
             retryable = status in (408, 409, 429) or status >= 500
         return ProviderError(
-            "fal", _describe_detail(exc.message, status), retryable=retryable, status=status
+            "fal",
+            _describe_detail(exc.message, status),
+            retryable=retryable,
+            status=status,
+            retry_after=parse_retry_after(exc.response_headers or {}),
         )
-    if isinstance(exc, httpx.TimeoutException | fal_client.client.FalClientTimeoutError):
-        return ProviderError("fal", "fal did not answer in time", retryable=True)
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         return ProviderError("fal", f"could not reach fal ({type(exc).__name__})", retryable=True)
+    if isinstance(exc, httpx.TimeoutException | fal_client.client.FalClientTimeoutError):
+        return ProviderError(
+            "fal", "fal did not answer in time", retryable=True, maybe_accepted=True
+        )
+    if isinstance(exc, httpx.TransportError):
+        return ProviderError(
+            "fal",
+            f"the connection to fal broke ({type(exc).__name__})",
+            retryable=True,
+            maybe_accepted=True,
+        )
     return ProviderError("fal", trim_reason(f"unexpected error: {exc}"), retryable=True)
 
 

@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import replicate
+from replicate.__about__ import __version__ as replicate_version
 from replicate.exceptions import ModelError, ReplicateError
 from replicate.prediction import Prediction
 
@@ -21,6 +23,7 @@ from bot.providers.base import (
     GenerationResult,
     Provider,
     ProviderUpdate,
+    parse_retry_after,
     parse_step,
     trim_reason,
 )
@@ -31,6 +34,20 @@ class ReplicateProvider(Provider):
 
     def __init__(self, token: str, *, poll_interval_s: float = 0.5) -> None:
         self._client = replicate.Client(api_token=token)
+        # replicate wraps its transport in a RetryTransport (10 attempts, up to 60 s waits) and
+        # never retries a POST. The bot's RetryPolicy is meant to be the one in force, so the
+        # client gets a plain httpx client whose hook turns 429/5xx into retryable errors that
+        # keep the Retry-After the provider asked for. REPLICATE_BASE_URL is still honoured.
+        self._http = httpx.AsyncClient(
+            base_url=os.environ.get("REPLICATE_BASE_URL") or "https://api.replicate.com",
+            headers={
+                "Authorization": f"Bearer {token}",
+                "User-Agent": f"replicate-python/{replicate_version} art-factory",
+            },
+            timeout=httpx.Timeout(10.0, read=30.0, write=30.0, connect=5.0, pool=10.0),
+            event_hooks={"response": [_raise_retryable]},
+        )
+        self._client._Client__async_client = self._http  # type: ignore[attr-defined]
         self._poll_interval_s = poll_interval_s
         self._finished: dict[str, Prediction] = {}
 
@@ -114,9 +131,25 @@ class ReplicateProvider(Provider):
 
     async def close(self) -> None:
         self._finished.clear()
-        client = self._client._Client__async_client  # type: ignore[attr-defined]
-        if client is not None:
-            await client.aclose()
+        await self._http.aclose()
+
+
+async def _raise_retryable(response: httpx.Response) -> None:
+    if response.status_code != 429 and response.status_code < 500:
+        return
+    await response.aread()
+    try:
+        body = response.json()
+        detail = body.get("detail") or body.get("title") if isinstance(body, dict) else None
+    except ValueError:
+        detail = None
+    raise ProviderError(
+        "replicate",
+        trim_reason(str(detail or f"HTTP {response.status_code}")),
+        retryable=True,
+        status=response.status_code,
+        retry_after=parse_retry_after(response.headers),
+    )
 
 
 def _update_for(prediction: Prediction) -> ProviderUpdate:
@@ -151,10 +184,21 @@ def _as_provider_error(exc: BaseException) -> ProviderError:
         return ProviderError("replicate", reason, retryable=retryable, status=status)
     if isinstance(exc, ModelError):
         return ProviderError("replicate", trim_reason(str(exc)), retryable=False)
-    if isinstance(exc, httpx.TimeoutException):
-        return ProviderError("replicate", "Replicate did not answer in time", retryable=True)
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         return ProviderError(
             "replicate", f"could not reach Replicate ({type(exc).__name__})", retryable=True
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError(
+            "replicate", "Replicate did not answer in time", retryable=True, maybe_accepted=True
+        )
+    if isinstance(exc, httpx.TransportError):
+        return ProviderError(
+            "replicate",
+            f"the connection to Replicate broke ({type(exc).__name__})",
+            retryable=True,
+            maybe_accepted=True,
         )
     return ProviderError("replicate", trim_reason(f"unexpected error: {exc}"), retryable=True)

@@ -220,6 +220,7 @@ async def test_retryable_provider_error_says_retrying_may_help(
         status=500,
         headers={"X-Fal-Retryable": "true"},
         json={"detail": "runner crashed"},
+        times=None,
     )
     async with running_bot(fake_discord, db_path) as h:
         interaction = await h.imagine(prompt="something")

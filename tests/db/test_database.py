@@ -89,6 +89,8 @@ async def test_finish_settles_quota_exactly_once(db: Database) -> None:
 async def test_transitions_are_guarded(db: Database) -> None:
     job_id = await db.reserve_job(new_job(), daily_limit=10, day="d")
     assert job_id
+    assert await db.begin_submit(job_id)
+    assert not await db.begin_submit(job_id)  # a second send is refused while one is pending
     assert await db.mark_submitted(job_id, "req-1")
     assert not await db.mark_submitted(job_id, "req-2")  # never overwritten
     assert await db.transition(job_id, ("submitted",), "running")
@@ -98,3 +100,47 @@ async def test_transitions_are_guarded(db: Database) -> None:
     with pytest.raises(ValueError):
         await db.transition(job_id, ("running",), "done")
     assert [j.id for j in await db.jobs_in_states(["running"])] == [job_id]
+
+
+async def test_a_refused_submit_may_be_retried_but_a_pending_one_may_not(db: Database) -> None:
+    job_id = await db.reserve_job(new_job(), daily_limit=10, day="d")
+    assert job_id
+    assert await db.begin_submit(job_id)
+    await db.submit_refused(job_id)  # the provider said no: safe to send again
+    assert await db.begin_submit(job_id)
+    job = await db.get_job(job_id)
+    assert job and (job.submit_pending, job.attempts) == (1, 2)
+    # A pending submit also blocks moving the job to another provider.
+    assert not await db.switch_provider(
+        job_id, provider="replicate", model="m", inputs={}, previous="fal"
+    )
+    assert await db.finish(job_id, "failed", error="restart")
+    job = await db.get_job(job_id)
+    assert job and (job.submit_pending, job.quota_state) == (0, "refunded")
+
+
+@pytest.mark.parametrize("start_version", range(1, len(migrations())))
+async def test_upgrade_from_every_earlier_version_keeps_jobs(
+    tmp_path: Path, start_version: int
+) -> None:
+    path = tmp_path / "old.db"
+    old = await Database.open(path, migrate=False)
+    assert await old.migrate(target=start_version) == start_version
+    await old.close()
+    with sqlite3.connect(path) as conn:  # a row as that version's code wrote it
+        conn.execute(
+            "INSERT INTO jobs (user_id, channel_id, application_id, interaction_token, "
+            "interaction_created_at, attachment_size_limit, provider, model, inputs, "
+            "image_count, quota_day, created_at, updated_at, state, provider_request_id) "
+            "VALUES (7, 1, 2, 'tok', 0, 1000, 'fal', 'fal-ai/flux/dev', '{\"prompt\": \"p\"}', "
+            "2, 'd', 0, 0, 'running', 'req-9')"
+        )
+    upgraded = await Database.open(path)
+    try:
+        assert await upgraded.schema_version() == len(migrations())
+        assert await upgraded.integrity_check() == []
+        (job,) = await upgraded.jobs_in_states(["running"])
+        assert (job.user_id, job.provider_request_id, job.submit_pending) == (7, "req-9", 0)
+        assert await upgraded.quota_used(7, "d") == 2
+    finally:
+        await upgraded.close()
