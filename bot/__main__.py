@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -57,6 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(run_bot(config))
     except KeyboardInterrupt:
         return 0
+    except sqlite3.DatabaseError as exc:
+        print(
+            f"database error: {config.database.path}: {exc}: check the file, or run "
+            "`python -m bot db check --config ...`.",
+            file=sys.stderr,
+        )
+        return 2
     except discord.LoginFailure:
         print(
             "config error: DISCORD_TOKEN was refused by Discord: export the bot token from the "
@@ -70,12 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def db_check(config: Config) -> int:
     from db.database import Database
 
-    db = await Database.open(config.database.path)
     try:
-        problems = await db.integrity_check()
-        version = await db.schema_version()
-    finally:
-        await db.close()
+        db = await Database.open(config.database.path)
+        try:
+            problems = await db.integrity_check()
+            version = await db.schema_version()
+        finally:
+            await db.close()
+    except (sqlite3.DatabaseError, RuntimeError) as exc:
+        print(f"database problem: {config.database.path}: {exc}", file=sys.stderr)
+        return 1
     if problems:
         for problem in problems:
             print(f"database problem: {problem}", file=sys.stderr)

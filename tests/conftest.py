@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.cdn import FakeCDN
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal
 from tests.fakes.replicate import FakeReplicate
 from tests.fakes.tls import TLS, make_tls
@@ -57,3 +58,12 @@ async def fake_replicate(
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "artfactory.db"
+
+
+@pytest.fixture
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    server = FakeDiscord()
+    await server.start()
+    yield server
+    await server.close()
+    assert server.spec_violations == [], server.spec_violations

@@ -732,8 +732,12 @@ class FakeDiscord:
         component_type: int = 2,
         values: list[str] | None = None,
         user_id: int = 4000,
+        permissions: str = "2147483647",
+        message_overrides: dict[str, Any] | None = None,
     ) -> Interaction:
-        """Dispatch a component interaction (type 3) on a stored message (button by default)."""
+        """Dispatch a component interaction (type 3) on a stored message (button by default).
+        ``message_overrides`` replaces fields of the message the client claims to click on
+        (e.g. stale or forged ``components``)."""
         msg = message if isinstance(message, FakeMessage) else self.messages.get(message)
         if msg is None:
             raise KeyError(f"unknown message {message!r}")
@@ -746,8 +750,9 @@ class FakeDiscord:
             user_id=user_id,
             channel_id=msg.channel_id,
             guild_id=msg.guild_id,
+            permissions=permissions,
         )
-        d["message"] = self._message_json(msg)
+        d["message"] = {**self._message_json(msg), **(message_overrides or {})}
         return await self.send_raw_interaction(d)
 
     async def send_modal_submit(
