@@ -206,3 +206,19 @@ async def test_a_submit_cut_off_by_a_restart_is_not_sent_twice(
         content = h2.original(interaction).content or ""
         assert "restarted while sending this job to fal" in content
         assert "not charged twice" in content
+
+
+async def test_a_gateway_disconnect_mid_job_does_not_affect_the_job(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, Script(queue_s=0.1, queue_positions=[0], run_s=2.0, steps=4))
+    async with running_bot(fake_discord, db_path) as h:
+        interaction = await h.imagine(prompt="storm on the wire")
+        await fake_fal.wait_for_submit()
+        await fake_discord.disconnect_gateway()
+        await h.idle()
+        assert fake_discord.resume_count >= 1  # the client came back on its own
+        assert len(h.original(interaction).attachments) == 1
+        job = await h.job_for(interaction)
+        assert job is not None and job.state == "done"
+        assert len(fake_fal.submits) == 1

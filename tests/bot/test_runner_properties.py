@@ -237,3 +237,43 @@ def test_runner_invariants_hold_under_random_interleavings(
             await cdn.close()
 
     asyncio.run(main())
+
+
+async def test_the_watchdog_picks_up_a_job_whose_runner_died(tmp_path: Path) -> None:
+    cdn = FakeCDN()
+    await cdn.start()
+    config = parse_config(
+        {"database": {"path": str(tmp_path / "l.db")}}, {"DISCORD_TOKEN": "t", "FAL_KEY": "k"}
+    )
+    db = await Database.open(config.database.path)
+    session = aiohttp.ClientSession()
+    provider = ScriptedProvider(cdn.put("i.png", make_png(8, 8)))
+    messenger = RecordingMessenger()
+    runner = JobRunner(
+        config,
+        db,
+        {"fal": provider},
+        messenger,
+        session,
+        watchdog_interval_s=0.1,  # type: ignore[arg-type]
+    )
+    try:
+        await runner.start()
+        # A row that no task holds, as if its runner had died without settling it.
+        orphan = await JobService(config, db, JobSubmitterThatDrops()).create(
+            build_request(config, prompt="orphan"), Origin(1, 1, 1, 1, None, "t", 0.0, 1, 10**7)
+        )
+        async with asyncio.timeout(10):
+            while (job := await db.get_job(orphan)) is None or not job.is_final:
+                await asyncio.sleep(0.05)
+        assert job.state == "done" and messenger.deliveries[orphan] == 1
+    finally:
+        await runner.stop()
+        await session.close()
+        await db.close()
+        await cdn.close()
+
+
+class JobSubmitterThatDrops:
+    def enqueue(self, job_id: int, user_id: int) -> None:
+        """Forgets the job: the runner never hears of it."""
