@@ -114,6 +114,9 @@ class ProviderConfig:
     enabled: bool = True
     model: str = ""
     models: tuple[str, ...] = ()
+    img2img_model: str = ""  # "" = this provider offers no image-to-image here
+    lora_model: str = ""
+    upscale_model: str = ""
     poll_interval_s: float = 1.0
 
     def allowed_models(self) -> tuple[str, ...]:
@@ -125,11 +128,17 @@ DEFAULT_PROVIDERS: dict[str, ProviderConfig] = {
         enabled=True,
         model="fal-ai/flux/dev",
         models=("fal-ai/flux/dev", "fal-ai/flux/schnell"),
+        img2img_model="fal-ai/flux/dev/image-to-image",
+        lora_model="fal-ai/flux-lora",
+        upscale_model="fal-ai/esrgan",
     ),
     "replicate": ProviderConfig(
         enabled=False,
         model="black-forest-labs/flux-dev",
         models=("black-forest-labs/flux-dev", "black-forest-labs/flux-schnell"),
+        img2img_model="black-forest-labs/flux-dev",
+        lora_model="black-forest-labs/flux-dev-lora",
+        upscale_model="nightmareai/real-esrgan",
     ),
 }
 

@@ -6,16 +6,30 @@ and the allowed range, so the member can fix it in one go.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
+from bot.capabilities import ASPECT_RATIOS, PROVIDER_CAPABILITIES
 from bot.config import Config
 from bot.errors import InvalidRequest
 
-ASPECT_RATIOS: tuple[str, ...] = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9")
 MAX_PROMPT_CHARS = 6000  # Discord's own limit for a string option
 MAX_IMAGES = 4
 MAX_SEED = 2**32 - 1
+
+
+Mode = Literal["txt2img", "img2img", "upscale"]
+
+
+@dataclass(frozen=True)
+class LoraRef:
+    """One LoRA for a job: a weights reference the provider fetches itself (an https
+    .safetensors URL, a Hugging Face or CivitAI reference), never downloaded by the bot."""
+
+    path: str
+    scale: float = 1.0
+    name: str | None = None  # the server library's name for it, when it came from there
 
 
 @dataclass(frozen=True)
@@ -29,13 +43,20 @@ class GenerationRequest:
     seed: int | None = None
     steps: int | None = None
     guidance: float | None = None
+    mode: Mode = "txt2img"
+    strength: float | None = None  # img2img: how far to move from the input image
+    loras: tuple[LoraRef, ...] = field(default_factory=tuple)
+    image_id: int | None = None  # img2img/upscale: the prepared input image in the ledger
+    upscale_factor: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GenerationRequest:
-        return cls(**data)
+        values = dict(data)
+        values["loras"] = tuple(LoraRef(**lora) for lora in values.get("loras") or ())
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -69,9 +90,17 @@ def build_request(
     seed: int | None = None,
     steps: int | None = None,
     guidance: float | None = None,
+    mode: Mode = "txt2img",
+    strength: float | None = None,
+    loras: tuple[LoraRef, ...] = (),
+    image_id: int | None = None,
+    upscale_factor: int | None = None,
 ) -> GenerationRequest:
-    """Check every option against the config and the model's limits; raise InvalidRequest."""
+    """Check every option against the config, the provider's capabilities and the model's
+    limits; raise InvalidRequest naming the problem."""
     prompt = (prompt or "").strip()
+    if mode == "upscale" and not prompt:
+        prompt = "upscale"
     if not prompt:
         raise InvalidRequest("The prompt is empty: describe the image you want.")
     if len(prompt) > MAX_PROMPT_CHARS:
@@ -95,7 +124,19 @@ def build_request(
             f"The {provider} provider is not set up on this bot; choose {', '.join(enabled)}."
         )
 
-    allowed = config.providers[provider].allowed_models()
+    count = 1 if count is None else count
+    if not 1 <= count <= MAX_IMAGES:
+        raise InvalidRequest(f"count must be between 1 and {MAX_IMAGES} images (got {count}).")
+    check_capabilities(config, provider, mode=mode, loras=len(loras), count=count)
+    special = mode_model(config, provider, mode, has_loras=bool(loras))
+    if special is not None:
+        if model and model.strip() and model.strip() != special:
+            raise InvalidRequest(
+                f"Model {model.strip()!r} can't be chosen here: {_MODE_NAMES[mode]} on {provider} "
+                f"uses {special}."
+            )
+        model = special
+    allowed = (special,) if special is not None else config.providers[provider].allowed_models()
     model = (model or "").strip() or config.providers[provider].model
     if model not in allowed:
         owner = next(
@@ -122,11 +163,20 @@ def build_request(
             f"Aspect ratio {aspect_ratio!r} is not supported; "
             f"choose one of {', '.join(ASPECT_RATIOS)}."
         )
-    count = 1 if count is None else count
-    if not 1 <= count <= MAX_IMAGES:
-        raise InvalidRequest(f"count must be between 1 and {MAX_IMAGES} images (got {count}).")
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise InvalidRequest(f"seed must be between 0 and {MAX_SEED} (got {seed}).")
+    if mode in ("img2img", "upscale") and image_id is None:
+        raise InvalidRequest("This needs an input image.")
+    if strength is not None and not 0.05 <= strength <= 1.0:
+        raise InvalidRequest(f"strength must be between 0.05 and 1.0 (got {strength:g}).")
+    for lora in loras:
+        if not -4.0 <= lora.scale <= 4.0:
+            raise InvalidRequest(
+                f"The scale of LoRA {lora.name or lora.path} must be between -4 and 4 "
+                f"(got {lora.scale:g})."
+            )
+    if upscale_factor is not None and upscale_factor not in (2, 4):
+        raise InvalidRequest("The upscale factor must be 2 or 4.")
 
     limits = model_limits(provider, model)
     if steps is not None and not 1 <= steps <= limits.max_steps:
@@ -153,4 +203,95 @@ def build_request(
         seed=seed,
         steps=steps,
         guidance=guidance,
+        mode=mode,
+        strength=strength,
+        loras=tuple(loras),
+        image_id=image_id,
+        upscale_factor=upscale_factor,
+    )
+
+
+_MODE_NAMES = {"txt2img": "text-to-image", "img2img": "image-to-image", "upscale": "upscaling"}
+
+
+def mode_model(config: Config, provider: str, mode: Mode, *, has_loras: bool) -> str | None:
+    """The configured model for a special mode, or None for plain text-to-image."""
+    settings = config.providers[provider]
+    if mode == "upscale":
+        return settings.upscale_model
+    if mode == "img2img":
+        return settings.img2img_model
+    if has_loras:
+        return settings.lora_model
+    return None
+
+
+def check_capabilities(
+    config: Config, provider: str, *, mode: Mode, loras: int, count: int
+) -> None:
+    """Refuse what the provider cannot do, naming an enabled provider that can."""
+    caps = PROVIDER_CAPABILITIES[provider]
+    problems: list[tuple[str, Callable[[str], bool]]] = []
+    if mode == "img2img":
+        problems.append(
+            (
+                "image-to-image",
+                lambda name: (
+                    PROVIDER_CAPABILITIES[name].image_to_image
+                    and bool(config.providers[name].img2img_model)
+                ),
+            )
+        )
+    if mode == "upscale":
+        problems.append(
+            (
+                "upscaling",
+                lambda name: (
+                    PROVIDER_CAPABILITIES[name].upscale
+                    and bool(config.providers[name].upscale_model)
+                ),
+            )
+        )
+    if loras:
+        problems.append(
+            (
+                f"{loras} LoRA" + ("s" if loras > 1 else ""),
+                lambda name: (
+                    PROVIDER_CAPABILITIES[name].max_loras >= loras
+                    and bool(config.providers[name].lora_model)
+                ),
+            )
+        )
+    if count > caps.max_images:
+        problems.append(
+            (
+                f"{count} images per job",
+                lambda name: PROVIDER_CAPABILITIES[name].max_images >= count,
+            )
+        )
+    for what, supports in problems:
+        if supports(provider):
+            continue
+        others = [n for n in config.enabled_providers if n != provider and supports(n)]
+        hint = f"; {others[0]} can: pick provider {others[0]}" if others else ""
+        raise InvalidRequest(f"{provider} can't do {what} on this bot{hint}.")
+
+
+def retarget(config: Config, request: GenerationRequest, provider: str) -> GenerationRequest:
+    """The same request for another provider (a fallback), re-validated for it."""
+    return build_request(
+        config,
+        prompt=request.prompt,
+        negative_prompt=request.negative_prompt,
+        provider=provider,
+        aspect_ratio=request.aspect_ratio,
+        count=request.count,
+        seed=request.seed,
+        steps=request.steps,
+        guidance=request.guidance,
+        mode=request.mode,
+        strength=request.strength,
+        loras=request.loras,
+        image_id=request.image_id,
+        upscale_factor=request.upscale_factor,
     )

@@ -15,6 +15,7 @@ Guarantees, and how they hold:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import time
@@ -28,7 +29,7 @@ import discord.utils
 from bot.config import Config
 from bot.delivery import MessageTarget, Messenger, download_images
 from bot.errors import DeliveryError, InvalidRequest, ProviderError
-from bot.generation import GenerationRequest, build_request
+from bot.generation import GenerationRequest, retarget
 from bot.jobs import JobSubmitter
 from bot.progress import ProgressView, ThrottledEditor, render_progress, short_prompt
 from bot.providers.base import GenerationResult, Provider, ProviderUpdate
@@ -521,15 +522,28 @@ class JobRunner(JobSubmitter):
     async def _submit_once(
         self, job: JobRow, provider: Provider, request: GenerationRequest
     ) -> None:
+        image = await self._input_image(request)
         if not await self._db.begin_submit(job.id):
             raise RuntimeError(f"job {job.id} is no longer waiting to be submitted")
         try:
-            request_id = await provider.submit(request)
+            request_id = await provider.submit(request, image)
         except ProviderError as exc:
             if not exc.maybe_accepted:
                 await self._db.submit_refused(job.id)
             raise
         await self._db.mark_submitted(job.id, request_id)
+
+    async def _input_image(self, request: GenerationRequest) -> str | None:
+        """The job's prepared input image as a data URI (what both providers accept)."""
+        if request.image_id is None:
+            return None
+        stored = await self._db.input_image(request.image_id)
+        if stored is None:
+            raise ProviderError(
+                request.provider, "the input image is no longer stored", retryable=False
+            )
+        data, content_type = stored
+        return f"data:{content_type};base64,{base64.b64encode(data).decode('ascii')}"
 
     async def _move_to_fallback(
         self,
@@ -540,17 +554,7 @@ class JobRunner(JobSubmitter):
         reason: ProviderError | None,
     ) -> tuple[JobRow, GenerationRequest] | None:
         try:
-            moved = build_request(
-                self._config,
-                prompt=request.prompt,
-                negative_prompt=request.negative_prompt,
-                provider=name,
-                aspect_ratio=request.aspect_ratio,
-                count=request.count,
-                seed=request.seed,
-                steps=request.steps,
-                guidance=request.guidance,
-            )
+            moved = retarget(self._config, request, name)
         except InvalidRequest as exc:
             log.info("job %s: fallback %s does not fit the options: %s", job.id, name, exc)
             return None

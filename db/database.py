@@ -64,6 +64,8 @@ class JobRow:
     submit_pending: int = 0
     cancelled_by: int | None = None
     fallback_from: str | None = None
+    parent_image: int | None = None
+    deleted_at: float | None = None
 
     @property
     def inputs_json(self) -> dict[str, Any]:
@@ -80,6 +82,21 @@ class JobRow:
 
 
 _JOB_COLUMNS = ", ".join(f.name for f in fields(JobRow))
+
+
+@dataclass(frozen=True)
+class LoraRow:
+    guild_id: int
+    name: str
+    url: str
+    trigger_words: str
+    default_scale: float
+    nsfw: int
+    added_by: int
+    created_at: float
+
+
+_LORA_COLUMNS = ", ".join(f.name for f in fields(LoraRow))
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,7 @@ class NewJob:
     image_count: int
     kind: str = "imagine"
     parent_job_id: int | None = None
+    parent_image: int | None = None
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -188,6 +206,7 @@ class Database:
         values = (
             job.kind,
             job.parent_job_id,
+            job.parent_image,
             job.user_id,
             job.guild_id,
             job.channel_id,
@@ -207,11 +226,11 @@ class Database:
         )
         cursor = await self._conn.execute(
             """
-            INSERT INTO jobs (kind, parent_job_id, user_id, guild_id, channel_id, application_id,
+            INSERT INTO jobs (kind, parent_job_id, parent_image, user_id, guild_id, channel_id, application_id,
                               interaction_id, interaction_token, interaction_created_at,
                               message_id, attachment_size_limit, provider, model, inputs,
                               image_count, quota_day, created_at, updated_at)
-            SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+            SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
             WHERE (SELECT COALESCE(SUM(image_count), 0) FROM jobs
                    WHERE user_id = ? AND quota_day = ? AND quota_state != 'refunded') + ? <= ?
             """,
@@ -220,6 +239,93 @@ class Database:
         job_id = cursor.lastrowid if cursor.rowcount == 1 else None
         await cursor.close()
         return job_id
+
+    async def save_input_image(
+        self, data: bytes, content_type: str, width: int, height: int, source_url: str | None
+    ) -> int:
+        cursor = await self._conn.execute(
+            "INSERT INTO input_images (data, content_type, width, height, source_url, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (data, content_type, width, height, source_url, time.time()),
+        )
+        image_id = cursor.lastrowid
+        await cursor.close()
+        assert image_id is not None
+        return image_id
+
+    async def input_image(self, image_id: int) -> tuple[bytes, str] | None:
+        async with self._conn.execute(
+            "SELECT data, content_type FROM input_images WHERE id = ?", (image_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return (bytes(row[0]), str(row[1])) if row else None
+
+    async def delete_input_image(self, image_id: int) -> None:
+        await self._conn.execute("DELETE FROM input_images WHERE id = ?", (image_id,))
+
+    async def children(self, job_id: int) -> list[JobRow]:
+        async with self._conn.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE parent_job_id = ? ORDER BY id", (job_id,)
+        ) as cur:
+            rows = await cur.fetchall()
+        return [JobRow(*r) for r in rows]
+
+    async def job_by_message(self, message_id: int) -> JobRow | None:
+        async with self._conn.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE message_id = ? ORDER BY id LIMIT 1",
+            (message_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return JobRow(*row) if row else None
+
+    async def mark_deleted(self, job_id: int) -> None:
+        await self._conn.execute(
+            "UPDATE jobs SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+            (time.time(), time.time(), job_id),
+        )
+
+    # -- LoRA library -----------------------------------------------------------------------
+
+    async def add_lora(self, lora: LoraRow) -> bool:
+        """False if the server already has a LoRA of that name."""
+        cursor = await self._conn.execute(
+            "INSERT OR IGNORE INTO loras (guild_id, name, url, trigger_words, default_scale, "
+            "nsfw, added_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                lora.guild_id,
+                lora.name,
+                lora.url,
+                lora.trigger_words,
+                lora.default_scale,
+                int(lora.nsfw),
+                lora.added_by,
+                lora.created_at,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    async def remove_lora(self, guild_id: int, name: str) -> bool:
+        cursor = await self._conn.execute(
+            "DELETE FROM loras WHERE guild_id = ? AND name = ?", (guild_id, name)
+        )
+        return cursor.rowcount == 1
+
+    async def get_lora(self, guild_id: int, name: str) -> LoraRow | None:
+        async with self._conn.execute(
+            f"SELECT {_LORA_COLUMNS} FROM loras WHERE guild_id = ? AND name = ?", (guild_id, name)
+        ) as cur:
+            row = await cur.fetchone()
+        return LoraRow(*row) if row else None
+
+    async def list_loras(self, guild_id: int, prefix: str = "", limit: int = 25) -> list[LoraRow]:
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        async with self._conn.execute(
+            f"SELECT {_LORA_COLUMNS} FROM loras WHERE guild_id = ? AND name LIKE ? ESCAPE '\\' "
+            "ORDER BY name LIMIT ?",
+            (guild_id, pattern, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [LoraRow(*r) for r in rows]
 
     async def quota_used(self, user_id: int, day: str) -> int:
         async with self._conn.execute(

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from bot.capabilities import Capabilities
 from bot.generation import GenerationRequest
 
 
@@ -46,13 +47,15 @@ class GenerationResult:
 
 class Provider(ABC):
     name: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     @abstractmethod
-    def build_input(self, request: GenerationRequest) -> dict[str, Any]:
-        """Map the validated request onto this provider's own input names."""
+    def build_input(self, request: GenerationRequest, image: str | None = None) -> dict[str, Any]:
+        """Map the validated request onto this provider's own input names. `image` is the
+        input image (a data URI) for img2img and upscale requests."""
 
     @abstractmethod
-    async def submit(self, request: GenerationRequest) -> str:
+    async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
         """Start the request at the provider and return its request id."""
 
     @abstractmethod

@@ -13,6 +13,7 @@ import fal_client
 import httpx
 from fal_client.client import AsyncRequestHandle, Completed, InProgress, Queued
 
+from bot.capabilities import PROVIDER_CAPABILITIES
 from bot.errors import ProviderError
 from bot.generation import GenerationRequest
 from bot.providers.base import (
@@ -47,6 +48,7 @@ def _disable_client_retries() -> None:
 
 class FalProvider(Provider):
     name = "fal"
+    capabilities = PROVIDER_CAPABILITIES["fal"]
 
     def __init__(self, key: str, *, poll_interval_s: float = 0.5) -> None:
         _disable_client_retries()
@@ -54,14 +56,29 @@ class FalProvider(Provider):
         self._poll_interval_s = poll_interval_s
         self._handles: dict[str, AsyncRequestHandle] = {}
 
-    def build_input(self, request: GenerationRequest) -> dict[str, Any]:
+    def build_input(self, request: GenerationRequest, image: str | None = None) -> dict[str, Any]:
+        if request.mode == "upscale":
+            return {
+                "image_url": image,
+                "scale": request.upscale_factor or 2,
+                "output_format": "png",
+            }
         arguments: dict[str, Any] = {
             "prompt": request.prompt,
-            "image_size": IMAGE_SIZES[request.aspect_ratio],
             "num_images": request.count,
             "enable_safety_checker": True,
             "output_format": "png",
         }
+        if request.mode == "img2img":
+            arguments["image_url"] = image
+            if request.strength is not None:
+                arguments["strength"] = request.strength
+        else:
+            arguments["image_size"] = IMAGE_SIZES[request.aspect_ratio]
+        if request.loras:
+            arguments["loras"] = [
+                {"path": lora.path, "scale": lora.scale} for lora in request.loras
+            ]
         if request.negative_prompt:
             arguments["negative_prompt"] = request.negative_prompt
         if request.seed is not None:
@@ -72,9 +89,9 @@ class FalProvider(Provider):
             arguments["guidance_scale"] = request.guidance
         return arguments
 
-    async def submit(self, request: GenerationRequest) -> str:
+    async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
         try:
-            handle = await self._client.submit(request.model, self.build_input(request))
+            handle = await self._client.submit(request.model, self.build_input(request, image))
         except Exception as exc:
             raise _as_provider_error(exc) from exc
         self._handles[handle.request_id] = handle
@@ -155,6 +172,8 @@ def _running_update(logs: list[dict[str, Any]] | None) -> ProviderUpdate:
 
 
 def _parse_result(data: Any) -> GenerationResult:
+    if isinstance(data, dict) and isinstance(data.get("image"), dict) and "images" not in data:
+        data = {**data, "images": [data["image"]]}  # upscalers answer with one `image`
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise ProviderError("fal", "the result had no images", retryable=True)
     flags = data.get("has_nsfw_concepts") or []

@@ -16,6 +16,7 @@ from replicate.__about__ import __version__ as replicate_version
 from replicate.exceptions import ModelError, ReplicateError
 from replicate.prediction import Prediction
 
+from bot.capabilities import PROVIDER_CAPABILITIES
 from bot.errors import ProviderError
 from bot.generation import GenerationRequest
 from bot.providers.base import (
@@ -31,6 +32,7 @@ from bot.providers.base import (
 
 class ReplicateProvider(Provider):
     name = "replicate"
+    capabilities = PROVIDER_CAPABILITIES["replicate"]
 
     def __init__(self, token: str, *, poll_interval_s: float = 0.5) -> None:
         self._client = replicate.Client(api_token=token)
@@ -51,14 +53,24 @@ class ReplicateProvider(Provider):
         self._poll_interval_s = poll_interval_s
         self._finished: dict[str, Prediction] = {}
 
-    def build_input(self, request: GenerationRequest) -> dict[str, Any]:
+    def build_input(self, request: GenerationRequest, image: str | None = None) -> dict[str, Any]:
+        if request.mode == "upscale":
+            return {"image": image, "scale": request.upscale_factor or 2}
         data: dict[str, Any] = {
             "prompt": request.prompt,
-            "aspect_ratio": request.aspect_ratio,
             "num_outputs": request.count,
             "output_format": "png",
             "disable_safety_checker": False,
         }
+        if request.mode == "img2img":
+            data["image"] = image
+            if request.strength is not None:
+                data["prompt_strength"] = request.strength
+        else:
+            data["aspect_ratio"] = request.aspect_ratio
+        if request.loras:
+            data["lora_weights"] = request.loras[0].path
+            data["lora_scale"] = request.loras[0].scale
         if request.negative_prompt:
             data["negative_prompt"] = request.negative_prompt
         if request.seed is not None:
@@ -69,15 +81,16 @@ class ReplicateProvider(Provider):
             data["guidance"] = request.guidance
         return data
 
-    async def submit(self, request: GenerationRequest) -> str:
+    async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
+        arguments = self.build_input(request, image)
         try:
             if ":" in request.model:
                 prediction = await self._client.predictions.async_create(
-                    version=request.model.split(":", 1)[1], input=self.build_input(request)
+                    version=request.model.split(":", 1)[1], input=arguments
                 )
             else:
                 prediction = await self._client.models.predictions.async_create(
-                    model=request.model, input=self.build_input(request)
+                    model=request.model, input=arguments
                 )
         except Exception as exc:
             raise _as_provider_error(exc) from exc

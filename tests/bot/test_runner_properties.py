@@ -53,10 +53,10 @@ class ScriptedProvider(Provider):
     ids: itertools.count[int] = field(default_factory=itertools.count)
     name = "fal"
 
-    def build_input(self, request: GenerationRequest) -> dict[str, Any]:
+    def build_input(self, request: GenerationRequest, image: str | None = None) -> dict[str, Any]:
         return {"prompt": request.prompt}
 
-    async def submit(self, request: GenerationRequest) -> str:
+    async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
         await asyncio.sleep(0.02)  # the request is on the wire: a crash now is ambiguous
         plan = self.plans.setdefault(request.prompt, [])
         behaviour = plan.pop(0) if plan else "ok"
@@ -196,6 +196,7 @@ async def run_schedule(
         for job in jobs:
             assert job is not None
             assert job.state in JOB_FINAL_STATES, (job.id, job.state)
+            assert job.error != "Something went wrong inside the bot.", job.id  # no crashes
             assert messenger.deliveries[job.id] <= 1
             assert (messenger.deliveries[job.id] == 1) == (job.state == "done")
             assert provider.submits[f"job-{int(job.interaction_token[3:])}"] <= 1
