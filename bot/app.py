@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.collab import CollabService
 from bot.config import Config
 from bot.delivery import Messenger
-from bot.errors import ArtFactoryError
-from bot.jobs import JobService
+from bot.errors import ArtFactoryError, InvalidRequest, QuotaExceeded
+from bot.jobs import JobService, Origin
 from bot.providers import Provider, build_providers
 from bot.runner import JobRunner
 from db.database import Database
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.usage", "cogs.jobs")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.imagine",
+    "cogs.usage",
+    "cogs.jobs",
+    "cogs.results",
+    "cogs.variations",
+    "cogs.lora",
+    "cogs.lineage",
+)
 
 
 class ArtFactoryBot(commands.AutoShardedBot):
@@ -31,6 +43,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
     runner: JobRunner
     jobs: JobService
     messenger: Messenger
+    collab: CollabService
 
     def __init__(self, config: Config, **options: object) -> None:
         discord.http.Route.BASE = config.discord.api_base.rstrip("/")
@@ -58,6 +71,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self.messenger = Messenger(self)
         self.runner = JobRunner(self.config, self.db, self.providers, self.messenger, self.session)
         self.jobs = JobService(self.config, self.db, self.runner)
+        self.collab = CollabService(self.config, self.db, self.jobs, self.session)
         self._resources_ready = True
         for extension in EXTENSIONS:
             await self.load_extension(extension)
@@ -126,3 +140,39 @@ async def send_ephemeral(interaction: discord.Interaction, message: str) -> None
             await interaction.response.send_message(message, ephemeral=True)
     except discord.HTTPException as exc:
         log.warning("could not answer interaction %s: %s", interaction.id, exc)
+
+
+def origin_of(
+    interaction: discord.Interaction, received_at: float, message_id: int | None
+) -> Origin:
+    return Origin(
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id or 0,
+        application_id=interaction.application_id,
+        interaction_id=interaction.id,
+        interaction_token=interaction.token,
+        interaction_created_at=received_at,
+        message_id=message_id,
+        attachment_size_limit=interaction.filesize_limit,
+    )
+
+
+async def start_job(
+    interaction: discord.Interaction, create: Callable[[Origin], Awaitable[int]]
+) -> int | None:
+    """The one way a command or button starts a job: acknowledge first (a public "thinking…"
+    message that becomes the job's message), then let the core validate, charge and queue. A
+    refusal replaces the public placeholder with a private answer; nothing is charged."""
+    received_at = time.time()
+    callback = await interaction.response.defer(thinking=True)
+    message_id = callback.message_id if callback is not None else None
+    if message_id is None:
+        message_id = (await interaction.original_response()).id
+    try:
+        return await create(origin_of(interaction, received_at, message_id))
+    except (InvalidRequest, QuotaExceeded) as exc:
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+        await send_ephemeral(interaction, str(exc))
+        return None

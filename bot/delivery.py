@@ -8,11 +8,14 @@ than what this interaction may attach.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import io
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import discord
@@ -71,6 +74,8 @@ async def download_images(
 async def _fetch_one(
     session: aiohttp.ClientSession, url: str, stem: str, limit: int, timeout_s: float
 ) -> ImageFile:
+    if url.startswith("data:"):
+        return await _fit(decode_data_url(url), stem, limit)
     try:
         async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
             if response.status != 200:
@@ -93,7 +98,26 @@ async def _fetch_one(
         raise DeliveryError(
             f"the images could not be downloaded ({type(exc).__name__})", retryable=True
         ) from exc
-    data = b"".join(chunks)
+    return await _fit(b"".join(chunks), stem, limit)
+
+
+def decode_data_url(url: str) -> bytes:
+    """The bytes of a base64 `data:` URL (how OpenAI-compatible APIs' `b64_json` images reach
+    this module), with the same size cap as a download."""
+    header, _, payload = url.partition(",")
+    if not header.endswith(";base64") or not payload:
+        raise DeliveryError("the provider returned an unreadable inline image", retryable=True)
+    if len(payload) * 3 // 4 > MAX_DOWNLOAD_BYTES:
+        raise DeliveryError("the generated image is too large to fetch", retryable=False)
+    try:
+        return base64.b64decode(payload, validate=True)
+    except binascii.Error:
+        raise DeliveryError(
+            "the provider returned an unreadable inline image", retryable=True
+        ) from None
+
+
+async def _fit(data: bytes, stem: str, limit: int) -> ImageFile:
     kind = sniff(data)
     if kind is None:
         raise DeliveryError("the provider returned something that is not an image", retryable=True)
@@ -142,6 +166,7 @@ NO_MENTIONS = discord.AllowedMentions.none()
 
 
 ComponentsFactory = Callable[[int], "discord.ui.View | None"]
+ResultComponentsFactory = Callable[[int, str, int], "discord.ui.View | None"]
 
 
 class Messenger:
@@ -153,6 +178,7 @@ class Messenger:
     def __init__(self, client: discord.Client) -> None:
         self._client = client
         self.progress_components: ComponentsFactory | None = None
+        self.result_components: ResultComponentsFactory | None = None
 
     def _webhook(self, target: MessageTarget) -> discord.Webhook:
         return discord.Webhook.partial(
@@ -174,43 +200,62 @@ class Messenger:
             )
 
     async def finish(
-        self, target: MessageTarget, content: str, files: Sequence[ImageFile] = ()
-    ) -> str:
-        """The final state of the job's message. Falls back to a channel reply that mentions
-        the member when the original response can no longer be edited. Returns how it went
-        out ("edit" or "channel")."""
+        self,
+        target: MessageTarget,
+        content: str,
+        files: Sequence[ImageFile] = (),
+        *,
+        kind: str | None = None,
+    ) -> Delivered:
+        """The final state of the job's message, with the result buttons when there are images.
+        Falls back to a channel reply that mentions the member when the original response can
+        no longer be edited."""
+        view = None
+        if files and kind is not None and self.result_components is not None:
+            view = self.result_components(target.job_id, kind, len(files))
         if target.message_id is not None and target.token_alive():
             try:
-                await self._webhook(target).edit_message(
+                message = await self._webhook(target).edit_message(
                     target.message_id,
                     content=content,
                     attachments=_discord_files(files),
                     allowed_mentions=NO_MENTIONS,
-                    view=None,
+                    view=view,
                 )
-                return "edit"
+                return Delivered("edit", message.id, _urls(message))
             except (discord.NotFound, discord.Forbidden) as exc:
                 log.info("original response gone (%s); replying in the channel", exc)
             except discord.HTTPException as exc:
                 if exc.status != 401:  # 401 = the interaction token expired
                     raise
         channel = self._client.get_partial_messageable(target.channel_id)
-        mention = discord.AllowedMentions(
-            everyone=False, roles=False, users=[discord.Object(target.user_id)]
-        )
-        text = f"<@{target.user_id}> {content}"
+        kwargs: dict[str, Any] = {
+            "files": _discord_files(files),
+            "allowed_mentions": discord.AllowedMentions(
+                everyone=False, roles=False, users=[discord.Object(target.user_id)]
+            ),
+        }
+        if view is not None:
+            kwargs["view"] = view
         if target.message_id:
-            reference = discord.MessageReference(
+            kwargs["reference"] = discord.MessageReference(
                 message_id=target.message_id,
                 channel_id=target.channel_id,
                 fail_if_not_exists=False,
             )
-            await channel.send(
-                text, files=_discord_files(files), allowed_mentions=mention, reference=reference
-            )
-        else:
-            await channel.send(text, files=_discord_files(files), allowed_mentions=mention)
-        return "channel"
+        sent = await channel.send(f"<@{target.user_id}> {content}", **kwargs)
+        return Delivered("channel", sent.id, _urls(sent))
+
+
+@dataclass(frozen=True)
+class Delivered:
+    how: str  # "edit" (the original response) or "channel" (a reply)
+    message_id: int
+    attachment_urls: tuple[str, ...]
+
+
+def _urls(message: discord.Message) -> tuple[str, ...]:
+    return tuple(attachment.url for attachment in message.attachments)
 
 
 def _discord_files(files: Sequence[ImageFile]) -> list[discord.File]:

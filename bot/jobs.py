@@ -71,9 +71,18 @@ class JobService:
     async def get(self, job_id: int) -> JobRow | None:
         return await self._db.get_job(job_id)
 
-    async def create(self, request: GenerationRequest, origin: Origin) -> int:
+    async def create(
+        self,
+        request: GenerationRequest,
+        origin: Origin,
+        *,
+        kind: str = "imagine",
+        parent: JobRow | None = None,
+        parent_image: int | None = None,
+    ) -> int:
         """Reserve quota and record the job atomically, then queue it. Raises QuotaExceeded
-        (nothing written) when the member's images for today cannot cover `request.count`."""
+        (nothing written) when the member's images for today cannot cover `request.count`.
+        `kind`/`parent` record how the job was derived, for credit and lineage."""
         now = time.time()
         limit = self.daily_limit(origin.user_id)
         if limit == 0:
@@ -93,6 +102,9 @@ class JobService:
             inputs=request.to_json(),
             image_count=request.count,
             message_id=origin.message_id,
+            kind=kind,
+            parent_job_id=parent.id if parent else None,
+            parent_image=parent_image,
         )
         job_id = await self._db.reserve_job(new, daily_limit=limit, day=day)
         if job_id is None:

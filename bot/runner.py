@@ -202,6 +202,18 @@ class JobRunner(JobSubmitter):
                     retryable=True,
                 )
                 continue
+            provider = self._providers.get(job.provider)
+            request_id = job.provider_request_id
+            if request_id and provider is not None and not provider.can_resume(request_id):
+                await self._end(
+                    job.id,
+                    "failed",
+                    f"The bot restarted while {job.provider} was making this job, and a "
+                    f"{job.provider} request cannot be picked up again after a restart (it is "
+                    "one long call, not a queue), so its images were lost.",
+                    retryable=True,
+                )
+                continue
             self.enqueue(job.id, job.user_id)
             resumed += 1
         return resumed
@@ -424,9 +436,14 @@ class JobRunner(JobSubmitter):
         await editor.close()
         await self._db.transition(job_id, JOB_ACTIVE_STATES, "delivering")
         request = GenerationRequest.from_json(job.inputs_json)
-        content = render_result(job, request, result, elapsed_s=self._clock() - started)
+        parent = await self._db.get_job(job.parent_job_id) if job.parent_job_id else None
+        content = render_result(
+            job, request, result, elapsed_s=self._clock() - started, parent=parent
+        )
         try:
-            how = await self._messenger.finish(self._target(job), content, files)
+            delivered = await self._messenger.finish(
+                self._target(job), content, files, kind=job.kind
+            )
         except Exception as exc:
             log.warning("job %s: the result could not be posted: %s", job_id, exc)
             await self._db.finish(
@@ -438,11 +455,13 @@ class JobRunner(JobSubmitter):
             "done",
             result={
                 "seed": result.seed,
-                "images": [image.url for image in result.images],
+                "images": [image.ledger_url for image in result.images],
                 "files": [f.filename for f in files],
                 "inference_s": result.inference_s,
-                "delivered_by": how,
+                "delivered_by": delivered.how,
+                "attachments": list(delivered.attachment_urls),
             },
+            result_message_id=delivered.message_id,
         )
 
     async def _generate(self, job: JobRow, live: _Live) -> tuple[GenerationResult, JobRow]:
@@ -466,6 +485,7 @@ class JobRunner(JobSubmitter):
                     queue_position=update.queue_position,
                     step=update.step,
                     total_steps=update.total_steps,
+                    detail=update.detail,
                 )
                 live.editor.update(render_progress(live.view))
             raise ProviderError(provider.name, "the status stream ended early", retryable=True)
@@ -625,8 +645,31 @@ class JobRunner(JobSubmitter):
         await self.idle.wait()
 
 
+_DERIVED = {"reroll": "reroll", "variation": "variation", "remix": "remix", "upscale": "upscale"}
+
+
+def jump_link(job: JobRow) -> str:
+    message = job.result_message_id or job.message_id
+    return f"https://discord.com/channels/{job.guild_id or '@me'}/{job.channel_id}/{message}"
+
+
+def credit_line(job: JobRow, parent: JobRow | None) -> str | None:
+    """ "remix of @alice's #123", linked to the parent's message."""
+    if parent is None or job.kind not in _DERIVED:
+        return None
+    what = _DERIVED[job.kind]
+    if job.parent_image is not None and job.kind in ("variation", "upscale"):
+        what += f" of image {job.parent_image + 1}"
+    return f"-# {what} of <@{parent.user_id}>'s [#{parent.id}]({jump_link(parent)})"
+
+
 def render_result(
-    job: JobRow, request: GenerationRequest, result: GenerationResult, *, elapsed_s: float
+    job: JobRow,
+    request: GenerationRequest,
+    result: GenerationResult,
+    *,
+    elapsed_s: float,
+    parent: JobRow | None = None,
 ) -> str:
     seed = f"seed {result.seed}" if result.seed is not None else "random seed"
     timing = f"{elapsed_s:.1f} s"
@@ -635,6 +678,15 @@ def render_result(
     lines = [f"🎨 **{_escape(short_prompt(request.prompt, 900))}** — <@{job.user_id}>"]
     if request.negative_prompt:
         lines.append(f"-# without: {_escape(short_prompt(request.negative_prompt, 300))}")
+    if request.loras:
+        names = ", ".join(
+            f"{_escape(lora.name or short_prompt(lora.path, 60))} ({lora.scale:g})"
+            for lora in request.loras
+        )
+        lines.append(f"-# LoRA: {names}")
+    credit = credit_line(job, parent)
+    if credit:
+        lines.append(credit)
     via = f" (fallback: {job.fallback_from} was down)" if job.fallback_from else ""
     lines.append(f"`{seed}` · {job.provider}{via} · `{job.model}` · {timing} · job #{job.id}")
     return "\n".join(lines)

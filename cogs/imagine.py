@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import time
 from typing import Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import ArtFactoryBot, send_ephemeral
-from bot.errors import InvalidRequest, QuotaExceeded
+from bot.app import ArtFactoryBot, start_job
+from bot.errors import InvalidRequest
 from bot.generation import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, build_request
-from bot.jobs import Origin
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
 ProviderName = Literal["fal", "replicate"]
@@ -49,7 +46,6 @@ class Imagine(commands.Cog):
         steps: app_commands.Range[int, 1, 50] | None = None,
         guidance: app_commands.Range[float, 0.0, 20.0] | None = None,
     ) -> None:
-        received_at = time.time()
         try:
             request = build_request(
                 self.bot.config,
@@ -66,29 +62,7 @@ class Imagine(commands.Cog):
         except InvalidRequest as exc:
             await interaction.response.send_message(str(exc), ephemeral=True)
             return
-
-        callback = await interaction.response.defer(thinking=True)
-        message_id = callback.message_id if callback is not None else None
-        if message_id is None:
-            message_id = (await interaction.original_response()).id
-        origin = Origin(
-            user_id=interaction.user.id,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id or 0,
-            application_id=interaction.application_id,
-            interaction_id=interaction.id,
-            interaction_token=interaction.token,
-            interaction_created_at=received_at,
-            message_id=message_id,
-            attachment_size_limit=interaction.filesize_limit,
-        )
-        try:
-            await self.bot.jobs.create(request, origin)
-        except (QuotaExceeded, InvalidRequest) as exc:
-            # The public "thinking…" message must not stay: replace it with a private answer.
-            with contextlib.suppress(discord.HTTPException):
-                await interaction.delete_original_response()
-            await send_ephemeral(interaction, str(exc))
+        await start_job(interaction, lambda origin: self.bot.jobs.create(request, origin))
 
     @imagine.autocomplete("model")
     async def model_autocomplete(

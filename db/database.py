@@ -66,6 +66,7 @@ class JobRow:
     fallback_from: str | None = None
     parent_image: int | None = None
     deleted_at: float | None = None
+    result_message_id: int | None = None
 
     @property
     def inputs_json(self) -> dict[str, Any]:
@@ -226,10 +227,11 @@ class Database:
         )
         cursor = await self._conn.execute(
             """
-            INSERT INTO jobs (kind, parent_job_id, parent_image, user_id, guild_id, channel_id, application_id,
-                              interaction_id, interaction_token, interaction_created_at,
-                              message_id, attachment_size_limit, provider, model, inputs,
-                              image_count, quota_day, created_at, updated_at)
+            INSERT INTO jobs (kind, parent_job_id, parent_image, user_id, guild_id, channel_id,
+                              application_id, interaction_id, interaction_token,
+                              interaction_created_at, message_id, attachment_size_limit,
+                              provider, model, inputs, image_count, quota_day, created_at,
+                              updated_at)
             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
             WHERE (SELECT COALESCE(SUM(image_count), 0) FROM jobs
                    WHERE user_id = ? AND quota_day = ? AND quota_state != 'refunded') + ? <= ?
@@ -272,8 +274,9 @@ class Database:
 
     async def job_by_message(self, message_id: int) -> JobRow | None:
         async with self._conn.execute(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE message_id = ? ORDER BY id LIMIT 1",
-            (message_id,),
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE result_message_id = ? OR message_id = ? "
+            "ORDER BY result_message_id IS NULL, id LIMIT 1",
+            (message_id, message_id),
         ) as cur:
             row = await cur.fetchone()
         return JobRow(*row) if row else None
@@ -435,6 +438,7 @@ class Database:
         retryable: bool | None = None,
         result: dict[str, Any] | None = None,
         cancelled_by: int | None = None,
+        result_message_id: int | None = None,
     ) -> bool:
         """End a job and settle its quota in the same statement: done commits the reserved
         images, every other end refunds them. Idempotent: a second call changes nothing."""
@@ -448,6 +452,7 @@ class Database:
                 quota_state = CASE WHEN ? = 'done' THEN 'committed' ELSE 'refunded' END,
                 error = ?, error_retryable = ?,
                 result = COALESCE(?, result), cancelled_by = COALESCE(?, cancelled_by),
+                result_message_id = COALESCE(?, result_message_id),
                 submit_pending = 0, finished_at = ?, updated_at = ?
             WHERE id = ? AND state IN ({marks})
             """,
@@ -458,6 +463,7 @@ class Database:
                 None if retryable is None else int(retryable),
                 json.dumps(result) if result is not None else None,
                 cancelled_by,
+                result_message_id,
                 now,
                 now,
                 job_id,

@@ -14,7 +14,11 @@ CREATE TABLE input_images (
 -- with the Delete button.
 ALTER TABLE jobs ADD COLUMN parent_image INTEGER;
 ALTER TABLE jobs ADD COLUMN deleted_at REAL;
+-- The message that carries the result (the original response, or a channel reply when the
+-- interaction token had expired), so message links resolve to jobs.
+ALTER TABLE jobs ADD COLUMN result_message_id INTEGER;
 CREATE INDEX jobs_parent ON jobs (parent_job_id);
+CREATE INDEX jobs_result_message ON jobs (result_message_id);
 
 -- Each server's LoRA library.
 CREATE TABLE loras (

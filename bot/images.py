@@ -1,0 +1,119 @@
+"""Input images for image-to-image and upscale jobs: fetched, checked and normalised.
+
+Only Discord attachment/CDN URLs taken from the interaction reach this module. Downloads are
+capped in bytes, Pillow decodes in a worker thread with a pixel cap (decompression bombs are
+refused before any pixel is decoded), animations and corrupt files are refused, EXIF
+orientation is applied, and the result is a plain RGB JPEG or PNG the providers accept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import aiohttp
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from bot.errors import InvalidRequest
+
+MAX_INPUT_BYTES = 25 * 1024 * 1024  # Discord's own upload ceiling for bots
+MAX_INPUT_PIXELS = 40_000_000  # ~6300x6300: anything larger is refused, not decoded
+MAX_SIDE = 2048  # what the models use; larger inputs are scaled down before sending
+ALLOWED_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+
+
+def is_discord_url(url: str, extra_hosts: tuple[str, ...] = ()) -> bool:
+    host = (urlparse(url).hostname or "").lower()
+    return host in ALLOWED_HOSTS or host in extra_hosts
+
+
+async def fetch_input_image(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    max_bytes: int = MAX_INPUT_BYTES,
+    timeout_s: float = 30.0,
+) -> bytes:
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+            if response.status != 200:
+                raise InvalidRequest(
+                    f"The image could not be downloaded (HTTP {response.status}); "
+                    "try attaching it again."
+                )
+            if (response.content_length or 0) > max_bytes:
+                raise InvalidRequest(_too_big(response.content_length or 0, max_bytes))
+            chunks = []
+            size = 0
+            async for chunk in response.content.iter_chunked(256 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise InvalidRequest(_too_big(size, max_bytes))
+                chunks.append(chunk)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise InvalidRequest(
+            f"The image could not be downloaded ({type(exc).__name__}); try again."
+        ) from exc
+    return b"".join(chunks)
+
+
+def _too_big(size: int, limit: int) -> str:
+    return f"That file is {size / 1e6:.1f} MB; images up to {limit / 1e6:.0f} MB are accepted."
+
+
+def prepare(data: bytes, *, max_pixels: int = MAX_INPUT_PIXELS) -> PreparedImage:
+    """Validate and normalise image bytes (blocking: call through `asyncio.to_thread`)."""
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            width, height = probe.size
+            if width * height > max_pixels:
+                raise InvalidRequest(
+                    f"That image is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
+                    f"the limit is {max_pixels / 1e6:.0f} megapixels."
+                )
+            if getattr(probe, "is_animated", False) and getattr(probe, "n_frames", 1) > 1:
+                raise InvalidRequest("Animated images can't be used: attach a still image.")
+            probe.verify()  # structural check of the whole file, before decoding pixels
+        with Image.open(io.BytesIO(data)) as source:
+            source.load()
+            image = ImageOps.exif_transpose(source) or source
+            has_alpha = image.mode in ("RGBA", "LA") or "transparency" in image.info
+            image = image.convert("RGBA" if has_alpha else "RGB")
+    except InvalidRequest:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise InvalidRequest("That image is too large to process.") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InvalidRequest(
+            "That file is not an image I can read (PNG, JPEG, WebP or GIF), or it is damaged."
+        ) from exc
+    if max(image.size) > MAX_SIDE:
+        image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    if has_alpha:
+        image.save(out, "PNG", optimize=True)
+        content_type = "image/png"
+    else:
+        image.save(out, "JPEG", quality=92)
+        content_type = "image/jpeg"
+    return PreparedImage(out.getvalue(), content_type, image.width, image.height)
+
+
+async def load_input_image(
+    session: aiohttp.ClientSession, url: str, *, declared_size: int | None = None
+) -> PreparedImage:
+    """Download (capped), then validate and normalise in a worker thread."""
+    if declared_size is not None and declared_size > MAX_INPUT_BYTES:
+        raise InvalidRequest(_too_big(declared_size, MAX_INPUT_BYTES))
+    data = await fetch_input_image(session, url)
+    return await asyncio.to_thread(prepare, data)

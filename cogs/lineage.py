@@ -1,0 +1,137 @@
+"""`/lineage`: a result's chain back to its root and its direct children, one per page."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import ArtFactoryBot, send_ephemeral
+from bot.collab import Lineage
+from bot.errors import InvalidRequest
+from bot.generation import GenerationRequest
+from bot.progress import short_prompt
+from bot.runner import jump_link
+from db.database import JobRow
+
+KIND_NAMES = {
+    "imagine": "original",
+    "reroll": "reroll",
+    "variation": "variation",
+    "remix": "remix",
+    "upscale": "upscale",
+    "lora": "LoRA generation",
+}
+
+
+def lineage_pages(lineage: Lineage) -> list[tuple[str, JobRow]]:
+    """(label, job) for each page: the chain root-first, then the children."""
+    pages = [
+        (f"Generation {i + 1} of {len(lineage.chain)} in the chain", job)
+        for i, job in enumerate(lineage.chain)
+    ]
+    pages += [
+        (f"Child {i + 1} of {len(lineage.children)}", job) for i, job in enumerate(lineage.children)
+    ]
+    return pages
+
+
+def render_page(lineage: Lineage, page: int) -> discord.Embed:
+    pages = lineage_pages(lineage)
+    page = max(0, min(page, len(pages) - 1))
+    label, job = pages[page]
+    request = GenerationRequest.from_json(job.inputs_json)
+    asked = lineage.chain[-1]
+    embed = discord.Embed(
+        title=f"#{job.id} · {KIND_NAMES.get(job.kind, job.kind)}",
+        description=discord.utils.escape_markdown(short_prompt(request.prompt, 300)),
+        url=jump_link(job) if job.state == "done" and job.deleted_at is None else None,
+    )
+    embed.add_field(name="By", value=f"<@{job.user_id}>")
+    embed.add_field(name="Model", value=f"{job.provider} · `{job.model}`")
+    status = "deleted" if job.deleted_at else job.state
+    embed.add_field(name="Status", value=status)
+    chain = " → ".join(f"#{j.id}" for j in lineage.chain)
+    children = ", ".join(f"#{j.id}" for j in lineage.children) or "none"
+    embed.add_field(name="Chain", value=chain[:1000], inline=False)
+    embed.add_field(name=f"Children of #{asked.id}", value=children[:1000], inline=False)
+    attachments = (job.result_json or {}).get("attachments") or []
+    if attachments and job.deleted_at is None:
+        embed.set_thumbnail(url=attachments[0])
+    embed.set_footer(text=f"{label} · page {page + 1}/{len(pages)}")
+    return embed
+
+
+class LineagePage(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"af:lin:(?P<job_id>[0-9]{1,18}):(?P<page>[0-9]{1,4}):(?P<dir>[pn])",
+):
+    def __init__(self, job_id: int, page: int, direction: str, *, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                emoji="◀️" if direction == "p" else "▶️",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"af:lin:{job_id}:{page}:{direction}",
+                disabled=disabled,
+            )
+        )
+        self.job_id, self.page = job_id, page
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: Any, match: re.Match[str], /
+    ) -> LineagePage:
+        return cls(int(match["job_id"]), int(match["page"]), match["dir"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        bot: ArtFactoryBot = interaction.client
+        try:
+            job = await bot.collab.find_job(str(self.job_id), interaction.guild_id)
+        except InvalidRequest as exc:
+            await send_ephemeral(interaction, str(exc))
+            return
+        lineage = await bot.collab.lineage(job)
+        embed, view = page_message(lineage, self.page)
+        await interaction.response.edit_message(embed=embed, view=view)
+
+
+def page_message(lineage: Lineage, page: int) -> tuple[discord.Embed, discord.ui.View]:
+    total = len(lineage_pages(lineage))
+    page = max(0, min(page, total - 1))
+    job_id = lineage.chain[-1].id
+    view = discord.ui.View(timeout=None)
+    view.add_item(LineagePage(job_id, max(page - 1, 0), "p", disabled=page == 0))
+    view.add_item(LineagePage(job_id, min(page + 1, total - 1), "n", disabled=page >= total - 1))
+    view.stop()
+    return render_page(lineage, page), view
+
+
+class LineageCog(commands.Cog):
+    def __init__(self, bot: ArtFactoryBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(LineagePage)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(LineagePage)
+
+    @app_commands.command(
+        name="lineage", description="Where a result came from, and what came of it"
+    )
+    @app_commands.guild_only()
+    @app_commands.describe(job="A job number (like 123) or a link to a result message")
+    async def lineage(self, interaction: discord.Interaction, job: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        found = await self.bot.collab.find_job(job, interaction.guild_id)
+        lineage = await self.bot.collab.lineage(found)
+        start = len(lineage.chain) - 1  # open on the asked-for job
+        embed, view = page_message(lineage, start)
+        await interaction.edit_original_response(embed=embed, view=view)
+
+
+async def setup(bot: ArtFactoryBot) -> None:
+    await bot.add_cog(LineageCog(bot))

@@ -1,0 +1,211 @@
+"""`/lora` (generate with up to three LoRAs) and the `/loras` library commands.
+
+The library is its own command group because a Discord command with subcommands cannot also
+take options directly. Managing it needs Manage Server, checked when the command runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import ArtFactoryBot, send_ephemeral, start_job
+from bot.collab import LoraChoice
+from bot.generation import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED
+
+AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
+Scale = app_commands.Range[float, -4.0, 4.0]
+
+
+def _is_nsfw_channel(interaction: discord.Interaction[Any]) -> bool:
+    channel = interaction.channel
+    return bool(getattr(channel, "nsfw", False))
+
+
+class Loras(commands.Cog):
+    library = app_commands.Group(
+        name="loras", description="This server's LoRA library", guild_only=True
+    )
+
+    def __init__(self, bot: ArtFactoryBot) -> None:
+        self.bot = bot
+
+    async def _names(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        rows = await self.bot.collab.loras(interaction.guild_id, current.strip(), limit=25)
+        return [app_commands.Choice(name=row.name, value=row.name) for row in rows][:25]
+
+    @app_commands.command(name="lora", description="Generate with up to three LoRAs")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        prompt="What to draw",
+        lora="A LoRA from this server's library, or a link (.safetensors, Hugging Face, CivitAI)",
+        scale="How strongly the LoRA applies (default: the library's, or 1)",
+        lora2="A second LoRA",
+        scale2="Scale of the second LoRA",
+        lora3="A third LoRA",
+        scale3="Scale of the third LoRA",
+        negative_prompt="What to keep out of the image",
+        provider="Which service generates it",
+        aspect_ratio="Image shape (width:height)",
+        count=f"How many images (1-{MAX_IMAGES})",
+        seed="Fix the randomness to reproduce a result",
+        steps="Number of denoising steps",
+        guidance="How strictly to follow the prompt",
+    )
+    async def lora(
+        self,
+        interaction: discord.Interaction,
+        prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS],
+        lora: str,
+        scale: Scale | None = None,
+        lora2: str | None = None,
+        scale2: Scale | None = None,
+        lora3: str | None = None,
+        scale3: Scale | None = None,
+        negative_prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS] | None = None,
+        provider: str | None = None,
+        aspect_ratio: AspectRatio | None = None,
+        count: app_commands.Range[int, 1, MAX_IMAGES] | None = None,
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        steps: app_commands.Range[int, 1, 50] | None = None,
+        guidance: app_commands.Range[float, 0.0, 20.0] | None = None,
+    ) -> None:
+        choices = [
+            LoraChoice(ref, weight)
+            for ref, weight in ((lora, scale), (lora2, scale2), (lora3, scale3))
+            if ref
+        ]
+        options: dict[str, object] = {
+            "negative_prompt": negative_prompt,
+            "provider": provider,
+            "aspect_ratio": aspect_ratio,
+            "count": count,
+            "seed": seed,
+            "steps": steps,
+            "guidance": guidance,
+        }
+        nsfw = _is_nsfw_channel(interaction)
+        collab = self.bot.collab
+        await start_job(
+            interaction,
+            lambda origin: collab.lora_job(
+                origin, prompt=prompt, choices=choices, channel_nsfw=nsfw, options=options
+            ),
+        )
+
+    @lora.autocomplete("lora")
+    @lora.autocomplete("lora2")
+    @lora.autocomplete("lora3")
+    async def lora_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._names(interaction, current)
+
+    @lora.autocomplete("provider")
+    async def provider_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=name, value=name)
+            for name in self.bot.config.enabled_providers
+            if current.lower() in name
+        ][:25]
+
+    # -- the library -----------------------------------------------------------------------
+
+    @library.command(name="list", description="The LoRAs this server has")
+    async def list_loras(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        rows = await self.bot.collab.loras(interaction.guild_id, limit=100)
+        if not rows:
+            await send_ephemeral(
+                interaction, "This server has no LoRAs yet. Moderators can add one with /loras add."
+            )
+            return
+        lines = [
+            f"**{discord.utils.escape_markdown(r.name)}**"
+            + (f" — {discord.utils.escape_markdown(r.trigger_words)}" if r.trigger_words else "")
+            + (" · NSFW" if r.nsfw else "")
+            for r in rows
+        ]
+        text = "\n".join(lines)
+        if len(text) > 1900:
+            text = text[:1900].rsplit("\n", 1)[0] + "\n…"
+        await send_ephemeral(interaction, f"LoRAs on this server ({len(rows)}):\n{text}")
+
+    @library.command(name="info", description="Details of one LoRA")
+    async def info(self, interaction: discord.Interaction, name: str) -> None:
+        assert interaction.guild_id is not None
+        row = await self.bot.collab.lora(interaction.guild_id, name)
+        await send_ephemeral(
+            interaction,
+            f"**{discord.utils.escape_markdown(row.name)}**\n"
+            f"Source: <{row.url}>\n"
+            f"Trigger words: {row.trigger_words or '—'}\n"
+            f"Default scale: {row.default_scale:g}{' · NSFW' if row.nsfw else ''}\n"
+            f"Added by <@{row.added_by}> <t:{int(row.created_at)}:R>",
+        )
+
+    @info.autocomplete("name")
+    async def info_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._names(interaction, current)
+
+    @library.command(name="add", description="Add a LoRA to this server's library")
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Range[str, 1, 40],
+        url: app_commands.Range[str, 1, 500],
+        trigger_words: app_commands.Range[str, 1, 300] | None = None,
+        default_scale: Scale | None = None,
+        nsfw: bool = False,
+    ) -> None:
+        if not await self._can_manage(interaction):
+            return
+        assert interaction.guild_id is not None
+        row = await self.bot.collab.add_lora(
+            interaction.guild_id,
+            name=name,
+            url=url,
+            trigger_words=trigger_words,
+            default_scale=default_scale,
+            nsfw=nsfw,
+            added_by=interaction.user.id,
+        )
+        await send_ephemeral(interaction, f"Added **{row.name}** to this server's LoRAs.")
+
+    @library.command(name="remove", description="Remove a LoRA from this server's library")
+    async def remove(self, interaction: discord.Interaction, name: str) -> None:
+        if not await self._can_manage(interaction):
+            return
+        assert interaction.guild_id is not None
+        await self.bot.collab.remove_lora(interaction.guild_id, name)
+        await send_ephemeral(interaction, f"Removed **{name}** from this server's LoRAs.")
+
+    @remove.autocomplete("name")
+    async def remove_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._names(interaction, current)
+
+    async def _can_manage(self, interaction: discord.Interaction[Any]) -> bool:
+        """Checked at run time: default permissions are only a hint a server can override."""
+        if interaction.permissions.manage_guild:
+            return True
+        await send_ephemeral(
+            interaction, "You need the Manage Server permission to change the LoRA library."
+        )
+        return False
+
+
+async def setup(bot: ArtFactoryBot) -> None:
+    await bot.add_cog(Loras(bot))

@@ -1,0 +1,265 @@
+"""Buttons on finished results: V1-V4, U1-U4, Reroll, Remix, Delete.
+
+Every button is a `DynamicItem` whose custom_id carries the job id (and image number) and
+whose state is read from the ledger, so results keep working after restarts for as long as the
+message exists. Each click is checked on the server side (job of this server, finished, image
+in range) and refused with a clear private answer otherwise. New jobs are charged to whoever
+clicked and credit the parent's author.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from bot.app import ArtFactoryBot, send_ephemeral, start_job
+from bot.errors import InvalidRequest
+from bot.generation import GenerationRequest
+
+JOB = r"(?P<job_id>[0-9]{1,18})"
+IMAGE = r"(?P<index>[1-9])"
+
+
+def _bot(interaction: discord.Interaction[Any]) -> ArtFactoryBot:
+    client: ArtFactoryBot = interaction.client
+    return client
+
+
+def _attachment_urls(interaction: discord.Interaction[Any]) -> list[str]:
+    message = interaction.message
+    return [a.url for a in message.attachments] if message is not None else []
+
+
+async def _parent(interaction: discord.Interaction[Any], job_id: int, index: int | None) -> Any:
+    try:
+        return await _bot(interaction).collab.parent_for(job_id, interaction.guild_id, index)
+    except InvalidRequest as exc:
+        await send_ephemeral(interaction, str(exc))
+        return None
+
+
+class VaryButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:v:{JOB}:{IMAGE}"):
+    def __init__(self, job_id: int, index: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"V{index}",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"af:v:{job_id}:{index}",
+            )
+        )
+        self.job_id, self.index = job_id, index
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: Any, match: re.Match[str], /
+    ) -> VaryButton:
+        return cls(int(match["job_id"]), int(match["index"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        parent = await _parent(interaction, self.job_id, self.index - 1)
+        if parent is None:
+            return
+        urls = _attachment_urls(interaction)
+        collab = _bot(interaction).collab
+        await start_job(
+            interaction, lambda origin: collab.variation(parent, self.index - 1, origin, urls)
+        )
+
+
+class UpscaleButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:u:{JOB}:{IMAGE}"
+):
+    def __init__(self, job_id: int, index: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"U{index}",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"af:u:{job_id}:{index}",
+            )
+        )
+        self.job_id, self.index = job_id, index
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: Any, match: re.Match[str], /
+    ) -> UpscaleButton:
+        return cls(int(match["job_id"]), int(match["index"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        parent = await _parent(interaction, self.job_id, self.index - 1)
+        if parent is None:
+            return
+        urls = _attachment_urls(interaction)
+        collab = _bot(interaction).collab
+        await start_job(
+            interaction, lambda origin: collab.upscale(parent, self.index - 1, origin, urls)
+        )
+
+
+class RerollButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:rr:{JOB}"):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                emoji="🔁", style=discord.ButtonStyle.secondary, custom_id=f"af:rr:{job_id}"
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: Any, match: re.Match[str], /
+    ) -> RerollButton:
+        return cls(int(match["job_id"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        parent = await _parent(interaction, self.job_id, None)
+        if parent is None:
+            return
+        collab = _bot(interaction).collab
+        await start_job(interaction, lambda origin: collab.reroll(parent, origin))
+
+
+class RemixModal(discord.ui.Modal, title="Remix"):
+    def __init__(self, job_id: int, prompt: str, negative_prompt: str | None) -> None:
+        super().__init__(custom_id=f"af:rxm:{job_id}", timeout=15 * 60)
+        self.job_id = job_id
+        self.prompt: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Prompt",
+            style=discord.TextStyle.paragraph,
+            default=prompt[:4000],
+            max_length=4000,
+        )
+        self.negative: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Negative prompt",
+            style=discord.TextStyle.paragraph,
+            default=(negative_prompt or "")[:4000] or None,
+            required=False,
+            max_length=4000,
+        )
+        self.add_item(self.prompt)
+        self.add_item(self.negative)
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        parent = await _parent(interaction, self.job_id, None)
+        if parent is None:
+            return
+        collab = _bot(interaction).collab
+        prompt, negative = self.prompt.value, self.negative.value or None
+        await start_job(
+            interaction,
+            lambda origin: collab.remix(parent, origin, prompt=prompt, negative_prompt=negative),
+        )
+
+
+class RemixButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:rx:{JOB}"):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                emoji="🎨",
+                label="Remix",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"af:rx:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: Any, match: re.Match[str], /
+    ) -> RemixButton:
+        return cls(int(match["job_id"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        parent = await _parent(interaction, self.job_id, None)
+        if parent is None:
+            return
+        request = GenerationRequest.from_json(parent.inputs_json)
+        await interaction.response.send_modal(
+            RemixModal(parent.id, request.prompt, request.negative_prompt)
+        )
+
+
+class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:del:{JOB}"):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                emoji="🗑️", style=discord.ButtonStyle.danger, custom_id=f"af:del:{job_id}"
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: Any, match: re.Match[str], /
+    ) -> DeleteButton:
+        return cls(int(match["job_id"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        bot = _bot(interaction)
+        job = await bot.jobs.get(self.job_id)
+        if job is None or job.guild_id != interaction.guild_id:
+            await send_ephemeral(interaction, "That result does not belong to a job here.")
+            return
+        moderator = bool(interaction.guild_id) and interaction.permissions.manage_messages
+        if job.user_id != interaction.user.id and not moderator:
+            await send_ephemeral(
+                interaction,
+                "Only the member who made this image, or a moderator with Manage Messages, "
+                "can delete it.",
+            )
+            return
+        await interaction.response.defer()
+        if interaction.message is not None:
+            with contextlib.suppress(discord.NotFound):  # already gone
+                await interaction.message.delete()
+        await bot.collab.mark_deleted(job.id)
+
+
+def result_components(job_id: int, kind: str, images: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    if kind != "upscale":
+        for index in range(1, min(images, 4) + 1):
+            view.add_item(VaryButton(job_id, index))
+        for index in range(1, min(images, 4) + 1):
+            view.add_item(UpscaleButton(job_id, index))
+        view.add_item(RerollButton(job_id))
+        view.add_item(RemixButton(job_id))
+    view.add_item(DeleteButton(job_id))
+    _place_rows(view)
+    view.stop()  # sent but not stored: the DynamicItem registry answers the clicks
+    return view
+
+
+def _place_rows(view: discord.ui.View) -> None:
+    for item in view.children:
+        custom_id = getattr(item, "custom_id", "") or ""
+        if custom_id.startswith("af:v:"):
+            item.row = 0
+        elif custom_id.startswith("af:u:"):
+            item.row = 1
+        else:
+            item.row = 2
+
+
+BUTTONS = (VaryButton, UpscaleButton, RerollButton, RemixButton, DeleteButton)
+
+
+class ResultButtons(commands.Cog):
+    def __init__(self, bot: ArtFactoryBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(*BUTTONS)
+        self.bot.messenger.result_components = result_components
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(*BUTTONS)
+        self.bot.messenger.result_components = None
+
+
+async def setup(bot: ArtFactoryBot) -> None:
+    await bot.add_cog(ResultButtons(bot))

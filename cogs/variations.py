@@ -1,0 +1,116 @@
+"""`/variations` and the "Make variations" message command: image-to-image from an attachment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import ArtFactoryBot, send_ephemeral, start_job
+from bot.generation import MAX_IMAGES, MAX_PROMPT_CHARS
+
+STRENGTH_CHOICES = [
+    app_commands.Choice(name="subtle (0.35)", value="subtle"),
+    app_commands.Choice(name="strong (0.75)", value="strong"),
+]
+
+
+def first_image(message: discord.Message) -> discord.Attachment | None:
+    for attachment in message.attachments:
+        if (attachment.content_type or "").startswith(
+            "image/"
+        ) or attachment.filename.lower().endswith((".png", ".jpg", ".jpeg", ".webp", ".gif")):
+            return attachment
+    return None
+
+
+class Variations(commands.Cog):
+    def __init__(self, bot: ArtFactoryBot) -> None:
+        self.bot = bot
+        self.menu = app_commands.ContextMenu(name="Make variations", callback=self.make_variations)
+        self.menu.guild_only = True
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    @app_commands.command(name="variations", description="Make variations of an image")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        image="The image to start from",
+        prompt="What the variations should show (optional)",
+        strength="subtle, strong, or a number from 0.05 (close) to 1.0 (free)",
+        count=f"How many images (1-{MAX_IMAGES})",
+        provider="Which service generates them",
+    )
+    async def variations(
+        self,
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS] | None = None,
+        strength: str | None = None,
+        count: app_commands.Range[int, 1, MAX_IMAGES] | None = None,
+        provider: str | None = None,
+    ) -> None:
+        collab = self.bot.collab
+        await start_job(
+            interaction,
+            lambda origin: collab.variations_from_attachment(
+                origin,
+                url=image.url,
+                size=image.size,
+                content_type=image.content_type,
+                prompt=prompt,
+                strength=strength,
+                count=count,
+                provider=provider,
+            ),
+        )
+
+    @variations.autocomplete("strength")
+    async def strength_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        typed = [app_commands.Choice(name=current, value=current)] if current else []
+        return [c for c in STRENGTH_CHOICES if current.lower() in c.value] + typed[:1]
+
+    @variations.autocomplete("provider")
+    async def provider_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=name, value=name)
+            for name in self.bot.config.enabled_providers
+            if current.lower() in name
+        ][:25]
+
+    async def make_variations(
+        self, interaction: discord.Interaction[Any], message: discord.Message
+    ) -> None:
+        image = first_image(message)
+        if image is None:
+            await send_ephemeral(interaction, "That message has no image attached.")
+            return
+        collab = self.bot.collab
+        await start_job(
+            interaction,
+            lambda origin: collab.variations_from_attachment(
+                origin,
+                url=image.url,
+                size=image.size,
+                content_type=image.content_type,
+                prompt=None,
+                strength=None,
+                count=None,
+                provider=None,
+                source_message_id=message.id,
+            ),
+        )
+
+
+async def setup(bot: ArtFactoryBot) -> None:
+    await bot.add_cog(Variations(bot))
