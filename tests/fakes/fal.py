@@ -19,6 +19,7 @@ request-error format and code for ``client_cancelled``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import random
@@ -109,6 +110,10 @@ class FalFailure:
         return h
 
 
+def is_upscaler(app_id: str) -> bool:
+    return "esrgan" in app_id or "upscal" in app_id
+
+
 def validation_failure(field_name: str, msg: str, type_: str = "value_error") -> FalFailure:
     """A 422 like fal's input validation: ``detail=[{"loc": ["body", field], ...}]``."""
     return FalFailure(
@@ -167,6 +172,8 @@ class Job:
     stream_opens: int = 0
     result_fetches: int = 0
     result: dict[str, Any] | None = None
+    # Set on cancel (and on shutdown) so open status streams look again at once.
+    changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property
     def queue_end(self) -> float:
@@ -190,6 +197,23 @@ class Job:
     def is_done(self, now: float) -> bool:
         end = self.finished_at
         return end is not None and now >= end
+
+    def next_change(self, now: float) -> float | None:
+        """When the status (queue position, logs, phase) next changes after ``now`` by the
+        script alone; None if only a cancel can change it."""
+        end = self.finished_at
+        if end is not None and now >= end:
+            return None
+        times: list[float] = []
+        positions = self.script.queue_positions or [0]
+        if self.script.queue_s > 0 and len(positions) > 1:
+            step = self.script.queue_s / len(positions)
+            times += [self.submitted_at + step * k for k in range(1, len(positions))]
+        times += [self.queue_end, *self.step_times()]
+        if end is not None:
+            times.append(end)
+        upcoming = [t for t in times if t > now]
+        return min(upcoming) if upcoming else None
 
     def step_times(self) -> list[float]:
         n = self.script.steps
@@ -226,6 +250,8 @@ class FakeFal(FakeServer):
         self.bad_keys: set[str] = set()
         self.stream_keepalive = 15.0
         self.full_size_images = False
+        # PNG bytes every generated image uses instead of a fresh solid-colour one (benchmarks)
+        self.image_bytes: bytes | None = None
         self.default_output_format = "png"  # real flux/dev defaults to "jpeg"
         self.validate = True
         self.requests: list[Rec] = []
@@ -376,7 +402,13 @@ class FakeFal(FakeServer):
                 return copy.deepcopy(script)
         return copy.deepcopy(self.default_script)
 
-    def _validate(self, args: dict[str, Any]) -> FalFailure | None:
+    def _validate(self, args: dict[str, Any], app_id: str = "") -> FalFailure | None:
+        if is_upscaler(app_id):
+            if not isinstance(args.get("image_url"), str):
+                return validation_failure("image_url", "Field required", "missing")
+            return None
+        if "image-to-image" in app_id and not isinstance(args.get("image_url"), str):
+            return validation_failure("image_url", "Field required", "missing")
         if not isinstance(args.get("prompt"), str):
             return validation_failure("prompt", "Field required", "missing")
         n = args.get("num_images", 1)
@@ -404,7 +436,7 @@ class FakeFal(FakeServer):
         app_id, base = "/".join(parts), "/".join(parts[:need])
         script = self._pick_script(app_id)
         if self.validate and script.fail is None and script.result is None:
-            invalid = self._validate(args)
+            invalid = self._validate(args, app_id)
             if invalid is not None:
                 script = replace(script, fail=invalid, steps=0, run_s=min(script.run_s, 0.05))
         seed = args.get("seed")
@@ -465,6 +497,13 @@ class FakeFal(FakeServer):
         args, script = job.arguments, job.script
         if script.result is not None:
             return copy.deepcopy(script.result)
+        if is_upscaler(job.app_id):
+            # Like fal-ai/esrgan: one `image`, `scale` times the input (small here).
+            data = make_image(32, 32, seed_color(job.seed, 0), fmt="png")
+            url = self.cdn.put(f"files/{job.request_id}/upscaled.png", data, CONTENT_TYPES["png"])
+            return {
+                "image": {"url": url, "width": 2048, "height": 2048, "content_type": "image/png"}
+            }
         size = args.get("image_size", DEFAULT_IMAGE_SIZE)
         if isinstance(size, dict):
             width, height = int(size.get("width", 1024)), int(size.get("height", 768))
@@ -480,7 +519,10 @@ class FakeFal(FakeServer):
         images = []
         for i in range(n):
             color = (0, 0, 0) if nsfw[i] else seed_color(job.seed, i)
-            data = make_image(max(1, width // scale), max(1, height // scale), color, fmt=fmt)
+            if self.image_bytes is not None and fmt == "png" and not nsfw[i]:
+                data = self.image_bytes  # shared, not re-encoded: cheap at benchmark scale
+            else:
+                data = make_image(max(1, width // scale), max(1, height // scale), color, fmt=fmt)
             url = self.cdn.put(f"files/{job.request_id}/{i}.{ext}", data, CONTENT_TYPES[fmt])
             images.append(
                 {"url": url, "width": width, "height": height, "content_type": CONTENT_TYPES[fmt]}
@@ -500,6 +542,7 @@ class FakeFal(FakeServer):
         job.cancelled = True
         if now < job.queue_end or job.script.honour_cancel:
             job.cancel_at = now
+            job.changed.set()
         return self._json(job, {"status": "CANCELLATION_REQUESTED"}, status=202)
 
     async def _stream(self, request: web.Request, job: Job) -> web.StreamResponse:
@@ -517,6 +560,7 @@ class FakeFal(FakeServer):
         last_write = time.monotonic()
         try:
             while not self._closing.is_set():
+                job.changed.clear()  # before looking: a cancel from now on wakes the wait
                 now = time.monotonic()
                 payload = self.status_json(job, now, with_logs)
                 if payload != last:
@@ -527,11 +571,25 @@ class FakeFal(FakeServer):
                 elif now - last_write >= self.stream_keepalive:
                     await resp.write(b": ping\n\n")
                     last_write = now
-                await asyncio.sleep(0.01)
+                # Sleep until the next scripted change, a cancel, or the next keepalive (not
+                # a fixed tick: a thousand open streams must cost next to nothing).
+                wake = last_write + self.stream_keepalive
+                upcoming = job.next_change(now)
+                if upcoming is not None:
+                    wake = min(wake, upcoming)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(max(wake - time.monotonic(), 0.0) + 0.001):
+                        await job.changed.wait()
             await resp.write_eof()
         except ConnectionError:
             pass
         return resp
+
+    async def close(self) -> None:
+        self._closing.set()
+        for job in self.jobs.values():
+            job.changed.set()  # open status streams notice the shutdown at once
+        await super().close()
 
 
 def _flag(request: web.Request) -> bool:
