@@ -1,4 +1,5 @@
-"""Entry point: `python -m bot --config config.toml` (add `--check` to only validate)."""
+"""Entry point: `python -m bot --config config.toml` (add `--check` to only validate;
+`db check` and `doctor` are maintenance commands)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--check", action="store_true", help="validate the config and exit (0 = valid)"
     )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
-    parser.add_argument("command", nargs="*", help="optional maintenance command: `db check`")
+    parser.add_argument(
+        "command",
+        nargs="*",
+        help="optional maintenance command: `db check` (ledger integrity) or `doctor` "
+        "(each provider's key and reachability)",
+    )
     return parser.parse_args(argv)
 
 
@@ -49,8 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command:
         if list(args.command) == ["db", "check"]:
             return asyncio.run(db_check(config))
+        if list(args.command) == ["doctor"]:
+            from bot.doctor import doctor
+
+            return asyncio.run(doctor(config))
         print(
-            f"unknown command {' '.join(args.command)!r}: the only one is `db check`.",
+            f"unknown command {' '.join(args.command)!r}: use `db check` or `doctor`.",
             file=sys.stderr,
         )
         return 2
@@ -97,8 +107,10 @@ async def db_check(config: Config) -> int:
 
 
 async def run_bot(config: Config) -> None:
+    from bot import looplag
     from bot.app import ArtFactoryBot
 
+    probe = looplag.start_from_env()  # None unless ARTFACTORY_LOOP_LAG_LOG is set
     bot = ArtFactoryBot(config)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -115,6 +127,8 @@ async def run_bot(config: Config) -> None:
         else:
             stopper.cancel()
         results = await asyncio.gather(runner, return_exceptions=True)
+        if probe is not None:
+            probe.cancel()
         error = results[0]
         if isinstance(error, BaseException) and not isinstance(error, asyncio.CancelledError):
             raise error

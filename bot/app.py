@@ -15,7 +15,7 @@ from discord.ext import commands
 from bot.collab import CollabService
 from bot.config import Config
 from bot.delivery import Messenger
-from bot.errors import ArtFactoryError, InvalidRequest, QuotaExceeded
+from bot.errors import ArtFactoryError, Refusal
 from bot.jobs import JobService, Origin
 from bot.providers import Provider, build_providers
 from bot.runner import JobRunner
@@ -31,6 +31,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.variations",
     "cogs.lora",
     "cogs.lineage",
+    "cogs.providers",
 )
 
 
@@ -67,7 +68,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
             timeout=aiohttp.ClientTimeout(total=120, connect=15),
             headers={"User-Agent": "ArtFactory (https://github.com/art-factory)"},
         )
-        self.providers = build_providers(self.config)
+        self.providers = build_providers(self.config, self.session)
         self.messenger = Messenger(self)
         self.runner = JobRunner(self.config, self.db, self.providers, self.messenger, self.session)
         self.jobs = JobService(self.config, self.db, self.runner)
@@ -155,6 +156,8 @@ def origin_of(
         interaction_created_at=received_at,
         message_id=message_id,
         attachment_size_limit=interaction.filesize_limit,
+        role_ids=tuple(role.id for role in getattr(interaction.user, "roles", ())),
+        channel_nsfw=bool(getattr(interaction.channel, "nsfw", False)),
     )
 
 
@@ -171,7 +174,7 @@ async def start_job(
         message_id = (await interaction.original_response()).id
     try:
         return await create(origin_of(interaction, received_at, message_id))
-    except (InvalidRequest, QuotaExceeded) as exc:
+    except Refusal as exc:
         with contextlib.suppress(discord.HTTPException):
             await interaction.delete_original_response()
         await send_ephemeral(interaction, str(exc))

@@ -24,6 +24,19 @@ class Capabilities:
     max_images: int = 4
     aspect_ratios: tuple[str, ...] = ASPECT_RATIOS
     cost_model: str = "per image"
+    negative_prompt: bool = True
+    seed: bool = True
+    steps: bool = True
+    guidance: bool = True
+    # Ratios that depend on the model: (model id prefix, ratios), first match wins; models
+    # that match none get `aspect_ratios`.
+    model_aspect_ratios: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def aspect_ratios_for(self, model: str) -> tuple[str, ...]:
+        for prefix, ratios in self.model_aspect_ratios:
+            if model.startswith(prefix):
+                return ratios
+        return self.aspect_ratios
 
 
 PROVIDER_CAPABILITIES: dict[str, Capabilities] = {
@@ -41,5 +54,24 @@ PROVIDER_CAPABILITIES: dict[str, Capabilities] = {
         upscale=True,
         step_progress=True,
         safety_flag=True,
+    ),
+    # CivitAI's v1 consumer jobs: text-to-image on a checkpoint AIR plus LoRA AIRs; queue
+    # position comes from the job status, steps do not.
+    "civitai": Capabilities(
+        max_loras=5,
+        queue_position=True,
+        cost_model="Buzz per image",
+    ),
+    # An OpenAI-compatible images API: one blocking call, fixed sizes, no seed/steps/guidance
+    # or negative prompt. GPT image models draw 1024², 1536x1024 and 1024x1536; DALL·E 3 (and
+    # most compatible servers) 1024², 1792x1024 and 1024x1792.
+    "openai": Capabilities(
+        aspect_ratios=("1:1", "16:9", "9:16"),
+        model_aspect_ratios=(("gpt-image", ("1:1", "3:2", "2:3")), ("dall-e-2", ("1:1",))),
+        negative_prompt=False,
+        seed=False,
+        steps=False,
+        guidance=False,
+        cost_model="per image (billed by the API's owner)",
     ),
 }

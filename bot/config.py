@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -18,8 +19,14 @@ from typing import Any, Literal, get_args, get_origin
 
 from bot.errors import ConfigError
 
-PROVIDER_NAMES: tuple[str, ...] = ("fal", "replicate")
-SECRET_ENV: dict[str, str] = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN"}
+PROVIDER_NAMES: tuple[str, ...] = ("fal", "replicate", "civitai", "openai")
+SECRET_ENV: dict[str, str] = {
+    "fal": "FAL_KEY",
+    "replicate": "REPLICATE_API_TOKEN",
+    "civitai": "CIVITAI_API_TOKEN",
+    "openai": "OPENAI_API_KEY",  # [providers.openai] api_key_env names another variable
+}
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Secret:
@@ -73,7 +80,7 @@ class DatabaseConfig:
 
 @dataclass(frozen=True)
 class GenerationConfig:
-    default_provider: Literal["fal", "replicate"] = "fal"
+    default_provider: Literal["fal", "replicate", "civitai", "openai"] = "fal"
     job_timeout_s: float = 300.0
     max_concurrent_jobs: int = 16
     max_jobs_per_user: int = 2
@@ -118,6 +125,9 @@ class ProviderConfig:
     lora_model: str = ""
     upscale_model: str = ""
     poll_interval_s: float = 1.0
+    base_url: str = ""  # civitai: orchestration API; openai: the API root with /v1
+    models_base_url: str = ""  # civitai: the public models API (civitai.com)
+    api_key_env: str = ""  # the variable holding the key ("" = the provider's usual one)
 
     def allowed_models(self) -> tuple[str, ...]:
         return self.models if self.model in self.models else (self.model, *self.models)
@@ -140,18 +150,58 @@ DEFAULT_PROVIDERS: dict[str, ProviderConfig] = {
         lora_model="black-forest-labs/flux-dev-lora",
         upscale_model="nightmareai/real-esrgan",
     ),
+    # Checkpoints are AIRs; LoRAs ride on the chosen checkpoint, so `lora_model` defaults to
+    # `model` (see parse_config). SDXL 1.0 base is the default checkpoint.
+    "civitai": ProviderConfig(
+        enabled=False,
+        model="urn:air:sdxl:checkpoint:civitai:101055@128078",
+        models=("urn:air:sdxl:checkpoint:civitai:101055@128078",),
+        base_url="https://orchestration.civitai.com",
+        models_base_url="https://civitai.com",
+    ),
+    "openai": ProviderConfig(
+        enabled=False,
+        model="gpt-image-1.5",
+        models=("gpt-image-1.5", "gpt-image-1-mini"),
+        base_url="https://api.openai.com/v1",
+    ),
 }
 
 
 @dataclass(frozen=True)
 class QuotaConfig:
     images_per_user_per_day: int = 25
+    monthly_budget_per_server: float | None = None  # default cap; /admin settings overrides
 
     def validate(self) -> None:
         if self.images_per_user_per_day < 0:
             raise ConfigError(
                 "[quotas] images_per_user_per_day must be 0 or more (0 disables generation)."
             )
+        if self.monthly_budget_per_server is not None and self.monthly_budget_per_server < 0:
+            raise ConfigError("[quotas] monthly_budget_per_server must be 0 or more, or removed.")
+
+
+@dataclass(frozen=True)
+class CostConfig:
+    """Estimated cost per image, by model first, then by provider (currency as configured)."""
+
+    currency: str = "USD"
+    per_image: dict[str, float] = field(default_factory=lambda: {"fal": 0.025, "replicate": 0.025})
+    per_model: dict[str, float] = field(
+        default_factory=lambda: {
+            "fal-ai/flux/schnell": 0.003,
+            "black-forest-labs/flux-schnell": 0.003,
+            "fal-ai/esrgan": 0.002,
+            "nightmareai/real-esrgan": 0.002,
+        }
+    )
+
+    def validate(self) -> None:
+        for table, values in (("per_image", self.per_image), ("per_model", self.per_model)):
+            for key, value in values.items():
+                if value < 0:
+                    raise ConfigError(f"[costs] {table}.{key} must be 0 or more.")
 
 
 @dataclass(frozen=True)
@@ -168,6 +218,7 @@ class Config:
     providers: dict[str, ProviderConfig]
     quotas: QuotaConfig
     secrets: Secrets
+    costs: CostConfig = field(default_factory=CostConfig)
     source: Path | None = None
 
     @property
@@ -201,7 +252,7 @@ def load_config(path: str | Path, environ: typing.Mapping[str, str] | None = Non
 def parse_config(
     raw: dict[str, Any], environ: typing.Mapping[str, str], *, source: Path | None = None
 ) -> Config:
-    known = {"discord", "database", "generation", "providers", "quotas"}
+    known = {"discord", "database", "generation", "providers", "quotas", "costs"}
     for key in raw:
         if key not in known:
             raise ConfigError(
@@ -212,6 +263,8 @@ def parse_config(
     database = _section(raw, "database", DatabaseConfig)
     generation = _section(raw, "generation", GenerationConfig)
     quotas = _section(raw, "quotas", QuotaConfig)
+    costs = _section(raw, "costs", CostConfig)
+    costs.validate()
 
     providers_raw = raw.get("providers", {})
     if not isinstance(providers_raw, dict):
@@ -238,6 +291,22 @@ def parse_config(
             raise ConfigError(
                 f"[providers.{name}] poll_interval_s must be between 0.2 and 30 seconds."
             )
+        for key in ("base_url", "models_base_url"):
+            url = getattr(cfg, key)
+            if url and not url.startswith(("http://", "https://")):
+                example = getattr(defaults, key) or "https://api.example.com/v1"
+                raise ConfigError(
+                    f"[providers.{name}] {key} = {url!r} is not an http(s) URL: "
+                    f'use e.g. "{example}".'
+                )
+        if cfg.api_key_env and not _ENV_NAME.fullmatch(cfg.api_key_env):
+            raise ConfigError(
+                f"[providers.{name}] api_key_env = {cfg.api_key_env!r} is not an environment "
+                f'variable name: use e.g. "{SECRET_ENV[name]}".'
+            )
+        if name == "civitai" and "lora_model" not in sub:
+            cfg = dataclasses.replace(cfg, lora_model=cfg.model)
+        cfg = dataclasses.replace(cfg, api_key_env=cfg.api_key_env or SECRET_ENV[name])
         providers[name] = cfg
 
     default = generation.default_provider
@@ -273,7 +342,7 @@ def parse_config(
     for name in PROVIDER_NAMES:
         if not providers[name].enabled:
             continue
-        var = SECRET_ENV[name]
+        var = providers[name].api_key_env
         value = environ.get(var, "").strip()
         if not value:
             how = (
@@ -290,6 +359,7 @@ def parse_config(
         generation=generation,
         providers=providers,
         quotas=quotas,
+        costs=costs,
         secrets=Secrets(discord_token=Secret(token), provider_keys=keys),
         source=source,
     )
@@ -329,6 +399,12 @@ def _coerce(section: str, key: str, value: Any, hint: Any) -> Any:
             options = " or ".join(repr(a) for a in allowed)
             raise ConfigError(f"{where} = {value!r} is not valid: use {options}.")
         return value
+    if origin is dict:
+        if not isinstance(value, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+        ):
+            raise ConfigError(f"{where} must be a table of numbers, e.g. {{ fal = 0.025 }}.")
+        return {str(k): float(v) for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f'{where} must be a list of strings, e.g. ["a", "b"].')

@@ -15,11 +15,31 @@ class ConfigError(ArtFactoryError):
     """The configuration is unusable; the process exits with status 2 and this one line."""
 
 
-class InvalidRequest(ArtFactoryError):
+class Refusal(ArtFactoryError):
+    """A job was refused before anything was written, sent or charged."""
+
+
+class InvalidRequest(Refusal):
     """The member's options are out of range or contradict each other. Nothing was charged."""
 
 
-class QuotaExceeded(ArtFactoryError):
+class Refused(Refusal):
+    """A moderation refusal (ban, blocked prompt, channel rule)."""
+
+
+class BudgetExceeded(Refusal):
+    """The server's monthly budget cannot cover the job."""
+
+    def __init__(self, budget: float, spent: float, cost: float, resets_at: int) -> None:
+        self.budget, self.spent, self.cost, self.resets_at = budget, spent, cost, resets_at
+        super().__init__(
+            f"This server has used its ${budget:.2f} image budget for this month "
+            f"(${spent:.2f} spent; this job would cost about ${cost:.2f}). "
+            f"The budget resets <t:{resets_at}:R> (the 1st of the month, UTC)."
+        )
+
+
+class QuotaExceeded(Refusal):
     """The member has no images left today. Nothing was charged."""
 
     def __init__(self, limit: int, used: int, requested: int, resets_at: int) -> None:

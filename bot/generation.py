@@ -163,6 +163,16 @@ def build_request(
             f"Aspect ratio {aspect_ratio!r} is not supported; "
             f"choose one of {', '.join(ASPECT_RATIOS)}."
         )
+    check_options(
+        config,
+        provider,
+        model,
+        aspect_ratio=aspect_ratio if mode == "txt2img" else None,
+        negative_prompt=bool(negative_prompt),
+        seed=seed is not None,
+        steps=steps is not None,
+        guidance=guidance is not None,
+    )
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise InvalidRequest(f"seed must be between 0 and {MAX_SEED} (got {seed}).")
     if mode in ("img2img", "upscale") and image_id is None:
@@ -275,6 +285,58 @@ def check_capabilities(
         others = [n for n in config.enabled_providers if n != provider and supports(n)]
         hint = f"; {others[0]} can: pick provider {others[0]}" if others else ""
         raise InvalidRequest(f"{provider} can't do {what} on this bot{hint}.")
+
+
+def check_options(
+    config: Config,
+    provider: str,
+    model: str,
+    *,
+    aspect_ratio: str | None = None,
+    negative_prompt: bool = False,
+    seed: bool = False,
+    steps: bool = False,
+    guidance: bool = False,
+) -> None:
+    """Refuse an option the provider (or, for sizes, its model) cannot honour, naming an
+    enabled provider that can, instead of silently dropping it."""
+    wanted: list[tuple[str, Callable[[str], bool]]] = []
+    if aspect_ratio is not None:
+        wanted.append(
+            (
+                f"aspect ratio {aspect_ratio}",
+                lambda name: (
+                    aspect_ratio in _ratios(config, name, model if name == provider else None)
+                ),
+            )
+        )
+    flags = (
+        (negative_prompt, "a negative prompt", "negative_prompt"),
+        (seed, "a fixed seed", "seed"),
+        (steps, "a step count", "steps"),
+        (guidance, "a guidance value", "guidance"),
+    )
+
+    def has(attribute: str) -> Callable[[str], bool]:
+        return lambda name: bool(getattr(PROVIDER_CAPABILITIES[name], attribute))
+
+    for asked, what, attribute in flags:
+        if asked:
+            wanted.append((what, has(attribute)))
+    for what, supports in wanted:
+        if supports(provider):
+            continue
+        others = [n for n in config.enabled_providers if n != provider and supports(n)]
+        hint = f"; {others[0]} can: pick provider {others[0]}" if others else ""
+        offered = ""
+        if what.startswith("aspect ratio"):
+            offered = f" (with {model} it offers {', '.join(_ratios(config, provider, model))})"
+        raise InvalidRequest(f"{provider} can't do {what} on this bot{offered}{hint}.")
+
+
+def _ratios(config: Config, provider: str, model: str | None) -> tuple[str, ...]:
+    caps = PROVIDER_CAPABILITIES[provider]
+    return caps.aspect_ratios_for(model or config.providers[provider].model)
 
 
 def retarget(config: Config, request: GenerationRequest, provider: str) -> GenerationRequest:

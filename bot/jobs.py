@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.config import Config
-from bot.errors import InvalidRequest, QuotaExceeded
+from bot.errors import BudgetExceeded, InvalidRequest, QuotaExceeded
 from bot.generation import GenerationRequest
+from bot.moderation import ModerationService, next_month
 from db.database import Database, JobRow, NewJob
+from db.moderation import ModerationStore
 
 
 def quota_day(now: float | None = None) -> str:
@@ -41,6 +43,8 @@ class Origin:
     interaction_created_at: float
     message_id: int | None
     attachment_size_limit: int
+    role_ids: tuple[int, ...] = ()
+    channel_nsfw: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,18 +59,26 @@ class Usage:
 
 
 class JobService:
-    def __init__(self, config: Config, db: Database, runner: JobSubmitter) -> None:
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        runner: JobSubmitter,
+        moderation: ModerationService | None = None,
+    ) -> None:
         self._config = config
         self._db = db
         self._runner = runner
+        self._moderation = moderation or ModerationService(config, ModerationStore(db))
 
-    def daily_limit(self, user_id: int) -> int:
-        return self._config.quotas.images_per_user_per_day
-
-    async def usage(self, user_id: int) -> Usage:
+    async def usage(
+        self, user_id: int, guild_id: int | None = None, role_ids: tuple[int, ...] = ()
+    ) -> Usage:
         now = time.time()
-        used = await self._db.quota_used(user_id, quota_day(now))
-        return Usage(used=used, limit=self.daily_limit(user_id), resets_at=next_reset(now))
+        day = quota_day(now)
+        used = await self._db.quota_used(user_id, day, guild_id)
+        limit = await self._moderation.daily_limit(guild_id, user_id, role_ids, day)
+        return Usage(used=used, limit=limit, resets_at=next_reset(now))
 
     async def get(self, job_id: int) -> JobRow | None:
         return await self._db.get_job(job_id)
@@ -84,10 +96,19 @@ class JobService:
         (nothing written) when the member's images for today cannot cover `request.count`.
         `kind`/`parent` record how the job was derived, for credit and lineage."""
         now = time.time()
-        limit = self.daily_limit(origin.user_id)
-        if limit == 0:
-            raise InvalidRequest("Image generation is turned off on this bot (daily quota is 0).")
         day = quota_day(now)
+        admission = await self._moderation.admit(
+            request,
+            guild_id=origin.guild_id,
+            channel_id=origin.channel_id,
+            user_id=origin.user_id,
+            role_ids=origin.role_ids,
+            day=day,
+            now=now,
+        )
+        limit = admission.daily_limit
+        if limit == 0:
+            raise InvalidRequest("Image generation is turned off for you on this server.")
         new = NewJob(
             user_id=origin.user_id,
             guild_id=origin.guild_id,
@@ -105,11 +126,24 @@ class JobService:
             kind=kind,
             parent_job_id=parent.id if parent else None,
             parent_image=parent_image,
+            cost=admission.cost,
+            channel_nsfw=origin.channel_nsfw,
         )
-        job_id = await self._db.reserve_job(new, daily_limit=limit, day=day)
+        job_id = await self._db.reserve_job(
+            new,
+            daily_limit=limit,
+            day=day,
+            monthly_budget=admission.monthly_budget,
+            month_start=admission.month_start,
+        )
         if job_id is None:
-            used = await self._db.quota_used(origin.user_id, day)
-            raise QuotaExceeded(limit, used, request.count, next_reset(now))
+            used = await self._db.quota_used(origin.user_id, day, origin.guild_id)
+            if used + request.count > limit:
+                raise QuotaExceeded(limit, used, request.count, next_reset(now))
+            spent = await self._db.guild_spend(origin.guild_id, admission.month_start)
+            raise BudgetExceeded(
+                admission.monthly_budget or 0.0, spent, admission.cost, next_month(now)
+            )
         self._runner.enqueue(job_id, origin.user_id)
         return job_id
 

@@ -35,6 +35,7 @@ class ProgressView:
     step: int | None = None
     total_steps: int | None = None
     note: str | None = None  # e.g. a fallback to another provider
+    detail: str | None = None  # the provider's words when it has no step progress
 
 
 def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
@@ -71,6 +72,8 @@ def render_progress(view: ProgressView, *, now: float | None = None) -> str:
                 f"🖌️ Generating {progress_bar(fraction)} {round(fraction * 100)}% "
                 f"· step {view.step}/{view.total_steps}"
             )
+        elif view.detail:
+            status = f"🖌️ Generating… {view.detail}"
         else:
             status = "🖌️ Generating…"
     else:
@@ -79,6 +82,33 @@ def render_progress(view: ProgressView, *, now: float | None = None) -> str:
     if view.note:
         status = f"ℹ️ {view.note}\n{status}"
     return f"{head}\n{status}\n-# started <t:{int(view.started_at)}:R> · {elapsed}s so far"
+
+
+# Progress edits per second for the whole bot. A member sees their job's state change at most
+# every `progress_interval_s`; with hundreds of jobs in flight each one's edits come further
+# apart instead of the bot spending its CPU (and Discord's patience) on cosmetics.
+PROGRESS_EDITS_PER_S = 40.0
+
+
+class EditBudget:
+    """A ceiling on progress edits per second, shared by every job's `ThrottledEditor`.
+
+    An editor reserves the next free slot before it sends and keeps only its latest state
+    meanwhile, so there is at most one reservation per job: with few jobs nobody waits; with a
+    thousand in flight every message still gets its turn, just less often. Final edits (the
+    images, a failure) never wait for it."""
+
+    def __init__(self, per_second: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._gap = 1.0 / per_second
+        self._next = -math.inf
+        self._clock = clock
+
+    def reserve(self) -> float:
+        """Reserve the next free slot; returns the seconds to wait until it."""
+        now = self._clock()
+        slot = max(now, self._next)
+        self._next = slot + self._gap
+        return slot - now
 
 
 class ThrottledEditor:
@@ -95,10 +125,12 @@ class ThrottledEditor:
         interval: float,
         *,
         clock: Callable[[], float] = time.monotonic,
+        budget: EditBudget | None = None,
     ) -> None:
         self._send = send
         self._interval = interval
         self._clock = clock
+        self._budget = budget
         self._pending: str | None = None
         self._last_sent: str | None = None
         self._last_at = -math.inf
@@ -119,6 +151,10 @@ class ThrottledEditor:
             wait = self._last_at + self._interval - self._clock()
             if wait > 0:
                 await asyncio.sleep(wait)
+            if self._budget is not None:
+                wait = self._budget.reserve()
+                if wait > 0:
+                    await asyncio.sleep(wait)  # newer states replace the pending one meanwhile
             content, self._pending = self._pending, None
             if content is None or self._closed:
                 return

@@ -31,7 +31,14 @@ from bot.delivery import MessageTarget, Messenger, download_images
 from bot.errors import DeliveryError, InvalidRequest, ProviderError
 from bot.generation import GenerationRequest, retarget
 from bot.jobs import JobSubmitter
-from bot.progress import ProgressView, ThrottledEditor, render_progress, short_prompt
+from bot.progress import (
+    PROGRESS_EDITS_PER_S,
+    EditBudget,
+    ProgressView,
+    ThrottledEditor,
+    render_progress,
+    short_prompt,
+)
 from bot.providers.base import GenerationResult, Provider, ProviderUpdate
 from bot.retry import RetryPolicy, with_retries
 from db.database import JOB_ACTIVE_STATES, Database, JobRow
@@ -153,6 +160,7 @@ class JobRunner(JobSubmitter):
         self._clock = clock
         gen = config.generation
         self._scheduler = FairScheduler(gen.max_concurrent_jobs, gen.max_jobs_per_user)
+        self._edit_budget = EditBudget(PROGRESS_EDITS_PER_S)  # shared by every job's editor
         self._tasks: set[asyncio.Task[None]] = set()
         self._live: dict[int, _Live] = {}
         self._owners: dict[int, int] = {}  # job id -> user id, for every job this process holds
@@ -357,6 +365,7 @@ class JobRunner(JobSubmitter):
         editor = ThrottledEditor(
             lambda content: self._messenger.edit(target, content),
             self._config.generation.progress_interval_s,
+            budget=self._edit_budget,
         )
         view = ProgressView(
             prompt=request.prompt,

@@ -13,7 +13,7 @@ from bot.errors import InvalidRequest
 from bot.generation import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, build_request
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
-ProviderName = Literal["fal", "replicate"]
+ProviderName = Literal["fal", "replicate", "civitai", "openai"]
 
 
 class Imagine(commands.Cog):

@@ -16,7 +16,8 @@ class UsageCog(commands.Cog):
     @app_commands.command(name="usage", description="How many images you have left today")
     async def usage(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        usage = await self.bot.jobs.usage(interaction.user.id)
+        roles = tuple(r.id for r in getattr(interaction.user, "roles", ()))
+        usage = await self.bot.jobs.usage(interaction.user.id, interaction.guild_id, roles)
         await interaction.edit_original_response(
             content=f"You have used **{usage.used}** of your **{usage.limit}** images today; "
             f"**{usage.remaining}** left. Your quota resets <t:{usage.resets_at}:R> "

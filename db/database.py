@@ -67,6 +67,9 @@ class JobRow:
     parent_image: int | None = None
     deleted_at: float | None = None
     result_message_id: int | None = None
+    channel_nsfw: int = 0
+    withheld_images: int = 0
+    refunded_images: int = 0
 
     @property
     def inputs_json(self) -> dict[str, Any]:
@@ -83,6 +86,7 @@ class JobRow:
 
 
 _JOB_COLUMNS = ", ".join(f.name for f in fields(JobRow))
+_CHARGED = "image_count - refunded_images"  # what a job counts against its member's quota
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,22 @@ class LoraRow:
 
 
 _LORA_COLUMNS = ", ".join(f.name for f in fields(LoraRow))
+
+
+@dataclass(frozen=True)
+class ProviderHealth:
+    """How one provider has done lately, from the ledger (for `/providers`)."""
+
+    provider: str
+    jobs: int  # created in the window, in any state
+    done: int
+    failed: int  # failed or expired (cancelled jobs count for neither side)
+    median_s: float | None  # median of finished_at - submitted_at over the done jobs
+
+    @property
+    def success_rate(self) -> float | None:
+        ended = self.done + self.failed
+        return self.done / ended if ended else None
 
 
 @dataclass(frozen=True)
@@ -120,6 +140,8 @@ class NewJob:
     kind: str = "imagine"
     parent_job_id: int | None = None
     parent_image: int | None = None
+    cost: float = 0.0  # estimated, in the configured currency (USD by default)
+    channel_nsfw: bool = False
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -166,6 +188,11 @@ class Database:
     async def close(self) -> None:
         await self._conn.close()
 
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        """For the other query modules of this package (e.g. db.moderation), nobody else."""
+        return self._conn
+
     # -- schema -----------------------------------------------------------------------------
 
     async def schema_version(self) -> int:
@@ -200,9 +227,18 @@ class Database:
 
     # -- jobs and quota ---------------------------------------------------------------------
 
-    async def reserve_job(self, job: NewJob, *, daily_limit: int, day: str) -> int | None:
-        """Insert the job and reserve its images in one statement, or return None if the
-        user's quota for `day` cannot cover them."""
+    async def reserve_job(
+        self,
+        job: NewJob,
+        *,
+        daily_limit: int,
+        day: str,
+        monthly_budget: float | None = None,
+        month_start: float = 0.0,
+    ) -> int | None:
+        """Insert the job and reserve its images (and its estimated cost) in one statement, or
+        return None if the member's images for `day` in that server, or the server's budget
+        for the month, cannot cover them."""
         now = time.time()
         values = (
             job.kind,
@@ -221,26 +257,53 @@ class Database:
             job.model,
             json.dumps(job.inputs, separators=(",", ":")),
             job.image_count,
+            job.cost,
+            int(job.channel_nsfw),
             day,
             now,
             now,
         )
         cursor = await self._conn.execute(
-            """
+            f"""
             INSERT INTO jobs (kind, parent_job_id, parent_image, user_id, guild_id, channel_id,
                               application_id, interaction_id, interaction_token,
                               interaction_created_at, message_id, attachment_size_limit,
-                              provider, model, inputs, image_count, quota_day, created_at,
-                              updated_at)
-            SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-            WHERE (SELECT COALESCE(SUM(image_count), 0) FROM jobs
-                   WHERE user_id = ? AND quota_day = ? AND quota_state != 'refunded') + ? <= ?
+                              provider, model, inputs, image_count, cost, channel_nsfw,
+                              quota_day, created_at, updated_at)
+            SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+            WHERE (SELECT COALESCE(SUM({_CHARGED}), 0) FROM jobs
+                   WHERE user_id = ? AND guild_id IS ? AND quota_day = ?
+                   AND quota_state != 'refunded') + ? <= ?
+              AND (? IS NULL OR (SELECT COALESCE(SUM(cost), 0) FROM jobs
+                   WHERE guild_id IS ? AND created_at >= ? AND quota_state != 'refunded')
+                   + ? <= ? + 1e-9)
             """,
-            (*values, job.user_id, day, job.image_count, daily_limit),
+            (
+                *values,
+                job.user_id,
+                job.guild_id,
+                day,
+                job.image_count,
+                daily_limit,
+                monthly_budget,
+                job.guild_id,
+                month_start,
+                job.cost,
+                monthly_budget,
+            ),
         )
         job_id = cursor.lastrowid if cursor.rowcount == 1 else None
         await cursor.close()
         return job_id
+
+    async def guild_spend(self, guild_id: int | None, since: float) -> float:
+        async with self._conn.execute(
+            "SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE guild_id IS ? AND created_at >= ? "
+            "AND quota_state != 'refunded'",
+            (guild_id, since),
+        ) as cur:
+            row = await cur.fetchone()
+        return float(row[0]) if row else 0.0
 
     async def save_input_image(
         self, data: bytes, content_type: str, width: int, height: int, source_url: str | None
@@ -330,11 +393,59 @@ class Database:
             rows = await cur.fetchall()
         return [LoraRow(*r) for r in rows]
 
-    async def quota_used(self, user_id: int, day: str) -> int:
+    async def provider_health(
+        self, since_s: float, *, now: float | None = None
+    ) -> dict[str, ProviderHealth]:
+        """Per provider, over the jobs created in the last `since_s` seconds: how many, how many
+        done and failed, and the median submit-to-finish time of the done ones."""
+        since = (time.time() if now is None else now) - since_s
         async with self._conn.execute(
-            "SELECT COALESCE(SUM(image_count), 0) FROM jobs "
-            "WHERE user_id = ? AND quota_day = ? AND quota_state != 'refunded'",
-            (user_id, day),
+            """
+            SELECT provider, COUNT(*),
+                   SUM(state = 'done'), SUM(state IN ('failed', 'expired'))
+            FROM jobs WHERE created_at >= ? GROUP BY provider
+            """,
+            (since,),
+        ) as cur:
+            counts = await cur.fetchall()
+        async with self._conn.execute(
+            """
+            WITH done AS (
+                SELECT provider, finished_at - submitted_at AS seconds,
+                       ROW_NUMBER() OVER (
+                           PARTITION BY provider ORDER BY finished_at - submitted_at
+                       ) AS n,
+                       COUNT(*) OVER (PARTITION BY provider) AS total
+                FROM jobs
+                WHERE created_at >= ? AND state = 'done'
+                  AND submitted_at IS NOT NULL AND finished_at IS NOT NULL
+            )
+            SELECT provider, AVG(seconds) FROM done
+            WHERE n IN ((total + 1) / 2, (total + 2) / 2) GROUP BY provider
+            """,
+            (since,),
+        ) as cur:
+            medians = {str(row[0]): float(row[1]) for row in await cur.fetchall()}
+        return {
+            str(row[0]): ProviderHealth(
+                provider=str(row[0]),
+                jobs=int(row[1]),
+                done=int(row[2] or 0),
+                failed=int(row[3] or 0),
+                median_s=medians.get(str(row[0])),
+            )
+            for row in counts
+        }
+
+    async def quota_used(self, user_id: int, day: str, guild_id: int | bool | None = False) -> int:
+        """Images a member has used (or holds) on `day`: in one server, or everywhere when no
+        `guild_id` is given."""
+        scope = "" if guild_id is False else " AND guild_id IS ?"
+        params: tuple[Any, ...] = (user_id, day) if guild_id is False else (user_id, day, guild_id)
+        async with self._conn.execute(
+            f"SELECT COALESCE(SUM({_CHARGED}), 0) FROM jobs "
+            f"WHERE user_id = ? AND quota_day = ? AND quota_state != 'refunded'{scope}",
+            params,
         ) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
@@ -439,6 +550,8 @@ class Database:
         result: dict[str, Any] | None = None,
         cancelled_by: int | None = None,
         result_message_id: int | None = None,
+        withheld_images: int = 0,
+        refunded_images: int = 0,
     ) -> bool:
         """End a job and settle its quota in the same statement: done commits the reserved
         images, every other end refunds them. Idempotent: a second call changes nothing."""
@@ -453,6 +566,7 @@ class Database:
                 error = ?, error_retryable = ?,
                 result = COALESCE(?, result), cancelled_by = COALESCE(?, cancelled_by),
                 result_message_id = COALESCE(?, result_message_id),
+                withheld_images = ?, refunded_images = ?,
                 submit_pending = 0, finished_at = ?, updated_at = ?
             WHERE id = ? AND state IN ({marks})
             """,
@@ -464,6 +578,8 @@ class Database:
                 json.dumps(result) if result is not None else None,
                 cancelled_by,
                 result_message_id,
+                withheld_images,
+                refunded_images,
                 now,
                 now,
                 job_id,

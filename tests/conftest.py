@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.cdn import FakeCDN
+from tests.fakes.civitai import FakeCivitai
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal
+from tests.fakes.openai_images import FakeOpenAIImages
 from tests.fakes.replicate import FakeReplicate
 from tests.fakes.tls import TLS, make_tls
 
@@ -51,6 +53,22 @@ async def fake_replicate(
     server = FakeReplicate(cdn)
     await server.start()
     monkeypatch.setenv("REPLICATE_BASE_URL", server.base_url)
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def fake_civitai() -> AsyncIterator[FakeCivitai]:
+    server = FakeCivitai()
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def fake_openai(cdn: FakeCDN) -> AsyncIterator[FakeOpenAIImages]:
+    server = FakeOpenAIImages(cdn)
+    await server.start()
     yield server
     await server.close()
 

@@ -18,7 +18,13 @@ from bot.config import parse_config
 from db.database import JOB_ACTIVE_STATES, JOB_FINAL_STATES, JobRow
 from tests.fakes.discord import FakeDiscord, FakeMessage, Interaction
 
-ENV = {"DISCORD_TOKEN": "fake-bot-token", "FAL_KEY": "fal-test-key", "REPLICATE_API_TOKEN": "r8"}
+ENV = {
+    "DISCORD_TOKEN": "fake-bot-token",
+    "FAL_KEY": "fal-test-key",
+    "REPLICATE_API_TOKEN": "r8",
+    "CIVITAI_API_TOKEN": "civitai-test-token",
+    "OPENAI_API_KEY": "sk-test-key",
+}
 
 
 def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import aiohttp
+
 from bot.config import Config
 from bot.providers.base import Provider
 
 
-def build_providers(config: Config) -> dict[str, Provider]:
-    """One client per enabled provider, created once and shared by every job."""
+def build_providers(config: Config, session: aiohttp.ClientSession) -> dict[str, Provider]:
+    """One client per enabled provider, created once and shared by every job. `session` is the
+    bot's aiohttp session, used by the providers that have no SDK of their own (CivitAI)."""
     providers: dict[str, Provider] = {}
     for name in config.enabled_providers:
         key = config.secrets.provider_keys[name].get()
-        interval = config.providers[name].poll_interval_s
+        settings = config.providers[name]
+        interval = settings.poll_interval_s
         if name == "fal":
             from bot.providers.fal import FalProvider
 
@@ -20,6 +24,27 @@ def build_providers(config: Config) -> dict[str, Provider]:
             from bot.providers.replicate import ReplicateProvider
 
             providers[name] = ReplicateProvider(key, poll_interval_s=interval)
+        elif name == "civitai":
+            from bot.civitai_models import CivitaiModels
+            from bot.providers.civitai import CivitaiProvider
+
+            providers[name] = CivitaiProvider(
+                key,
+                session,
+                base_url=settings.base_url,
+                models=CivitaiModels.from_config(config, session),
+                poll_interval_s=interval,
+            )
+        elif name == "openai":
+            from bot.providers.openai_compat import OpenAIImagesProvider
+
+            providers[name] = OpenAIImagesProvider(
+                key,
+                base_url=settings.base_url,
+                key_env=settings.api_key_env,
+                poll_interval_s=interval,
+                timeout_s=config.generation.job_timeout_s,
+            )
     return providers
 
 

@@ -27,6 +27,9 @@ class ProviderUpdate:
     total_steps: int | None = None
     log: str | None = None
     error: str | None = None  # set when the request completed unsuccessfully
+    # A short sentence for the member when there is no step progress to show, e.g. that the
+    # provider reports none, or how many of the images are ready.
+    detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,14 @@ class GeneratedImage:
     height: int | None = None
     content_type: str | None = None
     nsfw: bool = False
+
+    @property
+    def ledger_url(self) -> str:
+        """What the ledger keeps of `url`: inline `data:` images (OpenAI-compatible
+        `b64_json` answers) are megabytes, so only their media type is kept."""
+        if self.url.startswith("data:"):
+            return self.url.split(",", 1)[0] + ",…"
+        return self.url
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,18 @@ class Provider(ABC):
     @abstractmethod
     async def cancel(self, model: str, request_id: str) -> None:
         """Ask the provider to stop the request; harmless if it already finished."""
+
+    async def probe(self, model: str) -> str | None:
+        """The cheapest authenticated call this provider allows, for `python -m bot doctor`:
+        returns None (or a short remark) when the key is accepted and the API reachable,
+        raises ProviderError naming the problem otherwise."""
+        raise NotImplementedError
+
+    def can_resume(self, request_id: str) -> bool:
+        """Whether `watch`/`result` can re-attach to this request id in this process. Queue
+        providers can (the id is all they need); one that holds the request in memory cannot
+        after a restart, and the runner then ends the job with a refund instead of waiting."""
+        return True
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release network clients."""

@@ -41,7 +41,8 @@ def test_defaults(config: Config) -> None:
         ({"prompt": "a", "provider": "replicate", "guidance": 15}, "between 0 and 10"),
         ({"prompt": "a", "model": "black-forest-labs/flux-dev"}, "is a replicate model"),
         ({"prompt": "a", "model": "stability/sdxl"}, "'stability/sdxl' is not available on fal"),
-        ({"prompt": "a", "provider": "openai"}, "Unknown provider 'openai'"),
+        ({"prompt": "a", "provider": "midjourney"}, "Unknown provider 'midjourney'"),
+        ({"prompt": "a", "provider": "openai"}, "The openai provider is not set up on this bot"),
     ],
 )
 def test_refusals_name_the_problem(

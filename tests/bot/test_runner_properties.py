@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.config import parse_config
-from bot.delivery import ImageFile, MessageTarget
+from bot.delivery import Delivered, ImageFile, MessageTarget
 from bot.errors import ProviderError, QuotaExceeded
 from bot.generation import GenerationRequest, build_request
 from bot.jobs import JobService, Origin
@@ -106,13 +106,18 @@ class RecordingMessenger:
         await asyncio.sleep(0)
 
     async def finish(
-        self, target: MessageTarget, content: str, files: Sequence[ImageFile] = ()
-    ) -> str:
+        self,
+        target: MessageTarget,
+        content: str,
+        files: Sequence[ImageFile] = (),
+        *,
+        kind: str | None = None,
+    ) -> Delivered:
         await asyncio.sleep(0.001)
         self.finals[target.job_id] += 1
         if files:
             self.deliveries[target.job_id] += 1
-        return "edit"
+        return Delivered("edit", 1, ())
 
 
 Step = tuple[str, int]

@@ -1,0 +1,367 @@
+"""CivitAI's public models API: turn a model page link or an AIR into what the bot needs to
+know about a checkpoint or LoRA, and decide whether a LoRA fits.
+
+Stable API for the commands (e.g. `/lora`):
+
+- `await CivitaiModels(session, base_url=..., token=...).resolve(ref) -> CivitaiModelInfo`, or
+  `CivitaiModels.from_config(config, session)` to use `[providers.civitai] models_base_url` and
+  the CivitAI token when that provider is enabled. `resolve(ref, session=...)` is the same as a
+  plain function.
+  `ref` is a civitai.com model page URL (`https://civitai.com/models/{id}[/slug]
+  [?modelVersionId={versionId}]`), a download link (`/api/download/models/{versionId}`) or
+  an AIR (`urn:air:{ecosystem}:{type}:civitai:{modelId}[@{versionId}]`). Without a version
+  the model's newest version is used.
+  Raises `InvalidRequest` (shown to the member as is) when the reference is malformed or
+  CivitAI has no such model/version, and `ProviderError("civitai", ...)` when the API cannot
+  be reached or refuses the token.
+- `check_lora_fit(info, *, checkpoint_base_model, allow_nsfw)`: a pure check that raises
+  `InvalidRequest` naming the reason when the model is not a LoRA, was made for another base
+  model family than the checkpoint, or is NSFW (or blocked) where the server forbids it.
+
+Calls: `GET {base}/api/v1/models/{modelId}` (name, type, nsfw, nsfwLevel, creator, licence
+flags and every version), and `GET {base}/api/v1/model-versions/{versionId}` only when the
+version asked for is not listed there.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+
+from bot.errors import InvalidRequest, ProviderError
+
+if TYPE_CHECKING:
+    from bot.config import Config
+
+DEFAULT_MODELS_BASE_URL = "https://civitai.com"
+
+AIR_PATTERN = re.compile(
+    r"^urn:air:(?P<ecosystem>[a-z0-9_.\-]+):(?P<type>[a-z0-9_\-]+):civitai:"
+    r"(?P<model>\d+)(?:@(?P<version>\d+))?$",
+    re.IGNORECASE,
+)
+_PAGE_HOSTS = ("civitai.com", "www.civitai.com", "civitai.green", "www.civitai.green")
+
+# CivitAI's nsfwLevel is a bit set over the model's content: 1 PG, 2 PG-13, 4 R, 8 X, 16 XXX,
+# 32 blocked. R and above counts as NSFW here.
+NSFW_LEVEL_R = 4
+NSFW_LEVEL_X = 8
+NSFW_LEVEL_XXX = 16
+NSFW_LEVEL_BLOCKED = 32
+_NSFW_BITS = NSFW_LEVEL_R | NSFW_LEVEL_X | NSFW_LEVEL_XXX
+
+LORA_TYPES = ("LORA", "LoCon", "DoRA")
+# Model type → the AIR's type segment (as civitai.com writes them).
+_AIR_TYPES = {
+    "Checkpoint": "checkpoint",
+    "LORA": "lora",
+    "LoCon": "lycoris",
+    "DoRA": "dora",
+    "TextualInversion": "embedding",
+    "Hypernetwork": "hypernet",
+    "VAE": "vae",
+    "Controlnet": "controlnet",
+    "Upscaler": "upscaler",
+}
+
+
+@dataclass(frozen=True)
+class CivitaiModelInfo:
+    model_id: int
+    version_id: int
+    name: str  # the model's name
+    version_name: str
+    type: str  # "LORA", "Checkpoint", "LoCon", ...
+    base_model: str  # e.g. "SDXL 1.0", "SD 1.5", "Flux.1 D", "Pony"
+    trained_words: tuple[str, ...]  # trigger words to put in the prompt
+    nsfw: bool  # the creator's / moderators' NSFW flag
+    nsfw_level: int  # bit set, see NSFW_LEVEL_*
+    creator: str | None
+    allow_commercial_use: tuple[str, ...]  # e.g. ("Image", "RentCivit", "Rent", "Sell")
+    allow_derivatives: bool
+    allow_no_credit: bool
+    allow_different_license: bool
+    air: str  # urn:air:{ecosystem}:{type}:civitai:{modelId}@{versionId}
+    page_url: str
+    download_url: str | None = None
+
+    @property
+    def is_lora(self) -> bool:
+        return self.type in LORA_TYPES
+
+    @property
+    def is_nsfw(self) -> bool:
+        return self.nsfw or bool(self.nsfw_level & (_NSFW_BITS | NSFW_LEVEL_BLOCKED))
+
+    @property
+    def family(self) -> str:
+        return base_model_family(self.base_model)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    model_id: int | None  # None: only the version is known (a download link)
+    version_id: int | None
+
+
+def parse_ref(ref: str) -> ModelRef:
+    """A model page URL or an AIR → ids; InvalidRequest when it is neither."""
+    text = (ref or "").strip().strip("<>")
+    match = AIR_PATTERN.match(text)
+    if match:
+        version = match["version"]
+        return ModelRef(int(match["model"]), int(version) if version else None)
+    parts = urlsplit(text)
+    if parts.scheme in ("http", "https") and parts.hostname in _PAGE_HOSTS:
+        segments = [s for s in parts.path.split("/") if s]
+        if len(segments) >= 2 and segments[0] == "models" and segments[1].isdigit():
+            versions = parse_qs(parts.query).get("modelVersionId") or []
+            version = versions[0] if versions else None
+            if version is not None and not version.isdigit():
+                raise InvalidRequest(f"modelVersionId={version!r} in {text} is not a number.")
+            return ModelRef(int(segments[1]), int(version) if version else None)
+        download = segments[:3] == ["api", "download", "models"] and len(segments) == 4
+        if download and segments[3].isdigit():
+            return ModelRef(None, int(segments[3]))
+    raise InvalidRequest(
+        f"{text!r} is not a CivitAI model link or AIR: paste a link like "
+        "https://civitai.com/models/12345 (optionally ?modelVersionId=…) or an AIR like "
+        "urn:air:sdxl:lora:civitai:12345@67890."
+    )
+
+
+_FAMILIES: tuple[tuple[str, str], ...] = (
+    ("sd 1", "sd1"),
+    ("sd 2", "sd2"),
+    ("sdxl", "sdxl"),
+    ("sd 3", "sd3"),
+    ("pony", "pony"),
+    ("illustrious", "illustrious"),
+    ("noobai", "noobai"),
+    ("flux.1", "flux1"),
+    ("flux.2", "flux2"),
+    ("hunyuan", "hunyuan"),
+    ("wan", "wan"),
+)
+
+
+def base_model_family(base_model: str) -> str:
+    """Base models whose LoRAs are interchangeable share a family: "SDXL 1.0", "SDXL Turbo"
+    and "SDXL Lightning" are all "sdxl"; "Flux.1 D" and "Flux.1 S" are "flux1". Pony and
+    Illustrious are SDXL derivatives with their own LoRA ecosystems, so they are their own
+    families. Unknown base models only match themselves."""
+    key = " ".join(base_model.lower().split())
+    for prefix, family in _FAMILIES:
+        if key.startswith(prefix):
+            return family
+    return key
+
+
+_FAMILY_NAMES = {
+    "sd1": "SD 1.x",
+    "sd2": "SD 2.x",
+    "sdxl": "SDXL",
+    "sd3": "SD 3",
+    "pony": "Pony",
+    "illustrious": "Illustrious",
+    "noobai": "NoobAI",
+    "flux1": "Flux.1",
+    "flux2": "Flux.2",
+}
+
+
+def family_name(family_or_base_model: str) -> str:
+    """A readable name for a base model family (an AIR ecosystem such as "sdxl")."""
+    family = base_model_family(family_or_base_model)
+    return _FAMILY_NAMES.get(family, family_or_base_model)
+
+
+def check_lora_fit(info: CivitaiModelInfo, *, checkpoint_base_model: str, allow_nsfw: bool) -> None:
+    """Raise InvalidRequest with the reason when this LoRA must not be used with the checkpoint
+    (wrong kind of model, another base model family, or NSFW where the server forbids it)."""
+    if not info.is_lora:
+        raise InvalidRequest(
+            f"{info.name} is a {info.type} on CivitAI, not a LoRA: pick a LoRA model."
+        )
+    if info.nsfw_level & NSFW_LEVEL_BLOCKED:
+        raise InvalidRequest(f"{info.name} has been blocked by CivitAI and can't be used.")
+    if not allow_nsfw and info.is_nsfw:
+        raise InvalidRequest(
+            f"{info.name} is marked NSFW on CivitAI and this server does not allow NSFW LoRAs."
+        )
+    if info.family != base_model_family(checkpoint_base_model):
+        raise InvalidRequest(
+            f"{info.name} is a LoRA for {info.base_model}, but the checkpoint is "
+            f"{checkpoint_base_model}: pick a {checkpoint_base_model} version of it, or another "
+            "LoRA."
+        )
+
+
+class CivitaiModels:
+    """A small client for the public models API on the bot's aiohttp session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str = DEFAULT_MODELS_BASE_URL,
+        token: str | None = None,
+        timeout_s: float = 15.0,
+    ) -> None:
+        self._session = session
+        self._base = (base_url or DEFAULT_MODELS_BASE_URL).rstrip("/")
+        self._token = token
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=10)
+
+    @classmethod
+    def from_config(cls, config: Config, session: aiohttp.ClientSession) -> CivitaiModels:
+        settings = config.providers["civitai"]
+        key = config.secrets.provider_keys.get("civitai")
+        return cls(
+            session,
+            base_url=settings.models_base_url or DEFAULT_MODELS_BASE_URL,
+            token=key.get() if key is not None else None,
+        )
+
+    async def resolve(self, ref: str) -> CivitaiModelInfo:
+        wanted = parse_ref(ref)
+        if wanted.model_id is None:
+            assert wanted.version_id is not None
+            version = await self._get(
+                f"/api/v1/model-versions/{wanted.version_id}",
+                f"model version {wanted.version_id}",
+            )
+            owner = _int(version.get("modelId"))
+            if owner is None:
+                raise ProviderError(
+                    "civitai",
+                    "CivitAI did not say which model that version belongs to",
+                    retryable=False,
+                )
+            wanted = ModelRef(owner, wanted.version_id)
+        model = await self._get(f"/api/v1/models/{wanted.model_id}", f"model {wanted.model_id}")
+        versions = [v for v in model.get("modelVersions") or [] if isinstance(v, dict)]
+        if wanted.version_id is None:
+            if not versions:
+                raise InvalidRequest(f"CivitAI model {wanted.model_id} has no published version.")
+            version = versions[0]
+        else:
+            listed = [v for v in versions if v.get("id") == wanted.version_id]
+            if listed:
+                version = listed[0]
+            else:
+                version = await self._get(
+                    f"/api/v1/model-versions/{wanted.version_id}",
+                    f"model version {wanted.version_id}",
+                )
+                owner = version.get("modelId")
+                if isinstance(owner, int) and owner != wanted.model_id:
+                    raise InvalidRequest(
+                        f"Version {wanted.version_id} belongs to CivitAI model {owner}, "
+                        f"not {wanted.model_id}."
+                    )
+        return _info(model, version, self._page(int(model.get("id") or 0), version))
+
+    def _page(self, model_id: int, version: dict[str, Any]) -> str:
+        url = f"{self._base}/models/{model_id}"
+        version_id = version.get("id")
+        return f"{url}?modelVersionId={version_id}" if isinstance(version_id, int) else url
+
+    async def _get(self, path: str, what: str) -> dict[str, Any]:
+        headers = {"Accept": "application/json"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        url = self._base + path
+        try:
+            async with self._session.get(url, headers=headers, timeout=self._timeout) as response:
+                if response.status == 404:
+                    raise InvalidRequest(f"CivitAI has no {what}.")
+                if response.status in (401, 403):
+                    raise ProviderError(
+                        "civitai",
+                        f"CivitAI refused to show {what} (HTTP {response.status}): it may be "
+                        "private or in early access",
+                        retryable=False,
+                        status=response.status,
+                    )
+                if response.status >= 400:
+                    raise ProviderError(
+                        "civitai",
+                        f"CivitAI's models API answered HTTP {response.status}",
+                        retryable=response.status == 429 or response.status >= 500,
+                        status=response.status,
+                    )
+                data = await response.json(content_type=None)
+        except (InvalidRequest, ProviderError):
+            raise
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ProviderError(
+                "civitai",
+                f"CivitAI's models API could not be read ({type(exc).__name__})",
+                retryable=True,
+            ) from exc
+        if not isinstance(data, dict):
+            raise ProviderError("civitai", f"CivitAI sent no details for {what}", retryable=True)
+        return data
+
+
+async def resolve(
+    ref: str,
+    *,
+    session: aiohttp.ClientSession,
+    base_url: str = DEFAULT_MODELS_BASE_URL,
+    token: str | None = None,
+) -> CivitaiModelInfo:
+    """`CivitaiModels(session, base_url=base_url, token=token).resolve(ref)`."""
+    return await CivitaiModels(session, base_url=base_url, token=token).resolve(ref)
+
+
+def make_air(base_model: str, model_type: str, model_id: int, version_id: int) -> str:
+    ecosystem = base_model_family(base_model)
+    ecosystem = re.sub(r"[^a-z0-9]+", "", ecosystem) or "unknown"
+    kind = _AIR_TYPES.get(model_type, model_type.lower() or "unknown")
+    return f"urn:air:{ecosystem}:{kind}:civitai:{model_id}@{version_id}"
+
+
+def _info(model: dict[str, Any], version: dict[str, Any], page_url: str) -> CivitaiModelInfo:
+    nested: dict[str, Any] = version["model"] if isinstance(version.get("model"), dict) else {}
+    model_id = _int(model.get("id")) or _int(version.get("modelId")) or 0
+    version_id = _int(version.get("id")) or 0
+    model_type = str(model.get("type") or nested.get("type") or "")
+    base_model = str(version.get("baseModel") or "")
+    air = version.get("air")
+    if not (isinstance(air, str) and AIR_PATTERN.match(air)):
+        air = make_air(base_model, model_type, model_id, version_id)
+    creator = model.get("creator")
+    commercial = model.get("allowCommercialUse")
+    if isinstance(commercial, str):
+        commercial = [commercial]
+    words = version.get("trainedWords") or []
+    download = version.get("downloadUrl")
+    return CivitaiModelInfo(
+        model_id=model_id,
+        version_id=version_id,
+        name=str(model.get("name") or nested.get("name") or f"model {model_id}"),
+        version_name=str(version.get("name") or ""),
+        type=model_type,
+        base_model=base_model,
+        trained_words=tuple(str(w).strip() for w in words if str(w).strip()),
+        nsfw=bool(model.get("nsfw") or nested.get("nsfw")),
+        nsfw_level=_int(model.get("nsfwLevel")) or _int(version.get("nsfwLevel")) or 0,
+        creator=str(creator.get("username")) if isinstance(creator, dict) else None,
+        allow_commercial_use=tuple(str(c) for c in commercial or () if str(c) != "None"),
+        allow_derivatives=bool(model.get("allowDerivatives", False)),
+        allow_no_credit=bool(model.get("allowNoCredit", False)),
+        allow_different_license=bool(model.get("allowDifferentLicense", False)),
+        air=air,
+        page_url=page_url,
+        download_url=download if isinstance(download, str) else None,
+    )
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

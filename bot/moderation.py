@@ -1,0 +1,179 @@
+"""Moderators stay in control: prompt filters, bans, channel rules, quota tiers and budgets.
+
+`ModerationService.admit` is the gate every new job passes (from `JobService.create`), before
+anything is written, sent to a provider or charged.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.config import Config
+from bot.errors import InvalidRequest, Refused
+from bot.generation import GenerationRequest
+from db.moderation import GuildSettings, ModerationStore
+
+# Letters that look like Latin ones (Cyrillic, Greek) and leetspeak digits/symbols.
+_CONFUSABLES = str.maketrans(
+    {
+        "а": "a", "в": "b", "с": "c", "е": "e", "ё": "e", "н": "h", "і": "i", "ј": "j",
+        "к": "k", "м": "m", "о": "o", "р": "p", "ѕ": "s", "т": "t", "у": "y", "х": "x",
+        "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o",
+        "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ѡ": "w", "ԝ": "w",
+    }
+)  # fmt: skip
+_LEET = str.maketrans(
+    {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i",
+     "|": "l", "+": "t", "€": "e"}
+)  # fmt: skip
+_SPACED = re.compile(r"(?<![^\W_])(?:[^\W_][\W_]+){2,}[^\W_](?![^\W_])")
+_ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
+
+
+def normalize(text: str) -> list[str]:
+    """Forms of a prompt to match filters against: NFKC (fullwidth, ligatures), no accents,
+    no zero-width characters, look-alike letters mapped, leetspeak decoded (both readings of
+    "1"), and letters spelled out with separators ("n.s.f.w", "n s f w") joined."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _ZERO_WIDTH.sub("", text)
+    text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    text = text.lower().translate(_CONFUSABLES)
+    forms = []
+    for one in ("i", "l"):
+        form = text.translate(_LEET).replace("1", one)
+        form = _SPACED.sub(lambda m: re.sub(r"[\W_]+", "", m.group(0)), form)
+        forms.append(form)
+    return forms
+
+
+def blocked_by(filters: list[tuple[str, str]], prompt: str) -> str | None:
+    """The first filter that matches the prompt, or None. Words match whole words (and their
+    plural) in any normalised form; regexes run on the raw and the normalised prompt."""
+    forms = normalize(prompt)
+    for kind, pattern in filters:
+        if kind == "word":
+            word = normalize(pattern)[0].strip()
+            if not word:
+                continue
+            squashed = re.sub(r"[\W_]+", "", word)
+            rule = re.compile(rf"(?<![^\W_]){re.escape(word)}s?(?![^\W_])")
+            squashed_rule = re.compile(rf"(?<![^\W_]){re.escape(squashed)}s?(?![^\W_])")
+            if any(rule.search(f) or squashed_rule.search(f) for f in forms):
+                return pattern
+        else:
+            try:
+                regex = re.compile(pattern, re.IGNORECASE)
+            except re.error:
+                continue
+            if regex.search(prompt) or any(regex.search(f) for f in forms):
+                return pattern
+    return None
+
+
+def month_start(now: float) -> float:
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    return datetime(moment.year, moment.month, 1, tzinfo=UTC).timestamp()
+
+
+def next_month(now: float) -> int:
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    return int(datetime(year, month, 1, tzinfo=UTC).timestamp())
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What a job may use: the member's daily limit and the server's budget (None = none)."""
+
+    daily_limit: int
+    monthly_budget: float | None
+    month_start: float
+    cost: float
+
+
+class ModerationService:
+    def __init__(self, config: Config, store: ModerationStore) -> None:
+        self._config = config
+        self.store = store
+        self.blocked_listeners: list[BlockedListener] = []
+
+    def estimate_cost(self, request: GenerationRequest) -> float:
+        costs = self._config.costs
+        per_image = costs.per_model.get(request.model, costs.per_image.get(request.provider, 0.0))
+        return round(per_image * request.count, 6)
+
+    async def daily_limit(
+        self, guild_id: int | None, user_id: int, role_ids: tuple[int, ...], day: str
+    ) -> int:
+        """A member's own override wins, else the highest tier among their roles, else the
+        bot's default; plus what `/admin quota reset` gave back today."""
+        default = self._config.quotas.images_per_user_per_day
+        if guild_id is None:
+            return default
+        own, role_best, bonus = await self.store.quota_tiers(guild_id, user_id, role_ids, day)
+        base = own if own is not None else (role_best if role_best is not None else default)
+        return base + bonus
+
+    async def admit(
+        self,
+        request: GenerationRequest,
+        *,
+        guild_id: int | None,
+        channel_id: int,
+        user_id: int,
+        role_ids: tuple[int, ...],
+        day: str,
+        now: float | None = None,
+    ) -> Admission:
+        now = time.time() if now is None else now
+        limit = await self.daily_limit(guild_id, user_id, role_ids, day)
+        cost = self.estimate_cost(request)
+        if guild_id is None:
+            return Admission(limit, None, month_start(now), cost)
+        ban = await self.store.active_ban(guild_id, user_id, now)
+        if ban is not None:
+            until = f" until <t:{int(ban.until)}:f>" if ban.until else ""
+            why = f" Reason: {ban.reason}" if ban.reason else ""
+            raise Refused(f"You can't generate images on this server{until}.{why}")
+        channel = await self.store.channel_settings(guild_id, channel_id)
+        if channel.generation == 0:
+            raise Refused("Image generation is turned off in this channel.")
+        settings = await self.store.guild_settings(guild_id)
+        allowed = channel.provider_list or settings.provider_list
+        if allowed and request.provider not in allowed:
+            raise InvalidRequest(
+                f"The {request.provider} provider isn't allowed here; use {', '.join(allowed)}."
+            )
+        plain = request.mode == "txt2img" and not request.loras
+        if settings.model_list and plain and request.model not in settings.model_list:
+            raise InvalidRequest(
+                f"The model {request.model} isn't allowed on this server; use "
+                f"{', '.join(settings.model_list)}."
+            )
+        filters = await self.store.filters(guild_id)
+        texts = [request.prompt, request.negative_prompt or ""]
+        match = next((m for t in texts if (m := blocked_by(filters, t))), None) if filters else None
+        if match is not None:
+            for listener in self.blocked_listeners:
+                listener(guild_id, user_id, channel_id, request.prompt, match)
+            raise Refused("That prompt can't be used on this server.")
+        budget = settings.monthly_budget
+        if budget is None:
+            budget = self._config.quotas.monthly_budget_per_server
+        return Admission(limit, budget, month_start(now), cost)
+
+    async def settings(self, guild_id: int | None) -> GuildSettings | None:
+        return await self.store.guild_settings(guild_id) if guild_id is not None else None
+
+
+class BlockedListener:
+    """Called (synchronously) when a prompt is blocked, e.g. to write an audit line."""
+
+    def __call__(
+        self, guild_id: int, user_id: int, channel_id: int, prompt: str, pattern: str
+    ) -> None:  # pragma: no cover - interface
+        raise NotImplementedError

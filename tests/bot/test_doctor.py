@@ -1,0 +1,123 @@
+"""`python -m bot doctor` as a real process against the four fake providers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from pathlib import Path
+
+from tests.fakes.civitai import FakeCivitai
+from tests.fakes.fal import FakeFal
+from tests.fakes.openai_images import FakeOpenAIImages
+from tests.fakes.replicate import FakeReplicate
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD_ENV = {
+    "DISCORD_TOKEN": "t",
+    "FAL_KEY": "fal-key",
+    "REPLICATE_API_TOKEN": "r8-key",
+    "CIVITAI_API_TOKEN": "civitai-key",
+    "PROXY_KEY": "sk-test-key",
+}
+
+
+def write_config(tmp_path: Path, civitai: FakeCivitai, openai_base: str) -> Path:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\npath = "{tmp_path / "x.db"}"\n'
+        "[providers.replicate]\nenabled = true\n"
+        f'[providers.civitai]\nenabled = true\nbase_url = "{civitai.base_url}"\n'
+        f'[providers.openai]\nenabled = true\nbase_url = "{openai_base}"\n'
+        'api_key_env = "PROXY_KEY"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+async def doctor(config: Path, env: dict[str, str]) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "doctor",
+        "--config",
+        str(config),
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(30):
+        out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_doctor_says_ok_for_every_provider_with_good_credentials(
+    fake_fal: FakeFal,
+    fake_replicate: FakeReplicate,
+    fake_civitai: FakeCivitai,
+    fake_openai: FakeOpenAIImages,
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, fake_civitai, f"{fake_openai.base_url}/v1")
+    code, out, err = await doctor(config, GOOD_ENV)
+    assert code == 0, (out, err)
+    assert out.splitlines() == [
+        "fal: ok",
+        "replicate: ok (account fake-user)",
+        "civitai: ok",
+        "openai: ok",
+    ]
+    # The cheapest authenticated calls, and nothing that generates anything.
+    (fal_call,) = fake_fal.requests
+    assert fal_call.method == "GET" and fal_call.path.endswith("/status")
+    assert fal_call.headers["Authorization"] == "Key fal-key"
+    assert fake_fal.submits == []
+    assert [r.path for r in fake_replicate.requests] == ["/v1/account"]
+    assert [(r.path, r.query) for r in fake_civitai.requests] == [
+        ("/v1/consumer/coverage", {"model": "urn:air:sdxl:checkpoint:civitai:101055@128078"})
+    ]
+    assert [r.path for r in fake_openai.requests] == ["/v1/models"]
+    assert "sk-test-key" not in out + err
+
+
+async def test_doctor_names_each_problem_and_exits_1(
+    fake_fal: FakeFal,
+    fake_replicate: FakeReplicate,
+    fake_civitai: FakeCivitai,
+    fake_openai: FakeOpenAIImages,
+    tmp_path: Path,
+) -> None:
+    fake_fal.bad_keys.add("fal-key")
+    fake_replicate.bad_tokens.add("r8-key")
+    fake_civitai.bad_tokens.add("civitai-key")
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    config = write_config(tmp_path, fake_civitai, f"http://127.0.0.1:{port}/v1")
+    code, out, err = await doctor(config, GOOD_ENV)
+    assert code == 1, (out, err)
+    lines = out.splitlines()
+    assert lines[0] == "fal: fal refused the bot's API key (the bot owner must check FAL_KEY)"
+    assert lines[1] == (
+        "replicate: Replicate refused the bot's API token (the bot owner must check it)"
+    )
+    assert lines[2] == (
+        "civitai: CivitAI refused the bot's API token (the bot owner must check CIVITAI_API_TOKEN)"
+    )
+    assert lines[3] == "openai: could not reach the images API (connection refused)"
+    assert "Traceback" not in err
+
+    fake_fal.bad_keys.clear()
+    fake_replicate.bad_tokens.clear()
+    fake_civitai.bad_tokens.clear()
+    fake_openai.keys.clear()
+    config = write_config(tmp_path, fake_civitai, f"{fake_openai.base_url}/v1")
+    code, out, _ = await doctor(config, GOOD_ENV)
+    assert code == 1
+    assert out.splitlines()[3] == (
+        "openai: the API refused the bot's key (the bot owner must check PROXY_KEY)"
+    )

@@ -1,0 +1,229 @@
+"""`/imagine` on an OpenAI-compatible images API end to end: real discord.py and the real
+`openai` SDK over loopback sockets against the fake images server."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from tests.fakes.cdn import FakeCDN
+from tests.fakes.discord import FakeDiscord, FakeMessage, Interaction
+from tests.fakes.openai_images import FakeOpenAIImages
+from tests.harness import running_bot
+
+
+def providers(fake: FakeOpenAIImages, **extra: Any) -> dict[str, Any]:
+    return {"providers": {"openai": fake.config(**extra)}}
+
+
+def assert_images(message: FakeMessage, count: int) -> None:
+    assert len(message.attachments) == count
+    for attachment in message.attachments:
+        with Image.open(io.BytesIO(attachment.data)) as image:
+            image.verify()
+
+
+def private_answer(interaction: Interaction) -> str:
+    (callback,) = interaction.callbacks()
+    assert callback.json["type"] == 4 and callback.json["data"]["flags"] & 64
+    return str(callback.json["data"]["content"])
+
+
+async def test_gpt_image_b64_results_reach_discord_and_progress_says_there_is_none(
+    fake_discord: FakeDiscord, fake_openai: FakeOpenAIImages, db_path: Path
+) -> None:
+    fake_openai.run_s = 2.5
+    async with running_bot(fake_discord, db_path, **providers(fake_openai)) as h:
+        interaction = await h.imagine(
+            prompt="a paper boat", provider="openai", count=2, aspect_ratio="3:2"
+        )
+        await h.idle()
+
+        (generation,) = fake_openai.generations
+        assert generation.body == {
+            "model": "gpt-image-1.5",
+            "prompt": "a paper boat",
+            "n": 2,
+            "size": "1536x1024",
+        }
+        assert generation.headers["Authorization"] == "Bearer sk-test-key"
+        assert generation.headers["x-stainless-retry-count"] == "0"
+        assert all("b64_json" in item for item in generation.images)
+
+        message = h.original(interaction)
+        states = [state.get("content") or "" for state in message.history]
+        running = [s for s in states if "Generating" in s]
+        assert running, states
+        assert all("reports no progress" in s and "so far" in s for s in running)
+        assert_images(message, 2)
+        final = message.content or ""
+        assert "openai" in final and "gpt-image-1.5" in final
+
+        job = await h.job_for(interaction)
+        assert job is not None
+        assert (job.state, job.quota_state) == ("done", "committed")
+        stored = (job.result_json or {})["images"]
+        assert stored == ["data:image/png;base64,…"] * 2  # not megabytes of base64
+
+
+async def test_dall_e_3_draws_one_image_per_call_so_a_job_is_split(
+    fake_discord: FakeDiscord, fake_openai: FakeOpenAIImages, cdn: FakeCDN, db_path: Path
+) -> None:
+    config = providers(fake_openai, model="dall-e-3", models=["dall-e-3"])
+    async with running_bot(fake_discord, db_path, **config) as h:
+        interaction = await h.imagine(
+            prompt="a lighthouse", provider="openai", count=3, aspect_ratio="16:9"
+        )
+        await h.idle()
+        assert len(fake_openai.generations) == 3
+        for generation in fake_openai.generations:
+            assert generation.body == {
+                "model": "dall-e-3",
+                "prompt": "a lighthouse",
+                "n": 1,
+                "size": "1792x1024",
+                "response_format": "url",
+            }
+        starts = sorted(g.started_at for g in fake_openai.generations)
+        assert starts[-1] - starts[0] < fake_openai.run_s  # concurrently, not one by one
+        assert_images(h.original(interaction), 3)
+        assert len([p for _, p, _ in cdn.requests if p.startswith("/oai/")]) == 3
+
+
+async def test_sizes_and_options_the_model_lacks_are_refused_naming_a_provider_that_has_them(
+    fake_discord: FakeDiscord, fake_openai: FakeOpenAIImages, db_path: Path
+) -> None:
+    async with running_bot(fake_discord, db_path, **providers(fake_openai)) as h:
+        wide = await h.imagine(prompt="x", provider="openai", aspect_ratio="21:9")
+        sixteen = await h.imagine(prompt="x", provider="openai", aspect_ratio="16:9")
+        seeded = await h.imagine(prompt="x", provider="openai", seed=3)
+        negative = await h.imagine(prompt="x", provider="openai", negative_prompt="dogs")
+        await asyncio.sleep(0.5)
+        assert private_answer(wide) == (
+            "openai can't do aspect ratio 21:9 on this bot (with gpt-image-1.5 it offers 1:1, "
+            "3:2, 2:3); fal can: pick provider fal."
+        )
+        assert "openai can't do aspect ratio 16:9" in private_answer(sixteen)
+        assert "fal can: pick provider fal" in private_answer(sixteen)
+        assert private_answer(seeded) == (
+            "openai can't do a fixed seed on this bot; fal can: pick provider fal."
+        )
+        assert "openai can't do a negative prompt" in private_answer(negative)
+        for interaction in (wide, sixteen, seeded, negative):
+            assert await h.job_for(interaction) is None
+        assert fake_openai.requests == []
+
+
+async def test_a_content_policy_refusal_fails_at_once_and_refunds(
+    fake_discord: FakeDiscord, fake_openai: FakeOpenAIImages, db_path: Path
+) -> None:
+    async with running_bot(fake_discord, db_path, **providers(fake_openai)) as h:
+        interaction = await h.imagine(prompt="something forbidden", provider="openai", count=2)
+        await h.idle()
+        content = h.original(interaction).content or ""
+        assert "Generation failed" in content
+        assert "rejected as a result of our safety system" in content
+        assert "will not help" in content
+        assert "2 images were refunded" in content
+        assert len(fake_openai.posts) == 1
+        job = await h.job_for(interaction)
+        assert job is not None and (job.state, job.quota_state) == ("failed", "refunded")
+        assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 0
+
+
+async def test_rate_limits_and_server_errors_are_retried_by_the_bots_policy(
+    fake_discord: FakeDiscord, fake_openai: FakeOpenAIImages, db_path: Path
+) -> None:
+    fake_openai.inject(
+        "POST",
+        r"/images/generations$",
+        status=429,
+        headers={"Retry-After": "1"},
+        json={
+            "error": {
+                "message": "Rate limit reached for images per minute.",
+                "type": "requests",
+                "param": None,
+                "code": "rate_limit_exceeded",
+            }
+        },
+    )
+    fake_openai.inject("POST", r"/images/generations$", status=500)
+    async with running_bot(fake_discord, db_path, **providers(fake_openai)) as h:
+        interaction = await h.imagine(prompt="third time lucky", provider="openai")
+        await h.idle()
+        posts = fake_openai.posts
+        assert len(posts) == 3
+        assert posts[1].time - posts[0].time >= 0.95  # Retry-After honoured
+        assert len(fake_openai.generations) == 1
+        assert_images(h.original(interaction), 1)
+
+
+async def test_an_empty_account_and_a_wrong_key_fail_with_a_clear_reason(
+    fake_discord: FakeDiscord, fake_openai: FakeOpenAIImages, db_path: Path
+) -> None:
+    fake_openai.inject(
+        "POST",
+        r"/images/generations$",
+        status=429,
+        json={
+            "error": {
+                "message": "You exceeded your current quota.",
+                "type": "insufficient_quota",
+                "param": None,
+                "code": "insufficient_quota",
+            }
+        },
+    )
+    async with running_bot(fake_discord, db_path, **providers(fake_openai)) as h:
+        broke = await h.imagine(prompt="a", provider="openai")
+        await h.idle()
+        assert "out of credit" in (h.original(broke).content or "")
+        fake_openai.keys.clear()
+        refused = await h.imagine(prompt="b", provider="openai")
+        await h.idle()
+        content = h.original(refused).content or ""
+        assert "refused the bot's key" in content and "OPENAI_API_KEY" in content
+        assert len(fake_openai.posts) == 2  # neither was retried
+
+
+async def test_a_restart_mid_call_ends_the_job_with_a_refund_instead_of_hanging(
+    fake_discord: FakeDiscord, fake_openai: FakeOpenAIImages, db_path: Path
+) -> None:
+    fake_openai.run_s = 5.0
+    config = providers(fake_openai)
+    async with running_bot(fake_discord, db_path, **config) as h:
+        interaction = await h.imagine(prompt="lost in a restart", provider="openai", count=2)
+        async with asyncio.timeout(5):
+            while not fake_openai.generations:
+                await asyncio.sleep(0.05)
+    async with running_bot(fake_discord, db_path, **config) as h2:
+        await h2.idle(timeout=5)
+        content = h2.original(interaction).content or ""
+        assert "Generation failed" in content
+        assert "cannot be picked up again after a restart" in content
+        assert "2 images were refunded" in content
+        assert "may help" in content
+        job = await h2.job_for(interaction)
+        assert job is not None and (job.state, job.quota_state) == ("failed", "refunded")
+        assert len(fake_openai.generations) == 1  # never sent again
+
+
+async def test_a_call_that_never_answers_times_out_and_is_refunded(
+    fake_discord: FakeDiscord, fake_openai: FakeOpenAIImages, db_path: Path
+) -> None:
+    fake_openai.hang_calls = True
+    async with running_bot(
+        fake_discord, db_path, generation={"job_timeout_s": 2}, **providers(fake_openai)
+    ) as h:
+        interaction = await h.imagine(prompt="forever", provider="openai")
+        await h.idle()
+        content = h.original(interaction).content or ""
+        assert "longer than the 2 s limit" in content
+        job = await h.job_for(interaction)
+        assert job is not None and (job.state, job.quota_state) == ("expired", "refunded")
+        assert len(fake_openai.posts) == 1
