@@ -12,14 +12,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.audit import AuditLog
 from bot.collab import CollabService
 from bot.config import Config
 from bot.delivery import Messenger
 from bot.errors import ArtFactoryError, Refusal
 from bot.jobs import JobService, Origin
+from bot.moderation import ModerationService
 from bot.providers import Provider, build_providers
 from bot.runner import JobRunner
 from db.database import Database
+from db.moderation import ModerationStore
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ class ArtFactoryBot(commands.AutoShardedBot):
     runner: JobRunner
     jobs: JobService
     messenger: Messenger
+    moderation: ModerationService
+    audit: AuditLog
     collab: CollabService
 
     def __init__(self, config: Config, **options: object) -> None:
@@ -70,8 +75,19 @@ class ArtFactoryBot(commands.AutoShardedBot):
         )
         self.providers = build_providers(self.config, self.session)
         self.messenger = Messenger(self)
-        self.runner = JobRunner(self.config, self.db, self.providers, self.messenger, self.session)
-        self.jobs = JobService(self.config, self.db, self.runner)
+        self.moderation = ModerationService(self.config, ModerationStore(self.db))
+        self.audit = AuditLog(self, self.moderation.store)
+        self.moderation.blocked_listeners.append(self.audit.prompt_blocked)
+        self.runner = JobRunner(
+            self.config,
+            self.db,
+            self.providers,
+            self.messenger,
+            self.session,
+            moderation=self.moderation,
+            on_finished=self.audit.job_finished,
+        )
+        self.jobs = JobService(self.config, self.db, self.runner, moderation=self.moderation)
         self.collab = CollabService(self.config, self.db, self.jobs, self.session)
         self._resources_ready = True
         for extension in EXTENSIONS:
@@ -95,6 +111,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
     async def close(self) -> None:
         if self._resources_ready:
             await self.runner.stop()
+            await self.audit.close()
         await super().close()
         if self._resources_ready:
             for provider in self.providers.values():

@@ -27,7 +27,7 @@ STRENGTH_WORDS = {"subtle": 0.35, "strong": 0.75}
 VARIATION_STRENGTH = 0.6  # the V buttons
 MAX_LORAS = 3
 _LORA_NAME = re.compile(r"^[\w][\w .\-]{0,39}$")
-_ATTACHMENT_NAME = re.compile(r"^art-(\d+)-(\d+)\.\w+$")
+_ATTACHMENT_NAME = re.compile(r"^(?:SPOILER_)?art-(\d+)-(\d+)\.\w+$")
 
 
 def parse_strength(text: str | None) -> float | None:

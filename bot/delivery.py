@@ -42,6 +42,7 @@ class ImageFile:
     filename: str
     data: bytes
     content_type: str
+    spoiler: bool = False
 
 
 def sniff(data: bytes) -> tuple[str, str] | None:
@@ -259,4 +260,4 @@ def _urls(message: discord.Message) -> tuple[str, ...]:
 
 
 def _discord_files(files: Sequence[ImageFile]) -> list[discord.File]:
-    return [discord.File(io.BytesIO(f.data), filename=f.filename) for f in files]
+    return [discord.File(io.BytesIO(f.data), filename=f.filename, spoiler=f.spoiler) for f in files]

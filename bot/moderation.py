@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -99,7 +100,7 @@ class ModerationService:
     def __init__(self, config: Config, store: ModerationStore) -> None:
         self._config = config
         self.store = store
-        self.blocked_listeners: list[BlockedListener] = []
+        self.blocked_listeners: list[Callable[[int, int, int, str, str], None]] = []
 
     def estimate_cost(self, request: GenerationRequest) -> float:
         costs = self._config.costs
@@ -168,12 +169,3 @@ class ModerationService:
 
     async def settings(self, guild_id: int | None) -> GuildSettings | None:
         return await self.store.guild_settings(guild_id) if guild_id is not None else None
-
-
-class BlockedListener:
-    """Called (synchronously) when a prompt is blocked, e.g. to write an audit line."""
-
-    def __call__(
-        self, guild_id: int, user_id: int, channel_id: int, prompt: str, pattern: str
-    ) -> None:  # pragma: no cover - interface
-        raise NotImplementedError

@@ -27,10 +27,11 @@ import aiohttp
 import discord.utils
 
 from bot.config import Config
-from bot.delivery import MessageTarget, Messenger, download_images
+from bot.delivery import ImageFile, MessageTarget, Messenger, download_images
 from bot.errors import DeliveryError, InvalidRequest, ProviderError
 from bot.generation import GenerationRequest, retarget
 from bot.jobs import JobSubmitter
+from bot.moderation import ModerationService
 from bot.progress import (
     PROGRESS_EDITS_PER_S,
     EditBudget,
@@ -144,7 +145,11 @@ class JobRunner(JobSubmitter):
         retry_policy: RetryPolicy | None = None,
         watchdog_interval_s: float = 30.0,
         clock: Callable[[], float] = time.time,
+        moderation: ModerationService | None = None,
+        on_finished: Callable[[JobRow], None] | None = None,
     ) -> None:
+        self._moderation = moderation
+        self._on_finished = on_finished
         self._config = config
         self._db = db
         self._providers = providers
@@ -444,11 +449,14 @@ class JobRunner(JobSubmitter):
 
         await editor.close()
         await self._db.transition(job_id, JOB_ACTIVE_STATES, "delivering")
+        files, withheld, refund = await self._apply_safety(job, result, files)
         request = GenerationRequest.from_json(job.inputs_json)
         parent = await self._db.get_job(job.parent_job_id) if job.parent_job_id else None
         content = render_result(
             job, request, result, elapsed_s=self._clock() - started, parent=parent
         )
+        if withheld:
+            content += "\n" + withheld_notice(withheld, charged=not refund)
         try:
             delivered = await self._messenger.finish(
                 self._target(job), content, files, kind=job.kind
@@ -458,6 +466,7 @@ class JobRunner(JobSubmitter):
             await self._db.finish(
                 job_id, "failed", error=f"could not post the result: {exc}", retryable=True
             )
+            await self._finished(job_id)
             return
         await self._db.finish(
             job_id,
@@ -471,7 +480,37 @@ class JobRunner(JobSubmitter):
                 "attachments": list(delivered.attachment_urls),
             },
             result_message_id=delivered.message_id,
+            withheld_images=withheld,
+            refunded_images=withheld if refund else 0,
         )
+        await self._finished(job_id)
+
+    async def _apply_safety(
+        self, job: JobRow, result: GenerationResult, files: list[ImageFile]
+    ) -> tuple[list[ImageFile], int, bool]:
+        """Images the provider's safety checker flagged never appear in a channel that is not
+        age-restricted; in one that is, they are spoilered if the server allows it. Returns
+        the files to post, how many were withheld, and whether those are refunded."""
+        flagged = {i for i, image in enumerate(result.images) if image.nsfw}
+        if not flagged:
+            return files, 0, False
+        settings = await self._moderation.settings(job.guild_id) if self._moderation else None
+        spoilers = settings.nsfw_spoilers if settings else True
+        charge = settings.charge_flagged if settings else True
+        if job.channel_nsfw and spoilers:
+            return [replace(f, spoiler=i in flagged) for i, f in enumerate(files)], 0, False
+        kept = [f for i, f in enumerate(files) if i not in flagged]
+        return kept, len(files) - len(kept), not charge
+
+    async def _finished(self, job_id: int) -> None:
+        if self._on_finished is None:
+            return
+        job = await self._db.get_job(job_id)
+        if job is not None:
+            try:
+                self._on_finished(job)
+            except Exception:
+                log.exception("on_finished hook failed for job %s", job_id)
 
     async def _generate(self, job: JobRow, live: _Live) -> tuple[GenerationResult, JobRow]:
         if job.provider_request_id is None:
@@ -634,6 +673,7 @@ class JobRunner(JobSubmitter):
         await self._db.finish(
             job_id, state, error=reason, retryable=retryable, cancelled_by=cancelled_by
         )
+        await self._finished(job_id)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -699,6 +739,16 @@ def render_result(
     via = f" (fallback: {job.fallback_from} was down)" if job.fallback_from else ""
     lines.append(f"`{seed}` · {job.provider}{via} · `{job.model}` · {timing} · job #{job.id}")
     return "\n".join(lines)
+
+
+def withheld_notice(count: int, *, charged: bool) -> str:
+    images = "1 image was" if count == 1 else f"{count} images were"
+    cost = "it still counts" if count == 1 else "they still count"
+    tail = f"{cost} against your quota" if charged else "refunded to your quota"
+    return (
+        f"⚠️ {images} flagged by the provider's safety checker and not shown in this channel "
+        f"({tail})."
+    )
 
 
 def render_failure(job: JobRow, reason: str, *, retryable: bool | None) -> str:

@@ -488,6 +488,7 @@ class FakeDiscord:
         self.interactions: list[Interaction] = []
         self.messages: dict[int, FakeMessage] = {}
         self.deleted_channels: set[int] = set()
+        self.nsfw_channels: set[int] = set()  # age-restricted channels
         self.rate_limits: dict[str, tuple[int, float]] = {}
         self.rate_limited_count = 0
 
@@ -903,7 +904,7 @@ class FakeDiscord:
             "name": "art" if channel_id == self.channel_id else f"channel-{channel_id}",
             "position": 0,
             "permission_overwrites": [],
-            "nsfw": False,
+            "nsfw": channel_id in self.nsfw_channels,
             "topic": None,
             "parent_id": None,
             "last_message_id": None,

@@ -1,0 +1,120 @@
+"""The audit channel: one compact line per job (and per blocked prompt), batched per server.
+
+Lines are buffered and sent at most once per interval per server, several to a message, so a
+burst of jobs costs a few requests instead of one each and never runs into Discord's
+per-channel limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+import discord
+
+from bot.generation import GenerationRequest
+from bot.progress import short_prompt
+from db.database import JobRow
+from db.moderation import ModerationStore
+
+log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 1900
+ICONS = {"done": "✅", "failed": "❌", "expired": "⏱️", "cancelled": "🛑"}
+
+
+def job_line(job: JobRow) -> str:
+    request = GenerationRequest.from_json(job.inputs_json)
+    prompt = discord.utils.escape_markdown(short_prompt(request.prompt, 120))
+    prompt = discord.utils.escape_mentions(prompt)
+    charged = job.image_count - job.refunded_images if job.state == "done" else 0
+    images = f"{charged}/{job.image_count} img"
+    cost = f"${job.cost or 0:.3f}" if job.state == "done" else "refunded"
+    link = ""
+    if job.state == "done" and job.result_message_id:
+        link = (
+            f" · [jump](https://discord.com/channels/{job.guild_id}/{job.channel_id}/"
+            f"{job.result_message_id})"
+        )
+    extra = f" · {job.withheld_images} withheld" if job.withheld_images else ""
+    return (
+        f"{ICONS.get(job.state, '•')} #{job.id} <@{job.user_id}> {job.kind} · {job.provider} "
+        f"`{job.model}` · {images} · {cost}{extra} · {prompt}{link}"
+    )
+
+
+class AuditLog:
+    def __init__(
+        self, client: discord.Client, store: ModerationStore, *, interval_s: float = 5.0
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._interval_s = interval_s
+        self._pending: dict[int, list[str]] = defaultdict(list)
+        self._task: asyncio.Task[None] | None = None
+        self.sent_messages = 0
+
+    def job_finished(self, job: JobRow) -> None:
+        if job.guild_id is not None:
+            self.record(job.guild_id, job_line(job))
+
+    def prompt_blocked(
+        self, guild_id: int, user_id: int, channel_id: int, prompt: str, pattern: str
+    ) -> None:
+        shown = discord.utils.escape_mentions(
+            discord.utils.escape_markdown(short_prompt(prompt, 120))
+        )
+        self.record(
+            guild_id,
+            f"🚫 blocked prompt from <@{user_id}> in <#{channel_id}> (filter `{pattern}`): {shown}",
+        )
+
+    def record(self, guild_id: int, line: str) -> None:
+        self._pending[guild_id].append(line)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self._interval_s)
+        await self.flush()
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, defaultdict(list)
+        for guild_id, lines in pending.items():
+            try:
+                settings = await self._store.guild_settings(guild_id)
+                if settings.audit_channel_id is None:
+                    continue
+                channel = self._client.get_partial_messageable(settings.audit_channel_id)
+                for chunk in _chunks(lines):
+                    await channel.send(chunk, allowed_mentions=discord.AllowedMentions.none())
+                    self.sent_messages += 1
+            except Exception as exc:
+                log.warning("audit log for guild %s could not be written: %s", guild_id, exc)
+
+    async def close(self) -> None:
+        """Send what is pending (bounded), then stop."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.flush(), 5)
+
+
+def _chunks(lines: list[str]) -> list[str]:
+    chunks: list[str] = []
+    current = ""
+    for line in lines:
+        line = line[:MESSAGE_LIMIT]
+        if current and len(current) + 1 + len(line) > MESSAGE_LIMIT:
+            chunks.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        chunks.append(current)
+    return chunks
