@@ -16,8 +16,9 @@ from urllib.parse import urlparse
 
 import aiohttp
 
+from bot.civitai_models import CivitaiModels, check_lora_fit
 from bot.config import Config
-from bot.errors import InvalidRequest
+from bot.errors import InvalidRequest, ProviderError
 from bot.generation import GenerationRequest, LoraRef, build_request
 from bot.images import PreparedImage, is_discord_url, load_input_image
 from bot.jobs import JobService, Origin
@@ -28,6 +29,11 @@ VARIATION_STRENGTH = 0.6  # the V buttons
 MAX_LORAS = 3
 _LORA_NAME = re.compile(r"^[\w][\w .\-]{0,39}$")
 _ATTACHMENT_NAME = re.compile(r"^(?:SPOILER_)?art-(\d+)-(\d+)\.\w+$")
+
+
+def _is_civitai(path: str) -> bool:
+    host = (urlparse(path).hostname or "").lower()
+    return path.startswith("urn:air:") or host in ("civitai.com", "www.civitai.com")
 
 
 def parse_strength(text: str | None) -> float | None:
@@ -302,9 +308,16 @@ class CollabService:
     # -- LoRAs -----------------------------------------------------------------------------
 
     async def resolve_loras(
-        self, guild_id: int | None, choices: Sequence[LoraChoice], *, channel_nsfw: bool
+        self,
+        guild_id: int | None,
+        choices: Sequence[LoraChoice],
+        *,
+        channel_nsfw: bool,
+        provider: str | None = None,
     ) -> tuple[tuple[LoraRef, ...], list[str]]:
-        """Library names or direct references → LoraRefs, plus the trigger words to add."""
+        """Library names or direct references → LoraRefs, plus the trigger words to add.
+        CivitAI references are looked up in CivitAI's public models API (name, base model,
+        trigger words, NSFW level, creator, licence) and refused when they don't fit."""
         if len(choices) > MAX_LORAS:
             raise InvalidRequest(f"At most {MAX_LORAS} LoRAs can be combined.")
         refs: list[LoraRef] = []
@@ -331,8 +344,32 @@ class CollabService:
                     "(see /loras list), and it is not a link."
                 )
             path = validate_lora_url(choice.ref)
-            refs.append(LoraRef(path=path, scale=1.0 if choice.scale is None else choice.scale))
+            scale = 1.0 if choice.scale is None else choice.scale
+            if _is_civitai(path) and provider != "civitai":
+                ref, words = await self._civitai_lora(path, scale, provider, channel_nsfw)
+                refs.append(ref)
+                triggers += words
+                continue
+            refs.append(LoraRef(path=path, scale=scale))
         return tuple(refs), triggers
+
+    async def _civitai_lora(
+        self, path: str, scale: float, provider: str | None, channel_nsfw: bool
+    ) -> tuple[LoraRef, list[str]]:
+        """A CivitAI LoRA for a Flux provider: checked against Flux.1, passed on as a link
+        the provider can fetch (the version's download link for fal, the page for Replicate)."""
+        try:
+            info = await CivitaiModels.from_config(self._config, self._session).resolve(path)
+        except ProviderError as exc:
+            raise InvalidRequest(f"I couldn't look that LoRA up on CivitAI: {exc.reason}") from None
+        check_lora_fit(info, checkpoint_base_model="Flux.1 D", allow_nsfw=channel_nsfw)
+        link = info.download_url if provider != "replicate" and info.download_url else info.page_url
+        licence = "commercial use allowed" if info.allow_commercial_use else "no commercial use"
+        by = f" by {info.creator}" if info.creator else ""
+        credit = f"{info.name}{by} (CivitAI, {info.base_model}, {licence})"
+        return LoraRef(path=link, scale=scale, name=info.name, credit=credit), list(
+            info.trained_words
+        )
 
     async def lora_job(
         self,
@@ -343,8 +380,9 @@ class CollabService:
         channel_nsfw: bool,
         options: dict[str, object],
     ) -> int:
+        provider = options.get("provider") or self._config.generation.default_provider
         loras, triggers = await self.resolve_loras(
-            origin.guild_id, choices, channel_nsfw=channel_nsfw
+            origin.guild_id, choices, channel_nsfw=channel_nsfw, provider=str(provider)
         )
         missing = [t for t in triggers if t.lower() not in prompt.lower()]
         if missing:

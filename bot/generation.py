@@ -30,6 +30,7 @@ class LoraRef:
     path: str
     scale: float = 1.0
     name: str | None = None  # the server library's name for it, when it came from there
+    credit: str | None = None  # e.g. "Ink Wash by alice (CivitAI)", shown under the result
 
 
 @dataclass(frozen=True)

@@ -729,7 +729,7 @@ def render_result(
         lines.append(f"-# without: {_escape(short_prompt(request.negative_prompt, 300))}")
     if request.loras:
         names = ", ".join(
-            f"{_escape(lora.name or short_prompt(lora.path, 60))} ({lora.scale:g})"
+            f"{_escape(lora.credit or lora.name or short_prompt(lora.path, 60))} ({lora.scale:g})"
             for lora in request.loras
         )
         lines.append(f"-# LoRA: {names}")

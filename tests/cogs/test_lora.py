@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from tests.fakes.civitai import FakeCivitai
 from tests.fakes.discord import FakeDiscord, Interaction
 from tests.fakes.fal import FakeFal, Script
 from tests.fakes.replicate import FakeReplicate
@@ -81,10 +82,23 @@ async def test_library_lora_and_direct_link_reach_fal_with_scales_and_trigger_wo
 
 
 async def test_replicate_takes_one_lora_and_refuses_two_naming_fal(
-    fake_discord: FakeDiscord, fake_replicate: FakeReplicate, fake_fal: FakeFal, db_path: Path
+    fake_discord: FakeDiscord,
+    fake_replicate: FakeReplicate,
+    fake_fal: FakeFal,
+    fake_civitai: FakeCivitai,
+    db_path: Path,
 ) -> None:
     fake_replicate.script(None, ReplicateScript(queue_s=0, run_s=0.2, steps=1))
-    async with running_bot(fake_discord, db_path) as h:
+    fake_civitai.add_model(
+        12345,
+        "Cool Style",
+        versions=[(777, "Flux.1 D")],
+        trained_words=["coolstyle"],
+        creator="alice",
+    )
+    async with running_bot(
+        fake_discord, db_path, providers={"civitai": {"models_base_url": fake_civitai.base_url}}
+    ) as h:
         one = await fake_discord.send_interaction(
             "lora",
             [
@@ -97,9 +111,14 @@ async def test_replicate_takes_one_lora_and_refuses_two_naming_fal(
         await h.idle()
         model, inputs, _ = fake_replicate.creates[0]
         assert model == "black-forest-labs/flux-dev-lora"
-        assert inputs["lora_weights"] == "https://civitai.com/models/12345/cool-style"
+        assert inputs["lora_weights"].endswith("/models/12345?modelVersionId=777")
         assert inputs["lora_scale"] == 1.2
+        assert inputs["prompt"] == "p, coolstyle"  # CivitAI's trigger words
         assert (await h.job_for(one)) is not None
+        credit = h.original(one).content or ""
+        assert (
+            "LoRA: Cool Style by alice (CivitAI, Flux.1 D, commercial use allowed) (1.2)" in credit
+        )
 
         two = await fake_discord.send_interaction(
             "lora",
@@ -188,3 +207,24 @@ async def test_autocomplete_answers_at_most_25_names(
         ]
         callback = everything.callbacks()[0]
         assert callback.time - everything.sent_at < 3.0
+
+
+async def test_civitai_loras_that_do_not_fit_are_refused_with_the_reason(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, fake_civitai: FakeCivitai, db_path: Path
+) -> None:
+    fake_civitai.add_model(500, "SDXL Thing", versions=[(501, "SDXL 1.0")])
+    fake_civitai.add_model(600, "Spicy", versions=[(601, "Flux.1 D")], nsfw=True, nsfw_level=16)
+    async with running_bot(
+        fake_discord, db_path, providers={"civitai": {"models_base_url": fake_civitai.base_url}}
+    ) as h:
+        wrong_base = await fake_discord.send_interaction(
+            "lora", [opt("prompt", "p"), opt("lora", "https://civitai.com/models/500")]
+        )
+        assert "SDXL Thing is a LoRA for SDXL 1.0, but the checkpoint is Flux.1 D" in (
+            await answer(h, wrong_base)
+        )
+        nsfw = await fake_discord.send_interaction(
+            "lora", [opt("prompt", "p"), opt("lora", "urn:air:flux1:lora:civitai:600@601")]
+        )
+        assert "Spicy is marked NSFW" in await answer(h, nsfw)
+        assert fake_fal.requests == []
