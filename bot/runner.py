@@ -45,6 +45,7 @@ from bot.retry import RetryPolicy, with_retries
 from db.database import JOB_ACTIVE_STATES, Database, JobRow
 
 log = logging.getLogger(__name__)
+INPUT_IMAGE_TTL_S = 7 * 24 * 3600  # rerolls of image-to-image results need the input a while
 
 
 class FairScheduler:
@@ -194,6 +195,9 @@ class JobRunner(JobSubmitter):
 
     async def start(self) -> int:
         """Resume what a previous process left unfinished, then watch for orphaned rows."""
+        purged = await self._db.purge_input_images(self._clock() - INPUT_IMAGE_TTL_S)
+        if purged:
+            log.info("purged %d input image(s) older than a week", purged)
         resumed = await self.resume_unfinished()
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch_orphans())

@@ -325,6 +325,17 @@ class Database:
             row = await cur.fetchone()
         return (bytes(row[0]), str(row[1])) if row else None
 
+    async def purge_input_images(self, older_than: float) -> int:
+        """Drop input images no unfinished job needs any more; returns how many."""
+        marks = ", ".join("?" for _ in JOB_ACTIVE_STATES)
+        cursor = await self._conn.execute(
+            "DELETE FROM input_images WHERE created_at < ? AND id NOT IN ("
+            "SELECT json_extract(inputs, '$.image_id') FROM jobs "
+            f"WHERE state IN ({marks}) AND json_extract(inputs, '$.image_id') IS NOT NULL)",
+            (older_than, *JOB_ACTIVE_STATES),
+        )
+        return cursor.rowcount
+
     async def delete_input_image(self, image_id: int) -> None:
         await self._conn.execute("DELETE FROM input_images WHERE id = ?", (image_id,))
 

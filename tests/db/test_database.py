@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,13 @@ async def test_upgrade_from_every_earlier_version_keeps_jobs(
         assert await upgraded.quota_used(7, "d") == 2
     finally:
         await upgraded.close()
+
+
+async def test_purge_keeps_input_images_of_unfinished_jobs(db: Database) -> None:
+    old = await db.save_input_image(b"a", "image/png", 1, 1, None)
+    kept = await db.save_input_image(b"b", "image/png", 1, 1, None)
+    job = NewJob(**{**new_job().__dict__, "inputs": {"prompt": "p", "image_id": kept}})
+    assert await db.reserve_job(job, daily_limit=10, day="d")
+    assert await db.purge_input_images(older_than=time.time() + 1) == 1
+    assert await db.input_image(old) is None
+    assert await db.input_image(kept) == (b"b", "image/png")
