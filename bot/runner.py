@@ -345,7 +345,19 @@ class JobRunner(JobSubmitter):
         try:
             await self._run(job_id)
         except asyncio.CancelledError:
-            raise
+            live = self._live.get(job_id)
+            if self._stopping or live is None or live.cancel_by is None:
+                raise
+            # A member's cancel that landed outside the generation phase (e.g. while the row
+            # was being read): still end the job, so "cancelled" is never a lie.
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            job = await self._db.get_job(job_id)
+            if job is not None and not job.is_final and job.state != "delivering":
+                await live.editor.close()
+                await self._cancel_at_provider(job)
+                await self._cancelled(job_id, live.cancel_by)
         except Exception:
             log.exception("job %s crashed in the runner", job_id)
             with contextlib.suppress(Exception):
