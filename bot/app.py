@@ -35,6 +35,9 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.lora",
     "cogs.lineage",
     "cogs.providers",
+    "cogs.moderation",
+    "cogs.gallery",
+    "cogs.admin",
 )
 
 
@@ -55,6 +58,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
         discord.http.Route.BASE = config.discord.api_base.rstrip("/")
         intents = discord.Intents.none()
         intents.guilds = True
+        intents.guild_reactions = True  # ⭐ votes on gallery posts
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,

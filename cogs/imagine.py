@@ -11,6 +11,7 @@ from discord.ext import commands
 from bot.app import ArtFactoryBot, start_job
 from bot.errors import InvalidRequest
 from bot.generation import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, build_request
+from bot.guild_prefs import default_provider
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
 ProviderName = Literal["fal", "replicate", "civitai", "openai"]
@@ -46,12 +47,20 @@ class Imagine(commands.Cog):
         steps: app_commands.Range[int, 1, 50] | None = None,
         guidance: app_commands.Range[float, 0.0, 20.0] | None = None,
     ) -> None:
+        # When no provider was named: the server's default (or one the channel allows).
+        chosen = provider or await default_provider(
+            self.bot.config,
+            self.bot.moderation.store,
+            interaction.guild_id,
+            interaction.channel_id,
+            model,
+        )
         try:
             request = build_request(
                 self.bot.config,
                 prompt=prompt,
                 negative_prompt=negative_prompt,
-                provider=provider,
+                provider=chosen,
                 model=model,
                 aspect_ratio=aspect_ratio,
                 count=count,

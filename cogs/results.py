@@ -1,4 +1,5 @@
-"""Buttons on finished results: V1-V4, U1-U4, Reroll, Remix, Delete.
+"""Buttons on finished results: V1-V4, U1-U4, Reroll, Remix, Delete (and, from their own
+cogs, ⭐ Share per image and 🚩 Report).
 
 Every button is a `DynamicItem` whose custom_id carries the job id (and image number) and
 whose state is read from the ledger, so results keep working after restarts for as long as the
@@ -19,6 +20,8 @@ from discord.ext import commands
 from bot.app import ArtFactoryBot, send_ephemeral, start_job
 from bot.errors import InvalidRequest
 from bot.generation import GenerationRequest
+from cogs.gallery import remove_gallery_posts, share_buttons
+from cogs.moderation import ReportButton
 
 JOB = r"(?P<job_id>[0-9]{1,18})"
 IMAGE = r"(?P<index>[1-9])"
@@ -216,33 +219,30 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"a
         if interaction.message is not None:
             with contextlib.suppress(discord.NotFound):  # already gone
                 await interaction.message.delete()
+        await remove_gallery_posts(bot, job.id)
         await bot.collab.mark_deleted(job.id)
 
 
 def result_components(job_id: int, kind: str, images: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
+    """V1-V4 on the first row, U1-U4 on the second, ⭐ Share per image on the third, then
+    reroll, remix, delete and 🚩 report (an upscale has only the last two rows)."""
+    rows: list[list[discord.ui.Item[Any]]] = []
+    shown = range(1, min(images, 4) + 1)
     if kind != "upscale":
-        for index in range(1, min(images, 4) + 1):
-            view.add_item(VaryButton(job_id, index))
-        for index in range(1, min(images, 4) + 1):
-            view.add_item(UpscaleButton(job_id, index))
-        view.add_item(RerollButton(job_id))
-        view.add_item(RemixButton(job_id))
-    view.add_item(DeleteButton(job_id))
-    _place_rows(view)
+        rows.append([VaryButton(job_id, index) for index in shown])
+        rows.append([UpscaleButton(job_id, index) for index in shown])
+    rows.append(list(share_buttons(job_id, images)))
+    actions: list[discord.ui.Item[Any]] = []
+    if kind != "upscale":
+        actions += [RerollButton(job_id), RemixButton(job_id)]
+    rows.append([*actions, DeleteButton(job_id), ReportButton(job_id)])
+    view = discord.ui.View(timeout=None)
+    for row, items in enumerate(r for r in rows if r):
+        for item in items:
+            item.row = row  # before add_item, which places the item
+            view.add_item(item)
     view.stop()  # sent but not stored: the DynamicItem registry answers the clicks
     return view
-
-
-def _place_rows(view: discord.ui.View) -> None:
-    for item in view.children:
-        custom_id = getattr(item, "custom_id", "") or ""
-        if custom_id.startswith("af:v:"):
-            item.row = 0
-        elif custom_id.startswith("af:u:"):
-            item.row = 1
-        else:
-            item.row = 2
 
 
 BUTTONS = (VaryButton, UpscaleButton, RerollButton, RemixButton, DeleteButton)

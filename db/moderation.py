@@ -124,6 +124,15 @@ class ModerationStore:
             row = await cur.fetchone()
         return ChannelSettings(*row) if row else ChannelSettings(guild_id, channel_id)
 
+    async def channel_rules(self, guild_id: int) -> list[ChannelSettings]:
+        """Channels of a server with their own rules (generation off or providers)."""
+        async with self._conn.execute(
+            f"SELECT {_columns(ChannelSettings)} FROM channel_settings WHERE guild_id = ? "
+            "AND (generation IS NOT NULL OR providers != '') ORDER BY channel_id",
+            (guild_id,),
+        ) as cur:
+            return [ChannelSettings(*r) for r in await cur.fetchall()]
+
     async def update_channel_settings(
         self, guild_id: int, channel_id: int, *, generation: bool | None, providers: str | None
     ) -> ChannelSettings:
@@ -210,6 +219,14 @@ class ModerationStore:
         assert row is not None
         return row[0], row[1], int(row[2])
 
+    async def role_quotas(self, guild_id: int) -> list[tuple[int, int]]:
+        """(role id, images) for every role tier of a server, largest first."""
+        async with self._conn.execute(
+            "SELECT role_id, images FROM role_quotas WHERE guild_id = ? ORDER BY images DESC",
+            (guild_id,),
+        ) as cur:
+            return [(int(r), int(n)) for r, n in await cur.fetchall()]
+
     async def grant_bonus(self, guild_id: int, user_id: int, day: str, images: int) -> None:
         await self._conn.execute(
             "INSERT INTO quota_bonus (guild_id, user_id, day, images) VALUES (?, ?, ?, ?) "
@@ -255,6 +272,12 @@ class ModerationStore:
         )
         return cursor.rowcount == 1
 
+    async def remove_report(self, job_id: int, reporter_id: int) -> None:
+        """Withdraw a report that could not be delivered, so the member can try again."""
+        await self._conn.execute(
+            "DELETE FROM reports WHERE job_id = ? AND reporter_id = ?", (job_id, reporter_id)
+        )
+
     async def add_share(self, share: Share) -> bool:
         cursor = await self._conn.execute(
             f"INSERT OR IGNORE INTO shares ({_columns(Share)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -279,6 +302,12 @@ class ModerationStore:
             row = await cur.fetchone()
         return Share(*row) if row else None
 
+    async def shares_of_job(self, job_id: int) -> list[Share]:
+        async with self._conn.execute(
+            f"SELECT {_columns(Share)} FROM shares WHERE job_id = ? ORDER BY image", (job_id,)
+        ) as cur:
+            return [Share(*r) for r in await cur.fetchall()]
+
     async def add_vote(self, message_id: int, delta: int) -> bool:
         cursor = await self._conn.execute(
             "UPDATE shares SET votes = MAX(votes + ?, 0) WHERE message_id = ?", (delta, message_id)
@@ -288,6 +317,7 @@ class ModerationStore:
     async def top_shares(self, guild_id: int, since: float, limit: int = 10) -> list[Share]:
         async with self._conn.execute(
             f"SELECT {_columns(Share)} FROM shares WHERE guild_id = ? AND created_at >= ? "
+            "AND job_id NOT IN (SELECT id FROM jobs WHERE deleted_at IS NOT NULL) "
             "ORDER BY votes DESC, created_at ASC LIMIT ?",
             (guild_id, since, limit),
         ) as cur:

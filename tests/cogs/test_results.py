@@ -56,9 +56,20 @@ async def test_results_carry_persistent_buttons_for_each_image(
             f"af:v:{job.id}:2",
             f"af:u:{job.id}:1",
             f"af:u:{job.id}:2",
+            f"af:share:{job.id}:1",
+            f"af:share:{job.id}:2",
             f"af:rr:{job.id}",
             f"af:rx:{job.id}",
             f"af:del:{job.id}",
+            f"af:rep:{job.id}",
+        ]
+        # V, U, ⭐ Share per image, then the actions with 🚩 Report next to Delete.
+        rows = [[c["custom_id"] for c in row["components"]] for row in message.components]
+        assert rows[-1] == [
+            f"af:rr:{job.id}",
+            f"af:rx:{job.id}",
+            f"af:del:{job.id}",
+            f"af:rep:{job.id}",
         ]
 
 
@@ -112,7 +123,11 @@ async def test_upscale_uses_the_providers_upscaler_on_the_clicked_image(
         assert len(upscaled.attachments) == 1
         child = await h.job_for(click)
         assert child is not None
-        assert custom_ids(upscaled) == [f"af:del:{child.id}"]
+        assert custom_ids(upscaled) == [
+            f"af:share:{child.id}:1",
+            f"af:del:{child.id}",
+            f"af:rep:{child.id}",
+        ]
         assert f"upscale of image 1 of <@{ALICE}>'s [#{parent.id}]" in (upscaled.content or "")
 
 

@@ -1,0 +1,181 @@
+"""The server's gallery: members share their own results to the gallery channel, others vote
+with ⭐ reactions, and `/gallery top` lists the most voted shares of a period.
+
+Each image of a result is shared on its own (the ⭐ button per image), so votes, the "already
+shared" check and `/gallery top` are per image. The Discord posting is the cog's; this module
+decides what may be shared and records it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from bot.collab import CollabService
+from bot.errors import Refused
+from bot.generation import GenerationRequest
+from db.database import Database, JobRow
+from db.moderation import ModerationStore, Share
+
+STAR = "⭐"
+PERIODS = {"day": 86_400, "week": 7 * 86_400, "month": 30 * 86_400}
+
+
+def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
+
+
+def result_link(job: JobRow) -> str:
+    return message_link(job.guild_id, job.channel_id, job.result_message_id or job.message_id or 0)
+
+
+def result_images(
+    job: JobRow, attachment_urls: Sequence[str] = (), message_id: int | None = None
+) -> list[str]:
+    """The result's image URLs in order: the clicked result message's own attachments (fresh
+    Discord URLs) when they are this job's images, else the ones recorded at delivery."""
+    name = re.compile(rf"^(?:SPOILER_)?art-{job.id}-\d+\.\w+$")
+    fresh = [u for u in attachment_urls if name.match(urlparse(u).path.rsplit("/", 1)[-1])]
+    if fresh and message_id is not None and message_id == job.result_message_id:
+        return fresh
+    return [str(u) for u in (job.result_json or {}).get("attachments") or []]
+
+
+def is_spoiler(url: str) -> bool:
+    return urlparse(url).path.rsplit("/", 1)[-1].startswith("SPOILER_")
+
+
+def lineage_line(job: JobRow, parent: JobRow | None) -> str | None:
+    """ "remix of @alice's #12" (linked), for derived results."""
+    if parent is None:
+        return None
+    what = {"reroll": "reroll", "variation": "variation", "remix": "remix", "upscale": "upscale"}
+    kind = what.get(job.kind)
+    if kind is None:
+        return None
+    if job.parent_image is not None and job.kind in ("variation", "upscale"):
+        kind += f" of image {job.parent_image + 1}"
+    return f"{kind} of <@{parent.user_id}>'s [#{parent.id}]({result_link(parent)})"
+
+
+@dataclass(frozen=True)
+class ShareDraft:
+    job: JobRow
+    index: int  # 0-based, among the result's posted images
+    image_url: str
+    prompt: str
+    lineage: str | None
+    channel_id: int  # the gallery channel
+
+
+@dataclass(frozen=True)
+class TopEntry:
+    share: Share
+    job: JobRow
+    prompt: str
+    image_url: str | None
+
+    @property
+    def link(self) -> str:
+        return message_link(self.share.guild_id, self.share.channel_id, self.share.message_id)
+
+
+class GalleryService:
+    def __init__(self, db: Database, store: ModerationStore, collab: CollabService) -> None:
+        self._db = db
+        self._store = store
+        self._collab = collab
+
+    async def draft(
+        self,
+        job_id: int,
+        index: int,
+        *,
+        guild_id: int | None,
+        user_id: int,
+        attachment_urls: Sequence[str] = (),
+        message_id: int | None = None,
+    ) -> ShareDraft:
+        """Check that this member may share image `index` of the job now; raises `Refusal`
+        with the reason otherwise."""
+        job = await self._collab.parent_for(job_id, guild_id, index)
+        assert job.guild_id is not None
+        if job.user_id != user_id:
+            raise Refused(
+                f"Only <@{job.user_id}>, who made this image, can share it to the gallery."
+            )
+        settings = await self._store.guild_settings(job.guild_id)
+        if settings.gallery_channel_id is None:
+            raise Refused(
+                "This server has no gallery channel yet. A moderator can choose one with "
+                "/admin settings server gallery_channel:#channel."
+            )
+        existing = await self._store.share_of(job.id, index)
+        if existing is not None:
+            raise Refused(
+                f"This image is already in the gallery: "
+                f"{message_link(existing.guild_id, existing.channel_id, existing.message_id)}"
+            )
+        urls = result_images(job, attachment_urls, message_id)
+        if index >= len(urls):
+            raise Refused("That image is no longer available on Discord.")
+        if is_spoiler(urls[index]):
+            raise Refused(
+                "This image was flagged by the provider's safety checker, so it can't be shared "
+                "to the gallery."
+            )
+        parent = await self._db.get_job(job.parent_job_id) if job.parent_job_id else None
+        return ShareDraft(
+            job=job,
+            index=index,
+            image_url=urls[index],
+            prompt=GenerationRequest.from_json(job.inputs_json).prompt,
+            lineage=lineage_line(job, parent),
+            channel_id=settings.gallery_channel_id,
+        )
+
+    async def record(self, draft: ShareDraft, message_id: int, now: float | None = None) -> bool:
+        """Record the gallery post; False when the image was shared meanwhile."""
+        assert draft.job.guild_id is not None
+        return await self._store.add_share(
+            Share(
+                message_id=message_id,
+                guild_id=draft.job.guild_id,
+                channel_id=draft.channel_id,
+                job_id=draft.job.id,
+                image=draft.index,
+                user_id=draft.job.user_id,
+                votes=0,
+                created_at=time.time() if now is None else now,
+            )
+        )
+
+    async def vote(self, message_id: int, delta: int) -> bool:
+        """Count a ⭐ added (+1) or removed (-1) on a gallery post; False for other messages."""
+        return await self._store.add_vote(message_id, delta)
+
+    async def shares_of_job(self, job_id: int) -> list[Share]:
+        return await self._store.shares_of_job(job_id)
+
+    async def top(
+        self, guild_id: int, period: str, *, limit: int = 10, now: float | None = None
+    ) -> list[TopEntry]:
+        since = (time.time() if now is None else now) - PERIODS[period]
+        entries = []
+        for share in await self._store.top_shares(guild_id, since, limit):
+            job = await self._db.get_job(share.job_id)
+            if job is None:
+                continue
+            urls = result_images(job)
+            entries.append(
+                TopEntry(
+                    share=share,
+                    job=job,
+                    prompt=GenerationRequest.from_json(job.inputs_json).prompt,
+                    image_url=urls[share.image] if share.image < len(urls) else None,
+                )
+            )
+        return entries

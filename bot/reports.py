@@ -1,0 +1,120 @@
+"""Reports: any member can flag a result for the moderators; moderators delete the image or
+ban its author from generating, from the report itself.
+
+The Discord side (posting to the mod channel, deleting messages) is the cog's; this module
+decides what may happen and keeps the ledger and the moderation store right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.collab import CollabService
+from bot.errors import Refused
+from bot.gallery import lineage_line, result_images
+from bot.generation import GenerationRequest
+from db.database import Database, JobRow
+from db.moderation import ModerationStore
+
+
+@dataclass(frozen=True)
+class ReportCase:
+    job: JobRow
+    reporter_id: int
+    prompt: str
+    image_urls: tuple[str, ...]
+    lineage: str | None
+    mod_channel_id: int
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What a moderator's delete has to take down on Discord."""
+
+    job: JobRow
+    result_message: tuple[int, int] | None  # (channel id, message id)
+
+
+class ReportService:
+    def __init__(self, db: Database, store: ModerationStore, collab: CollabService) -> None:
+        self._db = db
+        self._store = store
+        self._collab = collab
+
+    async def _job(self, job_id: int, guild_id: int | None) -> JobRow:
+        job = await self._db.get_job(job_id)
+        if job is None or guild_id is None or job.guild_id != guild_id:
+            raise Refused("That result does not belong to a job on this server.")
+        return job
+
+    async def open(
+        self,
+        job_id: int,
+        *,
+        guild_id: int | None,
+        reporter_id: int,
+        attachment_urls: Sequence[str] = (),
+        message_id: int | None = None,
+    ) -> ReportCase:
+        """Record the member's report; raises `Refused` (nothing recorded) when it can't or
+        needn't go to the moderators."""
+        job = await self._job(job_id, guild_id)
+        assert job.guild_id is not None
+        if job.deleted_at is not None:
+            raise Refused("That image has already been removed. Thank you for looking out.")
+        if job.user_id == reporter_id:
+            raise Refused("This is your own image: you can remove it yourself with the 🗑 button.")
+        settings = await self._store.guild_settings(job.guild_id)
+        if settings.mod_channel_id is None:
+            raise Refused(
+                "This server has no moderation channel set up, so reports can't be sent yet. "
+                "Please tell a moderator directly."
+            )
+        if not await self._store.add_report(job.id, job.guild_id, reporter_id):
+            raise Refused(
+                "You have already reported this image; the moderators have it. Thank you."
+            )
+        parent = await self._db.get_job(job.parent_job_id) if job.parent_job_id else None
+        return ReportCase(
+            job=job,
+            reporter_id=reporter_id,
+            prompt=GenerationRequest.from_json(job.inputs_json).prompt,
+            image_urls=tuple(result_images(job, attachment_urls, message_id)),
+            lineage=lineage_line(job, parent),
+            mod_channel_id=settings.mod_channel_id,
+        )
+
+    async def withdraw(self, case: ReportCase) -> None:
+        """The report could not be posted: forget it so the member can try again."""
+        await self._store.remove_report(case.job.id, case.reporter_id)
+
+    async def removal(self, job_id: int, guild_id: int | None) -> Removal:
+        job = await self._job(job_id, guild_id)
+        message_id = job.result_message_id or job.message_id
+        return Removal(
+            job=job,
+            result_message=(job.channel_id, message_id) if message_id else None,
+        )
+
+    async def mark_removed(self, job: JobRow) -> None:
+        await self._collab.mark_deleted(job.id)
+
+    async def ban_author(self, job_id: int, guild_id: int | None, moderator_id: int) -> JobRow:
+        job = await self._job(job_id, guild_id)
+        assert job.guild_id is not None
+        await self._store.ban(
+            job.guild_id,
+            job.user_id,
+            reason=f"reported image #{job.id}",
+            by=moderator_id,
+            until=None,
+        )
+        return job
+
+    async def state(self, job_id: int, guild_id: int | None, now: float) -> tuple[bool, bool]:
+        """(the image was deleted, its author is banned now) — which mod buttons still apply."""
+        job = await self._job(job_id, guild_id)
+        assert job.guild_id is not None
+        banned = await self._store.active_ban(job.guild_id, job.user_id, now) is not None
+        return job.deleted_at is not None, banned

@@ -1,0 +1,276 @@
+"""🚩 Report on every result, and the moderators' buttons on each report.
+
+A report is posted to the server's mod channel with the image, the prompt, the author, the
+reporter and a link, plus 🗑 Delete image and ⛔ Ban author buttons (Manage Messages, checked
+when clicked). All three are `DynamicItem`s, so they keep working after restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from bot.app import ArtFactoryBot, send_ephemeral
+from bot.errors import ArtFactoryError
+from bot.gallery import result_link
+from bot.progress import short_prompt
+from bot.reports import ReportCase, ReportService
+from cogs.gallery import remove_gallery_posts
+
+log = logging.getLogger(__name__)
+
+JOB = r"(?P<job_id>[0-9]{1,18})"
+
+
+def _bot(interaction: discord.Interaction[Any]) -> ArtFactoryBot:
+    client: ArtFactoryBot = interaction.client
+    return client
+
+
+def _reports(bot: ArtFactoryBot) -> ReportService:
+    return ReportService(bot.db, bot.moderation.store, bot.collab)
+
+
+def _escape(text: str) -> str:
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def report_message(case: ReportCase) -> tuple[str, list[discord.Embed]]:
+    job = case.job
+    link = result_link(job)
+    content = f"🚩 <@{case.reporter_id}> reported job #{job.id} by <@{job.user_id}>"
+    embed = discord.Embed(
+        title=f"Reported image — job #{job.id}",
+        url=link,
+        description=_escape(short_prompt(case.prompt, 1000)),
+        colour=discord.Colour.red(),
+    )
+    embed.add_field(name="Author", value=f"<@{job.user_id}>")
+    embed.add_field(name="Reported by", value=f"<@{case.reporter_id}>")
+    embed.add_field(name="Result", value=f"[Jump to the result]({link})")
+    if case.lineage:
+        embed.add_field(name="Lineage", value=case.lineage, inline=False)
+    embeds = [embed]
+    if case.image_urls:
+        embed.set_image(url=case.image_urls[0])
+        # Embeds sharing the first one's url are shown by Discord as one image grid.
+        for url in case.image_urls[1:4]:
+            embeds.append(discord.Embed(url=link).set_image(url=url))
+    else:
+        embed.add_field(name="Image", value="No image is available any more.", inline=False)
+    return content, embeds
+
+
+class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:rep:{JOB}"):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                emoji="🚩", style=discord.ButtonStyle.secondary, custom_id=f"af:rep:{job_id}"
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: Any, match: re.Match[str], /
+    ) -> ReportButton:
+        return cls(int(match["job_id"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        bot = _bot(interaction)
+        reports = _reports(bot)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        message = interaction.message
+        try:
+            case = await reports.open(
+                self.job_id,
+                guild_id=interaction.guild_id,
+                reporter_id=interaction.user.id,
+                attachment_urls=[a.url for a in message.attachments] if message else [],
+                message_id=message.id if message else None,
+            )
+        except ArtFactoryError as exc:
+            await send_ephemeral(interaction, str(exc))
+            return
+        content, embeds = report_message(case)
+        channel = bot.get_partial_messageable(case.mod_channel_id, guild_id=case.job.guild_id)
+        try:
+            view = mod_components(case.job.id)
+            assert view is not None
+            await channel.send(content, embeds=embeds, view=view)
+        except discord.HTTPException as exc:
+            log.warning("report on job %s could not be posted: %s", case.job.id, exc)
+            await reports.withdraw(case)
+            await send_ephemeral(
+                interaction,
+                "Sorry, I couldn't post your report to the moderators' channel. Please tell a "
+                "moderator directly.",
+            )
+            return
+        await send_ephemeral(
+            interaction, "Thank you for the report: the moderators will take a look."
+        )
+
+
+async def _moderator(interaction: discord.Interaction[Any]) -> bool:
+    """Checked at run time from the payload's permissions, whoever can see the button."""
+    if interaction.guild_id is not None and interaction.permissions.manage_messages:
+        return True
+    await send_ephemeral(
+        interaction, "Only moderators with the Manage Messages permission can use these buttons."
+    )
+    return False
+
+
+async def _update_report(
+    interaction: discord.Interaction[Any], job_id: int, line: str, *, warning: str | None = None
+) -> None:
+    """Add what was done to the report message and drop the buttons that no longer apply."""
+    bot = _bot(interaction)
+    deleted, banned = await _reports(bot).state(job_id, interaction.guild_id, time.time())
+    before = interaction.message.content if interaction.message else ""
+    content = f"{before}\n{line}".strip()[:2000]
+    await interaction.edit_original_response(
+        content=content, view=mod_components(job_id, deleted=deleted, banned=banned)
+    )
+    if warning:
+        await interaction.followup.send(warning, ephemeral=True)
+
+
+class ModDeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:mdel:{JOB}"):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                emoji="🗑️",
+                label="Delete image",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"af:mdel:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: Any, match: re.Match[str], /
+    ) -> ModDeleteButton:
+        return cls(int(match["job_id"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        if not await _moderator(interaction):
+            return
+        bot = _bot(interaction)
+        reports = _reports(bot)
+        try:
+            removal = await reports.removal(self.job_id, interaction.guild_id)
+        except ArtFactoryError as exc:
+            await send_ephemeral(interaction, str(exc))
+            return
+        await interaction.response.defer()
+        reason = f"reported image removed by {interaction.user} ({interaction.user.id})"
+        if removal.result_message is not None:
+            channel_id, message_id = removal.result_message
+            try:
+                await bot.http.delete_message(channel_id, message_id, reason=reason)
+            except discord.NotFound:
+                pass  # already gone
+            except discord.HTTPException as exc:
+                log.warning("could not delete result of job %s: %s", removal.job.id, exc)
+                await interaction.followup.send(
+                    f"I couldn't delete the result message ({exc.text or exc.status}); nothing "
+                    "was changed.",
+                    ephemeral=True,
+                )
+                return
+        await remove_gallery_posts(bot, removal.job.id, reason)
+        await reports.mark_removed(removal.job)
+        bot.audit.record(
+            removal.job.guild_id or 0,
+            f"🗑️ <@{interaction.user.id}> deleted reported image #{removal.job.id} by "
+            f"<@{removal.job.user_id}>",
+        )
+        await _update_report(
+            interaction,
+            self.job_id,
+            f"🗑️ Image deleted by <@{interaction.user.id}> <t:{int(time.time())}:R>",
+        )
+
+
+class ModBanButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:mban:{JOB}"):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                emoji="⛔",
+                label="Ban author",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"af:mban:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: Any, match: re.Match[str], /
+    ) -> ModBanButton:
+        return cls(int(match["job_id"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        if not await _moderator(interaction):
+            return
+        bot = _bot(interaction)
+        try:
+            job = await _reports(bot).ban_author(
+                self.job_id, interaction.guild_id, interaction.user.id
+            )
+        except ArtFactoryError as exc:
+            await send_ephemeral(interaction, str(exc))
+            return
+        await interaction.response.defer()
+        bot.audit.record(
+            job.guild_id or 0,
+            f"⛔ <@{interaction.user.id}> banned <@{job.user_id}> from generating "
+            f"(reported image #{job.id})",
+        )
+        await _update_report(
+            interaction,
+            self.job_id,
+            f"⛔ <@{job.user_id}> banned from generating by <@{interaction.user.id}> "
+            f"<t:{int(time.time())}:R> (lift it with /admin unban)",
+        )
+
+
+def mod_components(
+    job_id: int, *, deleted: bool = False, banned: bool = False
+) -> discord.ui.View | None:
+    """🗑 Delete image and ⛔ Ban author, without the ones already done (None: neither left)."""
+    if deleted and banned:
+        return None
+    view = discord.ui.View(timeout=None)
+    if not deleted:
+        view.add_item(ModDeleteButton(job_id))
+    if not banned:
+        view.add_item(ModBanButton(job_id))
+    view.stop()  # sent but not stored: the DynamicItem registry answers the clicks
+    return view
+
+
+BUTTONS = (ReportButton, ModDeleteButton, ModBanButton)
+
+
+class Moderation(commands.Cog):
+    def __init__(self, bot: ArtFactoryBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(*BUTTONS)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(*BUTTONS)
+
+
+async def setup(bot: ArtFactoryBot) -> None:
+    await bot.add_cog(Moderation(bot))
