@@ -119,6 +119,7 @@ async def run_bot(config: Config) -> None:
     async with bot:
         runner = asyncio.create_task(bot.start(config.secrets.discord_token.get()))
         stopper = asyncio.create_task(stop.wait())
+        freezer = asyncio.create_task(_freeze_when_ready(bot))
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if stopper in done:
             log.info("shutting down: unfinished jobs will resume on the next start")
@@ -127,11 +128,20 @@ async def run_bot(config: Config) -> None:
         else:
             stopper.cancel()
         results = await asyncio.gather(runner, return_exceptions=True)
+        freezer.cancel()
         if probe is not None:
             probe.cancel()
         error = results[0]
         if isinstance(error, BaseException) and not isinstance(error, asyncio.CancelledError):
             raise error
+
+
+async def _freeze_when_ready(bot: discord.Client) -> None:
+    """Garbage-collector settings for a long run (see bot.gctune), once start-up is over."""
+    from bot import gctune
+
+    await bot.wait_until_ready()
+    gctune.tune_for_long_run()
 
 
 if __name__ == "__main__":

@@ -21,11 +21,14 @@ import asyncio.sslproto
 import contextlib
 import json
 import logging
+import os
+import ssl
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import aiohttp
+import certifi
 import fal_client
 import httpx
 from fal_client.client import AsyncRequestHandle, Completed, InProgress, Queued, Status
@@ -151,12 +154,16 @@ class FalProvider(Provider):
             self._handles.pop(request_id, None)
             raise _as_provider_error(exc) from exc
 
-    def _stream_session(self) -> aiohttp.ClientSession:
+    async def _stream_session(self) -> aiohttp.ClientSession:
         if self._streams is None or self._streams.closed:
             _limit_tls_read_buffers()
+            # Loading a CA bundle takes tens of milliseconds: not on the event loop.
+            context = await asyncio.to_thread(_tls_context)
+            if self._streams is not None and not self._streams.closed:
+                return self._streams  # another job made it meanwhile
             self._streams = aiohttp.ClientSession(
                 # One connection per running job, opened and closed with its stream.
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=15),
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=15, ssl=context),
                 timeout=STREAM_TIMEOUT,
                 trust_env=True,  # proxies from the environment, as httpx honours them
             )
@@ -175,7 +182,8 @@ class FalProvider(Provider):
             "Cache-Control": "no-store",
         }
         try:
-            async with self._stream_session().get(
+            session = await self._stream_session()
+            async with session.get(
                 handle.status_url + "/stream", params={"logs": "1"}, headers=headers
             ) as response:
                 if response.status != 200 or response.content_type != "text/event-stream":
@@ -193,7 +201,7 @@ class FalProvider(Provider):
                             final = update  # yielded once the connection is released
                             break
                         yield update
-        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError) as exc:
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError, KeyError, TypeError) as exc:
             log.info(
                 "fal status stream for %s broke off (%s: %s); polling instead",
                 handle.request_id,
@@ -263,8 +271,8 @@ class FalProvider(Provider):
 
 # asyncio's SSL transport (3.11+) gives every TLS connection a 256 KiB read buffer, allocated
 # and zeroed up front: a thousand open status streams held ~270 MB in them alone. A TLS record
-# carries at most 16 KiB, so two records per read lose nothing measurable.
-TLS_READ_BUFFER = 32 * 1024
+# carries at most 16 KiB of data, so a read never needs more than that.
+TLS_READ_BUFFER = 16 * 1024
 
 
 def _limit_tls_read_buffers() -> None:
@@ -274,6 +282,18 @@ def _limit_tls_read_buffers() -> None:
     current = getattr(protocol, "max_size", None)
     if isinstance(current, int) and current > TLS_READ_BUFFER:
         protocol.max_size = TLS_READ_BUFFER  # type: ignore[union-attr]
+
+
+def _tls_context() -> ssl.SSLContext:
+    """The trust store fal-client's httpx uses: `SSL_CERT_FILE` or `SSL_CERT_DIR` when set
+    (read now, like httpx does when it makes its client), else certifi's bundle."""
+    cafile = os.environ.get("SSL_CERT_FILE")
+    capath = os.environ.get("SSL_CERT_DIR")
+    if cafile:
+        return ssl.create_default_context(cafile=cafile)
+    if capath:
+        return ssl.create_default_context(capath=capath)
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 async def _sse_data(content: aiohttp.StreamReader) -> AsyncGenerator[str, None]:
