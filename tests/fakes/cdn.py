@@ -158,6 +158,37 @@ class FakeServer:
         await self.close()
 
     # -- faults ----------------------------------------------------------------------------
+    def inject(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        status: int | None = None,
+        times: int | None = 1,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        hang: bool = False,
+        body: str | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        """Answer the next ``times`` (None: all) requests matching ``method`` ("*": any) and
+        ``re.search(path_regex, path)`` with ``status`` + ``json`` (default: the fake's own error
+        body, see ``_default_fault_body``) or raw ``body``; ``hang`` never answers; ``delay``
+        alone just slows the real answer."""
+        self._add_fault(
+            Fault(
+                method.upper(),
+                re.compile(path_regex),
+                status=status,
+                times=times,
+                json=json,
+                body=body,
+                headers=dict(headers or {}),
+                hang=hang,
+                delay=delay,
+            )
+        )
+
     def _add_fault(self, fault: Fault) -> None:
         self._faults.append(fault)
 

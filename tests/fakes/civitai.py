@@ -40,7 +40,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .cdn import FakeServer, Fault, Rec, make_image, record_of, seed_color
+from .cdn import FakeServer, Rec, make_image, record_of, seed_color
 
 AIR_RE = re.compile(r"^urn:air:[a-z0-9_.\-]+:[a-z0-9_\-]+:civitai:\d+@\d+$", re.IGNORECASE)
 _PROBLEM_TYPE = "https://tools.ietf.org/html/rfc9110#section-15.5.1"
@@ -150,35 +150,6 @@ class FakeCivitai(FakeServer):
     def script(self, script: Script, *, times: int | None = None) -> None:
         """Use ``script`` for the next ``times`` submissions (None: until replaced)."""
         self._scripts.insert(0, [script, times])
-
-    def inject(
-        self,
-        method: str,
-        path_regex: str,
-        *,
-        status: int | None = None,
-        times: int | None = 1,
-        json: Any = None,
-        headers: dict[str, str] | None = None,
-        hang: bool = False,
-        body: str | None = None,
-        delay: float = 0.0,
-    ) -> None:
-        """Answer the next ``times`` (None: all) matching requests with ``status`` + ``json``
-        (default a problem body) or raw ``body``; ``hang`` never answers."""
-        self._add_fault(
-            Fault(
-                method.upper(),
-                re.compile(path_regex),
-                status=status,
-                times=times,
-                json=json,
-                body=body,
-                headers=dict(headers or {}),
-                hang=hang,
-                delay=delay,
-            )
-        )
 
     def add_model(
         self,

@@ -33,7 +33,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .cdn import CONTENT_TYPES, FakeCDN, FakeServer, Fault, Rec, make_image, record_of, seed_color
+from .cdn import CONTENT_TYPES, FakeCDN, FakeServer, Rec, make_image, record_of, seed_color
 from .cdn import tqdm_line as _tqdm_line
 from .tls import TLS
 
@@ -290,36 +290,6 @@ class FakeFal(FakeServer):
         ``times=None`` keeps it until replaced; the newest matching script wins.
         """
         self._scripts.insert(0, [app_prefix, script, times])
-
-    def inject(
-        self,
-        method: str,
-        path_regex: str,
-        *,
-        status: int | None = None,
-        times: int | None = 1,
-        json: Any = None,
-        headers: dict[str, str] | None = None,
-        hang: bool = False,
-        body: str | None = None,
-        delay: float = 0.0,
-    ) -> None:
-        """Answer the next ``times`` (None: all) requests matching ``method`` ("*": any) and
-        ``re.search(path_regex, path)`` with ``status`` + ``json`` (default ``{"detail": ...}``) or
-        raw ``body``; ``hang`` never answers; ``delay`` alone just slows the real answer."""
-        self._add_fault(
-            Fault(
-                method.upper(),
-                re.compile(path_regex),
-                status=status,
-                times=times,
-                json=json,
-                body=body,
-                headers=dict(headers or {}),
-                hang=hang,
-                delay=delay,
-            )
-        )
 
     def completed_at(self, request_id: str) -> float | None:
         """Monotonic time the job's COMPLETED status became visible, or None if not yet."""

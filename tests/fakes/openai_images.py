@@ -23,14 +23,13 @@ import asyncio
 import base64
 import contextlib
 import random
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from .cdn import FakeCDN, FakeServer, Fault, Rec, make_image, record_of, seed_color
+from .cdn import FakeCDN, FakeServer, Rec, make_image, record_of, seed_color
 
 
 @dataclass(frozen=True)
@@ -116,35 +115,6 @@ class FakeOpenAIImages(FakeServer):
             "poll_interval_s": 0.2,
             **extra,
         }
-
-    def inject(
-        self,
-        method: str,
-        path_regex: str,
-        *,
-        status: int | None = None,
-        times: int | None = 1,
-        json: Any = None,
-        headers: dict[str, str] | None = None,
-        hang: bool = False,
-        body: str | None = None,
-        delay: float = 0.0,
-    ) -> None:
-        """Answer the next ``times`` (None: all) matching requests with ``status`` + ``json``
-        (default an ``{"error": ...}`` body) or raw ``body``; ``hang`` never answers."""
-        self._add_fault(
-            Fault(
-                method.upper(),
-                re.compile(path_regex),
-                status=status,
-                times=times,
-                json=json,
-                body=body,
-                headers=dict(headers or {}),
-                hang=hang,
-                delay=delay,
-            )
-        )
 
     @property
     def posts(self) -> list[Rec]:
