@@ -45,52 +45,26 @@ async def _parent(interaction: discord.Interaction[Any], job_id: int, index: int
         return None
 
 
-class VaryButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:v:{JOB}:{IMAGE}"):
-    def __init__(self, job_id: int, index: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=f"V{index}",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"af:v:{job_id}:{index}",
-            )
-        )
-        self.job_id, self.index = job_id, index
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: Any, match: re.Match[str], /
-    ) -> VaryButton:
-        return cls(int(match["job_id"]), int(match["index"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        parent = await _parent(interaction, self.job_id, self.index - 1)
-        if parent is None:
-            return
-        urls = _attachment_urls(interaction)
-        collab = _bot(interaction).collab
-        await start_job(
-            interaction, lambda origin: collab.variation(parent, self.index - 1, origin, urls)
-        )
-
-
-class UpscaleButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:u:{JOB}:{IMAGE}"
+class ImageButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:(?P<action>[vu]):{JOB}:{IMAGE}"
 ):
-    def __init__(self, job_id: int, index: int) -> None:
+    """V<n> (a variation of image n) or U<n> (the provider's upscaler on image n)."""
+
+    def __init__(self, action: str, job_id: int, index: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label=f"U{index}",
+                label=f"{action.upper()}{index}",
                 style=discord.ButtonStyle.secondary,
-                custom_id=f"af:u:{job_id}:{index}",
+                custom_id=f"af:{action}:{job_id}:{index}",
             )
         )
-        self.job_id, self.index = job_id, index
+        self.action, self.job_id, self.index = action, job_id, index
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction[Any], item: Any, match: re.Match[str], /
-    ) -> UpscaleButton:
-        return cls(int(match["job_id"]), int(match["index"]))
+    ) -> ImageButton:
+        return cls(match["action"], int(match["job_id"]), int(match["index"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         parent = await _parent(interaction, self.job_id, self.index - 1)
@@ -98,9 +72,8 @@ class UpscaleButton(
             return
         urls = _attachment_urls(interaction)
         collab = _bot(interaction).collab
-        await start_job(
-            interaction, lambda origin: collab.upscale(parent, self.index - 1, origin, urls)
-        )
+        derive = collab.variation if self.action == "v" else collab.upscale
+        await start_job(interaction, lambda origin: derive(parent, self.index - 1, origin, urls))
 
 
 class RerollButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:rr:{JOB}"):
@@ -229,8 +202,8 @@ def result_components(job_id: int, kind: str, images: int) -> discord.ui.View:
     rows: list[list[discord.ui.Item[Any]]] = []
     shown = range(1, min(images, 4) + 1)
     if kind != "upscale":
-        rows.append([VaryButton(job_id, index) for index in shown])
-        rows.append([UpscaleButton(job_id, index) for index in shown])
+        rows.append([ImageButton("v", job_id, index) for index in shown])
+        rows.append([ImageButton("u", job_id, index) for index in shown])
     rows.append(list(share_buttons(job_id, images)))
     actions: list[discord.ui.Item[Any]] = []
     if kind != "upscale":
@@ -245,7 +218,7 @@ def result_components(job_id: int, kind: str, images: int) -> discord.ui.View:
     return view
 
 
-BUTTONS = (VaryButton, UpscaleButton, RerollButton, RemixButton, DeleteButton)
+BUTTONS = (ImageButton, RerollButton, RemixButton, DeleteButton)
 
 
 class ResultButtons(commands.Cog):
