@@ -47,19 +47,57 @@ def options(**values: Any) -> list[dict[str, Any]]:
     ]
 
 
+# Tasks discord.py starts for an interaction's callback; the job, if any, is created inside them.
+HANDLER_TASK_PREFIXES = (
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch",
+    "discord-ui-modal-dispatch",
+    "discord-ui-dynamic-item",
+)
+
+
 class Harness:
     def __init__(self, discord_fake: FakeDiscord, bot: ArtFactoryBot) -> None:
         self.discord = discord_fake
         self.bot = bot
+        self._first_interaction = len(discord_fake.interactions)
+        self._received: set[int] = set()
+        bot.add_listener(self._on_interaction, "on_interaction")
+
+    async def _on_interaction(self, interaction: discord.Interaction) -> None:
+        self._received.add(interaction.id)
+
+    async def settled(self, timeout: float = 10) -> None:
+        """Wait until every interaction sent so far has been answered (jobs may still run)."""
+        async with asyncio.timeout(timeout):
+            await self._handlers_settled()
+
+    async def _handlers_settled(self) -> None:
+        """Every interaction sent to this bot has arrived and its callback has returned.
+
+        ``send_interaction`` returns once the frame is on the socket, so a job may not exist yet:
+        without this, a loaded machine can see an idle runner before the burst has reached it.
+        """
+        sent = self.discord.interactions[self._first_interaction :]
+        while any(i.id not in self._received for i in sent):
+            await asyncio.sleep(0.01)
+        current = asyncio.current_task()
+        handlers = [
+            task
+            for task in asyncio.all_tasks()
+            if task is not current and task.get_name().startswith(HANDLER_TASK_PREFIXES)
+        ]
+        if handlers:
+            await asyncio.wait(handlers)
 
     async def imagine(self, *, user_id: int = 4000, **values: Any) -> Interaction:
         return await self.discord.send_interaction("imagine", options(**values), user_id=user_id)
 
     async def idle(self, timeout: float = 20) -> None:
         """Wait until every job this bot accepted has ended."""
-        await asyncio.sleep(0.05)  # let just-dispatched interactions reach the runner
         async with asyncio.timeout(timeout):
             while True:
+                await self._handlers_settled()
                 await self.bot.runner.wait_idle()
                 await asyncio.sleep(0.1)
                 if self.bot.runner.idle.is_set():

@@ -130,15 +130,13 @@ def texts(fake: FakeDiscord, interaction: Interaction) -> list[tuple[str, bool]]
     return out
 
 
-async def answer(h: Harness, interaction: Interaction, *, wait: float = 0.3) -> str:
-    await asyncio.sleep(wait)
+async def answer(h: Harness, interaction: Interaction) -> str:
     await h.idle()
     return "\n".join(text for text, _ in texts(h.discord, interaction))
 
 
 async def private_answer(h: Harness, interaction: Interaction) -> str:
     """The answer, which must be private (and there must be one)."""
-    await asyncio.sleep(0.3)
     await h.idle()
     found = texts(h.discord, interaction)
     assert found, "no answer"

@@ -123,7 +123,7 @@ async def test_invalid_or_contradictory_options_get_a_private_answer_and_no_job(
         )
         bad_guidance = await h.imagine(prompt="x", model="fal-ai/flux/schnell", guidance=3.0)
         forged = await h.imagine(prompt="x", count=9)  # Discord would not send this
-        await asyncio.sleep(0.5)
+        await h.settled()
         for interaction, words in (
             (contradictory, "is a replicate model but the provider is fal"),
             (bad_guidance, "does not take a guidance value"),

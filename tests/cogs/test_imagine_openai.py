@@ -102,7 +102,7 @@ async def test_sizes_and_options_the_model_lacks_are_refused_naming_a_provider_t
         sixteen = await h.imagine(prompt="x", provider="openai", aspect_ratio="16:9")
         seeded = await h.imagine(prompt="x", provider="openai", seed=3)
         negative = await h.imagine(prompt="x", provider="openai", negative_prompt="dogs")
-        await asyncio.sleep(0.5)
+        await h.settled()
         assert private_answer(wide) == (
             "openai can't do aspect ratio 21:9 on this bot (with gpt-image-1.5 it offers 1:1, "
             "3:2, 2:3); fal can: pick provider fal."

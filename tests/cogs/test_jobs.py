@@ -75,7 +75,7 @@ async def test_others_are_refused_but_moderators_may_cancel(
         stranger = await fake_discord.send_component(
             message, f"af:cancel:{job.id}", user_id=5000, permissions="0"
         )
-        await asyncio.sleep(0.5)
+        await h.settled()
         (answer,) = stranger.callbacks()
         assert answer.json["type"] == 4 and answer.json["data"]["flags"] & 64
         assert "Only the member who started this job" in answer.json["data"]["content"]
@@ -109,7 +109,7 @@ async def test_forged_or_stale_buttons_get_a_clear_answer(
         forged = await fake_discord.send_component(
             message, "af:cancel:999999", message_overrides={"components": button(999999)}
         )
-        await asyncio.sleep(0.5)
+        await h.settled()
         late_answer = [r for r in fake_discord.requests if late.token in r.path]
         assert any("already finished" in ((r.json or {}).get("content") or "") for r in late_answer)
         (forged_answer,) = forged.callbacks()

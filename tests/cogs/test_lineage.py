@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from tests.fakes.discord import FakeDiscord, Interaction
@@ -48,7 +47,7 @@ async def test_lineage_shows_the_chain_and_children_and_pages_through_them(
         asked = await fake_discord.send_interaction(
             "lineage", [{"name": "job", "type": 3, "value": by_link}]
         )
-        await asyncio.sleep(0.5)
+        await h.settled()
         embed = embed_of(h, asked)
         fields = {f["name"]: f["value"] for f in embed["fields"]}  # type: ignore[index]
         assert embed["title"] == f"#{child_job.id} · reroll"
@@ -61,21 +60,21 @@ async def test_lineage_shows_the_chain_and_children_and_pages_through_them(
         message = h.original(asked)
         buttons = [c for row in message.components for c in row["components"]]
         back = await fake_discord.send_component(message, buttons[0]["custom_id"])
-        await asyncio.sleep(0.5)
+        await h.settled()
         assert [c.json["type"] for c in back.callbacks()] == [7]
         assert embed_of(h, asked)["title"] == f"#{root_job.id} · original"
 
         by_number = await fake_discord.send_interaction(
             "lineage", [{"name": "job", "type": 3, "value": f"#{root_job.id}"}]
         )
-        await asyncio.sleep(0.5)
+        await h.settled()
         fields = {f["name"]: f["value"] for f in embed_of(h, by_number)["fields"]}  # type: ignore[index]
         assert fields[f"Children of #{root_job.id}"] == f"#{child_job.id}, #{sibling_job.id}"
 
         unknown = await fake_discord.send_interaction(
             "lineage", [{"name": "job", "type": 3, "value": "424242"}]
         )
-        await asyncio.sleep(0.5)
+        await h.settled()
         texts = [
             str((r.json or {}).get("content"))
             for r in fake_discord.requests

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
@@ -107,7 +106,7 @@ async def test_report_reaches_the_mod_channel_and_moderators_delete_and_ban(
         assert await store.active_ban(fake_discord.guild_id, ALICE, time.time()) is None
 
         delete = await fake_discord.send_component(posted, f"af:mdel:{job.id}", user_id=MOD)
-        await asyncio.sleep(0.3)
+        await h.settled()
         assert [c.json["type"] for c in delete.callbacks()] == [6]
         assert message.deleted
         deleted = await h.job_for(interaction)
@@ -116,7 +115,7 @@ async def test_report_reaches_the_mod_channel_and_moderators_delete_and_ban(
         assert custom_ids(posted) == [f"af:mban:{job.id}"]
 
         ban = await fake_discord.send_component(posted, f"af:mban:{job.id}", user_id=MOD)
-        await asyncio.sleep(0.3)
+        await h.settled()
         assert [c.json["type"] for c in ban.callbacks()] == [6]
         active = await store.active_ban(fake_discord.guild_id, ALICE, time.time())
         assert active is not None and active.banned_by == MOD and active.until is None
@@ -180,7 +179,7 @@ async def test_a_moderator_delete_also_removes_the_gallery_post(
         await private_answer(h, report)
         (posted,) = fake_discord.channel_messages(MOD_CHANNEL)
         await fake_discord.send_component(posted, f"af:mdel:{job.id}", user_id=MOD)
-        await asyncio.sleep(0.3)
+        await h.settled()
         assert message.deleted and gallery_post.deleted
         top = await fake_discord.send_interaction(
             "gallery", [{"name": "top", "type": 1, "options": []}]

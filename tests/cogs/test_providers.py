@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ async def test_providers_lists_models_capabilities_and_recent_health_privately(
             await h.imagine(prompt=prompt)
             await h.idle()
         interaction = await fake_discord.send_interaction("providers")
-        await asyncio.sleep(0.3)
+        await h.settled()
 
         (callback,) = interaction.callbacks()
         assert callback.json["type"] == 4

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 from pathlib import Path
@@ -158,7 +157,7 @@ async def test_remix_by_another_member_is_charged_to_them_and_credits_the_author
         parent = await h.job_for(interaction)
         assert parent is not None
         click = await fake_discord.send_component(message, f"af:rx:{parent.id}", user_id=BOB)
-        await asyncio.sleep(0.3)
+        await h.settled()
         (callback,) = click.callbacks()
         assert callback.json["type"] == 9  # a modal, prefilled
         modal = callback.json["data"]
@@ -192,21 +191,21 @@ async def test_delete_is_refused_to_others_and_allowed_to_the_author(
         stranger = await fake_discord.send_component(
             message, f"af:del:{job.id}", user_id=BOB, permissions="0"
         )
-        await asyncio.sleep(0.3)
+        await h.settled()
         (answer,) = stranger.callbacks()
         assert answer.json["data"]["flags"] & 64
         assert "Only the member who made this image" in answer.json["data"]["content"]
         assert not message.deleted
 
         await fake_discord.send_component(message, f"af:del:{job.id}", user_id=ALICE)
-        await asyncio.sleep(0.3)
+        await h.settled()
         assert message.deleted
         deleted = await h.job_for(interaction)
         assert deleted is not None and deleted.deleted_at is not None
         later = await fake_discord.send_component(
             message, f"af:v:{job.id}:1", user_id=BOB, message_overrides={"id": str(message.id)}
         )
-        await asyncio.sleep(0.3)
+        await h.settled()
         assert "was deleted" in later.callbacks()[0].json["data"]["content"]
 
 
@@ -236,7 +235,7 @@ async def test_forged_custom_ids_are_refused(
             click = await fake_discord.send_component(
                 message, custom_id, user_id=BOB, message_overrides=forged(custom_id)
             )
-            await asyncio.sleep(0.3)
+            await h.settled()
             (answer,) = click.callbacks()
             assert answer.json["data"]["flags"] & 64
             assert words in answer.json["data"]["content"], (custom_id, answer.json)
