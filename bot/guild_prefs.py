@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from bot.capabilities import PROVIDER_CAPABILITIES, Capabilities
 from bot.config import Config
 from db.moderation import ModerationStore
 
@@ -12,26 +15,28 @@ async def default_provider(
     guild_id: int | None,
     channel_id: int | None = None,
     model: str | None = None,
-) -> str | None:
+    needs: Callable[[Capabilities], bool] | None = None,
+) -> str:
     """The provider a member gets when they name none: the one offering the model they chose,
     else the server's `default_provider`, else the bot's; moved to the first provider the
-    channel (or server) allows when that one is not allowed there. None outside a server."""
-    if guild_id is None:
-        return None
-    enabled = config.enabled_providers
-    settings = await store.guild_settings(guild_id)
+    channel (or server) allows when that one is not allowed there, and to the first allowed one
+    that `needs` accepts (img2img, enough LoRAs) when it cannot do the job. When none can, the
+    preferred one stays, so the refusal names a provider that can."""
+    enabled = list(config.enabled_providers)
     choice: str = config.generation.default_provider
-    if settings.default_provider in enabled:
-        choice = settings.default_provider
+    allowed = enabled
+    if guild_id is not None:
+        settings = await store.guild_settings(guild_id)
+        if settings.default_provider in enabled:
+            choice = settings.default_provider
+        rules = await store.channel_settings(guild_id, channel_id) if channel_id else None
+        rule = (rules.provider_list if rules else ()) or settings.provider_list
+        allowed = [p for p in rule if p in enabled] or enabled
     if model:
         offering = [p for p in enabled if model.strip() in config.providers[p].allowed_models()]
-        if offering and choice not in offering:
-            return offering[0]
         if offering:
-            return choice
-    rules = await store.channel_settings(guild_id, channel_id) if channel_id else None
-    rule = (rules.provider_list if rules else ()) or settings.provider_list
-    allowed = [p for p in rule if p in enabled]
-    if allowed and choice not in allowed:
-        return allowed[0]
-    return choice
+            return choice if choice in offering else offering[0]
+    able = [p for p in allowed if needs is None or needs(PROVIDER_CAPABILITIES[p])]
+    if choice in able:
+        return choice
+    return able[0] if able else choice

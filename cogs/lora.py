@@ -15,6 +15,7 @@ from discord.ext import commands
 from bot.app import ArtFactoryBot, send_ephemeral, start_job
 from bot.collab import LoraChoice
 from bot.generation import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED
+from bot.guild_prefs import default_provider
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
 Scale = app_commands.Range[float, -4.0, 4.0]
@@ -82,6 +83,14 @@ class Loras(commands.Cog):
             for ref, weight in ((lora, scale), (lora2, scale2), (lora3, scale3))
             if ref
         ]
+        # When no provider was named: the server's default, or one that takes this many LoRAs.
+        provider = provider or await default_provider(
+            self.bot.config,
+            self.bot.moderation.store,
+            interaction.guild_id,
+            interaction.channel_id,
+            needs=lambda capabilities: capabilities.max_loras >= len(choices),
+        )
         options: dict[str, object] = {
             "negative_prompt": negative_prompt,
             "provider": provider,

@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral, start_job
 from bot.generation import MAX_IMAGES, MAX_PROMPT_CHARS
+from bot.guild_prefs import default_provider
 
 STRENGTH_CHOICES = [
     app_commands.Choice(name="subtle (0.35)", value="subtle"),
@@ -56,6 +57,7 @@ class Variations(commands.Cog):
         count: app_commands.Range[int, 1, MAX_IMAGES] | None = None,
         provider: str | None = None,
     ) -> None:
+        provider = provider or await self._default_provider(interaction)
         collab = self.bot.collab
         await start_job(
             interaction,
@@ -95,6 +97,7 @@ class Variations(commands.Cog):
         if image is None:
             await send_ephemeral(interaction, "That message has no image attached.")
             return
+        chosen = await self._default_provider(interaction)
         collab = self.bot.collab
         await start_job(
             interaction,
@@ -106,9 +109,19 @@ class Variations(commands.Cog):
                 prompt=None,
                 strength=None,
                 count=None,
-                provider=None,
+                provider=chosen,
                 source_message_id=message.id,
             ),
+        )
+
+    async def _default_provider(self, interaction: discord.Interaction) -> str:
+        """The server's default provider, or the first allowed one that can start from an image."""
+        return await default_provider(
+            self.bot.config,
+            self.bot.moderation.store,
+            interaction.guild_id,
+            interaction.channel_id,
+            needs=lambda capabilities: capabilities.image_to_image,
         )
 
 

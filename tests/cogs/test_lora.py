@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ async def loras(
 
 
 async def answer(h: Harness, interaction: Interaction) -> str:
-    await asyncio.sleep(0.3)
+    await h.settled()
     await h.idle()
     texts = [str(c.json.get("data", {}).get("content") or "") for c in interaction.callbacks()]
     texts += [
@@ -199,7 +198,7 @@ async def test_autocomplete_answers_at_most_25_names(
         some = await fake_discord.send_autocomplete(
             "lora", [opt("prompt", "p"), {**opt("lora", "style1"), "focused": True}]
         )
-        await asyncio.sleep(0.5)
+        await h.settled()
         assert everything.autocomplete_choices is not None
         assert len(everything.autocomplete_choices) == 25
         assert [c["value"] for c in some.autocomplete_choices or []] == [
@@ -228,3 +227,36 @@ async def test_civitai_loras_that_do_not_fit_are_refused_with_the_reason(
         )
         assert "Spicy is marked NSFW" in await answer(h, nsfw)
         assert fake_fal.requests == []
+
+
+async def test_lora_follows_the_server_default_provider_unless_it_takes_too_few_loras(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, fake_replicate: FakeReplicate, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    fake_replicate.script(None, ReplicateScript(queue_s=0, run_s=0.2, steps=1))
+    async with running_bot(fake_discord, db_path) as h:
+        store = h.bot.moderation.store
+        await store.update_guild_settings(fake_discord.guild_id, default_provider="replicate")
+        one = await fake_discord.send_interaction(
+            "lora", [opt("prompt", "p"), opt("lora", "https://huggingface.co/a/b")]
+        )
+        await h.idle()
+        assert [c[0] for c in fake_replicate.creates] == ["black-forest-labs/flux-dev-lora"]
+        job = await h.job_for(one)
+        assert job is not None and (job.provider, job.state) == ("replicate", "done")
+
+        # Replicate takes one LoRA: two go to the first provider that takes two.
+        two = await fake_discord.send_interaction(
+            "lora",
+            [
+                opt("prompt", "p"),
+                opt("lora", "https://huggingface.co/a/b"),
+                opt("lora2", "https://huggingface.co/c/d"),
+            ],
+        )
+        await h.idle()
+        assert [c[0] for c in fake_fal.submits] == ["fal-ai/flux-lora"]
+        assert len(fake_fal.submits[0][1]["loras"]) == 2
+        job = await h.job_for(two)
+        assert job is not None and (job.provider, job.state) == ("fal", "done")
+        assert len(fake_replicate.creates) == 1

@@ -137,3 +137,31 @@ async def test_make_variations_on_a_result_credits_it(
         child = await h.job_for(menu)
         assert child is not None
         assert (child.kind, child.parent_job_id, child.parent_image) == ("variation", parent.id, 0)
+
+
+async def test_variations_follow_the_server_default_provider_unless_it_cannot_start_from_an_image(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, fake_replicate: FakeReplicate, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    fake_replicate.script(None, ReplicateScript(queue_s=0, run_s=0.2, steps=1))
+    openai = {"enabled": True, "base_url": "http://127.0.0.1:9/v1", "model": "dall-e-3"}
+    async with running_bot(fake_discord, db_path, providers={"openai": openai}) as h:
+        store = h.bot.moderation.store
+        await store.update_guild_settings(fake_discord.guild_id, default_provider="replicate")
+        attachment = fake_discord.make_attachment("a.png", make_png(64, 64), "image/png")
+        on_default = await variations(h, attachment)
+        await h.idle()
+        assert [c[0] for c in fake_replicate.creates] == ["black-forest-labs/flux-dev"]
+        assert fake_fal.submits == []
+        job = await h.job_for(on_default)
+        assert job is not None and (job.provider, job.state) == ("replicate", "done")
+
+        # An images API cannot do img2img: the first allowed provider that can takes the job.
+        await store.update_guild_settings(
+            fake_discord.guild_id, default_provider="openai", providers="openai,fal"
+        )
+        moved = await variations(h, attachment)
+        await h.idle()
+        assert [c[0] for c in fake_fal.submits] == ["fal-ai/flux/dev/image-to-image"]
+        job = await h.job_for(moved)
+        assert job is not None and (job.provider, job.state) == ("fal", "done")
