@@ -99,36 +99,67 @@ class RerollButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"a
         await start_job(interaction, lambda origin: collab.reroll(parent, origin))
 
 
+REMIX_SUBMIT = re.compile(rf"af:rxm:{JOB}")
+
+
 class RemixModal(discord.ui.Modal, title="Remix"):
+    """The form only. Its submission is handled by `ResultButtons.on_interaction` from the
+    custom_id and the submitted values, not by this object: discord.py keeps open modals in
+    memory under their custom_id alone, so a restart, or two members remixing the same image at
+    once, would otherwise lose a submission."""
+
     def __init__(self, job_id: int, prompt: str, negative_prompt: str | None) -> None:
         super().__init__(custom_id=f"af:rxm:{job_id}", timeout=15 * 60)
-        self.job_id = job_id
-        self.prompt: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Prompt",
-            style=discord.TextStyle.paragraph,
-            default=prompt[:4000],
-            max_length=4000,
+        self.add_item(
+            discord.ui.TextInput(
+                label="Prompt",
+                custom_id="prompt",
+                style=discord.TextStyle.paragraph,
+                default=prompt[:4000],
+                max_length=4000,
+            )
         )
-        self.negative: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Negative prompt",
-            style=discord.TextStyle.paragraph,
-            default=(negative_prompt or "")[:4000] or None,
-            required=False,
-            max_length=4000,
+        self.add_item(
+            discord.ui.TextInput(
+                label="Negative prompt",
+                custom_id="negative_prompt",
+                style=discord.TextStyle.paragraph,
+                default=(negative_prompt or "")[:4000] or None,
+                required=False,
+                max_length=4000,
+            )
         )
-        self.add_item(self.prompt)
-        self.add_item(self.negative)
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        parent = await _parent(interaction, self.job_id, None)
-        if parent is None:
-            return
-        collab = _bot(interaction).collab
-        prompt, negative = self.prompt.value, self.negative.value or None
-        await start_job(
-            interaction,
-            lambda origin: collab.remix(parent, origin, prompt=prompt, negative_prompt=negative),
-        )
+
+def submitted_values(data: Any) -> dict[str, str]:
+    """Text input values of a modal submission, by custom_id, whatever the layout nesting
+    (action rows or labels)."""
+    values: dict[str, str] = {}
+    pending = list(data.get("components", ())) if isinstance(data, dict) else []
+    while pending:
+        component = pending.pop()
+        if not isinstance(component, dict):
+            continue
+        if isinstance(component.get("value"), str) and "custom_id" in component:
+            values[str(component["custom_id"])] = component["value"]
+        pending.extend(component.get("components", ()))
+        if isinstance(component.get("component"), dict):
+            pending.append(component["component"])
+    return values
+
+
+async def remix_submitted(interaction: discord.Interaction[Any], job_id: int) -> None:
+    parent = await _parent(interaction, job_id, None)
+    if parent is None:
+        return
+    values = submitted_values(interaction.data)
+    prompt = values.get("prompt", "")
+    negative = values.get("negative_prompt") or None
+    collab = _bot(interaction).collab
+    await start_job(
+        interaction,
+        lambda origin: collab.remix(parent, origin, prompt=prompt, negative_prompt=negative),
+    )
 
 
 class RemixButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:rx:{JOB}"):
@@ -232,6 +263,15 @@ class ResultButtons(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(*BUTTONS)
         self.bot.messenger.result_components = None
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: dict[str, Any] = dict(interaction.data or {})
+        match = REMIX_SUBMIT.fullmatch(str(data.get("custom_id", "")))
+        if match is not None:
+            await remix_submitted(interaction, int(match["job_id"]))
 
 
 async def setup(bot: ArtFactoryBot) -> None:

@@ -53,6 +53,7 @@ HANDLER_TASK_PREFIXES = (
     "discord-ui-view-dispatch",
     "discord-ui-modal-dispatch",
     "discord-ui-dynamic-item",
+    "discord.py: on_interaction",
 )
 
 

@@ -257,3 +257,43 @@ async def test_a_button_clicked_after_a_restart_still_works(
         child = await h2.job_for(click)
         assert child is not None and child.state == "done" and child.parent_job_id == job.id
         assert len(h2.original(click).attachments) == 2
+
+
+async def test_remix_forms_survive_a_restart_and_two_members_remixing_at_once(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    carol = 6000
+    async with running_bot(fake_discord, db_path) as h:
+        interaction, message = await finished(h, "a harbour")
+        parent = await h.job_for(interaction)
+        assert parent is not None
+        for member in (BOB, carol):  # both open the form on the same image
+            await fake_discord.send_component(message, f"af:rx:{parent.id}", user_id=member)
+        await h.settled()
+        first = await fake_discord.send_modal_submit(
+            f"af:rxm:{parent.id}", {"prompt": "a harbour at night"}, user_id=BOB
+        )
+        await h.idle()
+    # Carol submits her open form after the bot restarted.
+    async with running_bot(fake_discord, db_path) as h2:
+        second = await fake_discord.send_modal_submit(
+            f"af:rxm:{parent.id}",
+            {"prompt": "a harbour in snow", "negative_prompt": "boats"},
+            user_id=carol,
+        )
+        await h2.idle()
+        prompts = [(s[1]["prompt"], s[1].get("negative_prompt")) for s in fake_fal.submits[1:]]
+        assert prompts == [("a harbour at night", None), ("a harbour in snow", "boats")]
+        for submit, member in ((first, BOB), (second, carol)):
+            child = await h2.job_for(submit)
+            assert child is not None
+            assert (child.kind, child.user_id, child.state) == ("remix", member, "done")
+            assert len(h2.original(submit).attachments) == 2
+
+        stale = await fake_discord.send_modal_submit("af:rxm:999999", {"prompt": "x"}, user_id=BOB)
+        await h2.settled()
+        (answer,) = [c for c in stale.callbacks() if c.json["type"] == 4]
+        assert answer.json["data"]["flags"] & 64
+        assert answer.json["data"]["content"] == "That result no longer exists."
+        assert len(fake_fal.submits) == 3
