@@ -55,7 +55,7 @@ PROVIDER_CAPABILITIES: dict[str, Capabilities] = {
         step_progress=True,
         safety_flag=True,
     ),
-    # CivitAI's v1 consumer jobs: text-to-image on a checkpoint AIR plus LoRA AIRs; queue
+    # CivitAI's v2 workflows: text-to-image on a checkpoint AIR plus LoRA AIRs; queue
     # position comes from the job status, steps do not.
     "civitai": Capabilities(
         max_loras=5,

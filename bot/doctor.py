@@ -8,8 +8,9 @@ clients and base URLs the bot uses:
   it answers 401/403 for a refused key and 404 for an accepted key and an unknown request, so
   "ok" means reachable and key accepted — not that the account has credit.
 - replicate: `GET /v1/account`.
-- civitai: `GET {base_url}/v1/consumer/coverage?model=<the default checkpoint>` (also tells
-  whether that checkpoint has workers right now).
+- civitai: `POST {base_url}/v2/consumer/workflows?whatif=true` for one image of the default
+  checkpoint: validated and priced, never run (also tells whether the account has the Buzz for
+  it and whether that checkpoint has workers right now).
 - openai: `GET {base_url}/models` (and whether the default model is listed).
 
 Nothing is generated and nothing is billed.

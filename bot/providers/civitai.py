@@ -1,19 +1,27 @@
-"""CivitAI's orchestration API (v1 consumer jobs) through a small client on the bot's aiohttp
-session. The civitai-py SDK is not used: it is synchronous, retries on its own and drags in a
-generated client for a handful of calls.
+"""CivitAI's orchestration API (v2 consumer workflows) through a small client on the bot's
+aiohttp session. The civitai-py SDK is not used: it is synchronous, retries on its own and drags
+in a generated client for a handful of calls.
 
 Wire (see the CivitAI section of the protocols reference):
-- submit: `POST {base}/v1/consumer/jobs` with one `textToImage` job request; `quantity` images
-  become that many jobs under one `token`, which is the bot's request id. The token is all that
-  is needed to follow the jobs again, so a restarted bot re-attaches by token.
-- status: `GET {base}/v1/consumer/jobs?token=…` → `{token, jobs: [{jobId, cost, scheduled,
-  result: {blobKey, available, blobUrl?, blobUrlExpirationDate?}, lastEvent: {type, …},
-  serviceProviders: {name: {queuePosition: {precedingJobs, …}}}}]}`. A job is done when its
-  result is available; it has failed when it is no longer scheduled without a result.
-- cancel: `DELETE {base}/v1/consumer/jobs/{jobId}` for every job of the token.
-- blob URLs are signed and expire: `result()` polls once more so the runner downloads from
-  fresh URLs right away.
-- errors are RFC 7807 problem details `{type, title, status, detail, errors?}`.
+- submit: `POST {base}/v2/consumer/workflows?wait=0` with `{"steps": [{"$type": "textToImage",
+  "input": {model, quantity, additionalNetworks: {AIR: {type, strength}}, prompt, negativePrompt,
+  scheduler, steps, cfgScale, width, height, seed, clipSkip}}], "tags"}` → a Workflow `{id,
+  status, cost, steps: [...]}`. `seed` and `cfgScale` are required, so the bot picks a seed when
+  the member did not. The workflow id is the bot's request id and all that is needed to follow
+  it again, so a restarted bot re-attaches by id.
+- status: `GET {base}/v2/consumer/workflows/{id}` → `{id, status, steps: [{$type, status, input,
+  queuePosition: {support, precedingJobs, …}, estimatedProgressRate, jobs?: [{id, status,
+  queuePosition?, reason?, blockedReason?}], output: {images: [{id, available, url?,
+  urlExpiresAt?, blockedReason?}]}}]}`. Workflow, step and job statuses share one enum:
+  unassigned, preparing, scheduled, processing, then succeeded, failed, expired or canceled.
+- cancel: `PUT {base}/v2/consumer/workflows/{id}` with `{"status": "canceled"}` (what civitai.com
+  does; `DELETE` would hide the workflow from later reads).
+- doctor: `POST {base}/v2/consumer/workflows?whatif=true` with one image of the default
+  checkpoint: authenticated, validated and priced, but nothing runs and no Buzz is spent.
+- blob URLs are signed and expire: `result()` reads the workflow once more so the runner
+  downloads from fresh URLs right away.
+- errors are RFC 7807 problem details `{type, title, status, detail, errors?}`; 403 means the
+  token may not do this (e.g. too little Buzz), 401 that it was refused.
 """
 
 from __future__ import annotations
@@ -21,15 +29,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import random
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
 from bot.capabilities import PROVIDER_CAPABILITIES
 from bot.civitai_models import AIR_PATTERN, CivitaiModels, check_lora_fit, family_name
 from bot.errors import InvalidRequest, ProviderError
-from bot.generation import GenerationRequest
+from bot.generation import MAX_SEED, GenerationRequest
 from bot.providers.base import (
     GeneratedImage,
     GenerationResult,
@@ -40,6 +50,8 @@ from bot.providers.base import (
 )
 
 DEFAULT_BASE_URL = "https://orchestration.civitai.com"
+WORKFLOWS_PATH = "/v2/consumer/workflows"
+WORKFLOW_TAGS = ("art-factory",)  # indexed by CivitAI: the bot's workflows can be listed apart
 
 # About one megapixel in multiples of 64, as SDXL-class checkpoints like it.
 IMAGE_SIZES: dict[str, tuple[int, int]] = {
@@ -54,10 +66,19 @@ IMAGE_SIZES: dict[str, tuple[int, int]] = {
 }
 DEFAULT_STEPS = 25
 DEFAULT_CFG_SCALE = 7.0
-DEFAULT_SCHEDULER = "EulerA"
+DEFAULT_SCHEDULER = "eulerA"
 DEFAULT_CLIP_SKIP = 2
-# Job events after which a job that is no longer scheduled will not produce anything.
-_FAILED_EVENTS = {"Failed", "Expired", "Deleted", "Rejected", "LateRejected", "ClaimExpired"}
+
+_QUEUED = {"unassigned", "preparing", "scheduled"}
+_TERMINAL = {"succeeded", "failed", "expired", "canceled"}
+# Job `reason` codes CivitAI documents, in words a member understands.
+_REASONS = {
+    "no_provider_available": "no worker can run it right now",
+    "blocked": "CivitAI's moderation blocked it",
+    "timeout": "it took too long",
+    "expired": "it took too long",
+    "canceled": "it was cancelled",
+}
 
 
 class CivitaiProvider(Provider):
@@ -80,36 +101,38 @@ class CivitaiProvider(Provider):
         self._models = models or CivitaiModels(session, token=token)
         self._poll_interval_s = poll_interval_s
         self._timeout = aiohttp.ClientTimeout(total=request_timeout_s, connect=10)
-        self._seeds: dict[str, int] = {}
 
     # -- the interface ---------------------------------------------------------------------
 
     def build_input(self, request: GenerationRequest, image: str | None = None) -> dict[str, Any]:
+        """The whole workflow: one `textToImage` step. A member who chose no seed gets a random
+        one (CivitAI requires it; image i of the batch uses seed + i)."""
         width, height = IMAGE_SIZES[request.aspect_ratio]
-        params: dict[str, Any] = {
+        seed = request.seed
+        if seed is None:
+            seed = random.randrange(MAX_SEED - request.count + 2)
+        step_input: dict[str, Any] = {
+            "model": request.model,
+            "quantity": request.count,
             "prompt": request.prompt,
             "scheduler": DEFAULT_SCHEDULER,
             "steps": request.steps or DEFAULT_STEPS,
             "cfgScale": request.guidance if request.guidance is not None else DEFAULT_CFG_SCALE,
             "width": width,
             "height": height,
+            "seed": seed,
             "clipSkip": DEFAULT_CLIP_SKIP,
         }
         if request.negative_prompt:
-            params["negativePrompt"] = request.negative_prompt
-        if request.seed is not None:
-            params["seed"] = request.seed
-        body: dict[str, Any] = {
-            "$type": "textToImage",
-            "model": request.model,
-            "params": params,
-            "quantity": request.count,
-        }
+            step_input["negativePrompt"] = request.negative_prompt
         if request.loras:
-            body["additionalNetworks"] = {
+            step_input["additionalNetworks"] = {
                 lora.path: {"type": "Lora", "strength": lora.scale} for lora in request.loras
             }
-        return body
+        return {
+            "steps": [{"$type": "textToImage", "input": step_input}],
+            "tags": list(WORKFLOW_TAGS),
+        }
 
     async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
         if request.mode != "txt2img":
@@ -118,75 +141,101 @@ class CivitaiProvider(Provider):
             )
         request = await self._with_air_loras(request)
         body = self.build_input(request, image)
-        data = await self._call("POST", "/v1/consumer/jobs", body=body, submit=True)
-        token = data.get("token") if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token:
-            # The jobs may exist without a way to follow them: never send them again.
+        data = await self._call(
+            "POST", WORKFLOWS_PATH, body=body, params={"wait": "0"}, submit=True
+        )
+        workflow_id = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(workflow_id, str) or not workflow_id:
+            # The workflow may exist without a way to follow it: never send it again.
             raise ProviderError(
                 self.name,
-                "CivitAI accepted the job but returned no token to follow it",
+                "CivitAI accepted the workflow but returned no id to follow it",
                 retryable=True,
                 maybe_accepted=True,
             )
-        if request.seed is not None:
-            self._seeds[token] = request.seed
-        return token
+        return workflow_id
 
     async def watch(self, model: str, request_id: str) -> AsyncIterator[ProviderUpdate]:
         while True:
-            jobs = await self._jobs(request_id)
-            update = _update_for(jobs)
+            update = _update_for(await self._workflow(request_id))
             yield update
             if update.phase == "completed":
                 return
             await asyncio.sleep(self._poll_interval_s)
 
     async def result(self, model: str, request_id: str) -> GenerationResult:
-        # Poll again rather than reuse what `watch` saw: blob URLs are signed and expire, and
-        # the runner downloads right after this returns.
-        jobs = await self._jobs(request_id)
-        update = _update_for(jobs)
-        if update.phase != "completed":
-            raise ProviderError(self.name, "the jobs have not finished yet", retryable=True)
-        if update.error:
-            # Jobs fail on CivitAI's side (a worker crashed, the job expired); the input was
-            # accepted, so a later try may well work.
-            self._seeds.pop(request_id, None)
-            raise ProviderError(self.name, update.error, retryable=True)
+        # Read the workflow again rather than reuse what `watch` saw: blob URLs are signed and
+        # expire, and the runner downloads right after this returns.
+        workflow = await self._workflow(request_id)
+        status = workflow["status"]
+        if status not in _TERMINAL:
+            raise ProviderError(self.name, "the workflow has not finished yet", retryable=True)
+        if status != "succeeded":
+            # Workers crash and jobs expire on CivitAI's side; the input was accepted, so a
+            # later try may well work — unless moderation blocked it.
+            raise ProviderError(
+                self.name, _failure_reason(workflow), retryable=not _blocked(workflow)
+            )
         images = []
-        for job in jobs:
-            for item in _results(job):
-                url = item.get("blobUrl")
-                if isinstance(url, str) and url:
-                    images.append(GeneratedImage(url=url))
+        withheld = []
+        for step in _steps(workflow):
+            for blob in _images(step):
+                url = blob.get("url")
+                if blob.get("available") is True and isinstance(url, str) and url:
+                    images.append(
+                        GeneratedImage(
+                            url=url, width=_int(blob, "width"), height=_int(blob, "height")
+                        )
+                    )
+                elif isinstance(blob.get("blockedReason"), str) and blob["blockedReason"]:
+                    withheld.append(blob["blockedReason"])
         if not images:
-            raise ProviderError(self.name, "the finished jobs had no images", retryable=True)
-        return GenerationResult(images=tuple(images), seed=self._seeds.pop(request_id, None))
+            if withheld:
+                raise ProviderError(
+                    self.name,
+                    trim_reason(f"CivitAI withheld the images ({withheld[0]})"),
+                    retryable=False,
+                )
+            raise ProviderError(self.name, "the finished workflow had no images", retryable=True)
+        return GenerationResult(images=tuple(images), seed=_seed(workflow))
 
     async def cancel(self, model: str, request_id: str) -> None:
-        self._seeds.pop(request_id, None)
-        jobs = await self._jobs(request_id)
-        for job in jobs:
-            job_id = job.get("jobId")
-            if not isinstance(job_id, str) or _available(job) or not job.get("scheduled", True):
-                continue
-            try:
-                await self._call("DELETE", f"/v1/consumer/jobs/{job_id}", params={"force": "true"})
-            except ProviderError as exc:
-                if exc.status != 404:  # 404: it ended on its own meanwhile
-                    raise
+        try:
+            workflow = await self._workflow(request_id)
+        except ProviderError as exc:
+            if exc.status == 404:  # gone already
+                return
+            raise
+        if workflow["status"] in _TERMINAL:
+            return
+        try:
+            await self._call("PUT", _workflow_path(request_id), body={"status": "canceled"})
+        except ProviderError as exc:
+            if exc.status not in (404, 409):  # it ended on its own meanwhile
+                raise
 
     async def probe(self, model: str) -> str | None:
-        """`GET /v1/consumer/coverage?model=<the default checkpoint>`: authenticated, free, and
-        it says whether the checkpoint can run right now."""
-        data = await self._call("GET", "/v1/consumer/coverage", params={"model": model})
-        entry = data.get(model) if isinstance(data, dict) else None
-        if isinstance(entry, dict) and entry.get("available") is False:
-            return f"but {model} has no workers right now"
+        """`POST /v2/consumer/workflows?whatif=true` for one image of the default checkpoint:
+        authenticated and priced but never run, so it costs nothing. It also says whether the
+        account could pay for the image and whether the checkpoint has workers."""
+        check = GenerationRequest(prompt="a lighthouse", provider=self.name, model=model, seed=0)
+        data = await self._call(
+            "POST", WORKFLOWS_PATH, body=self.build_input(check), params={"whatif": "true"}
+        )
+        if not isinstance(data, dict):
+            return None
+        transactions = data.get("transactions")
+        if isinstance(transactions, dict) and transactions.get("insufficientBuzz") is True:
+            return "but the account has too little Buzz for an image"
+        for step in _steps(data):
+            queue = step.get("queuePosition")
+            support = queue.get("support") if isinstance(queue, dict) else None
+            if support in ("unavailable", "unsupported"):
+                return f"but {model} has no workers right now"
         return None
 
     async def close(self) -> None:
-        self._seeds.clear()  # the session belongs to the bot
+        pass  # the session belongs to the bot
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -220,16 +269,18 @@ class CivitaiProvider(Provider):
             loras.append(dataclasses.replace(lora, path=info.air))
         return dataclasses.replace(request, loras=tuple(loras))
 
-    async def _jobs(self, token: str) -> list[dict[str, Any]]:
-        data = await self._call("GET", "/v1/consumer/jobs", params={"token": token})
-        jobs = data.get("jobs") if isinstance(data, dict) else None
-        if not isinstance(jobs, list):
-            raise ProviderError(self.name, "CivitAI answered without a job list", retryable=True)
-        if not jobs:
-            raise ProviderError(
-                self.name, "CivitAI no longer knows this request", retryable=False, status=404
-            )
-        return [job for job in jobs if isinstance(job, dict)]
+    async def _workflow(self, workflow_id: str) -> dict[str, Any]:
+        try:
+            data = await self._call("GET", _workflow_path(workflow_id))
+        except ProviderError as exc:
+            if exc.status == 404:
+                raise ProviderError(
+                    self.name, "CivitAI no longer knows this request", retryable=False, status=404
+                ) from exc
+            raise
+        if not isinstance(data, dict) or not isinstance(data.get("status"), str):
+            raise ProviderError(self.name, "CivitAI answered without a workflow", retryable=True)
+        return data
 
     async def _call(
         self,
@@ -252,7 +303,7 @@ class CivitaiProvider(Provider):
                 if not text.strip():
                     return None
                 try:
-                    return await response.json(content_type=None)
+                    return json.loads(text)
                 except ValueError:
                     raise ProviderError(
                         self.name,
@@ -281,14 +332,24 @@ class CivitaiProvider(Provider):
             ) from exc
 
 
+def _workflow_path(workflow_id: str) -> str:
+    return f"{WORKFLOWS_PATH}/{quote(workflow_id, safe='')}"
+
+
 def _http_error(status: int, text: str, headers: Mapping[str, str]) -> ProviderError:
-    if status in (401, 403):
+    reason = problem_reason(text)
+    if status == 401:
         reason = "CivitAI refused the bot's API token (the bot owner must check CIVITAI_API_TOKEN)"
-    else:
-        reason = problem_reason(text) or f"HTTP {status}"
+    elif status == 403:
+        # The token is valid but may not do this: most often the account is out of Buzz.
+        reason = (
+            f"CivitAI refused the request: {reason}"
+            if reason
+            else "CivitAI refused the request (HTTP 403: the bot's account may be out of Buzz)"
+        )
     return ProviderError(
         "civitai",
-        trim_reason(reason),
+        trim_reason(reason or f"HTTP {status}"),
         retryable=status in (408, 409, 429) or status >= 500,
         status=status,
         retry_after=parse_retry_after(headers),
@@ -296,11 +357,14 @@ def _http_error(status: int, text: str, headers: Mapping[str, str]) -> ProviderE
 
 
 def problem_reason(text: str) -> str | None:
-    """The readable part of an RFC 7807 problem body (or of `{"error": ...}`)."""
+    """The readable part of an RFC 7807 problem body (or of `{"error": ...}` or a bare JSON
+    string, which the API sends for some 403s)."""
     try:
         body = json.loads(text)
     except ValueError:
         return text.strip()[:300] or None
+    if isinstance(body, str):
+        return body.strip() or None
     if not isinstance(body, dict):
         return None
     parts: list[str] = []
@@ -317,68 +381,128 @@ def problem_reason(text: str) -> str | None:
     return "; ".join(parts) or None
 
 
-def _results(job: Mapping[str, Any]) -> list[dict[str, Any]]:
-    result = job.get("result")
-    if isinstance(result, dict):
-        return [result]
-    if isinstance(result, list):
-        return [item for item in result if isinstance(item, dict)]
-    return []
+def _steps(workflow: Mapping[str, Any]) -> list[dict[str, Any]]:
+    steps = workflow.get("steps")
+    return [step for step in steps if isinstance(step, dict)] if isinstance(steps, list) else []
 
 
-def _available(job: Mapping[str, Any]) -> bool:
-    items = _results(job)
-    return bool(items) and all(item.get("available") is True for item in items)
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def _update_for(jobs: list[dict[str, Any]]) -> ProviderUpdate:
-    total = len(jobs)
-    done = sum(1 for job in jobs if _available(job))
-    failed = [job for job in jobs if not _available(job) and job.get("scheduled") is False]
-    if failed and done + len(failed) == total:
-        # Reported once every job has ended, so that none is left running unseen.
-        return ProviderUpdate("completed", error=_failure_reason(failed[0], total))
-    if done == total:
+def _images(step: Mapping[str, Any]) -> list[dict[str, Any]]:
+    output = step.get("output")
+    return _dicts(output.get("images")) if isinstance(output, dict) else []
+
+
+def _int(item: Mapping[str, Any], key: str) -> int | None:
+    value = item.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _seed(workflow: Mapping[str, Any]) -> int | None:
+    """The seed the workflow ran with (it echoes its input), so a re-attached job knows it."""
+    for step in _steps(workflow):
+        step_input = step.get("input")
+        if isinstance(step_input, dict) and (seed := _int(step_input, "seed")) is not None:
+            return seed
+    return None
+
+
+def _expected_images(step: Mapping[str, Any], listed: int) -> int:
+    step_input = step.get("input")
+    if isinstance(step_input, dict):
+        quantity = _int(step_input, "quantity") or 1
+        batch = _int(step_input, "batchSize") or 1
+        return max(quantity * batch, listed)
+    return listed
+
+
+def _update_for(workflow: Mapping[str, Any]) -> ProviderUpdate:
+    status = workflow["status"]
+    if status == "succeeded":
         return ProviderUpdate("completed")
-    events = {str((job.get("lastEvent") or {}).get("type") or "") for job in jobs}
-    started = done > 0 or bool(events & {"Claimed", "Updated", "Succeeded"})
-    if not started:
-        return ProviderUpdate("queued", queue_position=_queue_position(jobs))
-    detail = f"{done} of {total} images ready" if total > 1 else None
-    return ProviderUpdate("running", detail=detail)
-
-
-def _queue_position(jobs: list[dict[str, Any]]) -> int | None:
-    positions = []
-    for job in jobs:
-        providers = job.get("serviceProviders")
-        if not isinstance(providers, dict):
-            continue
-        for entry in providers.values():
-            queue = entry.get("queuePosition") if isinstance(entry, dict) else None
-            ahead = queue.get("precedingJobs") if isinstance(queue, dict) else None
-            if isinstance(ahead, int) and ahead >= 0:
-                positions.append(ahead)
-    return min(positions) if positions else None
-
-
-def _failure_reason(job: Mapping[str, Any], total: int) -> str:
-    event: Mapping[str, Any] = job["lastEvent"] if isinstance(job.get("lastEvent"), dict) else {}
-    kind = str(event.get("type") or "Failed")
-    context: Mapping[str, Any] = event["context"] if isinstance(event.get("context"), dict) else {}
-    message = next(
-        (
-            str(context[key])
-            for key in ("message", "reason", "error")
-            if isinstance(context.get(key), str) and context[key]
-        ),
-        None,
+    if status in _TERMINAL:
+        return ProviderUpdate("completed", error=_failure_reason(workflow))
+    steps = _steps(workflow)
+    total = ready = 0
+    for step in steps:
+        images = _images(step)
+        ready += sum(1 for blob in images if blob.get("available") is True)
+        total += _expected_images(step, len(images))
+    jobs = [job for step in steps for job in _dicts(step.get("jobs"))]
+    # `startedAt` is when a worker claimed the step, which may still queue it: not a start.
+    started = (
+        ready > 0
+        or any(step.get("status") == "processing" for step in steps)
+        or any(job.get("status") in ("processing", "succeeded") for job in jobs)
     )
-    what = "a CivitAI job" if total > 1 else "the CivitAI job"
-    verb = {"Expired": "expired", "Deleted": "was cancelled"}.get(kind, "failed")
-    text = f"{what} {verb}"
-    if kind not in _FAILED_EVENTS and kind != "Failed":
-        text += f" ({kind})"
-    if message:
-        text += f": {message}"
+    if status in _QUEUED and not started:
+        return ProviderUpdate("queued", queue_position=_queue_position(steps))
+    parts = []
+    if total > 1:
+        parts.append(f"{ready} of {total} images ready")
+    rates = [
+        step["estimatedProgressRate"]
+        for step in steps
+        if isinstance(step.get("estimatedProgressRate"), int | float)
+    ]
+    if rates and 0 < min(rates) < 1:
+        parts.append(f"about {round(min(rates) * 100)}%")
+    return ProviderUpdate("running", detail=" · ".join(parts) or None)
+
+
+def _queue_position(steps: list[dict[str, Any]]) -> int | None:
+    """How many jobs are ahead: the step's own `queuePosition` (or, as older answers had it,
+    the first of its jobs' positions). The longest wait of any step is the workflow's."""
+    waits = []
+    for step in steps:
+        ahead = _preceding(step.get("queuePosition"))
+        if ahead is None:
+            positions = [_preceding(job.get("queuePosition")) for job in _dicts(step.get("jobs"))]
+            known = [p for p in positions if p is not None]
+            ahead = min(known) if known else None
+        if ahead is not None:
+            waits.append(ahead)
+    return max(waits) if waits else None
+
+
+def _preceding(queue: Any) -> int | None:
+    ahead = queue.get("precedingJobs") if isinstance(queue, dict) else None
+    return ahead if isinstance(ahead, int) and not isinstance(ahead, bool) and ahead >= 0 else None
+
+
+def _job_reasons(workflow: Mapping[str, Any]) -> list[str]:
+    reasons = []
+    for step in _steps(workflow):
+        for job in _dicts(step.get("jobs")):
+            if job.get("status") in (None, "succeeded"):
+                continue
+            for key in ("blockedReason", "reason"):
+                value = job.get(key)
+                if isinstance(value, str) and value:
+                    reasons.append(_REASONS.get(value, value))
+                    break
+        output = step.get("output")
+        errors = output.get("errors") if isinstance(output, dict) else None
+        if isinstance(errors, list):
+            reasons.extend(str(e) for e in errors if isinstance(e, str) and e)
+    return reasons
+
+
+def _blocked(workflow: Mapping[str, Any]) -> bool:
+    return any(
+        job.get("reason") == "blocked" or bool(job.get("blockedReason"))
+        for step in _steps(workflow)
+        for job in _dicts(step.get("jobs"))
+    )
+
+
+def _failure_reason(workflow: Mapping[str, Any]) -> str:
+    status = workflow.get("status")
+    verb = {"expired": "expired", "canceled": "was cancelled"}.get(str(status), "failed")
+    text = f"the CivitAI job {verb}"
+    reasons = _job_reasons(workflow)
+    if reasons:
+        text += f": {reasons[0]}"
     return trim_reason(text)

@@ -77,9 +77,15 @@ async def test_doctor_says_ok_for_every_provider_with_good_credentials(
     assert fal_call.headers["Authorization"] == "Key fal-key"
     assert fake_fal.submits == []
     assert [r.path for r in fake_replicate.requests] == ["/v1/account"]
-    assert [(r.path, r.query) for r in fake_civitai.requests] == [
-        ("/v1/consumer/coverage", {"model": "urn:air:sdxl:checkpoint:civitai:101055@128078"})
-    ]
+    (civitai_call,) = fake_civitai.requests
+    assert (civitai_call.method, civitai_call.path, civitai_call.query) == (
+        "POST",
+        "/v2/consumer/workflows",
+        {"whatif": "true"},
+    )
+    (step,) = civitai_call.json["steps"]
+    assert step["input"]["model"] == "urn:air:sdxl:checkpoint:civitai:101055@128078"
+    assert fake_civitai.submits == []  # priced, never run
     assert [r.path for r in fake_openai.requests] == ["/v1/models"]
     assert "sk-test-key" not in out + err
 
@@ -114,10 +120,12 @@ async def test_doctor_names_each_problem_and_exits_1(
     fake_fal.bad_keys.clear()
     fake_replicate.bad_tokens.clear()
     fake_civitai.bad_tokens.clear()
+    fake_civitai.insufficient_buzz = True  # accepted, but it could not pay for an image
     fake_openai.keys.clear()
     config = write_config(tmp_path, fake_civitai, f"{fake_openai.base_url}/v1")
     code, out, _ = await doctor(config, GOOD_ENV)
     assert code == 1
+    assert out.splitlines()[2] == "civitai: ok (but the account has too little Buzz for an image)"
     assert out.splitlines()[3] == (
         "openai: the API refused the bot's key (the bot owner must check PROXY_KEY)"
     )

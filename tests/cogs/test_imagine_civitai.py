@@ -1,5 +1,5 @@
 """`/imagine` on CivitAI end to end: real discord.py and the bot's aiohttp CivitAI client over
-loopback sockets against the fake orchestration API and blob host."""
+loopback sockets against the fake orchestration API (v2 workflows) and its blob host."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.harness import running_bot
 
 CHECKPOINT = DEFAULT_PROVIDERS["civitai"].model
 QUICK = Script(queue_s=0.1, queue_positions=[0], run_s=0.3)
+WORKFLOWS = r"^/v2/consumer/workflows$"
 
 
 def providers(fake: FakeCivitai, **extra: object) -> dict[str, object]:
@@ -45,16 +46,18 @@ async def test_civitai_shows_queue_position_then_delivers_every_image(
         await h.idle()
 
         (submission,) = fake_civitai.submits
-        body = submission.body
-        assert body["$type"] == "textToImage"
-        assert body["model"] == CHECKPOINT
-        assert body["quantity"] == 2
-        assert "additionalNetworks" not in body
-        params = body["params"]
+        (step,) = submission.body["steps"]
+        assert step["$type"] == "textToImage"
+        params = step["input"]
+        assert params["model"] == CHECKPOINT
+        assert params["quantity"] == 2
+        assert "additionalNetworks" not in params
         assert params["prompt"] == "a watercolour fox"
         assert params["negativePrompt"] == "blurry"
         assert (params["width"], params["height"]) == (1344, 768)
         assert (params["steps"], params["cfgScale"], params["seed"]) == (30, 5.0, 7)
+        assert params["scheduler"] == "eulerA"
+        assert submission.query == {"wait": "0"}
         assert submission.headers["Authorization"] == "Bearer civitai-test-token"
 
         message = h.original(interaction)
@@ -71,9 +74,11 @@ async def test_civitai_shows_queue_position_then_delivers_every_image(
         job = await h.job_for(interaction)
         assert job is not None
         assert (job.state, job.quota_state) == ("done", "committed")
-        assert job.provider_request_id == submission.token
-        # Blob URLs expire: the result is read from a fresh poll, right before downloading.
+        assert job.provider_request_id == submission.workflow_id
+        # Blob URLs expire: the result is read from a fresh poll, right before downloading,
+        # from CivitAI's blob host (not the API host, and without the bot's token).
         assert len(fake_civitai.blob_fetches) == 2
+        assert all("Authorization" not in r.headers for r in fake_civitai.blobs.requests)
 
 
 async def test_a_failed_civitai_job_ends_the_message_and_refunds(
@@ -90,6 +95,25 @@ async def test_a_failed_civitai_job_ends_the_message_and_refunds(
         assert "worker ran out of memory" in content
         assert "may help" in content
         assert "3 images were refunded" in content
+        job = await h.job_for(interaction)
+        assert job is not None
+        assert (job.state, job.quota_state) == ("failed", "refunded")
+        assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 0
+
+
+async def test_a_civitai_workflow_blocked_by_moderation_is_not_worth_retrying(
+    fake_discord: FakeDiscord, fake_civitai: FakeCivitai, db_path: Path
+) -> None:
+    fake_civitai.script(Script(queue_s=0.1, queue_positions=[0], run_s=0.2, blocked="minor"))
+    async with running_bot(fake_discord, db_path, providers=providers(fake_civitai)) as h:
+        interaction = await h.imagine(prompt="something unacceptable", provider="civitai")
+        await h.idle()
+        content = h.original(interaction).content or ""
+        assert "Generation failed" in content
+        assert "the CivitAI job failed: minor" in content
+        assert "will not help" in content
+        assert "refunded" in content
+        assert fake_civitai.blob_fetches == []
         job = await h.job_for(interaction)
         assert job is not None
         assert (job.state, job.quota_state) == ("failed", "refunded")
@@ -117,15 +141,14 @@ async def test_civitai_refusals_and_bad_tokens_fail_at_once_with_the_reason(
         for interaction in (refused, unauthorised):
             job = await h.job_for(interaction)
             assert job is not None and (job.state, job.quota_state) == ("failed", "refunded")
+            assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 0
 
 
 async def test_a_civitai_429_is_retried_after_retry_after(
     fake_discord: FakeDiscord, fake_civitai: FakeCivitai, db_path: Path
 ) -> None:
     fake_civitai.script(QUICK)
-    fake_civitai.inject(
-        "POST", r"^/v1/consumer/jobs$", status=429, headers={"Retry-After": "1"}, times=1
-    )
+    fake_civitai.inject("POST", WORKFLOWS, status=429, headers={"Retry-After": "1"}, times=1)
     async with running_bot(fake_discord, db_path, providers=providers(fake_civitai)) as h:
         interaction = await h.imagine(prompt="patience", provider="civitai")
         await h.idle()
@@ -133,9 +156,11 @@ async def test_a_civitai_429_is_retried_after_retry_after(
         assert len(posts) == 2
         assert posts[1].time - posts[0].time >= 0.95
         assert len(h.original(interaction).attachments) == 1
+        job = await h.job_for(interaction)
+        assert job is not None and (job.state, job.quota_state) == ("done", "committed")
 
 
-async def test_a_stuck_civitai_job_is_deleted_at_the_provider_and_refunded(
+async def test_a_stuck_civitai_workflow_is_cancelled_at_the_provider_and_refunded(
     fake_discord: FakeDiscord, fake_civitai: FakeCivitai, db_path: Path
 ) -> None:
     fake_civitai.script(Script(queue_s=0.1, queue_positions=[0], hang=True))
@@ -150,27 +175,38 @@ async def test_a_stuck_civitai_job_is_deleted_at_the_provider_and_refunded(
         content = h.original(interaction).content or ""
         assert "longer than the 2 s limit" in content
         (submission,) = fake_civitai.submits
-        assert all(job.cancelled_at is not None for job in submission.jobs)
-        deletes = [r for r in fake_civitai.requests if r.method == "DELETE"]
-        assert len(deletes) == 2
+        assert all(job.canceled_at is not None for job in submission.jobs)
+        (cancel,) = [r for r in fake_civitai.requests if r.method == "PUT"]
+        assert cancel.path == f"/v2/consumer/workflows/{submission.workflow_id}"
+        assert cancel.json == {"status": "canceled"}
         job = await h.job_for(interaction)
         assert job is not None and (job.state, job.quota_state) == ("expired", "refunded")
+        assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 0
 
 
-async def test_a_restart_reattaches_to_the_civitai_token_without_submitting_again(
+async def test_a_restart_reattaches_to_the_civitai_workflow_without_submitting_again(
     fake_discord: FakeDiscord, fake_civitai: FakeCivitai, db_path: Path
 ) -> None:
     fake_civitai.script(Script(queue_s=0.2, queue_positions=[0], run_s=2.5))
     config = {"providers": providers(fake_civitai)}
     async with running_bot(fake_discord, db_path, **config) as h:
         interaction = await h.imagine(prompt="survive a restart", provider="civitai", count=2)
-        await fake_civitai.wait_for_submit()
-        await asyncio.sleep(0.5)
+        submission = await fake_civitai.wait_for_submit()
+        async with asyncio.timeout(10):  # until the ledger holds the workflow id
+            while True:
+                job = await h.job_for(interaction)
+                if job is not None and job.provider_request_id == submission.workflow_id:
+                    break
+                await asyncio.sleep(0.02)
+    posts_before = len([r for r in fake_civitai.requests if r.method == "POST"])
     async with running_bot(fake_discord, db_path, **config) as h2:
         await h2.idle()
         assert len(fake_civitai.submits) == 1
+        assert len([r for r in fake_civitai.requests if r.method == "POST"]) == posts_before
         message = h2.original(interaction)
         assert len(message.attachments) == 2
+        # The seed the bot picked is read back from the workflow, so it survives the restart.
+        assert f"seed {submission.input['seed']}" in (message.content or "")
         job = await h2.job_for(interaction)
         assert job is not None and (job.state, job.quota_state) == ("done", "committed")
 
@@ -180,11 +216,12 @@ async def test_options_civitai_cannot_honour_are_refused_naming_a_provider_that_
 ) -> None:
     async with running_bot(fake_discord, db_path, providers=providers(fake_civitai)) as h:
         interaction = await h.imagine(prompt="x", provider="civitai", model="fal-ai/flux/dev")
-        await asyncio.sleep(0.3)
+        await h.settled()
         (callback,) = interaction.callbacks()
         assert callback.json["data"]["flags"] & 64
         assert "is a fal model but the provider is civitai" in callback.json["data"]["content"]
         assert fake_civitai.submits == []
+        assert await h.job_for(interaction) is None  # refused before anything was written
 
 
 def opt(name: str, value: object) -> dict[str, object]:
@@ -210,8 +247,8 @@ async def test_lora_links_become_airs_and_a_lora_for_another_base_model_is_refus
         )
         await h.idle()
         (submission,) = fake_civitai.submits
-        assert submission.body["model"] == CHECKPOINT
-        assert submission.body["additionalNetworks"] == {
+        assert submission.input["model"] == CHECKPOINT
+        assert submission.input["additionalNetworks"] == {
             "urn:air:sdxl:lora:civitai:4201@9002": {"type": "Lora", "strength": 0.7},
             "urn:air:sdxl:lora:civitai:555@556": {"type": "Lora", "strength": 1.0},
         }
