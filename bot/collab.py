@@ -18,7 +18,8 @@ import aiohttp
 
 from bot.civitai_models import CivitaiModels, check_lora_fit
 from bot.config import Config
-from bot.errors import InvalidRequest, ProviderError
+from bot.delivery import ImageFile, fetch_posted_image
+from bot.errors import DeliveryError, InvalidRequest, ProviderError
 from bot.generation import GenerationRequest, LoraRef, build_request
 from bot.images import PreparedImage, is_discord_url, load_input_image
 from bot.jobs import JobService, Origin
@@ -121,6 +122,13 @@ class CollabService:
         if not is_discord_url(url, self._image_hosts):
             raise InvalidRequest("Only images attached on Discord can be used.")
         return await load_input_image(self._session, url, declared_size=size)
+
+    async def posted_image(self, url: str, *, stem: str, limit: int) -> ImageFile:
+        """A result image already on Discord, downloaded (capped) by a URL Discord signed for
+        this interaction, so a new post (gallery, report) can carry its own copy."""
+        if not is_discord_url(url, self._image_hosts):
+            raise DeliveryError("only images posted on Discord can be copied", retryable=False)
+        return await fetch_posted_image(self._session, url, stem=stem, limit=limit)
 
     async def _create_with_image(
         self,

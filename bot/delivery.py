@@ -15,8 +15,9 @@ import io
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlparse
 
 import aiohttp
 import discord
@@ -44,6 +45,11 @@ class ImageFile:
     data: bytes
     content_type: str
     spoiler: bool = False
+
+    @property
+    def uri(self) -> str:
+        """How an embed of the message that uploads this file shows it as its image."""
+        return f"attachment://{'SPOILER_' if self.spoiler else ''}{self.filename}"
 
 
 def sniff(data: bytes) -> tuple[str, str] | None:
@@ -78,29 +84,69 @@ async def _fetch_one(
 ) -> ImageFile:
     if url.startswith("data:"):
         return await _fit(decode_data_url(url), stem, limit)
+    data = await _download(
+        session, url, max_bytes=MAX_DOWNLOAD_BYTES, timeout_s=timeout_s, server="the provider's"
+    )
+    return await _fit(data, stem, limit)
+
+
+async def _download(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    max_bytes: int,
+    timeout_s: float,
+    server: str,
+    what: str = "the generated image",
+) -> bytes:
+    """The body of `url`, refused (DeliveryError) past `max_bytes`; errors name the `server`
+    ("the provider's image server") and `what` was fetched."""
     try:
         async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
             if response.status != 200:
                 raise DeliveryError(
-                    f"the provider's image server answered HTTP {response.status}",
+                    f"{server} image server answered HTTP {response.status}",
                     retryable=response.status >= 500 or response.status == 429,
                 )
-            if (response.content_length or 0) > MAX_DOWNLOAD_BYTES:
-                raise DeliveryError("the generated image is too large to fetch", retryable=False)
+            if (response.content_length or 0) > max_bytes:
+                raise DeliveryError(f"{what} is too large to fetch", retryable=False)
             chunks = []
             size = 0
             async for chunk in response.content.iter_chunked(256 * 1024):
                 size += len(chunk)
-                if size > MAX_DOWNLOAD_BYTES:
-                    raise DeliveryError(
-                        "the generated image is too large to fetch", retryable=False
-                    )
+                if size > max_bytes:
+                    raise DeliveryError(f"{what} is too large to fetch", retryable=False)
                 chunks.append(chunk)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise DeliveryError(
             f"the images could not be downloaded ({type(exc).__name__})", retryable=True
         ) from exc
-    return await _fit(b"".join(chunks), stem, limit)
+    return b"".join(chunks)
+
+
+async def fetch_posted_image(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    stem: str,
+    limit: int,
+    timeout_s: float = 30.0,
+) -> ImageFile:
+    """An image already posted on Discord (by a URL Discord signed recently: they expire after
+    about a day), to post again as a file of another message, which then owns its copy. Capped
+    like any download, re-encoded only when larger than `limit`; a spoilered image stays
+    spoilered."""
+    data = await _download(
+        session,
+        url,
+        max_bytes=MAX_DOWNLOAD_BYTES,
+        timeout_s=timeout_s,
+        server="Discord's",
+        what="the posted image",
+    )
+    image = await _fit(data, stem, limit, source="Discord")
+    spoiler = urlparse(url).path.rsplit("/", 1)[-1].startswith("SPOILER_")
+    return replace(image, spoiler=spoiler)
 
 
 def decode_data_url(url: str) -> bytes:
@@ -119,10 +165,10 @@ def decode_data_url(url: str) -> bytes:
         ) from None
 
 
-async def _fit(data: bytes, stem: str, limit: int) -> ImageFile:
+async def _fit(data: bytes, stem: str, limit: int, source: str = "the provider") -> ImageFile:
     kind = sniff(data)
     if kind is None:
-        raise DeliveryError("the provider returned something that is not an image", retryable=True)
+        raise DeliveryError(f"{source} returned something that is not an image", retryable=True)
     if len(data) > limit:
         data = await asyncio.to_thread(shrink_to_fit, data, limit)
         kind = ("jpg", "image/jpeg")
@@ -201,6 +247,22 @@ class Messenger:
                 target.message_id, content=content, allowed_mentions=NO_MENTIONS, view=view
             )
 
+    async def attachment_urls(
+        self, channel_id: int, message_id: int, *, timeout_s: float | None = None
+    ) -> tuple[str, ...] | None:
+        """A message's attachment URLs as Discord signs them now (a stored one expires after
+        about a day), from one GET of the message. None when the message is gone or can't be
+        read (also after `timeout_s`): the caller goes without the image."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                data = await self._client.http.get_message(channel_id, message_id)
+        except (discord.NotFound, discord.Forbidden):
+            return None
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.info("message %s/%s could not be fetched: %r", channel_id, message_id, exc)
+            return None
+        return tuple(str(a["url"]) for a in data.get("attachments") or [] if a.get("url"))
+
     async def finish(
         self,
         target: MessageTarget,
@@ -217,7 +279,7 @@ class Messenger:
             view = self.result_components(target.job_id, kind, len(files))
         if target.message_id is not None and target.token_alive():
             try:
-                with _discord_files(files) as attachments:
+                with discord_files(files) as attachments:
                     message = await self._webhook(target).edit_message(
                         target.message_id,
                         content=content,
@@ -245,7 +307,7 @@ class Messenger:
                 channel_id=target.channel_id,
                 fail_if_not_exists=False,
             )
-        with _discord_files(files) as attachments:
+        with discord_files(files) as attachments:
             sent = await channel.send(f"<@{target.user_id}> {content}", files=attachments, **kwargs)
         return Delivered("channel", sent.id, _urls(sent))
 
@@ -262,7 +324,7 @@ def _urls(message: discord.Message) -> tuple[str, ...]:
 
 
 @contextlib.contextmanager
-def _discord_files(files: Sequence[ImageFile]) -> Iterator[list[discord.File]]:
+def discord_files(files: Sequence[ImageFile]) -> Iterator[list[discord.File]]:
     """The files for one request, their buffers released right after it. discord.py leaves a
     caller's BytesIO open, and aiohttp's upload keeps a private copy of it inside reference
     cycles that only a full garbage collection frees: at 50 deliveries a second that held

@@ -3,11 +3,14 @@ with ⭐ reactions, and `/gallery top` lists the most voted shares of a period.
 
 Each image of a result is shared on its own (the ⭐ button per image), so votes, the "already
 shared" check and `/gallery top` are per image. The Discord posting is the cog's; this module
-decides what may be shared and records it.
+decides what may be shared, fetches the image for the post to carry as its own file (Discord's
+attachment URLs expire after about a day, so a post must not link to the result's), and records
+the share.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Sequence
@@ -15,10 +18,13 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from bot.collab import CollabService
-from bot.errors import Refused
+from bot.delivery import ImageFile
+from bot.errors import DeliveryError, Refused
 from bot.generation import GenerationRequest
 from db.database import Database, JobRow
 from db.moderation import ModerationStore, Share
+
+log = logging.getLogger(__name__)
 
 STAR = "⭐"
 PERIODS = {"day": 86_400, "week": 7 * 86_400, "month": 30 * 86_400}
@@ -32,16 +38,32 @@ def result_link(job: JobRow) -> str:
     return message_link(job.guild_id, job.channel_id, job.result_message_id or job.message_id or 0)
 
 
+def job_images(job: JobRow, attachment_urls: Sequence[str]) -> list[str]:
+    """Those of a message's attachment URLs that are this job's images, in order."""
+    name = re.compile(rf"^(?:SPOILER_)?art-{job.id}-\d+\.\w+$")
+    return [u for u in attachment_urls if name.match(urlparse(u).path.rsplit("/", 1)[-1])]
+
+
 def result_images(
     job: JobRow, attachment_urls: Sequence[str] = (), message_id: int | None = None
 ) -> list[str]:
     """The result's image URLs in order: the clicked result message's own attachments (fresh
-    Discord URLs) when they are this job's images, else the ones recorded at delivery."""
-    name = re.compile(rf"^(?:SPOILER_)?art-{job.id}-\d+\.\w+$")
-    fresh = [u for u in attachment_urls if name.match(urlparse(u).path.rsplit("/", 1)[-1])]
+    Discord URLs) when they are this job's images, else the ones recorded at delivery (which
+    Discord stops serving about a day after delivery)."""
+    fresh = job_images(job, attachment_urls)
     if fresh and message_id is not None and message_id == job.result_message_id:
         return fresh
     return [str(u) for u in (job.result_json or {}).get("attachments") or []]
+
+
+def has_images(job: JobRow) -> bool:
+    """The job delivered images that are still up (its result message is worth fetching)."""
+    return bool((job.result_json or {}).get("attachments")) and job.deleted_at is None
+
+
+def image_stem(job: JobRow, index: int) -> str:
+    """The file name (without extension) of image `index` (0-based) of a job."""
+    return f"art-{job.id}-{index + 1}"
 
 
 def is_spoiler(url: str) -> bool:
@@ -73,14 +95,26 @@ class ShareDraft:
 
 @dataclass(frozen=True)
 class TopEntry:
+    """A gallery post for `/gallery top`. Its thumbnail is the post's own attachment, read by
+    the Discord layer when it renders the list (attachment URLs expire, so none is kept)."""
+
     share: Share
     job: JobRow
     prompt: str
-    image_url: str | None
 
     @property
     def link(self) -> str:
         return message_link(self.share.guild_id, self.share.channel_id, self.share.message_id)
+
+    def thumbnail(self, post_urls: Sequence[str]) -> str | None:
+        """The image among the gallery post's attachment URLs (fresh from Discord)."""
+        return post_urls[0] if post_urls else None
+
+    def result_thumbnail(self, result_urls: Sequence[str]) -> str | None:
+        """For a post that carries no image of its own (shared before posts owned their
+        images), the image among the result message's attachment URLs (fresh from Discord)."""
+        images = job_images(self.job, result_urls)
+        return images[self.share.image] if self.share.image < len(images) else None
 
 
 class GalleryService:
@@ -137,6 +171,22 @@ class GalleryService:
             channel_id=settings.gallery_channel_id,
         )
 
+    async def image(self, draft: ShareDraft, *, limit: int) -> ImageFile:
+        """The shared image, downloaded now by the URL Discord signed for this click, so the
+        gallery post carries its own copy (a link to the result's attachment would stop
+        working after about a day). `limit`: the post's per-file upload limit."""
+        try:
+            return await self._collab.posted_image(
+                draft.image_url, stem=image_stem(draft.job, draft.index), limit=limit
+            )
+        except DeliveryError as exc:
+            log.warning(
+                "image %s of job %s could not be fetched: %s", draft.index + 1, draft.job.id, exc
+            )
+            raise Refused(
+                "I couldn't fetch that image from Discord just now. Please try again."
+            ) from exc
+
     async def record(self, draft: ShareDraft, message_id: int, now: float | None = None) -> bool:
         """Record the gallery post; False when the image was shared meanwhile."""
         assert draft.job.guild_id is not None
@@ -169,13 +219,11 @@ class GalleryService:
             job = await self._db.get_job(share.job_id)
             if job is None:
                 continue
-            urls = result_images(job)
             entries.append(
                 TopEntry(
                     share=share,
                     job=job,
                     prompt=GenerationRequest.from_json(job.inputs_json).prompt,
-                    image_url=urls[share.image] if share.image < len(urls) else None,
                 )
             )
         return entries

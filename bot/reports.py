@@ -2,20 +2,28 @@
 ban its author from generating, from the report itself.
 
 The Discord side (posting to the mod channel, deleting messages) is the cog's; this module
-decides what may happen and keeps the ledger and the moderation store right.
+decides what may happen, fetches the reported images for the report to carry, and keeps the
+ledger and the moderation store right.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.collab import CollabService
-from bot.errors import Refused
-from bot.gallery import lineage_line, result_images
+from bot.delivery import MAX_REQUEST_BYTES, ImageFile
+from bot.errors import DeliveryError, Refused
+from bot.gallery import image_stem, lineage_line, result_images
 from bot.generation import GenerationRequest
 from db.database import Database, JobRow
 from db.moderation import ModerationStore
+
+log = logging.getLogger(__name__)
+
+MAX_REPORT_IMAGES = 4  # embeds sharing a url show as one grid of up to four images
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,32 @@ class ReportService:
             lineage=lineage_line(job, parent),
             mod_channel_id=settings.mod_channel_id,
         )
+
+    async def images(self, case: ReportCase, *, limit: int) -> list[ImageFile]:
+        """The reported images (up to four), downloaded now by the URLs Discord signed for this
+        click, so the report carries its own copies (links to the result's attachments would
+        stop working after about a day, and with the result once it is deleted). An image that
+        can't be fetched is left out. `limit`: the report's per-file upload limit."""
+        urls = case.image_urls[:MAX_REPORT_IMAGES]
+        per_file = min(limit, MAX_REQUEST_BYTES // max(len(urls), 1))
+        fetched = await asyncio.gather(
+            *(
+                self._collab.posted_image(url, stem=image_stem(case.job, i), limit=per_file)
+                for i, url in enumerate(urls)
+            ),
+            return_exceptions=True,
+        )
+        images = []
+        for n, result in enumerate(fetched, 1):
+            if isinstance(result, ImageFile):
+                images.append(result)
+            elif isinstance(result, DeliveryError):
+                log.warning("image %s of reported job %s not fetched: %s", n, case.job.id, result)
+            elif isinstance(result, Exception):  # the report goes out anyway
+                log.error("image %s of reported job %s failed", n, case.job.id, exc_info=result)
+            else:
+                raise result
+        return images
 
     async def withdraw(self, case: ReportCase) -> None:
         """The report could not be posted: forget it so the member can try again."""

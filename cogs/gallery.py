@@ -1,11 +1,15 @@
 """The gallery: ⭐ Share buttons on results, ⭐ votes on gallery posts, `/gallery top`.
 
 Each image of a result has its own Share button (`af:share:{job}:{n}`), so every gallery post
-shows one image and collects its own votes. Only the image's author can share it.
+shows one image and collects its own votes. Only the image's author can share it. The post
+uploads its own copy of the image (fetched by the URL Discord signed for the click) and
+`/gallery top` reads the posts again for thumbnails: Discord's attachment URLs expire after
+about a day, so none is kept.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any, Literal
@@ -15,11 +19,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral
+from bot.delivery import ImageFile, discord_files
 from bot.errors import ArtFactoryError
-from bot.gallery import STAR, GalleryService, ShareDraft, result_link
+from bot.gallery import STAR, GalleryService, ShareDraft, TopEntry, has_images, result_link
 from bot.progress import short_prompt
 
 log = logging.getLogger(__name__)
+
+FETCH_TIMEOUT_S = 10.0  # a post not read by then is listed without its thumbnail
 
 
 def _bot(interaction: discord.Interaction[Any]) -> ArtFactoryBot:
@@ -35,18 +42,19 @@ def _escape(text: str) -> str:
     return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
 
 
-def share_embed(draft: ShareDraft) -> discord.Embed:
+def share_embed(draft: ShareDraft, image: ImageFile) -> discord.Embed:
+    """The gallery post's embed; `image` is uploaded with it (the post owns its image)."""
     job = draft.job
-    image = f" · image {draft.index + 1}" if job.image_count > 1 else ""
+    which = f" · image {draft.index + 1}" if job.image_count > 1 else ""
     embed = discord.Embed(
-        title=f"#{job.id}{image}",
+        title=f"#{job.id}{which}",
         url=result_link(job),
         description=f"by <@{job.user_id}>\n{_escape(short_prompt(draft.prompt, 300))}",
         colour=discord.Colour.gold(),
     )
     lineage = f"{draft.lineage}\n" if draft.lineage else ""
     embed.add_field(name="Lineage", value=f"{lineage}[Jump to the result]({result_link(job)})")
-    embed.set_image(url=draft.image_url)
+    embed.set_image(url=image.uri)
     embed.set_footer(text=f"React with {STAR} to vote")
     return embed
 
@@ -86,12 +94,14 @@ class ShareButton(
                 attachment_urls=[a.url for a in message.attachments] if message else [],
                 message_id=message.id if message else None,
             )
+            image = await gallery.image(draft, limit=interaction.filesize_limit)
         except ArtFactoryError as exc:
             await send_ephemeral(interaction, str(exc))
             return
         channel = bot.get_partial_messageable(draft.channel_id, guild_id=interaction.guild_id)
         try:
-            post = await channel.send(embed=share_embed(draft))
+            with discord_files([image]) as files:
+                post = await channel.send(embed=share_embed(draft, image), files=files)
         except discord.HTTPException as exc:
             log.warning("share of job %s could not be posted: %s", draft.job.id, exc)
             await send_ephemeral(
@@ -149,7 +159,7 @@ class Gallery(commands.Cog):
         period: Literal["day", "week", "month"] = "week",
     ) -> None:
         assert interaction.guild_id is not None
-        entries = await self.service.top(interaction.guild_id, period)
+        entries = (await self.service.top(interaction.guild_id, period))[:10]
         if not entries:
             await send_ephemeral(
                 interaction,
@@ -157,8 +167,10 @@ class Gallery(commands.Cog):
                 f"own results with their {STAR} button.",
             )
             return
+        await interaction.response.defer(thinking=True)  # the posts are fetched first
+        thumbnails = await asyncio.gather(*(self._thumbnail(entry) for entry in entries))
         embeds = []
-        for rank, entry in enumerate(entries, 1):
+        for rank, (entry, thumbnail) in enumerate(zip(entries, thumbnails, strict=True), 1):
             votes = entry.share.votes
             embed = discord.Embed(
                 title=f"{rank}. {STAR} {votes} vote{'s' if votes != 1 else ''}",
@@ -169,12 +181,33 @@ class Gallery(commands.Cog):
                 ),
                 colour=discord.Colour.gold(),
             )
-            if entry.image_url:
-                embed.set_thumbnail(url=entry.image_url)
+            if thumbnail:
+                embed.set_thumbnail(url=thumbnail)
             embeds.append(embed)
-        await interaction.response.send_message(
-            f"{STAR} Top of the gallery, last {period}:", embeds=embeds[:10]
+        await interaction.edit_original_response(
+            content=f"{STAR} Top of the gallery, last {period}:", embeds=embeds
         )
+
+    async def _thumbnail(self, entry: TopEntry) -> str | None:
+        """The gallery post's image by the URL Discord signs for it now (a stored one would have
+        expired); none when the post is gone."""
+        messenger = self.bot.messenger
+        share = entry.share
+        post = await messenger.attachment_urls(
+            share.channel_id, share.message_id, timeout_s=FETCH_TIMEOUT_S
+        )
+        if post is None:
+            return None
+        if post:
+            return entry.thumbnail(post)
+        # Shared before gallery posts carried their own image: the result's, if it is still up.
+        job = entry.job
+        if not has_images(job) or job.result_message_id is None:
+            return None
+        result = await messenger.attachment_urls(
+            job.channel_id, job.result_message_id, timeout_s=FETCH_TIMEOUT_S
+        )
+        return entry.result_thumbnail(result or ())
 
     # -- votes ------------------------------------------------------------------------------
 

@@ -1,4 +1,7 @@
-"""`/lineage`: a result's chain back to its root and its direct children, one per page."""
+"""`/lineage`: a result's chain back to its root and its direct children, one per page.
+
+Each page's thumbnail is read from the job's result message when the page is shown: the URL
+stored at delivery stops working after about a day."""
 
 from __future__ import annotations
 
@@ -12,10 +15,15 @@ from discord.ext import commands
 from bot.app import ArtFactoryBot, send_ephemeral
 from bot.collab import Lineage
 from bot.errors import InvalidRequest
+from bot.gallery import has_images, is_spoiler, job_images
 from bot.generation import GenerationRequest
 from bot.progress import short_prompt
 from bot.runner import jump_link
 from db.database import JobRow
+
+# Reading the result message for the thumbnail happens after the acknowledgement; a late read
+# means no thumbnail, never a late answer.
+THUMBNAIL_FETCH_S = 10.0
 
 KIND_NAMES = {
     "imagine": "original",
@@ -39,7 +47,13 @@ def lineage_pages(lineage: Lineage) -> list[tuple[str, JobRow]]:
     return pages
 
 
-def render_page(lineage: Lineage, page: int) -> discord.Embed:
+def page_job(lineage: Lineage, page: int) -> JobRow:
+    pages = lineage_pages(lineage)
+    return pages[max(0, min(page, len(pages) - 1))][1]
+
+
+def render_page(lineage: Lineage, page: int, thumbnail: str | None = None) -> discord.Embed:
+    """The page's embed; `thumbnail` is its job's image by a URL Discord signed just now."""
     pages = lineage_pages(lineage)
     page = max(0, min(page, len(pages) - 1))
     label, job = pages[page]
@@ -58,9 +72,8 @@ def render_page(lineage: Lineage, page: int) -> discord.Embed:
     children = ", ".join(f"#{j.id}" for j in lineage.children) or "none"
     embed.add_field(name="Chain", value=chain[:1000], inline=False)
     embed.add_field(name=f"Children of #{asked.id}", value=children[:1000], inline=False)
-    attachments = (job.result_json or {}).get("attachments") or []
-    if attachments and job.deleted_at is None:
-        embed.set_thumbnail(url=attachments[0])
+    if thumbnail and job.deleted_at is None:
+        embed.set_thumbnail(url=thumbnail)
     embed.set_footer(text=f"{label} · page {page + 1}/{len(pages)}")
     return embed
 
@@ -88,17 +101,35 @@ class LineagePage(
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         bot: ArtFactoryBot = interaction.client
+        await interaction.response.defer()  # the page is edited in place once it is read
         try:
             job = await bot.collab.find_job(str(self.job_id), interaction.guild_id)
         except InvalidRequest as exc:
             await send_ephemeral(interaction, str(exc))
             return
         lineage = await bot.collab.lineage(job)
-        embed, view = page_message(lineage, self.page)
-        await interaction.response.edit_message(embed=embed, view=view)
+        thumbnail = await result_thumbnail(bot, page_job(lineage, self.page), THUMBNAIL_FETCH_S)
+        embed, view = page_message(lineage, self.page, thumbnail)
+        await interaction.edit_original_response(embed=embed, view=view)
 
 
-def page_message(lineage: Lineage, page: int) -> tuple[discord.Embed, discord.ui.View]:
+async def result_thumbnail(bot: ArtFactoryBot, job: JobRow, timeout_s: float) -> str | None:
+    """The job's first image by the URL Discord signs for it now (the one stored at delivery
+    expires after about a day), read from its result message; none when that is gone."""
+    if not has_images(job):
+        return None
+    message_id = job.result_message_id or job.message_id
+    if message_id is None:
+        return None
+    urls = await bot.messenger.attachment_urls(job.channel_id, message_id, timeout_s=timeout_s)
+    images = job_images(job, urls or ())
+    # A flagged image is only ever shown behind a spoiler; a thumbnail cannot be one.
+    return images[0] if images and not is_spoiler(images[0]) else None
+
+
+def page_message(
+    lineage: Lineage, page: int, thumbnail: str | None = None
+) -> tuple[discord.Embed, discord.ui.View]:
     total = len(lineage_pages(lineage))
     page = max(0, min(page, total - 1))
     job_id = lineage.chain[-1].id
@@ -106,7 +137,7 @@ def page_message(lineage: Lineage, page: int) -> tuple[discord.Embed, discord.ui
     view.add_item(LineagePage(job_id, max(page - 1, 0), "p", disabled=page == 0))
     view.add_item(LineagePage(job_id, min(page + 1, total - 1), "n", disabled=page >= total - 1))
     view.stop()
-    return render_page(lineage, page), view
+    return render_page(lineage, page, thumbnail), view
 
 
 class LineageCog(commands.Cog):
@@ -129,7 +160,8 @@ class LineageCog(commands.Cog):
         found = await self.bot.collab.find_job(job, interaction.guild_id)
         lineage = await self.bot.collab.lineage(found)
         start = len(lineage.chain) - 1  # open on the asked-for job
-        embed, view = page_message(lineage, start)
+        thumbnail = await result_thumbnail(self.bot, page_job(lineage, start), THUMBNAIL_FETCH_S)
+        embed, view = page_message(lineage, start, thumbnail)
         await interaction.edit_original_response(embed=embed, view=view)
 
 

@@ -1,7 +1,8 @@
 """🚩 Report on every result, and the moderators' buttons on each report.
 
-A report is posted to the server's mod channel with the image, the prompt, the author, the
-reporter and a link, plus 🗑 Delete image and ⛔ Ban author buttons (Manage Messages, checked
+A report is posted to the server's mod channel with the image (uploaded with the report, so it
+outlives the result's expiring attachment URLs and the result itself), the prompt, the author,
+the reporter and a link, plus 🗑 Delete image and ⛔ Ban author buttons (Manage Messages, checked
 when clicked). All three are `DynamicItem`s, so they keep working after restarts.
 """
 
@@ -10,16 +11,18 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import discord
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral
+from bot.delivery import ImageFile, discord_files
 from bot.errors import ArtFactoryError
 from bot.gallery import result_link
 from bot.progress import short_prompt
-from bot.reports import ReportCase, ReportService
+from bot.reports import MAX_REPORT_IMAGES, ReportCase, ReportService
 from cogs.gallery import remove_gallery_posts
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,11 @@ def _escape(text: str) -> str:
     return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
 
 
-def report_message(case: ReportCase) -> tuple[str, list[discord.Embed]]:
+def report_message(
+    case: ReportCase, images: Sequence[ImageFile]
+) -> tuple[str, list[discord.Embed]]:
+    """The report's text and embeds; `images` (the reported ones that could be fetched) are
+    uploaded with it, so the report keeps showing them."""
     job = case.job
     link = result_link(job)
     content = f"🚩 <@{case.reporter_id}> reported job #{job.id} by <@{job.user_id}>"
@@ -56,13 +63,19 @@ def report_message(case: ReportCase) -> tuple[str, list[discord.Embed]]:
     if case.lineage:
         embed.add_field(name="Lineage", value=case.lineage, inline=False)
     embeds = [embed]
-    if case.image_urls:
-        embed.set_image(url=case.image_urls[0])
+    if images:
+        embed.set_image(url=images[0].uri)
         # Embeds sharing the first one's url are shown by Discord as one image grid.
-        for url in case.image_urls[1:4]:
-            embeds.append(discord.Embed(url=link).set_image(url=url))
-    else:
+        for image in images[1:MAX_REPORT_IMAGES]:
+            embeds.append(discord.Embed(url=link).set_image(url=image.uri))
+    if not case.image_urls:
         embed.add_field(name="Image", value="No image is available any more.", inline=False)
+    elif len(images) < min(len(case.image_urls), MAX_REPORT_IMAGES):
+        embed.add_field(
+            name="Image",
+            value="I couldn't fetch every image from Discord: see the result.",
+            inline=False,
+        )
     return content, embeds
 
 
@@ -97,12 +110,14 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"a
         except ArtFactoryError as exc:
             await send_ephemeral(interaction, str(exc))
             return
-        content, embeds = report_message(case)
+        images = await reports.images(case, limit=interaction.filesize_limit)
+        content, embeds = report_message(case, images)
         channel = bot.get_partial_messageable(case.mod_channel_id, guild_id=case.job.guild_id)
         try:
             view = mod_components(case.job.id)
             assert view is not None
-            await channel.send(content, embeds=embeds, view=view)
+            with discord_files(images) as files:
+                await channel.send(content, embeds=embeds, files=files, view=view)
         except discord.HTTPException as exc:
             log.warning("report on job %s could not be posted: %s", case.job.id, exc)
             await reports.withdraw(case)

@@ -1,5 +1,6 @@
 """Helpers for the /admin, report, gallery and /usage tests: nested command options with
-their resolved users, roles and channels, private answers, and store snapshots."""
+their resolved users, roles and channels, private answers, store snapshots, and reading
+messages and images back from the fake Discord."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tests.fakes.discord import ALL_PERMISSIONS, FakeDiscord, Interaction
+import aiohttp
+
+from tests.fakes.discord import ALL_PERMISSIONS, FakeDiscord, FakeMessage, Interaction
 from tests.fakes.fal import Script
 from tests.harness import Harness
 
@@ -151,6 +154,18 @@ async def snapshot(h: Harness) -> dict[str, list[tuple[Any, ...]]]:
         async with conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2") as cur:
             out[table] = [tuple(r) for r in await cur.fetchall()]
     return out
+
+
+async def download(url: str) -> tuple[int, bytes]:
+    """GET an image URL as a Discord client would (no bot token): (status, body)."""
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.read()
+
+
+async def fetched(h: Harness, message: FakeMessage) -> dict[str, Any]:
+    """The message as the bot reads it from Discord now (URLs freshly signed)."""
+    data: dict[str, Any] = await h.bot.http.get_message(message.channel_id, message.id)
+    return data
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:

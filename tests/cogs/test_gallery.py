@@ -17,7 +17,9 @@ from tests.cogs.moderation_helpers import (
     Channel,
     admin,
     answer,
+    download,
     eventually,
+    fetched,
     private_answer,
 )
 from tests.fakes.discord import FakeDiscord, FakeMessage, Interaction
@@ -101,8 +103,14 @@ async def test_share_posts_to_the_gallery_and_reactions_count_as_votes(
 
         post = await share(h, message, job.id, 2)
         (embed,) = post.embeds
+        # The post uploads its own copy of the image and shows that one.
+        (own,) = post.attachments
+        assert (own.filename, own.data) == (
+            message.attachments[1].filename,
+            message.attachments[1].data,
+        )
         assert embed["image"]["url"] == (
-            f"{fake_discord.base_url}/attachments/{message.id}/{message.attachments[1].filename}"
+            f"{fake_discord.base_url}/attachments/{post.id}/{own.filename}"
         )
         assert embed["description"].startswith(f"by <@{ALICE}>\na lantern festival")
         assert embed["title"] == f"#{job.id} · image 2"
@@ -202,7 +210,9 @@ async def test_gallery_top_lists_the_most_voted_shares_with_thumbnails(
             )
             assert embed["url"] == link and link in embed["description"]
             assert embed["description"].startswith(f"by <@{ALICE}> · ")
-            assert embed["thumbnail"]["url"] == post.embeds[0]["image"]["url"]
+            assert (
+                fake_discord.unsigned(embed["thumbnail"]["url"]) == post.embeds[0]["image"]["url"]
+            )
         # Shares older than the period are left out.
         await h.bot.db.connection.execute(
             "UPDATE shares SET created_at = ? WHERE message_id = ?",
@@ -227,3 +237,84 @@ async def test_gallery_top_lists_the_most_voted_shares_with_thumbnails(
 
 async def _all_votes(h: Harness, posts: list[FakeMessage], wanted: dict[int, int]) -> bool:
     return all([await votes(h, p) == wanted[p.id] for p in posts])
+
+
+async def gallery_top(h: Harness) -> FakeMessage:
+    top = await h.discord.send_interaction(
+        "gallery",
+        [{"name": "top", "type": 1, "options": [{"name": "period", "type": 3, "value": "day"}]}],
+        permissions=MEMBER,
+    )
+    await answer(h, top)
+    return h.original(top)
+
+
+async def test_gallery_posts_and_top_thumbnails_still_show_after_attachment_urls_expire(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    async with running_bot(fake_discord, db_path) as h:
+        await set_gallery(h)
+        interaction, message = await result(h, "a tide pool at dusk")
+        job = await h.job_for(interaction)
+        assert job is not None
+        posts = [await share(h, message, job.id, 1), await share(h, message, job.id, 2)]
+
+        # Discord's attachment URLs expire about a day after they were signed.
+        fake_discord.clock_offset += 2 * 86_400
+        for stored in (job.result_json or {})["attachments"]:
+            assert (await download(stored))[0] == 404
+
+        for post, original in zip(posts, message.attachments, strict=True):
+            data = await fetched(h, post)
+            (own,) = data["attachments"]
+            image_url = data["embeds"][0]["image"]["url"]
+            assert fake_discord.unsigned(image_url) == fake_discord.unsigned(own["url"])
+            assert f"/attachments/{post.id}/" in image_url
+            assert await download(image_url) == (200, original.data)
+
+        listing = await gallery_top(h)
+        assert len(listing.embeds) == 2
+        for embed in listing.embeds:
+            thumbnail = embed["thumbnail"]["url"]
+            post = next(p for p in posts if embed["url"].endswith(f"/{p.id}"))
+            assert fake_discord.unsigned(thumbnail) == post.embeds[0]["image"]["url"]
+            assert (await download(thumbnail))[0] == 200
+
+
+async def test_gallery_top_leaves_out_the_thumbnail_of_a_gone_post(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    async with running_bot(fake_discord, db_path) as h:
+        await set_gallery(h)
+        interaction, message = await result(h, "paper cranes", count=3)
+        job = await h.job_for(interaction)
+        assert job is not None
+        gone, kept, legacy = [await share(h, message, job.id, n) for n in (1, 2, 3)]
+        gone.deleted = True  # removed by hand in the gallery channel
+        # A post shared before posts carried their own image: the result's image stands in.
+        legacy.attachments = []
+        fake_discord.clock_offset += 2 * 86_400
+        requests = len(fake_discord.requests)
+
+        listing = await gallery_top(h)
+        thumbnails = {
+            int(embed["url"].rsplit("/", 1)[1]): (embed.get("thumbnail") or {}).get("url")
+            for embed in listing.embeds
+        }
+        assert set(thumbnails) == {gone.id, kept.id, legacy.id}
+        assert thumbnails[gone.id] is None
+        assert fake_discord.unsigned(thumbnails[kept.id]) == kept.embeds[0]["image"]["url"]
+        assert fake_discord.unsigned(thumbnails[legacy.id]) == (
+            f"{fake_discord.base_url}/attachments/{message.id}/{message.attachments[2].filename}"
+        )
+        for url in (thumbnails[kept.id], thumbnails[legacy.id]):
+            assert (await download(url))[0] == 200
+        # One read per post, and the legacy post's result once more.
+        reads = [
+            r.params["mid"]
+            for r in fake_discord.requests[requests:]
+            if r.route == "GET /channels/{cid}/messages/{mid}"
+        ]
+        assert sorted(reads) == sorted(str(m) for m in (gone.id, kept.id, legacy.id, message.id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.cogs.moderation_helpers import download
 from tests.fakes.discord import FakeDiscord, Interaction
 from tests.fakes.fal import FakeFal, Script
 from tests.harness import Harness, running_bot
@@ -61,7 +62,7 @@ async def test_lineage_shows_the_chain_and_children_and_pages_through_them(
         buttons = [c for row in message.components for c in row["components"]]
         back = await fake_discord.send_component(message, buttons[0]["custom_id"])
         await h.settled()
-        assert [c.json["type"] for c in back.callbacks()] == [7]
+        assert [c.json["type"] for c in back.callbacks()] == [6]
         assert embed_of(h, asked)["title"] == f"#{root_job.id} · original"
 
         by_number = await fake_discord.send_interaction(
@@ -81,3 +82,68 @@ async def test_lineage_shows_the_chain_and_children_and_pages_through_them(
             if unknown.token in r.path and r.json
         ]
         assert any("can't find that job in this server" in t for t in texts)
+
+
+async def lineage_of(h: Harness, job_id: int) -> Interaction:
+    asked = await h.discord.send_interaction(
+        "lineage", [{"name": "job", "type": 3, "value": f"#{job_id}"}]
+    )
+    await h.settled()
+    return asked
+
+
+async def test_lineage_thumbnails_are_read_fresh_from_the_result_message(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    async with running_bot(fake_discord, db_path) as h:
+        root = await h.imagine(prompt="a lighthouse", user_id=4000)
+        await h.idle()
+        root_job = await h.job_for(root)
+        assert root_job is not None
+        child = await click(h, root, f"af:rr:{root_job.id}", 5000)
+        child_job = await h.job_for(child)
+        assert child_job is not None
+
+        # A day later the URLs stored at delivery no longer work; the thumbnails still do.
+        fake_discord.clock_offset += 2 * 86_400
+        stored = (child_job.result_json or {})["attachments"][0]
+        assert (await download(stored))[0] == 404
+        asked = await lineage_of(h, child_job.id)
+        thumbnail = embed_of(h, asked)["thumbnail"]["url"]  # type: ignore[index]
+        assert fake_discord.unsigned(thumbnail) == fake_discord.unsigned(stored)
+        assert await download(thumbnail) == (200, h.original(child).attachments[0].data)
+
+        # Paging reads the other job's result message the same way.
+        message = h.original(asked)
+        back = next(
+            c["custom_id"]
+            for row in message.components
+            for c in row["components"]
+            if c["custom_id"].endswith(":p")
+        )
+        page = await fake_discord.send_component(message, back)
+        await h.settled()
+        assert [c.json["type"] for c in page.callbacks()] == [6]
+        embed = embed_of(h, asked)
+        assert embed["title"] == f"#{root_job.id} · original"
+        thumbnail = embed["thumbnail"]["url"]  # type: ignore[index]
+        assert f"/attachments/{h.original(root).id}/" in thumbnail
+        assert await download(thumbnail) == (200, h.original(root).attachments[0].data)
+
+
+async def test_lineage_shows_no_thumbnail_when_the_result_message_is_gone(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    async with running_bot(fake_discord, db_path) as h:
+        root = await h.imagine(prompt="a kite", user_id=4000)
+        await h.idle()
+        job = await h.job_for(root)
+        assert job is not None
+        h.original(root).deleted = True  # deleted in Discord, not through the bot
+
+        asked = await lineage_of(h, job.id)
+        embed = embed_of(h, asked)
+        assert embed["title"] == f"#{job.id} · original"
+        assert "thumbnail" not in embed

@@ -17,11 +17,15 @@ from tests.cogs.moderation_helpers import (
     Channel,
     admin,
     answer,
+    download,
+    fetched,
     private_answer,
 )
 from tests.fakes.discord import FakeDiscord, FakeMessage, Interaction
-from tests.fakes.fal import FakeFal
+from tests.fakes.fal import FakeFal, Script
 from tests.harness import Harness, running_bot
+
+NSFW_CHANNEL = 3001
 
 
 def custom_ids(message: FakeMessage) -> list[str]:
@@ -75,10 +79,14 @@ async def test_report_reaches_the_mod_channel_and_moderators_delete_and_ban(
         assert fields["Author"] == f"<@{ALICE}>"
         assert fields["Reported by"] == f"<@{BOB}>"
         assert link in fields["Result"]
+        # The report uploads its own copies of the images and shows those.
+        assert [(a.filename, a.data) for a in posted.attachments] == [
+            (a.filename, a.data) for a in message.attachments
+        ]
         image_urls = [e["image"]["url"] for e in posted.embeds]
         assert image_urls == [
-            f"{fake_discord.base_url}/attachments/{message.id}/{a.filename}"
-            for a in message.attachments
+            f"{fake_discord.base_url}/attachments/{posted.id}/{a.filename}"
+            for a in posted.attachments
         ]
         assert custom_ids(posted) == [f"af:mdel:{job.id}", f"af:mban:{job.id}"]
 
@@ -185,3 +193,61 @@ async def test_a_moderator_delete_also_removes_the_gallery_post(
             "gallery", [{"name": "top", "type": 1, "options": []}]
         )
         assert "Nothing has been shared" in await private_answer(h, top)
+
+
+async def test_a_report_keeps_showing_its_images_after_the_urls_expire_and_the_result_is_gone(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    # In an age-restricted channel the flagged first image is posted spoilered.
+    fake_fal.script(None, Script(queue_s=0, run_s=0.2, steps=1, nsfw=[True, False]))
+    fake_discord.nsfw_channels.add(NSFW_CHANNEL)
+    async with running_bot(fake_discord, db_path) as h:
+        await set_channels(h, gallery=True)
+        interaction = await fake_discord.send_interaction(
+            "imagine",
+            [
+                {"name": "prompt", "type": 3, "value": "a storm over the harbour"},
+                {"name": "count", "type": 4, "value": 2},
+            ],
+            user_id=ALICE,
+            channel_id=NSFW_CHANNEL,
+        )
+        await h.idle()
+        message = h.original(interaction)
+        job = await h.job_for(interaction)
+        assert job is not None
+        assert message.attachments[0].filename.startswith("SPOILER_")
+
+        # A flagged image still can't go to the gallery.
+        share = await fake_discord.send_component(message, f"af:share:{job.id}:1", user_id=ALICE)
+        assert "flagged by the provider's safety checker" in await private_answer(h, share)
+        # Nor does /lineage show it unspoilered as a thumbnail.
+        asked = await fake_discord.send_interaction(
+            "lineage", [{"name": "job", "type": 3, "value": f"#{job.id}"}]
+        )
+        await h.settled()
+        (embed,) = h.original(asked).embeds
+        assert embed["title"] == f"#{job.id} · original" and "thumbnail" not in embed
+
+        report = await fake_discord.send_component(
+            message, f"af:rep:{job.id}", user_id=BOB, permissions=MEMBER
+        )
+        assert "Thank you" in await private_answer(h, report)
+        (posted,) = fake_discord.channel_messages(MOD_CHANNEL)
+        # The copies keep the flag: the spoilered image stays spoilered.
+        assert [a.filename for a in posted.attachments] == [a.filename for a in message.attachments]
+
+        fake_discord.clock_offset += 2 * 86_400
+        await fake_discord.send_component(posted, f"af:mdel:{job.id}", user_id=MOD)
+        await h.settled()
+        assert message.deleted
+        for stored in (job.result_json or {})["attachments"]:
+            assert (await download(stored))[0] == 404
+
+        data = await fetched(h, posted)
+        own = [a["url"] for a in data["attachments"]]
+        shown = [e["image"]["url"] for e in data["embeds"]]
+        assert [fake_discord.unsigned(u) for u in shown] == [fake_discord.unsigned(u) for u in own]
+        assert all(f"/attachments/{posted.id}/" in url for url in shown)
+        for url, original in zip(shown, message.attachments, strict=True):
+            assert await download(url) == (200, original.data)

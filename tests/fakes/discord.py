@@ -2,6 +2,11 @@
 
 One aiohttp server on 127.0.0.1 serves the REST API under ``/api/v10`` (and ``/api/v9``), the
 gateway websocket at ``/gateway`` and attachment bytes at ``/attachments/{mid}/{filename}``.
+Attachment URLs are signed like Discord's CDN URLs (``?ex=<hex expiry>&is=<hex issued>&hm=<hex
+hmac>&``), valid for 24 hours of the fake's clock (``clock_offset``); an expired or badly signed
+URL gets 404 "This content is no longer available.". Every message JSON the fake hands out (REST
+answers, interaction payloads) carries freshly signed URLs, as do embed images that reference the
+message's own attachments (``attachment://``); ``FakeMessage`` keeps the unsigned URLs.
 Point discord.py at it with ``discord.http.Route.BASE = fake.api_base``; an
 ``AutoShardedClient``/``AutoShardedBot`` then finds the gateway through ``GET /gateway/bot``
 (a plain ``Client`` needs ``DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)``).
@@ -35,6 +40,7 @@ import asyncio
 import contextlib
 import copy
 import hashlib
+import hmac
 import io
 import json
 import logging
@@ -49,6 +55,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from aiohttp import MultipartReader, WSMsgType, hdrs, web
 
@@ -65,6 +72,8 @@ _log = logging.getLogger(__name__)
 DEFAULT_SPEC_PATH = Path(__file__).resolve().parents[3] / "shared/discord-api-spec/openapi.json"
 DISCORD_EPOCH_MS = 1420070400000
 TOKEN_LIFETIME = 15 * 60.0
+ATTACHMENT_URL_LIFETIME = 24 * 3600  # seconds a signed attachment URL stays valid
+EXPIRED_CONTENT = "This content is no longer available."
 ALL_PERMISSIONS = (1 << 51) - 1
 EVERYONE_PERMISSIONS = ALL_PERMISSIONS & ~8  # everything but ADMINISTRATOR
 
@@ -470,7 +479,7 @@ class FakeDiscord:
         self.guild_ready_timeout_hint = guild_ready_timeout_hint
         self.ack_deadline: float | None = 3.0  # callbacks later than this -> 10062; None: off
         self.expected_token: str | None = None  # when set, other bot tokens get 401
-        self.clock_offset = 0.0  # seconds added to the clock used for token/ack expiry
+        self.clock_offset = 0.0  # seconds added to the clocks (tokens, acks, attachment URLs)
 
         if spec_path == "auto":
             spec_path = DEFAULT_SPEC_PATH if DEFAULT_SPEC_PATH.is_file() else None
@@ -510,6 +519,7 @@ class FakeDiscord:
         self._gateway_ready = asyncio.Event()
         self._last_snowflake = 0
         self._component_id = 0
+        self._url_key = secrets.token_bytes(32)  # signs attachment URLs
 
     # ---------------------------------------------------------------- lifecycle and addresses
 
@@ -568,6 +578,55 @@ class FakeDiscord:
     def clock(self) -> float:
         """The (shiftable) clock used for token lifetime and the 3 s acknowledgement window."""
         return time.monotonic() + self.clock_offset
+
+    # ---------------------------------------------------------------- signed attachment URLs
+
+    def signed_url(self, url: str) -> str:
+        """An attachment URL of this fake (signed or not) signed afresh: what Discord would hand
+        out for it now."""
+        return self._sign(urlsplit(url).path)
+
+    @staticmethod
+    def unsigned(url: str) -> str:
+        """``url`` without its query (the signature): stable across re-signing."""
+        return urlsplit(url)._replace(query="", fragment="").geturl()
+
+    def _sign(self, path: str) -> str:
+        issued = int(self._now().timestamp())
+        query = f"ex={issued + ATTACHMENT_URL_LIFETIME:x}&is={issued:x}"
+        return f"{self.base_url}{path}?{query}&hm={self._signature(path, query)}&"
+
+    def _signature(self, path: str, query: str) -> str:
+        return hmac.new(self._url_key, f"{path}?{query}".encode(), hashlib.sha256).hexdigest()
+
+    def _signature_valid(self, path: str, query: Any) -> bool:
+        """The ``ex``/``is``/``hm`` parameters sign ``path`` and have not expired."""
+        ex, issued, hm = query.get("ex"), query.get("is"), query.get("hm")
+        if not (ex and issued and hm):
+            return False
+        try:
+            expires = int(ex, 16)
+            int(issued, 16)
+        except ValueError:
+            return False
+        expected = self._signature(path, f"ex={ex}&is={issued}")
+        return hmac.compare_digest(expected, hm) and self._now().timestamp() < expires
+
+    def _refresh_resolved(self, d: dict[str, Any]) -> None:
+        """Re-sign this fake's attachment URLs in an interaction's resolved data, as Discord
+        signs every payload it delivers."""
+        if not isinstance(d.get("data"), dict) or not d["data"].get("resolved"):
+            return
+        d["data"] = copy.deepcopy(d["data"])  # the caller's payload stays as it was
+        resolved = d["data"]["resolved"]
+        attachments = list((resolved.get("attachments") or {}).values())
+        for message in (resolved.get("messages") or {}).values():
+            attachments += message.get("attachments") or []
+        for att in attachments:
+            for key in ("url", "proxy_url"):
+                url = att.get(key)
+                if isinstance(url, str) and url.startswith(f"{self.base_url}/attachments/"):
+                    att[key] = self.signed_url(url)
 
     # ---------------------------------------------------------------- test-facing helpers
 
@@ -801,6 +860,7 @@ class FakeDiscord:
             base = self._interaction_base(int(d["type"]), d.get("data"))
             for key, value in base.items():
                 d.setdefault(key, value)
+        self._refresh_resolved(d)
         if isinstance(d.get("message"), dict) and "id" in d["message"]:
             mid = int(d["message"]["id"])
             known = self.messages.get(mid)
@@ -1077,8 +1137,12 @@ class FakeDiscord:
             self._command_ids[key] = self._snowflake()
         return self._command_ids[key]
 
+    def _attachment_url(self, msg: FakeMessage, att: RecordedFile) -> str:
+        """The attachment's unsigned URL (what ``FakeMessage.embeds`` keeps)."""
+        return f"{self.base_url}/attachments/{msg.id}/{att.filename}"
+
     def _attachment_json(self, msg: FakeMessage, att: RecordedFile) -> dict[str, Any]:
-        url = f"{self.base_url}/attachments/{msg.id}/{att.filename}"
+        url = self.signed_url(self._attachment_url(msg, att))
         out: dict[str, Any] = {
             "id": str(att.id),
             "filename": att.filename,
@@ -1111,7 +1175,7 @@ class FakeDiscord:
                 "mentions": [],
                 "mention_roles": [],
                 "attachments": [self._attachment_json(msg, a) for a in msg.attachments],
-                "embeds": copy.deepcopy(msg.embeds),
+                "embeds": self._embeds_json(msg),
                 "components": copy.deepcopy(msg.components),
                 "flags": msg.flags,
                 "type": msg.type,
@@ -1158,6 +1222,19 @@ class FakeDiscord:
                 meta["interacted_message_id"] = str(inter.payload["message"]["id"])
             out["interaction_metadata"] = meta
         return out
+
+    def _embeds_json(self, msg: FakeMessage) -> list[dict[str, Any]]:
+        """The message's embeds, their images of its own attachments freshly signed (other URLs
+        are the sender's and stay as they were sent)."""
+        embeds = copy.deepcopy(msg.embeds)
+        own = {self._attachment_url(msg, a) for a in msg.attachments}
+        for embed in embeds:
+            for key in ("image", "thumbnail"):
+                media = embed.get(key)
+                if isinstance(media, dict) and media.get("url") in own:
+                    url = self.signed_url(media["url"])
+                    media.update(url=url, proxy_url=url)
+        return embeds
 
     def _register_message(self, raw: dict[str, Any], channel_id: int) -> FakeMessage:
         known = {
@@ -1451,6 +1528,8 @@ class FakeDiscord:
                 candidates.append(self._uploads[int(mid)])
         for att in candidates:
             if att.filename == name:
+                if not self._signature_valid(f"/attachments/{mid}/{name}", request.query):
+                    return web.Response(status=404, text=EXPIRED_CONTENT)
                 return web.Response(body=att.data, content_type=att.content_type)
         return web.Response(status=404, text="404: Not Found")
 
@@ -1654,7 +1733,7 @@ class FakeDiscord:
                 ):
                     att = names.get(media["url"][len("attachment://") :])
                     if att is not None:
-                        url = self._attachment_json(msg, att)["url"]
+                        url = self._attachment_url(msg, att)
                         media.update(url=url, proxy_url=url)
                         if att.width is not None:
                             media.update(width=att.width, height=att.height)

@@ -420,6 +420,55 @@ async def test_channel_messages_files_and_deleted_channel(
     assert caught.value.code == 10003
 
 
+async def test_attachment_urls_are_signed_and_expire_after_a_day(
+    fake: FakeDiscord, bot: commands.AutoShardedBot, probe: Probe
+) -> None:
+    channel = bot.get_channel(fake.channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    embed = discord.Embed(title="own image").set_image(url="attachment://s.png")
+    sent = await channel.send(embed=embed, file=discord.File(io.BytesIO(PNG), "s.png"))
+    url = sent.attachments[0].url
+    query = yarl.URL(url).query
+    issued = int(query["is"], 16)
+    assert int(query["ex"], 16) == issued + 24 * 3600
+    assert abs(issued - time.time()) < 5 and len(query["hm"]) == 64
+    assert sent.embeds[0].image.url is not None
+    assert fake.unsigned(sent.embeds[0].image.url) == fake.unsigned(url)
+    stored = fake.message(sent.id)
+    assert stored is not None and stored.embeds[0]["image"]["url"] == fake.unsigned(url)
+    gone = (404, b"This content is no longer available.")
+
+    async with aiohttp.ClientSession() as session:
+
+        async def get(target: str) -> tuple[int, bytes]:
+            async with session.get(target) as response:
+                return response.status, await response.read()
+
+        assert await get(url) == (200, PNG)
+        assert await get(url.replace(query["hm"], "0" * 64)) == gone
+        assert await get(fake.unsigned(url)) == gone
+
+        fake.clock_offset += 24 * 3600 + 1
+        assert await get(url) == gone
+        fetched = await channel.fetch_message(sent.id)
+        fresh = fetched.attachments[0].url
+        assert int(yarl.URL(fresh).query["is"], 16) >= issued + 24 * 3600
+        assert await get(fresh) == (200, PNG)
+        assert fetched.embeds[0].image.url is not None
+        assert await get(fetched.embeds[0].image.url) == (200, PNG)
+
+        # Resolved attachments of an interaction are signed when it is delivered.
+        upload = fake.make_attachment("u.png", PNG)
+        fake.clock_offset += 24 * 3600 + 1
+        assert await get(upload["url"]) == gone
+        inter = await fake.send_interaction(
+            "hold", resolved={"attachments": {upload["id"]: upload}}
+        )
+        await asyncio.wait_for(probe.held.get(), 5)
+        delivered = inter.payload["data"]["resolved"]["attachments"][upload["id"]]["url"]
+        assert await get(delivered) == (200, PNG)
+
+
 async def test_followup_after_defer_edits_the_loading_message(
     fake: FakeDiscord, bot: commands.AutoShardedBot, probe: Probe
 ) -> None:
