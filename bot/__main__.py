@@ -44,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     try:
-        config = load_config(args.config)
+        # doctor reports every missing secret itself, one line each, instead of the first one.
+        config = load_config(args.config, require_secrets=list(args.command or ()) != ["doctor"])
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2

@@ -226,8 +226,21 @@ class Config:
         return tuple(name for name in PROVIDER_NAMES if self.providers[name].enabled)
 
 
-def load_config(path: str | Path, environ: typing.Mapping[str, str] | None = None) -> Config:
-    """Read, validate and type the config file; raise `ConfigError` with one clear line."""
+MISSING_DISCORD_TOKEN = (
+    "DISCORD_TOKEN is not set: export DISCORD_TOKEN=<your bot token> "
+    "(Discord Developer Portal → your application → Bot → Reset Token)"
+)
+
+
+def load_config(
+    path: str | Path,
+    environ: typing.Mapping[str, str] | None = None,
+    *,
+    require_secrets: bool = True,
+) -> Config:
+    """Read, validate and type the config file; raise `ConfigError` with one clear line.
+    `require_secrets=False` (for `doctor`) leaves a missing secret empty instead, so every
+    missing one can be reported at once."""
     env = os.environ if environ is None else environ
     path = Path(path)
     try:
@@ -246,11 +259,15 @@ def load_config(path: str | Path, environ: typing.Mapping[str, str] | None = Non
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}.") from None
-    return parse_config(raw, env, source=path)
+    return parse_config(raw, env, source=path, require_secrets=require_secrets)
 
 
 def parse_config(
-    raw: dict[str, Any], environ: typing.Mapping[str, str], *, source: Path | None = None
+    raw: dict[str, Any],
+    environ: typing.Mapping[str, str],
+    *,
+    source: Path | None = None,
+    require_secrets: bool = True,
 ) -> Config:
     known = {"discord", "database", "generation", "providers", "quotas", "costs"}
     for key in raw:
@@ -333,18 +350,15 @@ def parse_config(
             )
 
     token = environ.get("DISCORD_TOKEN", "").strip()
-    if not token:
-        raise ConfigError(
-            "DISCORD_TOKEN is not set: export DISCORD_TOKEN=<your bot token> "
-            "(Discord Developer Portal → your application → Bot → Reset Token)."
-        )
+    if not token and require_secrets:
+        raise ConfigError(f"{MISSING_DISCORD_TOKEN}.")
     keys: dict[str, Secret] = {}
     for name in PROVIDER_NAMES:
         if not providers[name].enabled:
             continue
         var = providers[name].api_key_env
         value = environ.get(var, "").strip()
-        if not value:
+        if not value and require_secrets:
             how = (
                 f"or set [providers.{name}] enabled = false"
                 if name != default

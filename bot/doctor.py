@@ -1,5 +1,8 @@
-"""`python -m bot doctor --config …`: is every configured provider's key accepted, and is its
-API reachable? One line per enabled provider, exit 0 when all are fine, else 1.
+"""`python -m bot doctor --config …`: is the Discord token accepted, is every configured
+provider's key accepted, and is its API reachable? One line for Discord and one per enabled
+provider, exit 0 when all are fine, else 1. A missing secret is one of those lines, not a stop.
+
+- discord: `GET {api_base}/users/@me` with the bot token (what discord.py's login does).
 
 Each provider makes the cheapest authenticated call it has (`Provider.probe`), through the same
 clients and base URLs the bot uses:
@@ -23,7 +26,7 @@ from collections.abc import Callable
 
 import aiohttp
 
-from bot.config import Config
+from bot.config import MISSING_DISCORD_TOKEN, Config
 from bot.errors import ProviderError
 from bot.providers import build_providers
 
@@ -33,11 +36,19 @@ PROBE_TIMEOUT_S = 15.0
 async def doctor(
     config: Config, *, echo: Callable[[str], None] = print, timeout_s: float = PROBE_TIMEOUT_S
 ) -> int:
-    healthy = True
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session:
-        providers = build_providers(config, session)
+        healthy, line = await check_discord(config, session)
+        echo(f"discord: {line}")
+        keyed = [n for n in config.enabled_providers if config.secrets.provider_keys[n].get()]
+        providers = build_providers(config, session, only=keyed)
         try:
-            for name, provider in providers.items():
+            for name in config.enabled_providers:
+                provider = providers.get(name)
+                if provider is None:
+                    var = config.providers[name].api_key_env
+                    healthy = False
+                    echo(f"{name}: {var} is not set: export {var}=<your {name} API key>")
+                    continue
                 model = config.providers[name].model
                 try:
                     async with asyncio.timeout(timeout_s):
@@ -61,3 +72,27 @@ async def doctor(
                 except Exception as exc:  # closing is best effort here
                     echo(f"{provider.name}: (could not close its client: {exc})")
     return 0 if healthy else 1
+
+
+async def check_discord(config: Config, session: aiohttp.ClientSession) -> tuple[bool, str]:
+    """Whether Discord accepts the bot token, and the line that says so."""
+    token = config.secrets.discord_token.get()
+    if not token:
+        return False, MISSING_DISCORD_TOKEN
+    base = config.discord.api_base.rstrip("/")
+    headers = {"Authorization": f"Bot {token}", "User-Agent": "DiscordBot (art-factory doctor)"}
+    try:
+        async with session.get(f"{base}/users/@me", headers=headers) as response:
+            if response.status == 200:
+                me = await response.json(content_type=None)
+                return True, f"ok (logged in as {me.get('username', '?')})"
+            if response.status == 401:
+                return False, (
+                    "Discord refused the bot token (401): reset it in the Developer Portal "
+                    "(your application → Bot → Reset Token) and export DISCORD_TOKEN again"
+                )
+            return False, f"{base} answered HTTP {response.status} to GET /users/@me"
+    except TimeoutError:
+        return False, f"no answer from {base} in time"
+    except aiohttp.ClientError as exc:
+        return False, f"could not reach {base} ({type(exc).__name__})"

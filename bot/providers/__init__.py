@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import aiohttp
 
 from bot.config import Config
 from bot.providers.base import Provider
 
 
-def build_providers(config: Config, session: aiohttp.ClientSession) -> dict[str, Provider]:
-    """One client per enabled provider, created once and shared by every job. `session` is the
-    bot's aiohttp session, used by the providers that have no SDK of their own (CivitAI)."""
+def build_providers(
+    config: Config, session: aiohttp.ClientSession, *, only: Collection[str] | None = None
+) -> dict[str, Provider]:
+    """One client per enabled provider (or those of them in `only`), created once and shared by
+    every job. `session` is the bot's aiohttp session, used by the providers that have no SDK
+    of their own (CivitAI)."""
     providers: dict[str, Provider] = {}
     for name in config.enabled_providers:
+        if only is not None and name not in only:
+            continue
         key = config.secrets.provider_keys[name].get()
         settings = config.providers[name]
         interval = settings.poll_interval_s

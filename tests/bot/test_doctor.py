@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.fakes.civitai import FakeCivitai
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal
 from tests.fakes.openai_images import FakeOpenAIImages
 from tests.fakes.replicate import FakeReplicate
@@ -23,9 +24,12 @@ GOOD_ENV = {
 }
 
 
-def write_config(tmp_path: Path, civitai: FakeCivitai, openai_base: str) -> Path:
+def write_config(
+    tmp_path: Path, discord: FakeDiscord, civitai: FakeCivitai, openai_base: str
+) -> Path:
     config = tmp_path / "config.toml"
     config.write_text(
+        f'[discord]\napi_base = "{discord.api_base}"\n'
         f'[database]\npath = "{tmp_path / "x.db"}"\n'
         "[providers.replicate]\nenabled = true\n"
         f'[providers.civitai]\nenabled = true\nbase_url = "{civitai.base_url}"\n'
@@ -55,17 +59,19 @@ async def doctor(config: Path, env: dict[str, str]) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
-async def test_doctor_says_ok_for_every_provider_with_good_credentials(
+async def test_doctor_says_ok_for_discord_and_every_provider_with_good_credentials(
+    fake_discord: FakeDiscord,
     fake_fal: FakeFal,
     fake_replicate: FakeReplicate,
     fake_civitai: FakeCivitai,
     fake_openai: FakeOpenAIImages,
     tmp_path: Path,
 ) -> None:
-    config = write_config(tmp_path, fake_civitai, f"{fake_openai.base_url}/v1")
+    config = write_config(tmp_path, fake_discord, fake_civitai, f"{fake_openai.base_url}/v1")
     code, out, err = await doctor(config, GOOD_ENV)
     assert code == 0, (out, err)
     assert out.splitlines() == [
+        "discord: ok (logged in as Art Factory)",
         "fal: ok",
         "replicate: ok (account fake-user)",
         "civitai: ok",
@@ -91,6 +97,7 @@ async def test_doctor_says_ok_for_every_provider_with_good_credentials(
 
 
 async def test_doctor_names_each_problem_and_exits_1(
+    fake_discord: FakeDiscord,
     fake_fal: FakeFal,
     fake_replicate: FakeReplicate,
     fake_civitai: FakeCivitai,
@@ -100,13 +107,18 @@ async def test_doctor_names_each_problem_and_exits_1(
     fake_fal.bad_keys.add("fal-key")
     fake_replicate.bad_tokens.add("r8-key")
     fake_civitai.bad_tokens.add("civitai-key")
+    fake_discord.expected_token = "another-token"
     with socket.socket() as closed:  # a port nobody listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    config = write_config(tmp_path, fake_civitai, f"http://127.0.0.1:{port}/v1")
+    config = write_config(tmp_path, fake_discord, fake_civitai, f"http://127.0.0.1:{port}/v1")
     code, out, err = await doctor(config, GOOD_ENV)
     assert code == 1, (out, err)
-    lines = out.splitlines()
+    discord_line, *lines = out.splitlines()
+    assert discord_line == (
+        "discord: Discord refused the bot token (401): reset it in the Developer Portal "
+        "(your application → Bot → Reset Token) and export DISCORD_TOKEN again"
+    )
     assert lines[0] == "fal: fal refused the bot's API key (the bot owner must check FAL_KEY)"
     assert lines[1] == (
         "replicate: Replicate refused the bot's API token (the bot owner must check it)"
@@ -122,10 +134,53 @@ async def test_doctor_names_each_problem_and_exits_1(
     fake_civitai.bad_tokens.clear()
     fake_civitai.insufficient_buzz = True  # accepted, but it could not pay for an image
     fake_openai.keys.clear()
-    config = write_config(tmp_path, fake_civitai, f"{fake_openai.base_url}/v1")
+    config = write_config(tmp_path, fake_discord, fake_civitai, f"{fake_openai.base_url}/v1")
+    fake_discord.expected_token = None
     code, out, _ = await doctor(config, GOOD_ENV)
     assert code == 1
-    assert out.splitlines()[2] == "civitai: ok (but the account has too little Buzz for an image)"
-    assert out.splitlines()[3] == (
+    lines = out.splitlines()[1:]
+    assert lines[2] == "civitai: ok (but the account has too little Buzz for an image)"
+    assert lines[3] == (
         "openai: the API refused the bot's key (the bot owner must check PROXY_KEY)"
     )
+
+
+async def test_doctor_reports_every_missing_secret_and_still_checks_the_rest(
+    fake_discord: FakeDiscord,
+    fake_fal: FakeFal,
+    fake_replicate: FakeReplicate,
+    fake_civitai: FakeCivitai,
+    fake_openai: FakeOpenAIImages,
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, fake_discord, fake_civitai, f"{fake_openai.base_url}/v1")
+    env = {**GOOD_ENV, "DISCORD_TOKEN": "", "REPLICATE_API_TOKEN": "", "PROXY_KEY": ""}
+    code, out, err = await doctor(config, env)
+    assert code == 1, (out, err)
+    assert out.splitlines() == [
+        "discord: DISCORD_TOKEN is not set: export DISCORD_TOKEN=<your bot token> "
+        "(Discord Developer Portal → your application → Bot → Reset Token)",
+        "fal: ok",
+        "replicate: REPLICATE_API_TOKEN is not set: export REPLICATE_API_TOKEN=<your replicate "
+        "API key>",
+        "civitai: ok",
+        "openai: PROXY_KEY is not set: export PROXY_KEY=<your openai API key>",
+    ]
+    assert fake_replicate.requests == [] and fake_openai.requests == []
+    assert "Traceback" not in err
+    # Starting the bot itself still stops at the first missing secret, with exit code 2.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "--check",
+        "--config",
+        str(config),
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(30):
+        _, check_err = await process.communicate()
+    assert process.returncode == 2
+    assert "DISCORD_TOKEN is not set" in check_err.decode()
