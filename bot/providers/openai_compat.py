@@ -9,9 +9,13 @@ task ends; `result` returns what it made. Consequences, stated plainly:
 - **No re-attaching after a restart.** The request lives in this process's memory only;
   `can_resume` is False for an id this process did not start, and the runner then ends the
   job with a refund and says why, instead of waiting for a request nobody holds.
-- **Retries.** The SDK's own retries are off (`max_retries=0`); the bot's RetryPolicy is the
-  one in force. A 429 or 5xx proves nothing was made, so `watch` raises that error and, when
-  the runner's backoff calls `watch` again, the call is started again. A timeout or a broken
+- **Retries and fallback.** The SDK's own retries are off (`max_retries=0`); the bot's
+  RetryPolicy is the one in force. `submit` waits up to `SUBMIT_GRACE_S` for an immediate
+  refusal (connection refused, a proxy's 503, a 429, a refused key): that proves nothing was
+  made, so it is raised from `submit`, where the runner retries and then moves the job to a
+  `fallback_providers` entry as it does for any provider that is down. A later 429 or 5xx
+  also proves nothing was made, so `watch` raises it and, when the runner's backoff calls
+  `watch` again, the call is started again. A timeout or a broken
   connection may have produced (and billed) images, so it is never repeated.
 - **n limits.** DALL·E 3 draws one image per call: a job for several images is split into
   that many calls (run concurrently, each billed by the API's owner); if one fails, the others
@@ -80,6 +84,10 @@ def split_count(count: int, limit: int) -> list[int]:
     return calls
 
 
+# How long submit waits for an immediate refusal before the call counts as accepted.
+SUBMIT_GRACE_S = 1.0
+
+
 @dataclass
 class _Call:
     batches: list[dict[str, Any]]
@@ -100,6 +108,7 @@ class OpenAIImagesProvider(Provider):
         key_env: str = "OPENAI_API_KEY",
         poll_interval_s: float = 1.0,
         timeout_s: float = 300.0,
+        submit_grace_s: float = SUBMIT_GRACE_S,
     ) -> None:
         self._client = openai.AsyncOpenAI(
             api_key=api_key,
@@ -109,6 +118,7 @@ class OpenAIImagesProvider(Provider):
         )
         self._key_env = key_env
         self._poll_interval_s = poll_interval_s
+        self._submit_grace_s = submit_grace_s
         self._calls: dict[str, _Call] = {}
 
     # -- the interface ---------------------------------------------------------------------
@@ -136,7 +146,15 @@ class OpenAIImagesProvider(Provider):
         self._forget_stale()
         request_id = f"openai-{uuid.uuid4().hex}"
         call = _Call(batches=batches)
-        call.task = asyncio.create_task(self._generate(call), name=request_id)
+        task = call.task = asyncio.create_task(self._generate(call), name=request_id)
+        # There is no queue: the call is the job. A refusal that comes at once (connection
+        # refused, a proxy's 503, a 429, a refused key) means nothing was accepted, so it is
+        # raised from submit, where the runner may retry or move the job to a fallback provider.
+        await asyncio.wait({task}, timeout=self._submit_grace_s)
+        if task.done() and not task.cancelled() and (exc := task.exception()) is not None:
+            error = _as_provider_error(exc, self._key_env)
+            if not error.maybe_accepted:
+                raise error
         self._calls[request_id] = call
         return request_id
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ from PIL import Image
 
 from tests.fakes.cdn import FakeCDN
 from tests.fakes.discord import FakeDiscord, FakeMessage, Interaction
+from tests.fakes.fal import FakeFal, Script
 from tests.fakes.openai_images import FakeOpenAIImages
-from tests.harness import running_bot
+from tests.harness import Harness, running_bot
 
 
 def providers(fake: FakeOpenAIImages, **extra: Any) -> dict[str, Any]:
@@ -191,6 +193,11 @@ async def test_an_empty_account_and_a_wrong_key_fail_with_a_clear_reason(
         assert len(fake_openai.posts) == 2  # neither was retried
 
 
+async def _submitted(h: Harness, interaction: Interaction) -> bool:
+    job = await h.job_for(interaction)
+    return job is not None and job.provider_request_id is not None
+
+
 async def test_a_restart_mid_call_ends_the_job_with_a_refund_instead_of_hanging(
     fake_discord: FakeDiscord, fake_openai: FakeOpenAIImages, db_path: Path
 ) -> None:
@@ -198,8 +205,8 @@ async def test_a_restart_mid_call_ends_the_job_with_a_refund_instead_of_hanging(
     config = providers(fake_openai)
     async with running_bot(fake_discord, db_path, **config) as h:
         interaction = await h.imagine(prompt="lost in a restart", provider="openai", count=2)
-        async with asyncio.timeout(5):
-            while not fake_openai.generations:
+        async with asyncio.timeout(5):  # the call is under way and the ledger says so
+            while not fake_openai.generations or not await _submitted(h, interaction):
                 await asyncio.sleep(0.05)
     async with running_bot(fake_discord, db_path, **config) as h2:
         await h2.idle(timeout=5)
@@ -227,3 +234,40 @@ async def test_a_call_that_never_answers_times_out_and_is_refunded(
         job = await h.job_for(interaction)
         assert job is not None and (job.state, job.quota_state) == ("expired", "refunded")
         assert len(fake_openai.posts) == 1
+
+
+async def test_a_down_images_api_moves_the_job_to_a_fallback_provider(
+    fake_discord: FakeDiscord, fake_openai: FakeOpenAIImages, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, Script(queue_s=0, run_s=0.2, steps=1))
+    fallback = {"fallback_providers": ["fal"], "retry_attempts": 2, "retry_base_delay_s": 0.05}
+    # The proxy answers, but its upstream is down (what LiteLLM says with no healthy deployment).
+    fake_openai.inject("POST", r"/images/generations$", status=503, times=None)
+    async with running_bot(
+        fake_discord, db_path, generation=fallback, **providers(fake_openai)
+    ) as h:
+        unhealthy = await h.imagine(prompt="a lighthouse", provider="openai")
+        await h.idle()
+        assert len(fake_openai.posts) == 2  # both attempts, then the fallback
+        message = h.original(unhealthy)
+        assert "fallback: openai was down" in (message.content or "")
+        assert len(message.attachments) == 1
+        job = await h.job_for(unhealthy)
+        assert job is not None
+        assert (job.provider, job.fallback_from, job.state) == ("fal", "openai", "done")
+        assert await h.bot.db.quota_used(4000, job.quota_day) == 1
+
+    with socket.socket() as closed:  # nobody listens there: connection refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    unreachable = {
+        "providers": {"openai": fake_openai.config(base_url=f"http://127.0.0.1:{port}/v1")}
+    }
+    async with running_bot(fake_discord, db_path, generation=fallback, **unreachable) as h:
+        refused = await h.imagine(prompt="a harbour", provider="openai")
+        await h.idle()
+        job = await h.job_for(refused)
+        assert job is not None
+        assert (job.provider, job.fallback_from, job.state) == ("fal", "openai", "done")
+        assert "fallback: openai was down" in (h.original(refused).content or "")
+    assert [app for app, _, _ in fake_fal.submits] == ["fal-ai/flux/dev", "fal-ai/flux/dev"]
