@@ -38,6 +38,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.moderation",
     "cogs.gallery",
     "cogs.admin",
+    "cogs.help",
 )
 
 

@@ -1,0 +1,85 @@
+"""`/help`: what the bot does and how to use it, privately. The command list is read from the
+command tree, so it never drifts from what is registered, and shows only what the member may
+run (Discord hides Manage Server commands from others, so `/help` does too)."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import ArtFactoryBot
+
+BUTTONS = (
+    "**V1–V4** variations of that image · **U1–U4** upscale it · 🔁 **Reroll** the same "
+    "prompt with a new seed · 🎨 **Remix** with your own prompt (anyone may remix anyone's "
+    "image; it counts against the remixer's quota) · ⭐ **Share** to the server's gallery "
+    "(the author) · 🚩 **Report** to the moderators · 🗑 **Delete** (the author or moderators) "
+    "· ❌ **Cancel** while it is still running."
+)
+
+
+def command_lines(
+    commands_: list[app_commands.Command | app_commands.Group | app_commands.ContextMenu],
+    permissions: discord.Permissions,
+) -> list[str]:
+    """One line per command the member may run; a group lists its subcommands."""
+    lines = []
+    for command in sorted(commands_, key=lambda c: c.name):
+        needed = command.default_permissions
+        if needed is not None and not permissions >= needed:
+            continue
+        if isinstance(command, app_commands.ContextMenu):
+            lines.append(f"**Apps → {command.name}** on a message with an image")
+        elif isinstance(command, app_commands.Group):
+            subcommands = "|".join(sub.name for sub in command.commands)
+            lines.append(f"**/{command.name} {subcommands}** — {command.description}")
+        elif command.name != "help":
+            lines.append(f"**/{command.name}** — {command.description}")
+    return lines
+
+
+def help_embed(bot: ArtFactoryBot, permissions: discord.Permissions) -> discord.Embed:
+    config = bot.config
+    embed = discord.Embed(
+        title="Art Factory",
+        description=(
+            "Make images together: every command becomes a job on an image service; its "
+            "message shows the progress, then the images with buttons to build on them. A job "
+            "is charged to your daily quota once, and refunded if it fails."
+        ),
+        colour=discord.Colour.blurple(),
+    )
+    lines = command_lines(
+        [*bot.tree.get_commands(), *bot.tree.get_commands(type=discord.AppCommandType.message)],
+        permissions,
+    )
+    embed.add_field(name="Commands", value="\n".join(lines)[:1024], inline=False)
+    embed.add_field(name="Buttons on results", value=BUTTONS, inline=False)
+    providers = ", ".join(config.enabled_providers)
+    embed.add_field(
+        name="Limits",
+        value=(
+            f"Up to {config.quotas.images_per_user_per_day} images a day unless this server "
+            "set another quota for you or your roles; `/usage` shows what you have left. "
+            f"Image services here: {providers} (default {config.generation.default_provider}); "
+            "`/providers` says what each can do."
+        ),
+        inline=False,
+    )
+    return embed
+
+
+class HelpCog(commands.Cog):
+    def __init__(self, bot: ArtFactoryBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="help", description="How to make images with this bot")
+    async def help(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(
+            embed=help_embed(self.bot, interaction.permissions), ephemeral=True
+        )
+
+
+async def setup(bot: ArtFactoryBot) -> None:
+    await bot.add_cog(HelpCog(bot))
