@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
+from bot import runner
 from tests.fakes.cdn import FakeCDN
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal, Script
@@ -206,6 +209,36 @@ async def test_a_submit_cut_off_by_a_restart_is_not_sent_twice(
         content = h2.original(interaction).content or ""
         assert "restarted while sending this job to fal" in content
         assert "not charged twice" in content
+
+
+async def test_submits_to_one_provider_take_turns(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At most SUBMITS_PER_PROVIDER submits are in flight to one provider at once; a job
+    waiting for its turn is not marked as being sent, and every job is delivered."""
+    monkeypatch.setattr(runner, "SUBMITS_PER_PROVIDER", 2)
+    fake_fal.script(None, QUICK)
+    fake_fal.inject("POST", r"^/fal-ai/flux", delay=0.5, times=2)  # the first two are slow
+
+    def posts() -> list[float]:
+        return [r.time for r in fake_fal.requests if r.method == "POST"]
+
+    async with running_bot(fake_discord, db_path) as h:
+        interactions = [await h.imagine(prompt=f"turn {i}", user_id=4000 + i) for i in range(3)]
+        async with asyncio.timeout(10):
+            while len(posts()) < 2:
+                await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        assert len(posts()) == 2  # the third job waits for a turn...
+        jobs = [await h.job_for(i) for i in interactions]
+        waiting = [j for j in jobs if j is not None and j.provider_request_id is None]
+        assert sorted(j.submit_pending for j in waiting) == [0, 1, 1]  # ...unmarked
+        await h.idle()
+        times = posts()
+        assert len(times) == 3
+        assert times[2] - times[0] >= 0.45  # sent once a turn was free
+        for interaction in interactions:
+            assert len(h.original(interaction).attachments) == 1
 
 
 async def test_a_gateway_disconnect_mid_job_does_not_affect_the_job(
