@@ -63,6 +63,7 @@ WEBHOOK_PATCH = "PATCH /webhooks/{id}/{token}/messages/{mid}"
 _FAL_JOB = re.compile(r"/requests/(?P<id>[^/]+)(?P<rest>/status/stream|/status|/cancel)?/?$")
 _FRAME = re.compile(r"^(.*) \((?:.*/)?([^/:]+)(?::\d+)?\)$")  # "f (/x/y.py:12)" -> "f (y.py)"
 _REP_JOB = re.compile(r"^/v1/predictions/(?P<id>[^/]+)(?P<rest>/cancel)?$")
+PHASES = ("idle", "steady", "replicate", "burst", "throughput")  # the bot's phases, in order
 
 
 # ------------------------------------------------------------------------------ statistics
@@ -265,9 +266,10 @@ images_per_user_per_day = 1000000
         gc.disable()
 
     async def start_py_spy(self) -> None:
-        """Sample the bot with py-spy from now until stop_py_spy() (the steady phase)."""
+        """Sample the bot with py-spy from now until stop_py_spy() (run_phase() does it for the
+        phase named by --py-spy-phase)."""
         assert self.bot is not None
-        if self.args.py_spy:
+        if self.args.py_spy and self.spy is None:
             self.spy = await asyncio.create_subprocess_exec(
                 str(Path(sys.executable).with_name("py-spy")),
                 "record",
@@ -289,6 +291,7 @@ images_per_user_per_day = 1000000
             self.spy.send_signal(signal.SIGINT)
             await self.spy.wait()
             self.results["py-spy"] = summarise_py_spy(self.args.py_spy)
+            self.results["py-spy-phase"] = self.args.py_spy_phase
 
     async def close(self) -> None:
         await self.stop_py_spy()
@@ -342,6 +345,8 @@ images_per_user_per_day = 1000000
         each after the previous was delivered) and wait until every one ended."""
         assert self.bot is not None
         gc.collect()  # the bench runs with automatic collection off (see start())
+        if name == self.args.py_spy_phase:
+            await self.start_py_spy()
         limited_before = self.discord.rate_limited_count
         cpu_before = self.bot.cpu_s()
         started, started_wall = time.monotonic(), time.time()
@@ -374,6 +379,8 @@ images_per_user_per_day = 1000000
             sampler.cancel()
         await asyncio.sleep(0.3)  # let the last answers be recorded
         result.ended, result.ended_wall = time.monotonic(), time.time()
+        if name == self.args.py_spy_phase:
+            await self.stop_py_spy()
         result.cpu_s = self.bot.cpu_s() - cpu_before
         result.rate_limited = self.discord.rate_limited_count - limited_before
         states = Counter(self.state(j) for j in jobs)
@@ -593,7 +600,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         bench.fal.script(
             None, FalScript(queue_s=1.0, queue_positions=[2, 1, 0], run_s=gen_s, steps=28)
         )
-        await bench.start_py_spy()
         steady = await bench.run_phase(
             "steady",
             [bench.new_job("fal", "steady") for _ in range(steady_jobs)],
@@ -601,7 +607,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             users=500,
             timeout=gen_s + args.steady_s * scale + 90,
         )
-        await bench.stop_py_spy()
         hwm_kb = bench.bot.status_kb("VmHWM")
         in_flight = bench.in_flight_at(steady)
         acks = bench.acks(steady)
@@ -979,7 +984,8 @@ def render(report: dict[str, Any], elapsed: float) -> str:
     lines.append("")
     lines.extend(f"- {note}" for note in report["notes"])
     if "py-spy" in report["extra"]:
-        lines += ["", "Bot profile (py-spy, steady phase):", "", "```"]
+        phase = report["extra"].get("py-spy-phase", "steady")
+        lines += ["", f"Bot profile (py-spy, {phase} phase):", "", "```"]
         lines.append(report["extra"]["py-spy"].strip())
         lines.append("```")
     if "profile" in report["extra"]:
@@ -1005,6 +1011,12 @@ def main() -> int:
     parser.add_argument("--image-px", type=int, default=512, help="side of the noise PNG")
     parser.add_argument("--json", type=Path, help="also write the raw rows here")
     parser.add_argument("--py-spy", type=Path, help="sample the bot with py-spy into this file")
+    parser.add_argument(
+        "--py-spy-phase",
+        choices=PHASES,
+        default="steady",
+        help="the phase --py-spy samples (default: steady)",
+    )
     args = parser.parse_args()
     started = time.monotonic()
     report = asyncio.run(run(args))
