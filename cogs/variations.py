@@ -57,20 +57,8 @@ class Variations(commands.Cog):
         count: app_commands.Range[int, 1, MAX_IMAGES] | None = None,
         provider: str | None = None,
     ) -> None:
-        provider = provider or await self._default_provider(interaction)
-        collab = self.bot.collab
-        await start_job(
-            interaction,
-            lambda origin: collab.variations_from_attachment(
-                origin,
-                url=image.url,
-                size=image.size,
-                content_type=image.content_type,
-                prompt=prompt,
-                strength=strength,
-                count=count,
-                provider=provider,
-            ),
+        await self._start(
+            interaction, image, prompt=prompt, strength=strength, count=count, provider=provider
         )
 
     @variations.autocomplete("strength")
@@ -97,7 +85,28 @@ class Variations(commands.Cog):
         if image is None:
             await send_ephemeral(interaction, "That message has no image attached.")
             return
-        chosen = await self._default_provider(interaction)
+        await self._start(interaction, image, source_message_id=message.id)
+
+    async def _start(
+        self,
+        interaction: discord.Interaction[Any],
+        image: discord.Attachment,
+        *,
+        prompt: str | None = None,
+        strength: str | None = None,
+        count: int | None = None,
+        provider: str | None = None,
+        source_message_id: int | None = None,
+    ) -> None:
+        """Both entry points: when no provider was named, the server's default provider, or the
+        first allowed one that can start from an image."""
+        chosen = provider or await default_provider(
+            self.bot.config,
+            self.bot.moderation.store,
+            interaction.guild_id,
+            interaction.channel_id,
+            needs=lambda capabilities: capabilities.image_to_image,
+        )
         collab = self.bot.collab
         await start_job(
             interaction,
@@ -106,22 +115,12 @@ class Variations(commands.Cog):
                 url=image.url,
                 size=image.size,
                 content_type=image.content_type,
-                prompt=None,
-                strength=None,
-                count=None,
+                prompt=prompt,
+                strength=strength,
+                count=count,
                 provider=chosen,
-                source_message_id=message.id,
+                source_message_id=source_message_id,
             ),
-        )
-
-    async def _default_provider(self, interaction: discord.Interaction) -> str:
-        """The server's default provider, or the first allowed one that can start from an image."""
-        return await default_provider(
-            self.bot.config,
-            self.bot.moderation.store,
-            interaction.guild_id,
-            interaction.channel_id,
-            needs=lambda capabilities: capabilities.image_to_image,
         )
 
 
