@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -17,14 +18,20 @@ from bot.collab import CollabService
 from bot.config import Config
 from bot.delivery import Messenger
 from bot.errors import ArtFactoryError, Refusal
+from bot.gateway import GatewayPin
+from bot.intake import Acknowledged, Intake, recover
 from bot.jobs import JobService, Origin
 from bot.moderation import ModerationService
+from bot.options import check_options
+from bot.posting import discord_trace
 from bot.providers import Provider, build_providers
 from bot.runner import JobRunner
 from db.database import Database
 from db.moderation import ModerationStore
 
 log = logging.getLogger(__name__)
+
+UNEXPECTED_ERROR = "Something went wrong on our side; nothing was charged. Please try again."
 
 EXTENSIONS: tuple[str, ...] = (
     "cogs.imagine",
@@ -54,6 +61,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
     moderation: ModerationService
     audit: AuditLog
     collab: CollabService
+    intake: Intake
 
     def __init__(self, config: Config, **options: object) -> None:
         discord.http.Route.BASE = config.discord.api_base.rstrip("/")
@@ -67,13 +75,21 @@ class ArtFactoryBot(commands.AutoShardedBot):
             shard_count=config.discord.shard_count,
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=ArtFactoryTree,
+            http_trace=discord_trace(),  # lets final messages retry 5xx by the bot's policy
             **options,  # type: ignore[arg-type]
         )
         self.config = config
         self._resources_ready = False
+        # discord.py would re-identify at gateway.discord.gg, not at the gateway api_base names.
+        GatewayPin(self.http).install()
+        self._recovery: asyncio.Task[int] | None = None
 
     async def setup_hook(self) -> None:
-        self.db = await Database.open(self.config.database.path)
+        self.db = await Database.open(
+            self.config.database.path, busy_wait_s=self.config.database.busy_wait_s
+        )
+        self.intake = Intake.beside(self.config.database.path)
+        stranded = self.intake.start()
         self.session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=120, connect=15),
             headers={"User-Agent": "ArtFactory (https://github.com/art-factory)"},
@@ -101,6 +117,11 @@ class ArtFactoryBot(commands.AutoShardedBot):
         resumed = await self.runner.start()
         if resumed:
             log.info("resuming %d unfinished job(s) from the ledger", resumed)
+        if stranded:
+            became_jobs = await self.db.jobs_for_interactions([e.interaction_id for e in stranded])
+            self._recovery = asyncio.create_task(
+                recover(self, self.intake, stranded, became_jobs), name="intake-recovery"
+            )
 
     async def sync_commands(self) -> None:
         guild_id = self.config.discord.dev_guild_id
@@ -114,6 +135,9 @@ class ArtFactoryBot(commands.AutoShardedBot):
             log.info("synced %d global commands", len(synced))
 
     async def close(self) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
+            await asyncio.gather(self._recovery, return_exceptions=True)
         if self._resources_ready:
             await self.runner.stop()
             await self.audit.close()
@@ -126,12 +150,19 @@ class ArtFactoryBot(commands.AutoShardedBot):
                     log.warning("closing provider %s: %s", provider.name, exc)
             await self.session.close()
             await self.db.close()
+            self.intake.close()
             self._resources_ready = False
 
 
 class ArtFactoryTree(app_commands.CommandTree["ArtFactoryBot"]):
     """The one error handler: domain errors are shown as they are; anything else is logged and
     answered with a short apology, ephemerally, whether or not the interaction was acked."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """Refuse a forged option (wrong type, a choice not offered) before any command runs:
+        raises InvalidOption, a CheckFailure that `on_error` shows as it is."""
+        check_options(interaction)
+        return True
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -150,7 +181,7 @@ class ArtFactoryTree(app_commands.CommandTree["ArtFactoryBot"]):
                 interaction.command.qualified_name if interaction.command else "?",
                 exc_info=original,
             )
-            message = "Something went wrong on our side; nothing was charged. Please try again."
+            message = UNEXPECTED_ERROR
         await send_ephemeral(interaction, message)
 
 
@@ -187,9 +218,30 @@ async def start_job(
     interaction: discord.Interaction, create: Callable[[Origin], Awaitable[int]]
 ) -> int | None:
     """The one way a command or button starts a job: acknowledge first (a public "thinking…"
-    message that becomes the job's message), then let the core validate, charge and queue. A
-    refusal replaces the public placeholder with a private answer; nothing is charged."""
+    message that becomes the job's message), then let the core read the server's settings,
+    validate, charge and queue. Nothing touches the database before the acknowledgement, and
+    the intake journal notes it first, so a crash in between is answered at the next start
+    (bot/intake.py). A refusal replaces the public placeholder with a private answer; nothing
+    is charged."""
+    bot: ArtFactoryBot = interaction.client  # type: ignore[assignment]
     received_at = time.time()
+    bot.intake.begin(Acknowledged.of(interaction, received_at))
+    try:
+        job_id = await _acknowledge_and_create(interaction, create, received_at)
+    except asyncio.CancelledError:
+        raise  # shutting down: the entry stays open and the next start answers it
+    except BaseException:
+        bot.intake.settle(interaction.id)
+        raise
+    bot.intake.settle(interaction.id)
+    return job_id
+
+
+async def _acknowledge_and_create(
+    interaction: discord.Interaction,
+    create: Callable[[Origin], Awaitable[int]],
+    received_at: float,
+) -> int | None:
     callback = await interaction.response.defer(thinking=True)
     message_id = callback.message_id if callback is not None else None
     if message_id is None:
@@ -200,4 +252,11 @@ async def start_job(
         with contextlib.suppress(discord.HTTPException):
             await interaction.delete_original_response()
         await send_ephemeral(interaction, str(exc))
+        return None
+    except Exception:
+        # Answered here, before the journal entry is settled, so no crash can strand it.
+        log.exception("starting a job for interaction %s failed", interaction.id)
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+        await send_ephemeral(interaction, UNEXPECTED_ERROR)
         return None

@@ -15,7 +15,7 @@ from collections import defaultdict
 import discord
 
 from bot.generation import GenerationRequest
-from bot.progress import short_prompt
+from bot.text import inline_code, quote
 from db.database import JobRow
 from db.moderation import ModerationStore
 
@@ -27,8 +27,7 @@ ICONS = {"done": "✅", "failed": "❌", "expired": "⏱️", "cancelled": "🛑
 
 def job_line(job: JobRow) -> str:
     request = GenerationRequest.from_json(job.inputs_json)
-    prompt = discord.utils.escape_markdown(short_prompt(request.prompt, 120))
-    prompt = discord.utils.escape_mentions(prompt)
+    prompt = quote(request.prompt, 120)
     charged = job.image_count - job.refunded_images if job.state == "done" else 0
     images = f"{charged}/{job.image_count} img"
     cost = f"${job.cost or 0:.3f}" if job.state == "done" else "refunded"
@@ -63,12 +62,10 @@ class AuditLog:
     def prompt_blocked(
         self, guild_id: int, user_id: int, channel_id: int, prompt: str, pattern: str
     ) -> None:
-        shown = discord.utils.escape_mentions(
-            discord.utils.escape_markdown(short_prompt(prompt, 120))
-        )
         self.record(
             guild_id,
-            f"🚫 blocked prompt from <@{user_id}> in <#{channel_id}> (filter `{pattern}`): {shown}",
+            f"🚫 blocked prompt from <@{user_id}> in <#{channel_id}> "
+            f"(filter {inline_code(pattern)}): {quote(prompt, 120)}",
         )
 
     def record(self, guild_id: int, line: str) -> None:

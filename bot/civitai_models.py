@@ -20,7 +20,9 @@ Stable API for the commands (e.g. `/lora`):
 
 Calls: `GET {base}/api/v1/models/{modelId}` (name, type, nsfw, nsfwLevel, creator, licence
 flags and every version), and `GET {base}/api/v1/model-versions/{versionId}` only when the
-version asked for is not listed there.
+version asked for is not listed there. Redirects are followed by hand (`bot.netguard`): within
+the configured base's origin, or to a public https address, at most three hops, the token never
+carried off the base's origin.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
+import yarl
 
 from bot.errors import InvalidRequest, ProviderError
+from bot.netguard import NotPublic, check_public_url, guarded_get
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -277,7 +281,14 @@ class CivitaiModels:
             headers["Authorization"] = f"Bearer {self._token}"
         url = self._base + path
         try:
-            async with self._session.get(url, headers=headers, timeout=self._timeout) as response:
+            async with guarded_get(
+                self._session,
+                url,
+                check=self._check_hop,
+                what="CivitAI's models API",
+                headers=headers,
+                timeout=self._timeout,
+            ) as response:
                 if response.status == 404:
                     raise InvalidRequest(f"CivitAI has no {what}.")
                 if response.status in (401, 403):
@@ -307,6 +318,22 @@ class CivitaiModels:
         if not isinstance(data, dict):
             raise ProviderError("civitai", f"CivitAI sent no details for {what}", retryable=True)
         return data
+
+    async def _check_hop(self, target: yarl.URL, hop: int) -> None:
+        """The configured base (the operator's choice) and its origin are trusted; a redirect
+        elsewhere must lead to a public https address."""
+        if target.origin() == yarl.URL(self._base).origin():
+            return
+        try:
+            await check_public_url(str(target))
+            if target.scheme != "https":
+                raise NotPublic(f"{str(target)[:80]!r} is not an https link.")
+        except NotPublic as exc:
+            raise ProviderError(
+                "civitai",
+                f"CivitAI's models API redirected to a link I won't follow: {exc}",
+                retryable=False,
+            ) from None
 
 
 async def resolve(

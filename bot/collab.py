@@ -16,13 +16,15 @@ from urllib.parse import urlparse
 
 import aiohttp
 
-from bot.civitai_models import CivitaiModels, check_lora_fit
+from bot.civitai_models import DEFAULT_MODELS_BASE_URL, CivitaiModels, check_lora_fit
 from bot.config import Config
 from bot.delivery import ImageFile, fetch_posted_image
 from bot.errors import DeliveryError, InvalidRequest, ProviderError
 from bot.generation import GenerationRequest, LoraRef, build_request
-from bot.images import PreparedImage, is_discord_url, load_input_image
+from bot.images import PreparedImage, image_origins, is_discord_url, load_input_image
 from bot.jobs import JobService, Origin
+from bot.netguard import Resolver, check_provider_link, origin_of, system_resolver
+from bot.text import escape
 from db.database import Database, JobRow, LoraRow
 
 STRENGTH_WORDS = {"subtle": 0.35, "strong": 0.75}
@@ -113,20 +115,26 @@ class CollabService:
         self._db = db
         self._jobs = jobs
         self._session = session
-        api_host = urlparse(config.discord.api_base).hostname or ""
-        self._image_hosts = (api_host,) if api_host else ()
+        self._image_origins = image_origins([config.discord.api_base])
+        civitai_api = origin_of(
+            config.providers["civitai"].models_base_url or DEFAULT_MODELS_BASE_URL
+        )
+        self._trusted_lora_origins = (civitai_api,) if civitai_api else ()
+        self.resolver: Resolver = system_resolver  # a seam: tests answer for names
 
     # -- input images ---------------------------------------------------------------------
 
     async def _prepare(self, url: str, size: int | None) -> PreparedImage:
-        if not is_discord_url(url, self._image_hosts):
+        if not is_discord_url(url, self._image_origins):
             raise InvalidRequest("Only images attached on Discord can be used.")
-        return await load_input_image(self._session, url, declared_size=size)
+        return await load_input_image(
+            self._session, url, declared_size=size, origins=self._image_origins
+        )
 
     async def posted_image(self, url: str, *, stem: str, limit: int) -> ImageFile:
         """A result image already on Discord, downloaded (capped) by a URL Discord signed for
         this interaction, so a new post (gallery, report) can carry its own copy."""
-        if not is_discord_url(url, self._image_hosts):
+        if not is_discord_url(url, self._image_origins):
             raise DeliveryError("only images posted on Discord can be copied", retryable=False)
         return await fetch_posted_image(self._session, url, stem=stem, limit=limit)
 
@@ -251,6 +259,7 @@ class CollabService:
 
     async def reroll(self, parent: JobRow, origin: Origin) -> int:
         request = GenerationRequest.from_json(parent.inputs_json)
+        await self._check_lora_links(request.loras)
         if request.mode == "txt2img":
             new = build_request(self._config, **self._inherit(parent, seed=None))  # type: ignore[arg-type]
             return await self._jobs.create(new, origin, kind="reroll", parent=parent)
@@ -299,6 +308,7 @@ class CollabService:
     ) -> int:
         build = self._inherit(parent, prompt=prompt, negative_prompt=negative_prompt, seed=None)
         request = GenerationRequest.from_json(parent.inputs_json)
+        await self._check_lora_links(request.loras)
         if request.mode != "txt2img":
             new = replace(
                 request,
@@ -339,7 +349,8 @@ class CollabService:
             if row is not None:
                 if row.nsfw and not channel_nsfw:
                     raise InvalidRequest(
-                        f"The LoRA {row.name} is marked NSFW: use it in an age-restricted channel."
+                        f"The LoRA {escape(row.name)} is marked NSFW: use it in an "
+                        "age-restricted channel."
                     )
                 scale = row.default_scale if choice.scale is None else choice.scale
                 refs.append(LoraRef(path=row.url, scale=scale, name=row.name))
@@ -359,7 +370,17 @@ class CollabService:
                 triggers += words
                 continue
             refs.append(LoraRef(path=path, scale=scale))
+        await self._check_lora_links(refs)
         return tuple(refs), triggers
+
+    async def _check_lora_links(self, loras: Sequence[LoraRef]) -> None:
+        """Every LoRA link a provider would fetch must be public (`bot.netguard`): library rows
+        (some stored before links were checked), links, CivitAI's download links, and the
+        LoRAs a reroll or remix inherits."""
+        for lora in loras:
+            await check_provider_link(
+                lora.path, trusted=self._trusted_lora_origins, resolver=self.resolver
+            )
 
     async def _civitai_lora(
         self, path: str, scale: float, provider: str | None, channel_nsfw: bool
@@ -417,10 +438,12 @@ class CollabService:
         scale = 1.0 if default_scale is None else default_scale
         if not -4.0 <= scale <= 4.0:
             raise InvalidRequest(f"default_scale must be between -4 and 4 (got {scale:g}).")
+        url = validate_lora_url(url)
+        await self._check_lora_links([LoraRef(path=url)])
         row = LoraRow(
             guild_id=guild_id,
             name=name,
-            url=validate_lora_url(url),
+            url=url,
             trigger_words=", ".join(
                 w.strip() for w in (trigger_words or "").split(",") if w.strip()
             ),

@@ -1,8 +1,8 @@
 """Getting results in front of the member: image downloads and the job's Discord message.
 
 Images stream from the provider's CDN through the bot's one aiohttp session, capped in size,
-and are re-encoded (in a worker thread, never on the event loop) only when a file is larger
-than what this interaction may attach.
+and are re-encoded (in a worker thread, never on the event loop, in bounded memory:
+bot/shrink.py) only when a file is larger than what this interaction may attach.
 """
 
 from __future__ import annotations
@@ -16,15 +16,19 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
 import aiohttp
 import discord
-from PIL import Image
 
 from bot.errors import DeliveryError
+from bot.netguard import MAX_REDIRECTS
+from bot.posting import Paths, deliver, once
 from bot.providers.base import GenerationResult
+from bot.retry import RetryPolicy
+from bot.shrink import shrink_to_fit
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +104,14 @@ async def _download(
     what: str = "the generated image",
 ) -> bytes:
     """The body of `url`, refused (DeliveryError) past `max_bytes`; errors name the `server`
-    ("the provider's image server") and `what` was fetched."""
+    ("the provider's image server") and `what` was fetched.
+
+    Provider result URLs come from the provider's answer, not from a member, and live on
+    whatever CDN the provider uses, so they are not held to `bot.netguard`'s public-address
+    rule; redirects are followed, but at most `MAX_REDIRECTS` of them."""
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
     try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+        async with session.get(url, timeout=timeout, max_redirects=MAX_REDIRECTS) as response:
             if response.status != 200:
                 raise DeliveryError(
                     f"{server} image server answered HTTP {response.status}",
@@ -170,26 +179,9 @@ async def _fit(data: bytes, stem: str, limit: int, source: str = "the provider")
     if kind is None:
         raise DeliveryError(f"{source} returned something that is not an image", retryable=True)
     if len(data) > limit:
-        data = await asyncio.to_thread(shrink_to_fit, data, limit)
+        data = await asyncio.to_thread(shrink_to_fit, data, limit, source)
         kind = ("jpg", "image/jpeg")
     return ImageFile(f"{stem}.{kind[0]}", data, kind[1])
-
-
-def shrink_to_fit(data: bytes, limit: int) -> bytes:
-    """Re-encode as JPEG, lowering quality then size, until it fits `limit` bytes."""
-    with Image.open(io.BytesIO(data)) as source:
-        image = source.convert("RGB")
-    for scale in (1.0, 0.75, 0.5, 0.35, 0.25):
-        frame = image
-        if scale < 1.0:
-            size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
-            frame = image.resize(size, Image.Resampling.LANCZOS)
-        for quality in (92, 85, 75):
-            out = io.BytesIO()
-            frame.save(out, "JPEG", quality=quality, optimize=True)
-            if out.tell() <= limit:
-                return out.getvalue()
-    raise DeliveryError("an image could not be made small enough for Discord", retryable=False)
 
 
 @dataclass(frozen=True)
@@ -238,14 +230,19 @@ class Messenger:
         if target.message_id is None or not target.token_alive():
             return
         view = self.progress_components(target.job_id) if self.progress_components else None
-        if view is None:
-            await self._webhook(target).edit_message(
-                target.message_id, content=content, allowed_mentions=NO_MENTIONS
+        extra: dict[str, Any] = {"view": view} if view is not None else {}
+        # Through `once`: a 5xx fails this edit at once instead of discord.py retrying it for
+        # 25 s with the webhook's lock held (the final edit would wait for it); the next
+        # state replaces it anyway.
+        await once(
+            partial(
+                self._webhook(target).edit_message,
+                target.message_id,
+                content=content,
+                allowed_mentions=NO_MENTIONS,
+                **extra,
             )
-        else:
-            await self._webhook(target).edit_message(
-                target.message_id, content=content, allowed_mentions=NO_MENTIONS, view=view
-            )
+        )
 
     async def attachment_urls(
         self, channel_id: int, message_id: int, *, timeout_s: float | None = None
@@ -270,51 +267,82 @@ class Messenger:
         files: Sequence[ImageFile] = (),
         *,
         kind: str | None = None,
+        policy: RetryPolicy | None = None,
     ) -> Delivered:
-        """The final state of the job's message, with the result buttons when there are images.
-        Falls back to a channel reply that mentions the member when the original response can
-        no longer be edited."""
+        """The final state of the job's message, with the result buttons when there are images:
+        the original response edited, else a channel reply that mentions the member (a text
+        notice may also go as a follow-up). Discord's faults are retried with `policy`, and it
+        is posted once (bot/posting.py; the reply's nonce is fixed per job and kind: result or
+        notice). DeliveryError when no path worked."""
         view = None
         if files and kind is not None and self.result_components is not None:
             view = self.result_components(target.job_id, kind, len(files))
-        if target.message_id is not None and target.token_alive():
-            try:
-                with discord_files(files) as attachments:
-                    message = await self._webhook(target).edit_message(
-                        target.message_id,
-                        content=content,
-                        attachments=attachments,
-                        allowed_mentions=NO_MENTIONS,
-                        view=view,
-                    )
-                return Delivered("edit", message.id, _urls(message))
-            except (discord.NotFound, discord.Forbidden) as exc:
-                log.info("original response gone (%s); replying in the channel", exc)
-            except discord.HTTPException as exc:
-                if exc.status != 401:  # 401 = the interaction token expired
-                    raise
-        channel = self._client.get_partial_messageable(target.channel_id)
-        kwargs: dict[str, Any] = {
-            "allowed_mentions": discord.AllowedMentions(
-                everyone=False, roles=False, users=[discord.Object(target.user_id)]
-            ),
-        }
-        if view is not None:
-            kwargs["view"] = view
+        paths = self._paths(
+            target, content, files, view, nonce=f"af{target.job_id}{'r' if kind else 'n'}"
+        )
+        how, message = await deliver(paths, policy or RetryPolicy(), what=f"job {target.job_id}")
+        return Delivered(how, message.id, _urls(message))
+
+    def _paths(
+        self,
+        target: MessageTarget,
+        content: str,
+        files: Sequence[ImageFile],
+        view: discord.ui.View | None,
+        *,
+        nonce: str,
+    ) -> Paths:
+        """The requests that can carry this final message; each opens its own file buffers."""
+        webhook = self._webhook(target)
+        mention = f"<@{target.user_id}> {content}"
+        pinged = discord.AllowedMentions(
+            everyone=False, roles=False, users=[discord.Object(target.user_id)]
+        )
+        extra: dict[str, Any] = {"view": view} if view is not None else {}
         if target.message_id:
-            kwargs["reference"] = discord.MessageReference(
+            extra["reference"] = discord.MessageReference(
                 message_id=target.message_id,
                 channel_id=target.channel_id,
                 fail_if_not_exists=False,
             )
-        with discord_files(files) as attachments:
-            sent = await channel.send(f"<@{target.user_id}> {content}", files=attachments, **kwargs)
-        return Delivered("channel", sent.id, _urls(sent))
+
+        async def edit(message_id: int) -> discord.Message:
+            with discord_files(files) as attachments:
+                return await webhook.edit_message(
+                    message_id,
+                    content=content,
+                    attachments=attachments,
+                    allowed_mentions=NO_MENTIONS,
+                    view=view,
+                )
+
+        async def reply() -> discord.Message:
+            channel = self._client.get_partial_messageable(target.channel_id)
+            with discord_files(files) as attachments:
+                return await channel.send(
+                    mention, files=attachments, allowed_mentions=pinged, nonce=nonce, **extra
+                )
+
+        async def follow_up() -> discord.Message:
+            return await webhook.send(mention, wait=True, allowed_mentions=pinged)
+
+        message_id = target.message_id
+        return Paths(
+            edit=partial(edit, message_id) if message_id and target.token_alive() else None,
+            read_back=partial(webhook.fetch_message, message_id or 0),
+            landed=lambda m: (
+                m.content.strip() == content.strip() and len(m.attachments) == len(files)
+            ),
+            reply=reply,
+            follow_up=None if files else follow_up,
+            token_expires=target.interaction_created_at + TOKEN_LIFETIME_S,
+            has_files=bool(files),
+        )
 
 
 @dataclass(frozen=True)
 class Delivered:
-    how: str  # "edit" (the original response) or "channel" (a reply)
+    how: str  # "edit" (the original response), "channel" (a reply) or "followup" (notices)
     message_id: int
     attachment_urls: tuple[str, ...]
 

@@ -93,6 +93,21 @@ class JobTimedOut(ArtFactoryError):
 class DeliveryError(ArtFactoryError):
     """The images were generated but could not be fetched or posted."""
 
-    def __init__(self, reason: str, *, retryable: bool = True) -> None:
+    def __init__(
+        self, reason: str, *, retryable: bool = True, retry_after: float | None = None
+    ) -> None:
         self.retryable = retryable
+        self.retry_after = retry_after  # seconds the server asked to wait, for bot/retry.py
         super().__init__(reason)
+
+
+class DatabaseBusy(Refusal):
+    """Another program held the ledger's write lock for longer than the bot waits. Raised
+    where a statement changed nothing, so for a new job nothing was recorded or charged."""
+
+    def __init__(self, waited_s: float) -> None:
+        self.waited_s = waited_s
+        super().__init__(
+            "The bot's database is busy right now (another program is holding it), so this "
+            "was not recorded and nothing was charged. Please try again in a minute."
+        )

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from bot.capabilities import ASPECT_RATIOS, PROVIDER_CAPABILITIES
 from bot.config import Config
 from bot.errors import InvalidRequest
+from bot.text import escape
 
 MAX_PROMPT_CHARS = 6000  # Discord's own limit for a string option
 MAX_IMAGES = 4
@@ -183,7 +184,7 @@ def build_request(
     for lora in loras:
         if not -4.0 <= lora.scale <= 4.0:
             raise InvalidRequest(
-                f"The scale of LoRA {lora.name or lora.path} must be between -4 and 4 "
+                f"The scale of LoRA {escape(lora.name or lora.path)} must be between -4 and 4 "
                 f"(got {lora.scale:g})."
             )
     if upscale_factor is not None and upscale_factor not in (2, 4):

@@ -1,27 +1,37 @@
 """Input images for image-to-image and upscale jobs: fetched, checked and normalised.
 
-Only Discord attachment/CDN URLs taken from the interaction reach this module. Downloads are
-capped in bytes, Pillow decodes in a worker thread with a pixel cap (decompression bombs are
-refused before any pixel is decoded), animations and corrupt files are refused, EXIF
-orientation is applied, and the result is a plain RGB JPEG or PNG the providers accept.
+Only Discord attachment/CDN URLs taken from the interaction reach this module, and only
+Discord's CDN origins are fetched: scheme, host AND port must match one (in production https on
+443 of cdn.discordapp.com or media.discordapp.net; tests add the fake Discord's own origin).
+Redirects are followed by hand (`bot.netguard.guarded_get`), only to those origins and at most
+three hops, so a link can't lead the bot to another port of the same host or to an internal
+address. Downloads are capped in bytes, Pillow decodes in a worker thread with a pixel cap
+(decompression bombs are refused before any pixel is decoded), animations and corrupt files are
+refused, EXIF orientation is applied, and the result is a plain RGB JPEG or PNG the providers
+accept.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 import aiohttp
+import yarl
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bot.errors import InvalidRequest
+from bot.netguard import Origin, guarded_get, origin_of
 
 MAX_INPUT_BYTES = 25 * 1024 * 1024  # Discord's own upload ceiling for bots
 MAX_INPUT_PIXELS = 40_000_000  # ~6300x6300: anything larger is refused, not decoded
 MAX_SIDE = 2048  # what the models use; larger inputs are scaled down before sending
-ALLOWED_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
+DISCORD_CDN: tuple[Origin, ...] = (
+    ("https", "cdn.discordapp.com", 443),
+    ("https", "media.discordapp.net", 443),
+)
 
 
 @dataclass(frozen=True)
@@ -32,20 +42,41 @@ class PreparedImage:
     height: int
 
 
-def is_discord_url(url: str, extra_hosts: tuple[str, ...] = ()) -> bool:
-    host = (urlparse(url).hostname or "").lower()
-    return host in ALLOWED_HOSTS or host in extra_hosts
+def image_origins(extra_urls: Iterable[str] = ()) -> tuple[Origin, ...]:
+    """Discord's CDN origins plus those of `extra_urls` (the configured API base, which is
+    where a Discord stand-in such as the tests' fake serves its attachments)."""
+    extra = [origin for origin in map(origin_of, extra_urls) if origin is not None]
+    return DISCORD_CDN + tuple(o for o in extra if o not in DISCORD_CDN)
+
+
+def is_discord_url(url: str, origins: Collection[Origin] = DISCORD_CDN) -> bool:
+    return origin_of(url) in origins
 
 
 async def fetch_input_image(
     session: aiohttp.ClientSession,
     url: str,
     *,
+    origins: Collection[Origin] = DISCORD_CDN,
     max_bytes: int = MAX_INPUT_BYTES,
     timeout_s: float = 30.0,
 ) -> bytes:
+    """The body of `url`, fetched only from `origins` (redirects included); InvalidRequest
+    with the reason otherwise, or past `max_bytes`."""
+
+    async def on_discord(target: yarl.URL, hop: int) -> None:
+        if origin_of(target) not in origins:
+            where = "That image link is on" if hop == 0 else "The image link redirected to"
+            raise InvalidRequest(
+                f"{where} {target.origin()}, which is not Discord's CDN: "
+                "only images attached on Discord can be used."
+            )
+
     try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+        async with (
+            asyncio.timeout(timeout_s),
+            guarded_get(session, url, check=on_discord, what="The image link") as response,
+        ):
             if response.status != 200:
                 raise InvalidRequest(
                     f"The image could not be downloaded (HTTP {response.status}); "
@@ -110,10 +141,14 @@ def prepare(data: bytes, *, max_pixels: int = MAX_INPUT_PIXELS) -> PreparedImage
 
 
 async def load_input_image(
-    session: aiohttp.ClientSession, url: str, *, declared_size: int | None = None
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    declared_size: int | None = None,
+    origins: Collection[Origin] = DISCORD_CDN,
 ) -> PreparedImage:
     """Download (capped), then validate and normalise in a worker thread."""
     if declared_size is not None and declared_size > MAX_INPUT_BYTES:
         raise InvalidRequest(_too_big(declared_size, MAX_INPUT_BYTES))
-    data = await fetch_input_image(session, url)
+    data = await fetch_input_image(session, url, origins=origins)
     return await asyncio.to_thread(prepare, data)

@@ -16,33 +16,25 @@ from datetime import UTC, datetime
 from bot.config import Config
 from bot.errors import InvalidRequest, Refused
 from bot.generation import GenerationRequest
+from bot.lookalikes import fold, strip_invisible, unconfuse
+from bot.text import escape
 from db.moderation import GuildSettings, ModerationStore
 
-# Letters that look like Latin ones (Cyrillic, Greek) and leetspeak digits/symbols.
-_CONFUSABLES = str.maketrans(
-    {
-        "а": "a", "в": "b", "с": "c", "е": "e", "ё": "e", "н": "h", "і": "i", "ј": "j",
-        "к": "k", "м": "m", "о": "o", "р": "p", "ѕ": "s", "т": "t", "у": "y", "х": "x",
-        "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o",
-        "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ѡ": "w", "ԝ": "w",
-    }
-)  # fmt: skip
+# Leetspeak digits and symbols (not Unicode data: look-alike letters are in bot/lookalikes.py).
 _LEET = str.maketrans(
     {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i",
      "|": "l", "+": "t", "€": "e"}
 )  # fmt: skip
 _SPACED = re.compile(r"(?<![^\W_])(?:[^\W_][\W_]+){2,}[^\W_](?![^\W_])")
-_ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
 
 
 def normalize(text: str) -> list[str]:
-    """Forms of a prompt to match filters against: NFKC (fullwidth, ligatures), no accents,
-    no zero-width characters, look-alike letters mapped, leetspeak decoded (both readings of
-    "1"), and letters spelled out with separators ("n.s.f.w", "n s f w") joined."""
-    text = unicodedata.normalize("NFKC", text)
-    text = _ZERO_WIDTH.sub("", text)
-    text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
-    text = text.lower().translate(_CONFUSABLES)
+    """Forms of a prompt to match filters against: no invisible characters, NFKC (fullwidth,
+    ligatures, mathematical letters), no accents, look-alike letters from any script read as
+    what they look like, leetspeak decoded (both readings of "1"), and letters spelled out with
+    separators ("n.s.f.w", "n s f w") joined."""
+    text = unicodedata.normalize("NFKC", strip_invisible(text))
+    text = unconfuse(fold(text))
     forms = []
     for one in ("i", "l"):
         form = text.translate(_LEET).replace("1", one)
@@ -138,7 +130,7 @@ class ModerationService:
         ban = await self.store.active_ban(guild_id, user_id, now)
         if ban is not None:
             until = f" until <t:{int(ban.until)}:f>" if ban.until else ""
-            why = f" Reason: {ban.reason}" if ban.reason else ""
+            why = f" Reason: {escape(ban.reason)}" if ban.reason else ""
             raise Refused(f"You can't generate images on this server{until}.{why}")
         channel = await self.store.channel_settings(guild_id, channel_id)
         if channel.generation == 0:

@@ -15,6 +15,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.text import escape, quote
+
 log = logging.getLogger(__name__)
 
 BAR_WIDTH = 12
@@ -52,7 +54,8 @@ def short_prompt(prompt: str, limit: int = 200) -> str:
 def render_progress(view: ProgressView, *, now: float | None = None) -> str:
     now = time.time() if now is None else now
     images = f"{view.count} image" + ("s" if view.count != 1 else "")
-    head = f"🎨 **{short_prompt(view.prompt)}**\n{images} · {view.provider} · `{view.model}`"
+    prompt = quote(view.prompt, 200)
+    head = f"🎨 **{prompt}**\n{images} · {view.provider} · `{view.model}`"
     if view.phase == "waiting":
         if view.bot_queue_position:
             status = f"⏳ Waiting for a free slot: #{view.bot_queue_position} in this bot's queue"
@@ -72,15 +75,15 @@ def render_progress(view: ProgressView, *, now: float | None = None) -> str:
                 f"🖌️ Generating {progress_bar(fraction)} {round(fraction * 100)}% "
                 f"· step {view.step}/{view.total_steps}"
             )
-        elif view.detail:
-            status = f"🖌️ Generating… {view.detail}"
+        elif view.detail:  # the provider's words
+            status = f"🖌️ Generating… {escape(view.detail)}"
         else:
             status = "🖌️ Generating…"
     else:
         status = "📥 Fetching the images…"
     elapsed = max(0, int(now - view.started_at))
-    if view.note:
-        status = f"ℹ️ {view.note}\n{status}"
+    if view.note:  # may quote the provider
+        status = f"ℹ️ {escape(view.note)}\n{status}"
     return f"{head}\n{status}\n-# started <t:{int(view.started_at)}:R> · {elapsed}s so far"
 
 

@@ -1,8 +1,10 @@
-"""One explicit, bounded retry policy for every provider call (arq's `Retry`, in spirit).
+"""One explicit, bounded retry policy for every provider call and every final Discord message
+(arq's `Retry`, in spirit).
 
-The provider clients' own hidden retry loops are switched off (see the provider modules), so
-this is the policy in force: exponential backoff with full jitter, a provider's `Retry-After`
-honoured (capped), and both the number of attempts and the total time bounded.
+The provider clients' own hidden retry loops are switched off (see the provider modules), and
+so is discord.py's for final messages (bot/posting.py), so this is the policy in force:
+exponential backoff with full jitter, a server's `Retry-After` honoured (capped), and both the
+number of attempts and the total time bounded.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bot.errors import ProviderError
+from bot.errors import DeliveryError, ProviderError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# What the policy retries: both carry `retryable` and `retry_after`.
+E = TypeVar("E", ProviderError, DeliveryError)
 
 
 @dataclass(frozen=True)
@@ -45,12 +49,27 @@ async def with_retries(
     on_retry: Callable[[ProviderError, int, float], Awaitable[None]] | None = None,
 ) -> T:
     """Run `call` until it succeeds, raises a non-retryable error, or the policy runs out."""
+    return await retry_on(
+        ProviderError, policy, call, what=what, should_retry=should_retry, on_retry=on_retry
+    )
+
+
+async def retry_on(
+    errors: type[E],
+    policy: RetryPolicy,
+    call: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    should_retry: Callable[[E], bool] | None = None,
+    on_retry: Callable[[E, int, float], Awaitable[None]] | None = None,
+) -> T:
+    """`with_retries` for another kind of retryable error (`errors`); others pass through."""
     started = time.monotonic()
     attempt = 1
     while True:
         try:
             return await call()
-        except ProviderError as exc:
+        except errors as exc:
             if not exc.retryable or attempt >= policy.max_attempts:
                 raise
             if should_retry is not None and not should_retry(exc):

@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import aiohttp
-import discord.utils
 
 from bot.config import Config
 from bot.delivery import ImageFile, MessageTarget, Messenger, download_images
@@ -42,6 +41,7 @@ from bot.progress import (
 )
 from bot.providers.base import GenerationResult, Provider, ProviderUpdate
 from bot.retry import RetryPolicy, with_retries
+from bot.text import escape, quote
 from db.database import JOB_ACTIVE_STATES, Database, JobRow
 
 log = logging.getLogger(__name__)
@@ -485,14 +485,12 @@ class JobRunner(JobSubmitter):
             content += "\n" + withheld_notice(withheld, charged=not refund)
         try:
             delivered = await self._messenger.finish(
-                self._target(job), content, files, kind=job.kind
+                self._target(job), content, files, kind=job.kind, policy=self._retry
             )
-        except Exception as exc:
+        except DeliveryError as exc:
             log.warning("job %s: the result could not be posted: %s", job_id, exc)
-            await self._db.finish(
-                job_id, "failed", error=f"could not post the result: {exc}", retryable=True
-            )
-            await self._finished(job_id)
+            reason = f"The images were made but the bot could not post the result: {exc}."
+            await self._end(job_id, "failed", reason, retryable=True)
             return
         await self._db.finish(
             job_id,
@@ -703,7 +701,7 @@ class JobRunner(JobSubmitter):
             return
         content = render_failure(job, reason, retryable=retryable)
         try:
-            await self._messenger.finish(self._target(job), content)
+            await self._messenger.finish(self._target(job), content, policy=self._retry)
         except Exception as exc:
             log.warning("job %s: the final notice could not be posted: %s", job_id, exc)
         await self._db.finish(
@@ -760,12 +758,12 @@ def render_result(
     timing = f"{elapsed_s:.1f} s"
     if result.inference_s:
         timing += f" ({result.inference_s:.1f} s generating)"
-    lines = [f"🎨 **{_escape(short_prompt(request.prompt, 900))}** — <@{job.user_id}>"]
+    lines = [f"🎨 **{quote(request.prompt, 900)}** — <@{job.user_id}>"]
     if request.negative_prompt:
-        lines.append(f"-# without: {_escape(short_prompt(request.negative_prompt, 300))}")
+        lines.append(f"-# without: {quote(request.negative_prompt, 300)}")
     if request.loras:
         names = ", ".join(
-            f"{_escape(lora.credit or lora.name or short_prompt(lora.path, 60))} ({lora.scale:g})"
+            f"{escape(lora.credit or lora.name or short_prompt(lora.path, 60))} ({lora.scale:g})"
             for lora in request.loras
         )
         lines.append(f"-# LoRA: {names}")
@@ -792,7 +790,7 @@ def render_failure(job: JobRow, reason: str, *, retryable: bool | None) -> str:
     images = "image was" if job.image_count == 1 else f"{job.image_count} images were"
     refund = f"-# Your {images} refunded to your daily quota · job #{job.id}"
     title = "**Cancelled**" if retryable is None else "❌ **Generation failed**"
-    lines = [f"{title} — {_escape(short_prompt(request.prompt, 300))}", reason]
+    lines = [f"{title} — {quote(request.prompt, 300)}", reason]
     if retryable is not None:
         lines.append(
             "Trying again in a little while may help."
@@ -801,10 +799,6 @@ def render_failure(job: JobRow, reason: str, *, retryable: bool | None) -> str:
         )
     lines.append(refund)
     return "\n".join(lines)
-
-
-def _escape(text: str) -> str:
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
 
 
 __all__ = ["FairScheduler", "JobRunner", "render_failure", "render_result"]

@@ -16,6 +16,7 @@ from discord.ext import commands
 
 from bot.admin import DURATION_FORMAT, AdminService, split_names
 from bot.app import ArtFactoryBot, send_ephemeral
+from bot.text import escape, inline_code
 
 FilterKind = Literal["word", "regex"]
 Images = app_commands.Range[int, 0, 10_000]
@@ -90,6 +91,8 @@ class AdminGroup(app_commands.Group):
             raise app_commands.CheckFailure(
                 "Sorry, /admin is for members with the Manage Server permission."
             )
+        # Every answer is private and most read the database: acknowledge before any of that.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         return True
 
     @staticmethod
@@ -117,14 +120,14 @@ class AdminGroup(app_commands.Group):
         stored, added = await self.admin.add_filter(
             self._guild(interaction), kind, pattern, interaction.user.id
         )
-        shown = discord.utils.escape_markdown(stored)
+        shown = inline_code(stored)
         if added:
-            self._audit(interaction, f"added the {kind} filter `{shown}`")
+            self._audit(interaction, f"added the {kind} filter {shown}")
             await send_ephemeral(
-                interaction, f"Added the {kind} filter `{shown}`: matching prompts are refused."
+                interaction, f"Added the {kind} filter {shown}: matching prompts are refused."
             )
         else:
-            await send_ephemeral(interaction, f"The {kind} filter `{shown}` was already in place.")
+            await send_ephemeral(interaction, f"The {kind} filter {shown} was already in place.")
 
     @filters.command(name="remove", description="Remove a prompt filter")
     @app_commands.describe(kind="word or regex", pattern="The filter to remove")
@@ -135,12 +138,8 @@ class AdminGroup(app_commands.Group):
         pattern: app_commands.Range[str, 1, 200],
     ) -> None:
         stored = await self.admin.remove_filter(self._guild(interaction), kind, pattern)
-        self._audit(
-            interaction, f"removed the {kind} filter `{discord.utils.escape_markdown(stored)}`"
-        )
-        await send_ephemeral(
-            interaction, f"Removed the {kind} filter `{discord.utils.escape_markdown(stored)}`."
-        )
+        self._audit(interaction, f"removed the {kind} filter {inline_code(stored)}")
+        await send_ephemeral(interaction, f"Removed the {kind} filter {inline_code(stored)}.")
 
     @filter_remove.autocomplete("pattern")
     async def filter_remove_autocomplete(
@@ -164,7 +163,7 @@ class AdminGroup(app_commands.Group):
                 interaction, "This server has no prompt filters. Add one with /admin filter add."
             )
             return
-        lines = [f"{kind}: `{discord.utils.escape_markdown(p)}`" for kind, p in rows]
+        lines = [f"{kind}: {inline_code(p)}" for kind, p in rows]
         text = "\n".join(lines)
         if len(text) > 1900:
             text = text[:1900].rsplit("\n", 1)[0] + "\n…"
@@ -251,7 +250,7 @@ class AdminGroup(app_commands.Group):
             interaction,
             f"banned {member.mention} from generating "
             + (f"until <t:{int(until)}:f>" if until else "until unbanned")
-            + discord.utils.escape_mentions(why),
+            + escape(why),
         )
         await send_ephemeral(
             interaction, f"{member.mention} can't generate images on this server {when}."

@@ -10,6 +10,7 @@ about a day, so none is kept.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from typing import Any, Literal
@@ -22,7 +23,7 @@ from bot.app import ArtFactoryBot, send_ephemeral
 from bot.delivery import ImageFile, discord_files
 from bot.errors import ArtFactoryError
 from bot.gallery import STAR, GalleryService, ShareDraft, TopEntry, has_images, result_link
-from bot.progress import short_prompt
+from bot.text import quote
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,6 @@ def _gallery(bot: ArtFactoryBot) -> GalleryService:
     return GalleryService(bot.db, bot.moderation.store, bot.collab)
 
 
-def _escape(text: str) -> str:
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
-
-
 def share_embed(draft: ShareDraft, image: ImageFile) -> discord.Embed:
     """The gallery post's embed; `image` is uploaded with it (the post owns its image)."""
     job = draft.job
@@ -49,7 +46,7 @@ def share_embed(draft: ShareDraft, image: ImageFile) -> discord.Embed:
     embed = discord.Embed(
         title=f"#{job.id}{which}",
         url=result_link(job),
-        description=f"by <@{job.user_id}>\n{_escape(short_prompt(draft.prompt, 300))}",
+        description=f"by <@{job.user_id}>\n{quote(draft.prompt, 300)}",
         colour=discord.Colour.gold(),
     )
     lineage = f"{draft.lineage}\n" if draft.lineage else ""
@@ -159,15 +156,17 @@ class Gallery(commands.Cog):
         period: Literal["day", "week", "month"] = "week",
     ) -> None:
         assert interaction.guild_id is not None
+        await interaction.response.defer(thinking=True)  # before the database is read
         entries = (await self.service.top(interaction.guild_id, period))[:10]
         if not entries:
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
             await send_ephemeral(
                 interaction,
                 f"Nothing has been shared to the gallery in the last {period} yet. Share your "
                 f"own results with their {STAR} button.",
             )
             return
-        await interaction.response.defer(thinking=True)  # the posts are fetched first
         thumbnails = await asyncio.gather(*(self._thumbnail(entry) for entry in entries))
         embeds = []
         for rank, (entry, thumbnail) in enumerate(zip(entries, thumbnails, strict=True), 1):
@@ -176,7 +175,7 @@ class Gallery(commands.Cog):
                 title=f"{rank}. {STAR} {votes} vote{'s' if votes != 1 else ''}",
                 url=entry.link,
                 description=(
-                    f"by <@{entry.share.user_id}> · {_escape(short_prompt(entry.prompt, 150))}\n"
+                    f"by <@{entry.share.user_id}> · {quote(entry.prompt, 150)}\n"
                     f"[Open in the gallery]({entry.link})"
                 ),
                 colour=discord.Colour.gold(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 import discord
@@ -10,8 +11,15 @@ from discord.ext import commands
 
 from bot.app import ArtFactoryBot, start_job
 from bot.errors import InvalidRequest
-from bot.generation import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, build_request
+from bot.generation import (
+    MAX_IMAGES,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    GenerationRequest,
+    build_request,
+)
 from bot.guild_prefs import default_provider
+from bot.jobs import Origin
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
 ProviderName = Literal["fal", "replicate", "civitai", "openai"]
@@ -47,16 +55,8 @@ class Imagine(commands.Cog):
         steps: app_commands.Range[int, 1, 50] | None = None,
         guidance: app_commands.Range[float, 0.0, 20.0] | None = None,
     ) -> None:
-        # When no provider was named: the server's default (or one the channel allows).
-        chosen = provider or await default_provider(
-            self.bot.config,
-            self.bot.moderation.store,
-            interaction.guild_id,
-            interaction.channel_id,
-            model,
-        )
-        try:
-            request = build_request(
+        def build(chosen: str) -> GenerationRequest:
+            return build_request(
                 self.bot.config,
                 prompt=prompt,
                 negative_prompt=negative_prompt,
@@ -68,10 +68,38 @@ class Imagine(commands.Cog):
                 steps=steps,
                 guidance=guidance,
             )
+
+        # Options are checked before the acknowledgement wherever no database read is needed,
+        # so a bad option gets a private answer at once: with the provider the member named,
+        # or, when none was named, against every enabled provider (invalid for all of them is
+        # invalid whatever the server's default). That default is read after the
+        # acknowledgement: nothing may wait on the database before it.
+        checked: GenerationRequest | None = None
+        try:
+            if provider is not None:
+                checked = build(provider)
+            else:
+                preferred = await default_provider(
+                    self.bot.config, self.bot.moderation.store, None, None, model
+                )
+                valid_somewhere(build, preferred, self.bot.config.enabled_providers)
         except InvalidRequest as exc:
             await interaction.response.send_message(str(exc), ephemeral=True)
             return
-        await start_job(interaction, lambda origin: self.bot.jobs.create(request, origin))
+
+        async def create(origin: Origin) -> int:
+            request = checked or build(
+                await default_provider(
+                    self.bot.config,
+                    self.bot.moderation.store,
+                    interaction.guild_id,
+                    interaction.channel_id,
+                    model,
+                )
+            )
+            return await self.bot.jobs.create(request, origin)
+
+        await start_job(interaction, create)
 
     @imagine.autocomplete("model")
     async def model_autocomplete(
@@ -88,6 +116,21 @@ class Imagine(commands.Cog):
                 if current.lower() in model_id.lower():
                     choices.append(app_commands.Choice(name=f"{model_id} ({name})", value=model_id))
         return choices[:25]
+
+
+def valid_somewhere(
+    build: Callable[[str], GenerationRequest], preferred: str, providers: Iterable[str]
+) -> None:
+    """Raise `preferred`'s InvalidRequest when no provider could take these options."""
+    errors: dict[str, InvalidRequest] = {}
+    for name in providers:
+        try:
+            build(name)
+            return
+        except InvalidRequest as exc:
+            errors[name] = exc
+    if errors:
+        raise errors.get(preferred) or next(iter(errors.values()))
 
 
 async def setup(bot: ArtFactoryBot) -> None:

@@ -39,6 +39,7 @@ class CancelJobButton(
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         bot: ArtFactoryBot = interaction.client
+        await interaction.response.defer()  # before the database; the runner edits the message
         job = await bot.jobs.get(self.job_id)
         if job is None or job.guild_id != interaction.guild_id:
             await send_ephemeral(interaction, "This button does not belong to a job here.")
@@ -57,7 +58,6 @@ class CancelJobButton(
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         bot: ArtFactoryBot = interaction.client
-        await interaction.response.defer()  # the runner edits the message itself
         outcome = await bot.runner.cancel(self.job_id, interaction.user.id)
         if outcome == "finished":
             await interaction.followup.send(

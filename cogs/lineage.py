@@ -17,8 +17,8 @@ from bot.collab import Lineage
 from bot.errors import InvalidRequest
 from bot.gallery import has_images, is_spoiler, job_images
 from bot.generation import GenerationRequest
-from bot.progress import short_prompt
 from bot.runner import jump_link
+from bot.text import quote
 from db.database import JobRow
 
 # Reading the result message for the thumbnail happens after the acknowledgement; a late read
@@ -61,7 +61,7 @@ def render_page(lineage: Lineage, page: int, thumbnail: str | None = None) -> di
     asked = lineage.chain[-1]
     embed = discord.Embed(
         title=f"#{job.id} · {KIND_NAMES.get(job.kind, job.kind)}",
-        description=discord.utils.escape_markdown(short_prompt(request.prompt, 300)),
+        description=quote(request.prompt, 300),
         url=jump_link(job) if job.state == "done" and job.deleted_at is None else None,
     )
     embed.add_field(name="By", value=f"<@{job.user_id}>")

@@ -16,6 +16,8 @@ from bot.app import ArtFactoryBot, send_ephemeral, start_job
 from bot.collab import LoraChoice
 from bot.generation import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED
 from bot.guild_prefs import default_provider
+from bot.jobs import Origin
+from bot.text import escape
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
 Scale = app_commands.Range[float, -4.0, 4.0]
@@ -83,31 +85,33 @@ class Loras(commands.Cog):
             for ref, weight in ((lora, scale), (lora2, scale2), (lora3, scale3))
             if ref
         ]
-        # When no provider was named: the server's default, or one that takes this many LoRAs.
-        provider = provider or await default_provider(
-            self.bot.config,
-            self.bot.moderation.store,
-            interaction.guild_id,
-            interaction.channel_id,
-            needs=lambda capabilities: capabilities.max_loras >= len(choices),
-        )
-        options: dict[str, object] = {
-            "negative_prompt": negative_prompt,
-            "provider": provider,
-            "aspect_ratio": aspect_ratio,
-            "count": count,
-            "seed": seed,
-            "steps": steps,
-            "guidance": guidance,
-        }
         nsfw = _is_nsfw_channel(interaction)
         collab = self.bot.collab
-        await start_job(
-            interaction,
-            lambda origin: collab.lora_job(
+
+        async def create(origin: Origin) -> int:
+            # When no provider was named: the server's default, or one that takes this many
+            # LoRAs; read after the acknowledgement, like everything from the database.
+            chosen = provider or await default_provider(
+                self.bot.config,
+                self.bot.moderation.store,
+                interaction.guild_id,
+                interaction.channel_id,
+                needs=lambda capabilities: capabilities.max_loras >= len(choices),
+            )
+            options: dict[str, object] = {
+                "negative_prompt": negative_prompt,
+                "provider": chosen,
+                "aspect_ratio": aspect_ratio,
+                "count": count,
+                "seed": seed,
+                "steps": steps,
+                "guidance": guidance,
+            }
+            return await collab.lora_job(
                 origin, prompt=prompt, choices=choices, channel_nsfw=nsfw, options=options
-            ),
-        )
+            )
+
+        await start_job(interaction, create)
 
     @lora.autocomplete("lora")
     @lora.autocomplete("lora2")
@@ -132,6 +136,7 @@ class Loras(commands.Cog):
     @library.command(name="list", description="The LoRAs this server has")
     async def list_loras(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
         rows = await self.bot.collab.loras(interaction.guild_id, limit=100)
         if not rows:
             await send_ephemeral(
@@ -139,8 +144,8 @@ class Loras(commands.Cog):
             )
             return
         lines = [
-            f"**{discord.utils.escape_markdown(r.name)}**"
-            + (f" — {discord.utils.escape_markdown(r.trigger_words)}" if r.trigger_words else "")
+            f"**{escape(r.name)}**"
+            + (f" — {escape(r.trigger_words)}" if r.trigger_words else "")
             + (" · NSFW" if r.nsfw else "")
             for r in rows
         ]
@@ -152,12 +157,13 @@ class Loras(commands.Cog):
     @library.command(name="info", description="Details of one LoRA")
     async def info(self, interaction: discord.Interaction, name: str) -> None:
         assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
         row = await self.bot.collab.lora(interaction.guild_id, name)
         await send_ephemeral(
             interaction,
-            f"**{discord.utils.escape_markdown(row.name)}**\n"
-            f"Source: <{row.url}>\n"
-            f"Trigger words: {row.trigger_words or '—'}\n"
+            f"**{escape(row.name)}**\n"
+            f"Source: {escape(row.url)}\n"  # a link without a preview
+            f"Trigger words: {escape(row.trigger_words) or '—'}\n"
             f"Default scale: {row.default_scale:g}{' · NSFW' if row.nsfw else ''}\n"
             f"Added by <@{row.added_by}> <t:{int(row.created_at)}:R>",
         )
@@ -181,6 +187,7 @@ class Loras(commands.Cog):
         if not await self._can_manage(interaction):
             return
         assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
         row = await self.bot.collab.add_lora(
             interaction.guild_id,
             name=name,
@@ -190,15 +197,16 @@ class Loras(commands.Cog):
             nsfw=nsfw,
             added_by=interaction.user.id,
         )
-        await send_ephemeral(interaction, f"Added **{row.name}** to this server's LoRAs.")
+        await send_ephemeral(interaction, f"Added **{escape(row.name)}** to this server's LoRAs.")
 
     @library.command(name="remove", description="Remove a LoRA from this server's library")
     async def remove(self, interaction: discord.Interaction, name: str) -> None:
         if not await self._can_manage(interaction):
             return
         assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
         await self.bot.collab.remove_lora(interaction.guild_id, name)
-        await send_ephemeral(interaction, f"Removed **{name}** from this server's LoRAs.")
+        await send_ephemeral(interaction, f"Removed **{escape(name)}** from this server's LoRAs.")
 
     @remove.autocomplete("name")
     async def remove_autocomplete(

@@ -21,8 +21,8 @@ from bot.app import ArtFactoryBot, send_ephemeral
 from bot.delivery import ImageFile, discord_files
 from bot.errors import ArtFactoryError
 from bot.gallery import result_link
-from bot.progress import short_prompt
 from bot.reports import MAX_REPORT_IMAGES, ReportCase, ReportService
+from bot.text import quote
 from cogs.gallery import remove_gallery_posts
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,6 @@ def _reports(bot: ArtFactoryBot) -> ReportService:
     return ReportService(bot.db, bot.moderation.store, bot.collab)
 
 
-def _escape(text: str) -> str:
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
-
-
 def report_message(
     case: ReportCase, images: Sequence[ImageFile]
 ) -> tuple[str, list[discord.Embed]]:
@@ -54,7 +50,7 @@ def report_message(
     embed = discord.Embed(
         title=f"Reported image — job #{job.id}",
         url=link,
-        description=_escape(short_prompt(case.prompt, 1000)),
+        description=quote(case.prompt, 1000),
         colour=discord.Colour.red(),
     )
     embed.add_field(name="Author", value=f"<@{job.user_id}>")

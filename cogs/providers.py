@@ -90,10 +90,9 @@ class ProvidersCog(commands.Cog):
         name="providers", description="Which image services this bot uses, and how they're doing"
     )
     async def providers(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # before the ledger
         health = await self.bot.db.provider_health(HEALTH_WINDOW_S)
-        await interaction.response.send_message(
-            embed=providers_embed(self.bot.config, health), ephemeral=True
-        )
+        await interaction.edit_original_response(embed=providers_embed(self.bot.config, health))
 
 
 async def setup(bot: ArtFactoryBot) -> None:

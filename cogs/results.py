@@ -10,6 +10,7 @@ clicked and credit the parent's author.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from typing import Any
@@ -18,8 +19,9 @@ import discord
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral, start_job
-from bot.errors import InvalidRequest
+from bot.errors import DatabaseBusy, InvalidRequest
 from bot.generation import GenerationRequest
+from bot.jobs import Origin
 from cogs.gallery import remove_gallery_posts, share_buttons
 from cogs.moderation import ReportButton
 
@@ -67,13 +69,16 @@ class ImageButton(
         return cls(match["action"], int(match["job_id"]), int(match["index"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        parent = await _parent(interaction, self.job_id, self.index - 1)
-        if parent is None:
-            return
         urls = _attachment_urls(interaction)
         collab = _bot(interaction).collab
         derive = collab.variation if self.action == "v" else collab.upscale
-        await start_job(interaction, lambda origin: derive(parent, self.index - 1, origin, urls))
+        index = self.index - 1
+
+        async def create(origin: Origin) -> int:
+            parent = await collab.parent_for(self.job_id, interaction.guild_id, index)
+            return await derive(parent, index, origin, urls)
+
+        await start_job(interaction, create)
 
 
 class RerollButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:rr:{JOB}"):
@@ -92,13 +97,16 @@ class RerollButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"a
         return cls(int(match["job_id"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        parent = await _parent(interaction, self.job_id, None)
-        if parent is None:
-            return
         collab = _bot(interaction).collab
-        await start_job(interaction, lambda origin: collab.reroll(parent, origin))
+
+        async def create(origin: Origin) -> int:
+            parent = await collab.parent_for(self.job_id, interaction.guild_id, None)
+            return await collab.reroll(parent, origin)
+
+        await start_job(interaction, create)
 
 
+REMIX_READ_TIMEOUT_S = 2.0
 REMIX_SUBMIT = re.compile(rf"af:rxm:{JOB}")
 
 
@@ -149,17 +157,16 @@ def submitted_values(data: Any) -> dict[str, str]:
 
 
 async def remix_submitted(interaction: discord.Interaction[Any], job_id: int) -> None:
-    parent = await _parent(interaction, job_id, None)
-    if parent is None:
-        return
     values = submitted_values(interaction.data)
     prompt = values.get("prompt", "")
     negative = values.get("negative_prompt") or None
     collab = _bot(interaction).collab
-    await start_job(
-        interaction,
-        lambda origin: collab.remix(parent, origin, prompt=prompt, negative_prompt=negative),
-    )
+
+    async def create(origin: Origin) -> int:
+        parent = await collab.parent_for(job_id, interaction.guild_id, None)
+        return await collab.remix(parent, origin, prompt=prompt, negative_prompt=negative)
+
+    await start_job(interaction, create)
 
 
 class RemixButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:rx:{JOB}"):
@@ -181,7 +188,14 @@ class RemixButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af
         return cls(int(match["job_id"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        parent = await _parent(interaction, self.job_id, None)
+        # A form must be the first answer, so this one read comes before it: bounded, since a
+        # locked ledger must not run past Discord's 3 s (WAL keeps reads going meanwhile).
+        try:
+            async with asyncio.timeout(REMIX_READ_TIMEOUT_S):
+                parent = await _parent(interaction, self.job_id, None)
+        except TimeoutError:
+            await send_ephemeral(interaction, DatabaseBusy(REMIX_READ_TIMEOUT_S).args[0])
+            return
         if parent is None:
             return
         request = GenerationRequest.from_json(parent.inputs_json)
@@ -207,6 +221,7 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"a
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         bot = _bot(interaction)
+        await interaction.response.defer()  # before the database; refusals are followups
         job = await bot.jobs.get(self.job_id)
         if job is None or job.guild_id != interaction.guild_id:
             await send_ephemeral(interaction, "That result does not belong to a job here.")
@@ -219,7 +234,6 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"a
                 "can delete it.",
             )
             return
-        await interaction.response.defer()
         if interaction.message is not None:
             with contextlib.suppress(discord.NotFound):  # already gone
                 await interaction.message.delete()

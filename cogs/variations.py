@@ -11,6 +11,7 @@ from discord.ext import commands
 from bot.app import ArtFactoryBot, send_ephemeral, start_job
 from bot.generation import MAX_IMAGES, MAX_PROMPT_CHARS
 from bot.guild_prefs import default_provider
+from bot.jobs import Origin
 
 STRENGTH_CHOICES = [
     app_commands.Choice(name="subtle (0.35)", value="subtle"),
@@ -100,17 +101,18 @@ class Variations(commands.Cog):
     ) -> None:
         """Both entry points: when no provider was named, the server's default provider, or the
         first allowed one that can start from an image."""
-        chosen = provider or await default_provider(
-            self.bot.config,
-            self.bot.moderation.store,
-            interaction.guild_id,
-            interaction.channel_id,
-            needs=lambda capabilities: capabilities.image_to_image,
-        )
         collab = self.bot.collab
-        await start_job(
-            interaction,
-            lambda origin: collab.variations_from_attachment(
+
+        async def create(origin: Origin) -> int:
+            # After the acknowledgement: nothing may wait on the database before it.
+            chosen = provider or await default_provider(
+                self.bot.config,
+                self.bot.moderation.store,
+                interaction.guild_id,
+                interaction.channel_id,
+                needs=lambda capabilities: capabilities.image_to_image,
+            )
+            return await collab.variations_from_attachment(
                 origin,
                 url=image.url,
                 size=image.size,
@@ -120,8 +122,9 @@ class Variations(commands.Cog):
                 count=count,
                 provider=chosen,
                 source_message_id=source_message_id,
-            ),
-        )
+            )
+
+        await start_job(interaction, create)
 
 
 async def setup(bot: ArtFactoryBot) -> None:

@@ -26,6 +26,8 @@ from typing import Any
 
 import aiosqlite
 
+from db.busy import DEFAULT_WAIT_S, SQLITE_BUSY_TIMEOUT_MS, BusyRetryingConnection
+
 JOB_ACTIVE_STATES: tuple[str, ...] = ("queued", "submitted", "running", "delivering")
 JOB_FINAL_STATES: tuple[str, ...] = ("done", "failed", "cancelled", "expired")
 
@@ -161,20 +163,26 @@ def migrations() -> list[tuple[int, str, str]]:
 class Database:
     """The bot's only door to SQLite. Create with `await Database.open(path)`."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
-        self._conn = conn
+    def __init__(
+        self, conn: aiosqlite.Connection, path: str, *, busy_wait_s: float = DEFAULT_WAIT_S
+    ) -> None:
+        self._conn = BusyRetryingConnection(conn, wait_s=busy_wait_s)
         self.path = path
 
     @classmethod
-    async def open(cls, path: str | Path, *, migrate: bool = True) -> Database:
+    async def open(
+        cls, path: str | Path, *, migrate: bool = True, busy_wait_s: float = DEFAULT_WAIT_S
+    ) -> Database:
+        """`busy_wait_s`: how long a statement waits out another program's lock on the file
+        before it fails with DatabaseBusy (db/busy.py)."""
         path = str(path)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(path, isolation_level=None)
-        db = cls(conn, path)
+        db = cls(conn, path, busy_wait_s=busy_wait_s)
         try:
-            await conn.execute("PRAGMA busy_timeout = 5000")
-            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            await db.connection.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA synchronous = FULL")
             await conn.execute("PRAGMA foreign_keys = ON")
             if migrate:
@@ -189,7 +197,7 @@ class Database:
         await self._conn.close()
 
     @property
-    def connection(self) -> aiosqlite.Connection:
+    def connection(self) -> BusyRetryingConnection:
         """For the other query modules of this package (e.g. db.moderation), nobody else."""
         return self._conn
 
@@ -354,6 +362,19 @@ class Database:
         ) as cur:
             row = await cur.fetchone()
         return JobRow(*row) if row else None
+
+    async def jobs_for_interactions(self, interaction_ids: Sequence[int]) -> set[int]:
+        """Which of these interactions created a job (bot/intake.py's check after a crash)."""
+        found: set[int] = set()
+        for start in range(0, len(interaction_ids), 500):
+            chunk = list(interaction_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            async with self._conn.execute(
+                f"SELECT DISTINCT interaction_id FROM jobs WHERE interaction_id IN ({marks})",
+                chunk,
+            ) as cur:
+                found.update(int(r[0]) for r in await cur.fetchall())
+        return found
 
     async def mark_deleted(self, job_id: int) -> None:
         await self._conn.execute(

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import discord
-import yarl
-from discord.gateway import DiscordWebSocket
 
 from bot.app import ArtFactoryBot
 from bot.config import parse_config
@@ -132,9 +130,6 @@ async def running_bot(
         },
         config,
     )
-    # A failed RESUME makes discord.py re-identify at DEFAULT_GATEWAY: keep that local too.
-    default_gateway = DiscordWebSocket.DEFAULT_GATEWAY
-    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(discord_fake.gateway_url)
     bot = ArtFactoryBot(parse_config(raw, ENV), guild_ready_timeout=0.1)
     connection: asyncio.Task[None] | None = None
     try:
@@ -149,4 +144,3 @@ async def running_bot(
             connection.cancel()
             await asyncio.gather(connection, return_exceptions=True)
         discord.http.Route.BASE = "https://discord.com/api/v10"
-        DiscordWebSocket.DEFAULT_GATEWAY = default_gateway

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.jobs import quota_day
 from bot.moderation import blocked_by, normalize
 from db.moderation import ModerationStore
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal, Script
-from tests.harness import running_bot
+from tests.harness import Harness, running_bot
 
 QUICK = Script(queue_s=0, queue_positions=[0], run_s=0.2, steps=1)
 FILTERS = [("word", "nsfw"), ("regex", r"gore\w*")]
@@ -182,3 +183,77 @@ async def test_the_audit_channel_gets_one_entry_per_job_without_429s(
         )
         assert len(fake_discord.channel_messages(3999)) <= 3
         assert fake_discord.rate_limited_count == 0
+
+
+# Characters that show nothing (format characters, variation selectors, Hangul fillers).
+INVISIBLE = [
+    "\u2063",  # invisible separator
+    "\u2064",  # invisible plus
+    "\u2066",  # left-to-right isolate
+    "\u2067",  # right-to-left isolate
+    "\u2068",  # first strong isolate
+    "\u2069",  # pop directional isolate
+    "\u180e",  # Mongolian vowel separator
+    "\u202a",  # left-to-right embedding
+    "\u202b",  # right-to-left embedding
+    "\u202c",  # pop directional formatting
+    "\u202d",  # left-to-right override
+    "\u202e",  # right-to-left override
+    "\U000e0001",  # language tag
+    "\U000e0020",  # tag space
+    "\U000e0073",  # tag latin small letter s
+    "\U000e007f",  # cancel tag
+    "\ufe00",  # variation selector-1
+    "\ufe0f",  # variation selector-16
+    "\U000e0100",  # variation selector-17
+    "\U000e01ef",  # variation selector-256
+    "\u3164",  # Hangul filler
+]
+
+
+async def refused(h: Harness, fake_fal: FakeFal, prompt: str) -> None:
+    """The member gets the filter's refusal, privately; no job, provider call or quota used."""
+    interaction = await h.imagine(prompt=prompt)
+    await h.idle()
+    answers = [
+        r.json
+        for r in h.discord.requests
+        if r.method == "POST" and r.path.endswith(interaction.token) and r.json
+    ]
+    assert [a["content"] for a in answers] == ["That prompt can't be used on this server."]
+    assert answers[0]["flags"] & 64
+    assert await h.job_for(interaction) is None
+    assert fake_fal.requests == []
+    assert await h.bot.db.quota_used(4000, quota_day()) == 0
+
+
+@pytest.mark.parametrize("char", INVISIBLE, ids=lambda c: f"U+{ord(c):04X}")
+async def test_an_invisible_character_inside_a_blocked_word_is_caught(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path, char: str
+) -> None:
+    async with running_bot(fake_discord, db_path) as h:
+        await ModerationStore(h.bot.db).add_filter(fake_discord.guild_id, "word", "nsfw", 1)
+        await refused(h, fake_fal, f"a n{char}s{char}fw cat")
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "\u0578sf\u0561",  # Armenian small letters vo, ayb: n, w
+        "\u0548\u054fF\u0531",  # Armenian capitals: their small letters look like n, w
+        "N\u13daF\u13d4",  # Cherokee letters du, ta: S, W
+        "n\uabaaf\uab83",  # Cherokee small letters du, la: s, w
+        "\ua4e0\ua4e2\ua4dd\ua4ea",  # Lisu letters na, sa, tsa, wa: N, S, F, W
+        "\u2c9bsfw",  # Coptic small letter ni: n
+        "ns\u15b4w",  # Canadian syllabics Blackfoot we: F
+        "n\ua731f\u1d21",  # Latin letters small capital s, w
+        "\U0001d427\U0001d42c\U0001d41f\U0001d430",  # mathematical bold
+        "\U0001d4f7\U0001d4fc\U0001d4ef\U0001d500",  # mathematical bold script
+    ],
+)
+async def test_look_alike_letters_from_any_script_are_caught(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path, word: str
+) -> None:
+    async with running_bot(fake_discord, db_path) as h:
+        await ModerationStore(h.bot.db).add_filter(fake_discord.guild_id, "word", "nsfw", 1)
+        await refused(h, fake_fal, f"a {word} cat")

@@ -112,6 +112,7 @@ class RecordingMessenger:
         files: Sequence[ImageFile] = (),
         *,
         kind: str | None = None,
+        policy: RetryPolicy | None = None,
     ) -> Delivered:
         await asyncio.sleep(0.001)
         self.finals[target.job_id] += 1

@@ -76,9 +76,8 @@ async def test_others_are_refused_but_moderators_may_cancel(
             message, f"af:cancel:{job.id}", user_id=5000, permissions="0"
         )
         await h.settled()
-        (answer,) = stranger.callbacks()
-        assert answer.json["type"] == 4 and answer.json["data"]["flags"] & 64
-        assert "Only the member who started this job" in answer.json["data"]["content"]
+        (answer,) = stranger.private_answers()
+        assert "Only the member who started this job" in answer
         still = await h.job_for(interaction)
         assert still is not None and still.state in ("submitted", "running")
 
@@ -112,8 +111,8 @@ async def test_forged_or_stale_buttons_get_a_clear_answer(
         await h.settled()
         late_answer = [r for r in fake_discord.requests if late.token in r.path]
         assert any("already finished" in ((r.json or {}).get("content") or "") for r in late_answer)
-        (forged_answer,) = forged.callbacks()
-        assert "does not belong to a job here" in forged_answer.json["data"]["content"]
+        (forged_answer,) = forged.private_answers()
+        assert "does not belong to a job here" in forged_answer
         job = await h.job_for(interaction)
         assert job is not None and (job.state, job.quota_state) == ("done", "committed")
 

@@ -40,11 +40,9 @@ async def test_providers_lists_models_capabilities_and_recent_health_privately(
         interaction = await fake_discord.send_interaction("providers")
         await h.settled()
 
-        (callback,) = interaction.callbacks()
-        assert callback.json["type"] == 4
-        data = callback.json["data"]
-        assert data["flags"] & 64  # ephemeral
-        (embed,) = data["embeds"]
+        answer = h.original(interaction)
+        assert answer.ephemeral
+        (embed,) = answer.embeds
         shown = fields(embed)
         assert list(shown) == ["fal ★ default", "replicate", "civitai", "openai"]
 

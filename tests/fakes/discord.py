@@ -19,7 +19,9 @@ discord.py quirks the fake has to honour:
 * JSON is only parsed when ``Content-Type`` is exactly ``application/json``.
 * A 429 without a ``Via`` header is taken for a Cloudflare ban (raised, never retried).
 * ``AutoShardedClient`` re-identifies at ``DiscordWebSocket.DEFAULT_GATEWAY`` (the real Discord)
-  when a session cannot be resumed, so the fake always accepts RESUME of its own sessions.
+  when a session cannot be resumed (the bot pins it, ``bot/gateway.py``), so the fake accepts
+  RESUME of its own sessions unless a test ends one (``invalidate_session``,
+  ``disconnect_gateway(resumable=False)``).
 * The client asks for ``compress=zlib-stream`` but parses text frames as plain JSON.
 * Every file part is sent as ``application/octet-stream``; like Discord the fake derives an
   attachment's ``content_type`` from its filename.
@@ -209,6 +211,20 @@ class Interaction:
         assert self.fake is not None
         return [m for i in self.followup_ids if (m := self.fake.message(i)) is not None]
 
+    def private_answers(self) -> list[str]:
+        """What only the member saw: an ephemeral reply as the callback, or ephemeral
+        follow-ups (after a deferral), in order. How it was sent is the bot's business."""
+        out = []
+        for callback in self.callbacks():
+            data = callback.json.get("data") or {} if isinstance(callback.json, dict) else {}
+            if callback.json.get("type") == 4 and int(data.get("flags") or 0) & FLAG_EPHEMERAL:
+                out.append(str(data.get("content") or ""))
+        out += [m.content or "" for m in self.followups() if m.ephemeral]
+        original = self.original()
+        if original is not None and original.ephemeral and not original.deleted:
+            out.append(original.content or "")
+        return out
+
 
 class _ApiError(Exception):
     def __init__(
@@ -259,6 +275,9 @@ class _Injection:
     body: Any
     headers: dict[str, str]
     delay: float
+    applied: bool = False  # handle the request for real, then answer with `status`
+    when: Callable[[RecordedRequest], bool] | None = None  # only requests it accepts
+    hold_s: float = 0.0  # handle the request for real, then hold its answer this long
 
 
 @dataclass
@@ -494,12 +513,18 @@ class FakeDiscord:
         self.identified = asyncio.Event()
         self.identify_payloads: list[dict[str, Any]] = []
         self.resume_count = 0
+        self.failed_resumes = 0  # RESUMEs of unknown sessions, answered with op 9
         self.interactions: list[Interaction] = []
         self.messages: dict[int, FakeMessage] = {}
         self.deleted_channels: set[int] = set()
         self.nsfw_channels: set[int] = set()  # age-restricted channels
         self.rate_limits: dict[str, tuple[int, float]] = {}
         self.rate_limited_count = 0
+        # Attachment paths (``/attachments/{mid}/{name}``) answered with a 302 to the given
+        # Location, and the paths that were asked for (a CDN that redirects, for the bot's
+        # redirect checks).
+        self.attachment_redirects: dict[str, str] = {}
+        self.attachment_redirect_hits: list[str] = []
 
         self._port = 0
         self._runner: web.AppRunner | None = None
@@ -513,6 +538,7 @@ class FakeDiscord:
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         self._dm_channels: dict[int, int] = {}  # channel id -> recipient user id
         self._uploads: dict[int, RecordedFile] = {}  # make_attachment(), served by its own id
+        self._nonces: dict[tuple[int, str], int] = {}  # (channel, enforced nonce) -> message
         self._conns: set[_GatewayConn] = set()
         self._sessions: dict[str, _Session] = {}
         self._current: _GatewayConn | None = None
@@ -684,15 +710,24 @@ class FakeDiscord:
         json: Any = None,
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
+        applied: bool = False,
+        when: Callable[[RecordedRequest], bool] | None = None,
+        hold_s: float = 0.0,
     ) -> None:
-        """Answer the next ``times`` requests matching (method, re.search on the path).
+        """Answer the next ``times`` requests matching (method, re.search on the path, and
+        ``when`` if given: e.g. ``lambda r: bool(r.files)`` for requests that upload files).
 
-        The injected answer replaces the real handling (no state changes). Defaults when
+        The injected answer replaces the real handling (no state changes), unless ``applied``:
+        then the request is handled for real first and its answer is replaced by the injected
+        one, as when Discord applied a request but its answer was lost (a 502 from its edge,
+        a dropped connection). Defaults when
         ``json`` is None: 429 -> rate-limit body with ``retry_after`` 0.1 (plus ``Via``,
         ``Retry-After`` and ``X-RateLimit-Scope`` headers; pass ``{"Via": ""}`` to simulate a
         Cloudflare ban), 404 -> Unknown Message, other errors -> a generic Discord error body, 2xx
         -> the request is handled normally after ``delay`` (useful to simulate a slow Discord).
-        ``method`` "*" matches any method.
+        ``method`` "*" matches any method. ``hold_s`` (with a 2xx ``status``) handles the
+        request for real at once and holds its answer back that long: the bot's request has
+        taken effect but the bot does not know it yet (e.g. to kill it at that moment).
         """
         self._injections.append(
             _Injection(
@@ -703,8 +738,15 @@ class FakeDiscord:
                 body=json,
                 headers=dict(headers or {}),
                 delay=delay,
+                applied=applied,
+                when=when,
+                hold_s=hold_s,
             )
         )
+
+    def clear_injections(self) -> None:
+        """Drop every injected answer not yet used (e.g. one meant for a process now gone)."""
+        self._injections.clear()
 
     def make_attachment(
         self, filename: str, data: bytes, content_type: str | None = None
@@ -729,13 +771,33 @@ class FakeDiscord:
         conn = await self._ready_conn(wait)
         await self._gw_send(conn, 0, d, event)
 
-    async def disconnect_gateway(self, code: int = 4000) -> None:
-        """Close the current gateway connection; the client reconnects and RESUMEs."""
+    async def disconnect_gateway(self, code: int = 4000, *, resumable: bool = True) -> None:
+        """Close the current gateway connection; the client reconnects and RESUMEs.
+
+        With ``resumable=False`` the session is forgotten first, so the RESUME is answered with
+        op 9 INVALID_SESSION (``d: false``) and the client has to IDENTIFY anew.
+        """
         conn = self._current
         self._current = None
         self._gateway_ready.clear()
         if conn is not None:
+            if not resumable and conn.session is not None:
+                self._sessions.pop(conn.session.session_id, None)
             await conn.ws.close(code=code, message=b"fake disconnect")
+
+    async def invalidate_session(self, *, resumable: bool = False) -> None:
+        """Send op 9 INVALID_SESSION to the current connection, as Discord does.
+
+        ``d`` is ``resumable``: when false the session is forgotten (a RESUME of it gets op 9
+        again), so the client has to open a new connection and IDENTIFY. The fake leaves closing
+        the socket to the client; dispatches wait for the next READY or RESUMED.
+        """
+        conn = await self._ready_conn(10.0)
+        self._current = None
+        self._gateway_ready.clear()
+        if not resumable and conn.session is not None:
+            self._sessions.pop(conn.session.session_id, None)
+        await self._gw_send(conn, 9, resumable)
 
     async def send_interaction(
         self,
@@ -1390,7 +1452,8 @@ class FakeDiscord:
         if injection is not None:
             if injection.delay > 0:
                 await self._sleep(injection.delay)
-            if not (200 <= injection.status < 300 and injection.body is None):
+            answer_now = not (200 <= injection.status < 300 and injection.body is None)
+            if answer_now and not injection.applied:
                 return self._injected_response(injection, rl_headers)
 
         limited, rl_headers = self._rate_limit(rec)
@@ -1411,6 +1474,10 @@ class FakeDiscord:
             # 400, not 500: discord.py retries 5xx for ~25 s before giving up
             body = {"code": 0, "message": f"fake Discord error: {exc!r}"}
             return _json_response(400, body, rl_headers)
+        if injection is not None and injection.hold_s > 0:
+            await self._sleep(injection.hold_s)
+        if injection is not None and injection.applied:
+            return self._injected_response(injection, rl_headers)  # applied, answer lost
         return _json_response(reply.status, reply.body, rl_headers)
 
     def _validate(self, rec: RecordedRequest) -> _ApiError | None:
@@ -1434,6 +1501,8 @@ class FakeDiscord:
 
     def _take_injection(self, rec: RecordedRequest) -> _Injection | None:
         for injection in self._injections:
+            if injection.when is not None and not injection.when(rec):
+                continue
             if injection.method in ("*", rec.method) and injection.pattern.search(rec.path):
                 injection.times -= 1
                 if injection.times <= 0:
@@ -1519,6 +1588,10 @@ class FakeDiscord:
 
     async def _handle_attachment(self, request: web.Request) -> web.StreamResponse:
         mid, name = request.match_info["mid"], request.match_info["filename"]
+        location = self.attachment_redirects.get(request.path)
+        if location is not None:
+            self.attachment_redirect_hits.append(request.path)
+            return web.Response(status=302, headers={"Location": location})
         candidates: list[RecordedFile] = []
         if mid.isdigit():
             msg = self.messages.get(int(mid))
@@ -1596,6 +1669,7 @@ class FakeDiscord:
         elif op == 6:
             session = self._sessions.get((d or {}).get("session_id", ""))
             if session is None:
+                self.failed_resumes += 1
                 await self._gw_send(conn, 9, False)
                 return
             conn.session = session
@@ -2101,7 +2175,12 @@ class FakeDiscord:
         body = rec.json if isinstance(rec.json, dict) else {}
         limit = self._interaction_limit(inter)
         original = inter.original()
-        if original is not None and original.loading and inter.response_type == 5:
+        if (
+            original is not None
+            and not original.deleted
+            and original.loading
+            and inter.response_type == 5
+        ):
             # Documented: the first follow-up after a deferred response edits the loading
             # message instead (its ephemeral flag stays as deferred).
             self._apply(rec, original, body, creating=False, limit=limit)
@@ -2180,11 +2259,19 @@ class FakeDiscord:
             if self._guild_of(cid) is not None:
                 ref["guild_id"] = str(self._guild_of(cid))
             mtype = 19
+        # Documented: with `enforce_nonce`, a nonce this author used in the past few minutes
+        # returns that message instead of creating another (here: for the fake's life).
+        nonce = (cid, str(body["nonce"])) if body.get("enforce_nonce") and "nonce" in body else None
+        earlier = self.messages.get(self._nonces.get(nonce, 0)) if nonce else None
+        if earlier is not None and not earlier.deleted:
+            return _Reply(200, self._message_json(earlier))
         msg = self._create_message(
             rec, body, channel_id=cid, limit=self.attachment_size_limit, mtype=mtype
         )
         if mtype == 19:
             msg.message_reference = ref
+        if nonce is not None:
+            self._nonces[nonce] = msg.id
         return _Reply(200, self._message_json(msg))
 
     async def _h_channel_get(self, rec: RecordedRequest) -> _Reply:

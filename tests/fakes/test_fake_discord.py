@@ -494,6 +494,27 @@ async def test_gateway_resume_after_disconnect(
     assert original is not None and original.content == "pong again"
 
 
+async def test_invalid_session_ends_the_session_and_the_client_identifies_again(
+    fake: FakeDiscord, bot: commands.AutoShardedBot
+) -> None:
+    async def identify_now(shard_id: int | None, *, initial: bool = False) -> None:
+        """discord.py waits 5 s before a repeated IDENTIFY; not what is tested here."""
+
+    bot.before_identify_hook = identify_now  # type: ignore[method-assign]
+    await fake.invalidate_session(resumable=False)
+    inter = await fake.send_interaction("ping", [{"name": "text", "type": 3, "value": "anew"}])
+    await fake.wait_for_request(
+        lambda r: r.route == FOLLOWUP and r.params["token"] == inter.token and r.status != 0
+    )
+    assert len(fake.identify_payloads) == 2 and fake.resume_count == 0
+    await fake.disconnect_gateway(resumable=False)  # a RESUME of a forgotten session gets op 9
+    inter = await fake.send_interaction("ping", [{"name": "text", "type": 3, "value": "again"}])
+    await fake.wait_for_request(
+        lambda r: r.route == FOLLOWUP and r.params["token"] == inter.token and r.status != 0
+    )
+    assert fake.failed_resumes == 1 and len(fake.identify_payloads) == 3
+
+
 async def test_injected_hang_and_server_error(fake: FakeDiscord) -> None:
     fake.inject("GET", r"^/gateway$", status=200, delay=0.2)
     fake.inject("GET", r"^/users/@me$", status=500, times=2)

@@ -1,0 +1,222 @@
+"""A write-ahead note of every job command the bot acknowledges, so a crash can't strand one.
+
+A command is acknowledged first ("Art Factory is thinking…", within Discord's 3 s) and
+recorded in the ledger after; a process killed in between would restart with no trace of it,
+and the member would watch "thinking…" forever. So just before the acknowledgement the bot
+appends one line to this journal, and once the job row exists (or the member has had their
+answer) a second line settles it. On start, every entry left open either became a job (the
+runner resumes it from the ledger) or is answered: "this didn't go through, nothing was
+charged".
+
+Why a file of its own and not the ledger: nothing may wait on the database before the
+acknowledgement (another program can hold SQLite's write lock for seconds), and an
+`os.write` to an append-only file costs microseconds and cannot be locked out. A process kill
+loses nothing that was written (the kernel keeps it); a power cut within the few milliseconds
+between the acknowledgement and the ledger's own fsync'd write is the one gap left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import discord
+
+from bot.delivery import TOKEN_LIFETIME_S
+
+log = logging.getLogger(__name__)
+
+COMPACT_AFTER_LINES = 10_000  # then the file is rewritten with only the open entries
+FORGET_AFTER_S = 24 * 3600  # older entries are dropped unanswered: nobody is waiting any more
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    """What answering an interaction needs, without the interaction object."""
+
+    interaction_id: int
+    application_id: int
+    token: str
+    received_at: float
+    channel_id: int
+    user_id: int
+    what: str  # "/imagine", "the V2 button": how the member knows which command it was
+
+    @classmethod
+    def of(cls, interaction: discord.Interaction[Any], received_at: float) -> Acknowledged:
+        return cls(
+            interaction_id=interaction.id,
+            application_id=interaction.application_id,
+            token=interaction.token,
+            received_at=received_at,
+            channel_id=interaction.channel_id or 0,
+            user_id=interaction.user.id,
+            what=_describe(interaction),
+        )
+
+
+def _describe(interaction: discord.Interaction[Any]) -> str:
+    command = interaction.command
+    if command is not None:
+        if isinstance(command, discord.app_commands.ContextMenu):
+            return f"**{command.name}**"
+        return f"`/{command.qualified_name}`"
+    if interaction.type is discord.InteractionType.modal_submit:
+        return "the form you sent"
+    return "the button you clicked"
+
+
+class Intake:
+    """The journal. `path=None` keeps it in memory only (a `:memory:` ledger has no restart)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._open: dict[int, Acknowledged] = {}
+        self._lines = 0
+
+    @classmethod
+    def beside(cls, db_path: str) -> Intake:
+        return cls(None if db_path == ":memory:" else Path(f"{db_path}-intake"))
+
+    def start(self) -> list[Acknowledged]:
+        """Open the journal; returns the entries a previous process left open (they stay open
+        here until settled, so a crash during the recovery loses none of them)."""
+        left = self._read() if self._path is not None else []
+        cutoff = time.time() - FORGET_AFTER_S
+        self._open = {e.interaction_id: e for e in left if e.received_at >= cutoff}
+        self._rewrite()
+        return list(self._open.values())
+
+    def begin(self, entry: Acknowledged) -> None:
+        """Call right before acknowledging: from here on a crash is answered at the next start."""
+        self._open[entry.interaction_id] = entry
+        self._append({"ack": asdict(entry)})
+
+    def settle(self, interaction_id: int) -> None:
+        """The command became a job, or its member has had an answer."""
+        if self._open.pop(interaction_id, None) is None:
+            return
+        self._append({"done": interaction_id})
+        if self._lines >= COMPACT_AFTER_LINES:
+            self._rewrite()
+
+    @property
+    def pending(self) -> int:
+        return len(self._open)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    # -- the file ------------------------------------------------------------------------------
+
+    def _append(self, record: dict[str, Any]) -> None:
+        if self._fd is None:
+            return
+        # One write(2) of one line to an O_APPEND file: no torn interleaving, no thread needed.
+        os.write(self._fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
+        self._lines += 1
+
+    def _rewrite(self) -> None:
+        """Replace the file with only the open entries (atomically, by rename)."""
+        if self._path is None:
+            return
+        self.close()
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self._path.with_name(self._path.name + ".new")
+        with open(temporary, "w", encoding="utf-8") as out:
+            for entry in self._open.values():
+                out.write(json.dumps({"ack": asdict(entry)}, separators=(",", ":")) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, self._path)
+        self._fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._lines = len(self._open)
+
+    def _read(self) -> list[Acknowledged]:
+        assert self._path is not None
+        try:
+            lines = self._path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        return parse(lines)
+
+
+def parse(lines: Iterable[str]) -> list[Acknowledged]:
+    """Open entries in a journal's lines; a torn last line (a crash mid-write) is skipped."""
+    entries: dict[int, Acknowledged] = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+            if "ack" in record:
+                entry = Acknowledged(**record["ack"])
+                entries[entry.interaction_id] = entry
+            else:
+                entries.pop(int(record["done"]), None)
+        except (ValueError, TypeError, KeyError):
+            log.warning("intake journal: skipped an unreadable line")
+    return list(entries.values())
+
+
+def lost_notice(entry: Acknowledged) -> str:
+    return (
+        f"⚠️ {entry.what} didn't go through: the bot restarted before it was recorded. "
+        "Nothing was charged — please run it again."
+    )
+
+
+async def answer_lost(client: discord.Client, entry: Acknowledged) -> None:
+    """Replace the stranded "thinking…" with a clear answer (or, once the token has expired,
+    reply in the channel). An interaction whose acknowledgement never reached Discord has no
+    message to replace: Discord already told the member it did not respond."""
+    text = lost_notice(entry)
+    if time.time() - entry.received_at < TOKEN_LIFETIME_S - 30:
+        webhook = discord.Webhook.partial(entry.application_id, entry.token, client=client)
+        try:
+            # "@original" is Discord's name for the interaction's first response.
+            await webhook.edit_message(  # type: ignore[call-overload]
+                "@original",
+                content=text,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return
+        except discord.NotFound:
+            return
+        except discord.HTTPException as exc:
+            if exc.status != 401:
+                raise
+    channel = client.get_partial_messageable(entry.channel_id)
+    await channel.send(
+        f"<@{entry.user_id}> {text}",
+        allowed_mentions=discord.AllowedMentions(users=[discord.Object(entry.user_id)]),
+    )
+
+
+async def recover(
+    client: discord.Client,
+    intake: Intake,
+    pending: Sequence[Acknowledged],
+    became_jobs: set[int],
+) -> int:
+    """Settle what a previous process left open; returns how many members were answered."""
+    answered = 0
+    for entry in pending:
+        if entry.interaction_id not in became_jobs:
+            try:
+                await answer_lost(client, entry)
+                answered += 1
+            except (discord.HTTPException, OSError) as exc:
+                log.warning("could not answer interaction %s: %s", entry.interaction_id, exc)
+                continue  # stays open: the next start tries again
+        with contextlib.suppress(OSError):
+            intake.settle(entry.interaction_id)
+    return answered

@@ -1,0 +1,142 @@
+"""A command acknowledged just before a crash is answered after the restart (bot/intake.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+from bot.intake import Acknowledged, Intake, parse
+from tests.bot.test_main import start_bot_process
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.fal import FakeFal, Script
+from tests.harness import running_bot
+
+CALLBACK = r"^/interactions/\d+/[^/]+/callback$"
+
+
+def _append(path: Path, line: str) -> None:
+    with path.open("a", encoding="utf-8") as out:
+        out.write(line + "\n")
+
+
+def _entry(interaction_id: int, received_at: float = 1e12) -> Acknowledged:
+    return Acknowledged(interaction_id, 1, "tok", received_at, 2, 3, "`/imagine`")
+
+
+async def test_a_command_killed_at_its_acknowledgement_is_answered_after_restart(
+    fake_fal: FakeFal, tmp_path: Path
+) -> None:
+    fake_discord = FakeDiscord()
+    await fake_discord.start()
+    db = tmp_path / "bot.db"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[discord]\napi_base = "{fake_discord.api_base}"\n'
+        f"dev_guild_id = {fake_discord.guild_id}\n"
+        f'[database]\npath = "{db}"\n[quotas]\nimages_per_user_per_day = 5\n',
+        encoding="utf-8",
+    )
+    first = await start_bot_process(config)
+    second: asyncio.subprocess.Process | None = None
+    try:
+        async with asyncio.timeout(30):
+            await fake_discord.identified.wait()
+            while "imagine" not in fake_discord.commands:
+                await asyncio.sleep(0.05)
+        # Discord applies the acknowledgement ("thinking…") but the bot never hears back:
+        # it dies at exactly that moment, before anything reached its ledger.
+        fake_discord.inject("POST", CALLBACK, status=200, hold_s=30)
+        interaction = await fake_discord.send_interaction(
+            "imagine", [{"name": "prompt", "type": 3, "value": "a lighthouse"}]
+        )
+        async with asyncio.timeout(20):
+            while interaction.original() is None:
+                await asyncio.sleep(0.02)
+        first.kill()
+        await first.wait()
+        assert interaction.original().loading  # type: ignore[union-attr]
+
+        fake_discord.identified.clear()
+        second = await start_bot_process(config)
+        async with asyncio.timeout(40):
+            while "didn't go through" not in (interaction.original().content or ""):  # type: ignore[union-attr]
+                await asyncio.sleep(0.05)
+        answer = interaction.original()
+        assert answer is not None and not answer.loading
+        assert answer.content == (
+            "⚠️ `/imagine` didn't go through: the bot restarted before it was recorded. "
+            "Nothing was charged — please run it again."
+        )
+        second.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            assert await second.wait() == 0
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (0,)
+        assert fake_fal.submits == []
+        assert parse((tmp_path / "bot.db-intake").read_text().splitlines()) == []
+    finally:
+        for process in (first, second):
+            if process is not None and process.returncode is None:
+                process.kill()
+                await process.wait()
+        await fake_discord.close()
+
+
+async def test_an_acknowledged_command_that_became_a_job_is_left_to_the_runner(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, Script(queue_s=0.1, run_s=0.2, steps=2))
+    async with running_bot(fake_discord, db_path) as h:
+        interaction = await h.imagine(prompt="a quiet harbour")
+        await h.idle()
+    delivered = h.original(interaction)
+    assert delivered.attachments
+    # A crash after the ledger write but before the journal's "done" line:
+    journal = Path(f"{db_path}-intake")
+    entry = Acknowledged(
+        interaction.id,
+        fake_discord.app_id,
+        interaction.token,
+        time.time(),
+        fake_discord.channel_id,
+        4000,
+        "`/imagine`",
+    )
+    _append(journal, json.dumps({"ack": entry.__dict__}))
+    edits_before = len(delivered.history)
+    async with running_bot(fake_discord, db_path) as h2:
+        await asyncio.sleep(0)  # let the recovery task run
+        if h2.bot._recovery is not None:
+            await h2.bot._recovery
+        assert h2.bot.intake.pending == 0
+    assert len(delivered.history) == edits_before
+    assert "didn't go through" not in (delivered.content or "")
+
+
+def test_a_torn_last_line_is_skipped_and_settled_entries_are_not_open() -> None:
+    lines = [
+        json.dumps({"ack": _entry(1).__dict__}),
+        json.dumps({"ack": _entry(2).__dict__}),
+        json.dumps({"done": 1}),
+        '{"ack": {"interaction_id": 3, "appl',
+    ]
+    assert [e.interaction_id for e in parse(lines)] == [2]
+
+
+def test_the_journal_keeps_only_open_entries_across_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "x.db-intake"
+    first = Intake(path)
+    assert first.start() == []
+    first.begin(_entry(1))
+    first.begin(_entry(2))
+    first.settle(1)
+    first.close()  # the process dies here
+    second = Intake(path)
+    assert [e.interaction_id for e in second.start()] == [2]
+    second.settle(2)
+    second.close()
+    assert Intake(path).start() == []
