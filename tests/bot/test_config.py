@@ -4,10 +4,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from bot.config import Secret, load_config
+from bot.config import Secret, load_config, parse_config
 from bot.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,6 +69,81 @@ def test_invalid_config_names_the_key(
         load_config(write(tmp_path, text), env)
     assert expected in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"discord": 5}, "[discord] must be a table (a [discord] header followed by keys)."),
+        (
+            {"providers": []},
+            "[providers] must be a table with [providers.fal] / [providers.replicate].",
+        ),
+        ({"providers": {"fal": "x"}}, "[providers.fal] must be a table."),
+        (
+            {"discord": {"shard_count": 1.5}},
+            "[discord] shard_count = 1.5 is not valid: use a whole number.",
+        ),
+        (
+            {"providers": {"fal": {"enabled": 1}}},
+            "[providers.fal] enabled = 1 is not valid: use true or false.",
+        ),
+        (
+            {"database": {"path": 3}},
+            '[database] path = 3 is not valid: use a quoted string ("...").',
+        ),
+        (
+            {"database": {"busy_wait_s": "1"}},
+            "[database] busy_wait_s = '1' is not valid: use a number.",
+        ),
+        (
+            {"generation": {"fallback_providers": "replicate"}},
+            '[generation] fallback_providers must be a list of strings, e.g. ["a", "b"].',
+        ),
+        (
+            {"costs": {"per_image": {"fal": "cheap"}}},
+            "[costs] per_image must be a table of numbers, e.g. { fal = 0.025 }.",
+        ),
+        ({"costs": {"per_model": {"m": -1}}}, "[costs] per_model.m must be 0 or more."),
+        (
+            {"generation": {"fallback_providers": ["dalle"]}},
+            "[generation] fallback_providers names unknown provider 'dalle': "
+            "use 'fal' or 'replicate' or 'civitai' or 'openai'.",
+        ),
+        (
+            {"generation": {"fallback_providers": ["replicate"]}},
+            "[generation] fallback_providers names 'replicate' but [providers.replicate] is not "
+            "enabled: enable it or remove it from the list.",
+        ),
+        (
+            {"providers": {"fal": {"enabled": False}}},
+            "[generation] default_provider is 'fal' but [providers.fal] enabled = false: "
+            "enable it or choose another default provider.",
+        ),
+        ({"providers": {"fal": {"model": " "}}}, "[providers.fal] model is empty: set a model id."),
+    ],
+)
+def test_each_kind_of_mistake_is_one_line_naming_the_key_and_the_fix(
+    raw: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, ENV)
+    assert str(info.value) == expected
+
+
+def test_a_loaded_config_cannot_be_changed(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""), ENV)
+    with pytest.raises(ValidationError, match="frozen"):
+        config.generation.job_timeout_s = 1  # type: ignore[misc]
+    assert config.generation.job_timeout_s == 300
+
+
+def test_the_default_provider_is_enabled_unless_the_file_turns_it_off() -> None:
+    config = parse_config(
+        {"generation": {"default_provider": "replicate"}}, {**ENV, "REPLICATE_API_TOKEN": "r"}
+    )
+    assert config.enabled_providers == ("fal", "replicate")
+    assert config.secrets.provider_keys["replicate"].get() == "r"
 
 
 def test_missing_file_says_how_to_fix(tmp_path: Path) -> None:

@@ -1,0 +1,105 @@
+"""Reading the config: the TOML file, checked by the models, plus secrets from the environment.
+
+Every problem leaves here as one `ConfigError` line that names the key and the fix, so
+`python -m bot` can print it and exit 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.config.messages import explain
+from bot.config.models import PROVIDER_NAMES, Config, ConfigFile, ProviderConfig, Secret, Secrets
+from bot.errors import ConfigError
+
+MISSING_DISCORD_TOKEN = (
+    "DISCORD_TOKEN is not set: export DISCORD_TOKEN=<your bot token> "
+    "(Discord Developer Portal → your application → Bot → Reset Token)"
+)
+
+
+def load_config(
+    path: str | Path,
+    environ: typing.Mapping[str, str] | None = None,
+    *,
+    require_secrets: bool = True,
+) -> Config:
+    """Read, validate and type the config file; raise `ConfigError` with one clear line.
+    `require_secrets=False` (for `doctor`) leaves a missing secret empty instead, so every
+    missing one can be reported at once."""
+    env = os.environ if environ is None else environ
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {str(path)!r} does not exist: copy config.example.toml to it "
+            "(cp config.example.toml config.toml) or pass --config PATH."
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(
+            f"config file {str(path)!r} cannot be read ({reason}): check the path and permissions."
+        ) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}.") from None
+    return parse_config(raw, env, source=path, require_secrets=require_secrets)
+
+
+def parse_config(
+    raw: dict[str, Any],
+    environ: typing.Mapping[str, str],
+    *,
+    source: Path | None = None,
+    require_secrets: bool = True,
+) -> Config:
+    """Check the parsed TOML (`raw`) and read the secrets the enabled providers need."""
+    try:
+        file = ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(explain(exc)) from None
+    providers = file.providers.by_name()
+    return Config(
+        discord=file.discord,
+        database=file.database,
+        generation=file.generation,
+        providers=providers,
+        quotas=file.quotas,
+        costs=file.costs,
+        secrets=_secrets(providers, file.generation.default_provider, environ, require_secrets),
+        source=source,
+    )
+
+
+def _secrets(
+    providers: dict[str, ProviderConfig],
+    default: str,
+    environ: typing.Mapping[str, str],
+    require: bool,
+) -> Secrets:
+    token = environ.get("DISCORD_TOKEN", "").strip()
+    if not token and require:
+        raise ConfigError(f"{MISSING_DISCORD_TOKEN}.")
+    keys: dict[str, Secret] = {}
+    for name in PROVIDER_NAMES:
+        if not providers[name].enabled:
+            continue
+        var = providers[name].api_key_env
+        value = environ.get(var, "").strip()
+        if not value and require:
+            how = (
+                f"or set [providers.{name}] enabled = false"
+                if name != default
+                else "or choose another [generation] default_provider"
+            )
+            raise ConfigError(f"{var} is not set: export {var}=<your {name} API key>, {how}.")
+        keys[name] = Secret(value)
+    return Secrets(discord_token=Secret(token), provider_keys=keys)
