@@ -196,6 +196,7 @@ class MessageTarget:
     message_id: int | None
     channel_id: int
     user_id: int
+    guild_id: int | None = None
 
     def token_alive(self, now: float | None = None, margin_s: float = 30.0) -> bool:
         now = time.time() if now is None else now
@@ -281,7 +282,29 @@ class Messenger:
             target, content, files, view, nonce=f"af{target.job_id}{'r' if kind else 'n'}"
         )
         how, message = await deliver(paths, policy or RetryPolicy(), what=f"job {target.job_id}")
+        if how != "edit" and target.message_id and target.token_alive():
+            await self._point_to(target, message)
         return Delivered(how, message.id, _urls(message))
+
+    async def _point_to(self, target: MessageTarget, message: discord.Message) -> None:
+        """Best effort, one try: the original response, still showing progress (and a Cancel
+        button) because Discord would not let it be edited, now points to the reply."""
+        assert target.message_id is not None
+        webhook = self._webhook(target)
+        text = f"⬇️ Posted in a reply: {message.jump_url}"
+        try:
+            await once(
+                lambda: webhook.edit_message(
+                    target.message_id,  # type: ignore[arg-type]
+                    content=text,
+                    attachments=[],
+                    allowed_mentions=NO_MENTIONS,
+                    view=None,
+                ),
+                timeout_s=10,
+            )
+        except (discord.HTTPException, DeliveryError) as exc:
+            log.info("job %s: the original response still can't be edited: %s", target.job_id, exc)
 
     def _paths(
         self,
@@ -317,7 +340,9 @@ class Messenger:
                 )
 
         async def reply() -> discord.Message:
-            channel = self._client.get_partial_messageable(target.channel_id)
+            channel = self._client.get_partial_messageable(
+                target.channel_id, guild_id=target.guild_id
+            )
             with discord_files(files) as attachments:
                 return await channel.send(
                     mention, files=attachments, allowed_mentions=pinged, nonce=nonce, **extra

@@ -388,6 +388,7 @@ class JobRunner(JobSubmitter):
             message_id=job.message_id,
             channel_id=job.channel_id,
             user_id=job.user_id,
+            guild_id=job.guild_id,
         )
 
     def _make_live(self, job: JobRow) -> _Live:

@@ -56,6 +56,27 @@ async def test_502s_on_the_final_edit_are_retried_and_the_result_is_posted_once(
         await assert_charged_once(h, job.id)
 
 
+async def test_when_the_result_goes_to_a_reply_the_original_points_to_it(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    fake_discord.inject("PATCH", EDIT, status=502, times=ALWAYS, when=uploads)
+    async with running_bot(fake_discord, db_path) as h:
+        interaction = await h.imagine(prompt="sent elsewhere")
+        await h.idle()
+        job = await h.job_for(interaction)
+        assert job is not None and (job.result_json or {}).get("delivered_by") == "channel"
+        (posted,) = with_images(fake_discord)
+        original = h.original(interaction)
+        assert original.content == f"⬇️ Posted in a reply: {posted_link(fake_discord, posted)}"
+        assert original.components == []  # no Cancel button left on a finished job
+        await assert_charged_once(h, job.id)
+
+
+def posted_link(fake: FakeDiscord, message: FakeMessage) -> str:
+    return f"https://discord.com/channels/{fake.guild_id}/{message.channel_id}/{message.id}"
+
+
 async def test_an_edit_discord_applied_but_answered_502_is_not_posted_again(
     fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
 ) -> None:
