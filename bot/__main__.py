@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if list(args.command) == ["db", "check"]:
             return asyncio.run(db_check(config))
         if list(args.command) == ["doctor"]:
-            from bot.doctor import doctor
+            from bot.ops.doctor import doctor
 
             return asyncio.run(doctor(config))
         print(
@@ -108,8 +108,8 @@ async def db_check(config: Config) -> int:
 
 
 async def run_bot(config: Config) -> None:
-    from bot import looplag
     from bot.app import ArtFactoryBot
+    from bot.ops import looplag
 
     probe = looplag.start_from_env()  # None unless ARTFACTORY_LOOP_LAG_LOG is set
     bot = ArtFactoryBot(config)
@@ -137,10 +137,10 @@ async def run_bot(config: Config) -> None:
 
 async def _start(bot: discord.Client, token: str) -> None:
     """`bot.start(token)`, i.e. `login` then `connect`, with the garbage-collector settings for
-    a long run (see bot.gctune) in between: `login` runs `setup_hook` (extensions, commands,
+    a long run (see bot.ops.gctune) in between: `login` runs `setup_hook` (extensions, commands,
     shared clients), so start-up is over, and no interaction can arrive before the gateway
     connection, so the one full collection there (~40 ms) pauses nobody's command."""
-    from bot import gctune
+    from bot.ops import gctune
 
     await bot.login(token)
     gctune.tune_for_long_run()

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from bot.config import Config
 from bot.errors import InvalidRequest
-from bot.jobs import quota_day
+from bot.jobs.intake import quota_day
 from bot.moderation import ModerationService, month_start, normalize
 from db.database import Database
-from db.moderation import ChannelSettings, GuildSettings
+from db.settings import ChannelSettings, GuildSettings
 
 MAX_PATTERN_CHARS = 200
 MAX_QUOTA = 10_000
@@ -81,7 +81,6 @@ class AdminService:
         self._config = config
         self._db = db
         self._moderation = moderation
-        self.store = moderation.store
 
     # -- prompt filters ----------------------------------------------------------------------
 
@@ -118,18 +117,18 @@ class AdminService:
     async def add_filter(self, guild_id: int, kind: str, pattern: str, by: int) -> tuple[str, bool]:
         """(the stored pattern, False when the server already had it)."""
         stored = self.check_filter(kind, pattern)
-        return stored, await self.store.add_filter(guild_id, kind, stored, by)
+        return stored, await self._db.settings.add_filter(guild_id, kind, stored, by)
 
     async def remove_filter(self, guild_id: int, kind: str, pattern: str) -> str:
         stored = " ".join(pattern.lower().split()) if kind == "word" else pattern.strip()
-        if not await self.store.remove_filter(guild_id, kind, stored):
+        if not await self._db.settings.remove_filter(guild_id, kind, stored):
             raise InvalidRequest(
                 f"There is no {kind} filter {stored!r} on this server (see /admin filter list)."
             )
         return stored
 
     async def filters(self, guild_id: int) -> list[tuple[str, str]]:
-        return await self.store.filters(guild_id)
+        return await self._db.settings.filters(guild_id)
 
     # -- quotas ------------------------------------------------------------------------------
 
@@ -140,11 +139,11 @@ class AdminService:
 
     async def set_user_quota(self, guild_id: int, user_id: int, images: int) -> None:
         self._check_images(images)
-        await self.store.set_user_quota(guild_id, user_id, images)
+        await self._db.settings.set_user_quota(guild_id, user_id, images)
 
     async def set_role_quota(self, guild_id: int, role_id: int, images: int) -> None:
         self._check_images(images)
-        await self.store.set_role_quota(guild_id, role_id, images)
+        await self._db.settings.set_role_quota(guild_id, role_id, images)
 
     async def reset_quota(
         self, guild_id: int, user_id: int, now: float | None = None
@@ -152,16 +151,16 @@ class AdminService:
         """Drop the member's own override and give back what they used today, so they start
         over with their role tier (or the default) for the rest of the day."""
         day = quota_day(time.time() if now is None else now)
-        own, _, bonus = await self.store.quota_tiers(guild_id, user_id, (), day)
-        used = await self._db.quota_used(user_id, day, guild_id)
-        await self.store.set_user_quota(guild_id, user_id, None)
+        own, _, bonus = await self._db.settings.quota_tiers(guild_id, user_id, (), day)
+        used = await self._db.jobs.quota_used(user_id, day, guild_id)
+        await self._db.settings.set_user_quota(guild_id, user_id, None)
         give = max(used - bonus, 0)  # what earlier resets today already gave back stays given
         if give:
-            await self.store.grant_bonus(guild_id, user_id, day, give)
+            await self._db.settings.grant_bonus(guild_id, user_id, day, give)
         return QuotaReset(had_override=own is not None, given_back=give)
 
     async def role_quotas(self, guild_id: int) -> list[tuple[int, int]]:
-        return await self.store.role_quotas(guild_id)
+        return await self._db.settings.role_quotas(guild_id)
 
     # -- bans --------------------------------------------------------------------------------
 
@@ -179,11 +178,11 @@ class AdminService:
         seconds = parse_duration(duration)
         until = None if seconds is None else (time.time() if now is None else now) + seconds
         reason = (reason or "").strip() or None
-        await self.store.ban(guild_id, user_id, reason=reason, by=by, until=until)
+        await self._db.settings.ban(guild_id, user_id, reason=reason, by=by, until=until)
         return until
 
     async def unban(self, guild_id: int, user_id: int) -> bool:
-        return await self.store.unban(guild_id, user_id)
+        return await self._db.settings.unban(guild_id, user_id)
 
     # -- settings ----------------------------------------------------------------------------
 
@@ -265,15 +264,15 @@ class AdminService:
             else:
                 values["default_provider"] = name
         if nsfw_spoilers is not None:
-            values["nsfw_spoilers"] = int(nsfw_spoilers)
+            values["nsfw_spoilers"] = nsfw_spoilers
         if charge_flagged is not None:
-            values["charge_flagged"] = int(charge_flagged)
+            values["charge_flagged"] = charge_flagged
         if monthly_budget is not None:
             if monthly_budget < 0:
                 raise InvalidRequest("monthly_budget must be 0 (no budget) or more.")
             values["monthly_budget"] = round(monthly_budget, 2) if monthly_budget > 0 else None
 
-        current = await self.store.guild_settings(guild_id)
+        current = await self._db.settings.guild(guild_id)
         allowed = str(values.get("providers", current.providers))
         allowed_list = split_names(allowed)
         default = values.get("default_provider", current.default_provider)
@@ -282,7 +281,7 @@ class AdminService:
                 f"The default provider {default} would not be allowed on this server "
                 f"(allowed: {', '.join(allowed_list)}): change one of the two."
             )
-        settings = await self.store.update_guild_settings(guild_id, **values)
+        settings = await self._db.settings.update_guild(guild_id, **values)
         return SettingsChange(settings, tuple(self._warnings(settings)))
 
     def _warnings(self, settings: GuildSettings) -> list[str]:
@@ -301,15 +300,15 @@ class AdminService:
         self, guild_id: int, channel_id: int, *, generation: bool | None, providers: str | None
     ) -> ChannelSettings:
         checked = None if providers is None else self.check_providers(providers)
-        return await self.store.update_channel_settings(
+        return await self._db.settings.update_channel(
             guild_id, channel_id, generation=generation, providers=checked
         )
 
     async def settings(self, guild_id: int) -> GuildSettings:
-        return await self.store.guild_settings(guild_id)
+        return await self._db.settings.guild(guild_id)
 
     async def channel_rules(self, guild_id: int) -> list[ChannelSettings]:
-        return await self.store.channel_rules(guild_id)
+        return await self._db.settings.channel_rules(guild_id)
 
     def default_budget(self) -> float | None:
         return self._config.quotas.monthly_budget_per_server
@@ -318,15 +317,15 @@ class AdminService:
 
     async def server_usage(self, guild_id: int, now: float | None = None) -> ServerUsage:
         since = month_start(time.time() if now is None else now)
-        settings = await self.store.guild_settings(guild_id)
+        settings = await self._db.settings.guild(guild_id)
         budget = settings.monthly_budget
         if budget is None:
             budget = self.default_budget()
         return ServerUsage(
             month_start=since,
-            spent=await self._db.guild_spend(guild_id, since),
+            spent=await self._db.jobs.guild_spend(guild_id, since),
             budget=budget,
             currency=self._config.costs.currency,
-            top_users=await self.store.top_users(guild_id, since),
-            providers=await self.store.provider_totals(guild_id, since),
+            top_users=await self._db.stats.top_users(guild_id, since),
+            providers=await self._db.stats.provider_totals(guild_id, since),
         )

@@ -16,18 +16,17 @@ from discord.ext import commands
 from bot.audit import AuditLog
 from bot.collab import CollabService
 from bot.config import Config
-from bot.delivery import Messenger
+from bot.delivery.messenger import Messenger
+from bot.delivery.posting import discord_trace
 from bot.errors import ArtFactoryError, Refusal
 from bot.gateway import GatewayPin
-from bot.intake import Acknowledged, Intake, recover
-from bot.jobs import JobService, Origin
+from bot.jobs.intake import JobService, Origin
+from bot.jobs.journal import Acknowledged, Intake, recover
+from bot.jobs.runner import JobRunner
 from bot.moderation import ModerationService
 from bot.options import check_options
-from bot.posting import discord_trace
 from bot.providers import Provider, build_providers
-from bot.runner import JobRunner
 from db.database import Database
-from db.moderation import ModerationStore
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +95,8 @@ class ArtFactoryBot(commands.AutoShardedBot):
         )
         self.providers = build_providers(self.config, self.session)
         self.messenger = Messenger(self)
-        self.moderation = ModerationService(self.config, ModerationStore(self.db))
-        self.audit = AuditLog(self, self.moderation.store)
+        self.moderation = ModerationService(self.config, self.db)
+        self.audit = AuditLog(self, self.db)
         self.moderation.blocked_listeners.append(self.audit.prompt_blocked)
         self.runner = JobRunner(
             self.config,
@@ -118,7 +117,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
         if resumed:
             log.info("resuming %d unfinished job(s) from the ledger", resumed)
         if stranded:
-            became_jobs = await self.db.jobs_for_interactions([e.interaction_id for e in stranded])
+            became_jobs = await self.db.jobs.for_interactions([e.interaction_id for e in stranded])
             self._recovery = asyncio.create_task(
                 recover(self, self.intake, stranded, became_jobs), name="intake-recovery"
             )
@@ -221,7 +220,7 @@ async def start_job(
     message that becomes the job's message), then let the core read the server's settings,
     validate, charge and queue. Nothing touches the database before the acknowledgement, and
     the intake journal notes it first, so a crash in between is answered at the next start
-    (bot/intake.py). A refusal replaces the public placeholder with a private answer; nothing
+    (bot/jobs/journal.py). A refusal replaces the public placeholder with a private answer; nothing
     is charged."""
     bot: ArtFactoryBot = interaction.client  # type: ignore[assignment]
     received_at = time.time()

@@ -14,10 +14,10 @@ from collections import defaultdict
 
 import discord
 
+from bot.delivery.text import inline_code, quote
 from bot.generation import GenerationRequest
-from bot.text import inline_code, quote
-from db.database import JobRow
-from db.moderation import ModerationStore
+from db.database import Database
+from db.jobs import JobRow
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,9 @@ def job_line(job: JobRow) -> str:
 
 
 class AuditLog:
-    def __init__(
-        self, client: discord.Client, store: ModerationStore, *, interval_s: float = 5.0
-    ) -> None:
+    def __init__(self, client: discord.Client, db: Database, *, interval_s: float = 5.0) -> None:
         self._client = client
-        self._store = store
+        self._db = db
         self._interval_s = interval_s
         self._pending: dict[int, list[str]] = defaultdict(list)
         self._task: asyncio.Task[None] | None = None
@@ -81,7 +79,7 @@ class AuditLog:
         pending, self._pending = self._pending, defaultdict(list)
         for guild_id, lines in pending.items():
             try:
-                settings = await self._store.guild_settings(guild_id)
+                settings = await self._db.settings.guild(guild_id)
                 if settings.audit_channel_id is None:
                     continue
                 channel = self._client.get_partial_messageable(settings.audit_channel_id)

@@ -18,14 +18,16 @@ import aiohttp
 
 from bot.civitai_models import DEFAULT_MODELS_BASE_URL, CivitaiModels, check_lora_fit
 from bot.config import Config
-from bot.delivery import ImageFile, fetch_posted_image
+from bot.delivery.downloads import ImageFile, fetch_posted_image
+from bot.delivery.text import escape
 from bot.errors import DeliveryError, InvalidRequest, ProviderError
 from bot.generation import GenerationRequest, LoraRef, build_request
 from bot.images import PreparedImage, image_origins, is_discord_url, load_input_image
-from bot.jobs import JobService, Origin
+from bot.jobs.intake import JobService, Origin
 from bot.netguard import Resolver, check_provider_link, origin_of, system_resolver
-from bot.text import escape
-from db.database import Database, JobRow, LoraRow
+from db.database import Database
+from db.jobs import JobRow
+from db.loras import LoraRow
 
 STRENGTH_WORDS = {"subtle": 0.35, "strong": 0.75}
 VARIATION_STRENGTH = 0.6  # the V buttons
@@ -149,7 +151,7 @@ class CollabService:
         parent: JobRow | None = None,
         parent_image: int | None = None,
     ) -> int:
-        image_id = await self._db.save_input_image(
+        image_id = await self._db.images.save(
             image.data, image.content_type, image.width, image.height, source_url
         )
         try:
@@ -158,7 +160,7 @@ class CollabService:
                 request, origin, kind=kind, parent=parent, parent_image=parent_image
             )
         except Exception:
-            await self._db.delete_input_image(image_id)
+            await self._db.images.delete(image_id)
             raise
 
     # -- /variations and "Make variations" --------------------------------------------------
@@ -181,7 +183,7 @@ class CollabService:
         parent: JobRow | None = None
         parent_image: int | None = None
         if source_message_id is not None:
-            found = await self._db.job_by_message(source_message_id)
+            found = await self._db.jobs.by_message(source_message_id)
             if found is not None and found.guild_id == origin.guild_id and found.state == "done":
                 parent = found
                 match = _ATTACHMENT_NAME.match(urlparse(url).path.rsplit("/", 1)[-1])
@@ -211,7 +213,7 @@ class CollabService:
 
     async def parent_for(self, job_id: int, guild_id: int | None, index: int | None) -> JobRow:
         """The parent job of a button click, checked on the server side."""
-        job = await self._db.get_job(job_id)
+        job = await self._db.jobs.get(job_id)
         if job is None:
             raise InvalidRequest("That result no longer exists.")
         if job.guild_id != guild_id:
@@ -321,7 +323,7 @@ class CollabService:
         return await self._jobs.create(new, origin, kind="remix", parent=parent)
 
     async def mark_deleted(self, job_id: int) -> None:
-        await self._db.mark_deleted(job_id)
+        await self._db.jobs.mark_deleted(job_id)
 
     # -- LoRAs -----------------------------------------------------------------------------
 
@@ -342,7 +344,7 @@ class CollabService:
         triggers: list[str] = []
         for choice in choices:
             row = (
-                await self._db.get_lora(guild_id, choice.ref.strip())
+                await self._db.loras.get(guild_id, choice.ref.strip())
                 if guild_id is not None
                 else None
             )
@@ -448,28 +450,28 @@ class CollabService:
                 w.strip() for w in (trigger_words or "").split(",") if w.strip()
             ),
             default_scale=scale,
-            nsfw=int(nsfw),
+            nsfw=nsfw,
             added_by=added_by,
             created_at=time.time(),
         )
-        if not await self._db.add_lora(row):
+        if not await self._db.loras.add(row):
             raise InvalidRequest(
                 f"This server already has a LoRA named {name}: remove it first to replace it."
             )
         return row
 
     async def remove_lora(self, guild_id: int, name: str) -> None:
-        if not await self._db.remove_lora(guild_id, name.strip()):
+        if not await self._db.loras.remove(guild_id, name.strip()):
             raise InvalidRequest(f"There is no LoRA named {name!r} in this server's library.")
 
     async def lora(self, guild_id: int, name: str) -> LoraRow:
-        row = await self._db.get_lora(guild_id, name.strip())
+        row = await self._db.loras.get(guild_id, name.strip())
         if row is None:
             raise InvalidRequest(f"There is no LoRA named {name!r} in this server's library.")
         return row
 
     async def loras(self, guild_id: int, prefix: str = "", limit: int = 25) -> list[LoraRow]:
-        return await self._db.list_loras(guild_id, prefix, limit)
+        return await self._db.loras.search(guild_id, prefix, limit)
 
     # -- lineage ---------------------------------------------------------------------------
 
@@ -479,9 +481,9 @@ class CollabService:
         job: JobRow | None = None
         link = re.search(r"/channels/(\d+|@me)/(\d+)/(\d+)", text)
         if link:
-            job = await self._db.job_by_message(int(link.group(3)))
+            job = await self._db.jobs.by_message(int(link.group(3)))
         elif text.isdigit():
-            job = await self._db.get_job(int(text))
+            job = await self._db.jobs.get(int(text))
         else:
             raise InvalidRequest("Give a job number (like 123) or a link to a result message.")
         if job is None or job.guild_id != guild_id:
@@ -492,10 +494,10 @@ class CollabService:
         chain = [job]
         seen = {job.id}
         while chain[0].parent_job_id is not None and len(chain) < max_depth:
-            parent = await self._db.get_job(chain[0].parent_job_id)
+            parent = await self._db.jobs.get(chain[0].parent_job_id)
             if parent is None or parent.id in seen:
                 break
             seen.add(parent.id)
             chain.insert(0, parent)
-        children = await self._db.children(job.id)
+        children = await self._db.jobs.children(job.id)
         return Lineage(tuple(chain), tuple(children))

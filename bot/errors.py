@@ -97,7 +97,7 @@ class DeliveryError(ArtFactoryError):
         self, reason: str, *, retryable: bool = True, retry_after: float | None = None
     ) -> None:
         self.retryable = retryable
-        self.retry_after = retry_after  # seconds the server asked to wait, for bot/retry.py
+        self.retry_after = retry_after  # seconds the server asked to wait, for bot/jobs/retry.py
         super().__init__(reason)
 
 

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from bot.collab import CollabService
-from bot.delivery import ImageFile
+from bot.delivery.downloads import ImageFile
 from bot.errors import DeliveryError, Refused
 from bot.generation import GenerationRequest
-from db.database import Database, JobRow
-from db.moderation import ModerationStore, Share
+from db.community import Share
+from db.database import Database
+from db.jobs import JobRow
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +119,8 @@ class TopEntry:
 
 
 class GalleryService:
-    def __init__(self, db: Database, store: ModerationStore, collab: CollabService) -> None:
+    def __init__(self, db: Database, collab: CollabService) -> None:
         self._db = db
-        self._store = store
         self._collab = collab
 
     async def draft(
@@ -141,13 +141,13 @@ class GalleryService:
             raise Refused(
                 f"Only <@{job.user_id}>, who made this image, can share it to the gallery."
             )
-        settings = await self._store.guild_settings(job.guild_id)
+        settings = await self._db.settings.guild(job.guild_id)
         if settings.gallery_channel_id is None:
             raise Refused(
                 "This server has no gallery channel yet. A moderator can choose one with "
                 "/admin settings server gallery_channel:#channel."
             )
-        existing = await self._store.share_of(job.id, index)
+        existing = await self._db.community.share_of(job.id, index)
         if existing is not None:
             raise Refused(
                 f"This image is already in the gallery: "
@@ -161,7 +161,7 @@ class GalleryService:
                 "This image was flagged by the provider's safety checker, so it can't be shared "
                 "to the gallery."
             )
-        parent = await self._db.get_job(job.parent_job_id) if job.parent_job_id else None
+        parent = await self._db.jobs.get(job.parent_job_id) if job.parent_job_id else None
         return ShareDraft(
             job=job,
             index=index,
@@ -190,7 +190,7 @@ class GalleryService:
     async def record(self, draft: ShareDraft, message_id: int, now: float | None = None) -> bool:
         """Record the gallery post; False when the image was shared meanwhile."""
         assert draft.job.guild_id is not None
-        return await self._store.add_share(
+        return await self._db.community.add_share(
             Share(
                 message_id=message_id,
                 guild_id=draft.job.guild_id,
@@ -205,18 +205,18 @@ class GalleryService:
 
     async def vote(self, message_id: int, delta: int) -> bool:
         """Count a ⭐ added (+1) or removed (-1) on a gallery post; False for other messages."""
-        return await self._store.add_vote(message_id, delta)
+        return await self._db.community.add_vote(message_id, delta)
 
     async def shares_of_job(self, job_id: int) -> list[Share]:
-        return await self._store.shares_of_job(job_id)
+        return await self._db.community.shares_of_job(job_id)
 
     async def top(
         self, guild_id: int, period: str, *, limit: int = 10, now: float | None = None
     ) -> list[TopEntry]:
         since = (time.time() if now is None else now) - PERIODS[period]
         entries = []
-        for share in await self._store.top_shares(guild_id, since, limit):
-            job = await self._db.get_job(share.job_id)
+        for share in await self._db.community.top_shares(guild_id, since, limit):
+            job = await self._db.jobs.get(share.job_id)
             if job is None:
                 continue
             entries.append(

@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from bot.capabilities import ASPECT_RATIOS, PROVIDER_CAPABILITIES
 from bot.config import Config
+from bot.delivery.text import escape
 from bot.errors import InvalidRequest
-from bot.text import escape
 
 MAX_PROMPT_CHARS = 6000  # Discord's own limit for a string option
 MAX_IMAGES = 4
@@ -100,65 +100,13 @@ def build_request(
 ) -> GenerationRequest:
     """Check every option against the config, the provider's capabilities and the model's
     limits; raise InvalidRequest naming the problem."""
-    prompt = (prompt or "").strip()
-    if mode == "upscale" and not prompt:
-        prompt = "upscale"
-    if not prompt:
-        raise InvalidRequest("The prompt is empty: describe the image you want.")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise InvalidRequest(
-            f"The prompt is {len(prompt)} characters long; the limit is {MAX_PROMPT_CHARS}."
-        )
-    if negative_prompt is not None:
-        negative_prompt = negative_prompt.strip() or None
-    if negative_prompt and len(negative_prompt) > MAX_PROMPT_CHARS:
-        raise InvalidRequest(
-            f"The negative prompt is {len(negative_prompt)} characters long; "
-            f"the limit is {MAX_PROMPT_CHARS}."
-        )
-
-    provider = provider or config.generation.default_provider
-    enabled = config.enabled_providers
-    if provider not in config.providers:
-        raise InvalidRequest(f"Unknown provider {provider!r}: choose one of {', '.join(enabled)}.")
-    if provider not in enabled:
-        raise InvalidRequest(
-            f"The {provider} provider is not set up on this bot; choose {', '.join(enabled)}."
-        )
-
+    prompt, negative_prompt = _clean_prompts(prompt, negative_prompt, mode)
+    provider = _enabled_provider(config, provider)
     count = 1 if count is None else count
     if not 1 <= count <= MAX_IMAGES:
         raise InvalidRequest(f"count must be between 1 and {MAX_IMAGES} images (got {count}).")
     check_capabilities(config, provider, mode=mode, loras=len(loras), count=count)
-    special = mode_model(config, provider, mode, has_loras=bool(loras))
-    if special is not None:
-        if model and model.strip() and model.strip() != special:
-            raise InvalidRequest(
-                f"Model {model.strip()!r} can't be chosen here: {_MODE_NAMES[mode]} on {provider} "
-                f"uses {special}."
-            )
-        model = special
-    allowed = (special,) if special is not None else config.providers[provider].allowed_models()
-    model = (model or "").strip() or config.providers[provider].model
-    if model not in allowed:
-        owner = next(
-            (
-                name
-                for name in enabled
-                if name != provider and model in config.providers[name].allowed_models()
-            ),
-            None,
-        )
-        if owner:
-            raise InvalidRequest(
-                f"{model} is a {owner} model but the provider is {provider}: "
-                f"pick provider {owner}, or one of {', '.join(allowed)}."
-            )
-        raise InvalidRequest(
-            f"The model {model!r} is not available on {provider} here; "
-            f"choose one of: {', '.join(allowed)}."
-        )
-
+    model = _chosen_model(config, provider, model, mode, has_loras=bool(loras))
     aspect_ratio = aspect_ratio or "1:1"
     if aspect_ratio not in ASPECT_RATIOS:
         raise InvalidRequest(
@@ -175,36 +123,8 @@ def build_request(
         steps=steps is not None,
         guidance=guidance is not None,
     )
-    if seed is not None and not 0 <= seed <= MAX_SEED:
-        raise InvalidRequest(f"seed must be between 0 and {MAX_SEED} (got {seed}).")
-    if mode in ("img2img", "upscale") and image_id is None:
-        raise InvalidRequest("This needs an input image.")
-    if strength is not None and not 0.05 <= strength <= 1.0:
-        raise InvalidRequest(f"strength must be between 0.05 and 1.0 (got {strength:g}).")
-    for lora in loras:
-        if not -4.0 <= lora.scale <= 4.0:
-            raise InvalidRequest(
-                f"The scale of LoRA {escape(lora.name or lora.path)} must be between -4 and 4 "
-                f"(got {lora.scale:g})."
-            )
-    if upscale_factor is not None and upscale_factor not in (2, 4):
-        raise InvalidRequest("The upscale factor must be 2 or 4.")
-
-    limits = model_limits(provider, model)
-    if steps is not None and not 1 <= steps <= limits.max_steps:
-        raise InvalidRequest(
-            f"steps must be between 1 and {limits.max_steps} for {model} (got {steps})."
-        )
-    if guidance is not None:
-        if limits.guidance is None:
-            raise InvalidRequest(f"{model} does not take a guidance value: leave guidance empty.")
-        low, high = limits.guidance
-        if not low <= guidance <= high:
-            raise InvalidRequest(
-                f"guidance must be between {low:g} and {high:g} for {model} on {provider} "
-                f"(got {guidance:g})."
-            )
-
+    _check_values(seed, mode, image_id, strength, loras, upscale_factor)
+    _check_limits(provider, model, steps, guidance)
     return GenerationRequest(
         prompt=prompt,
         provider=provider,
@@ -221,6 +141,116 @@ def build_request(
         image_id=image_id,
         upscale_factor=upscale_factor,
     )
+
+
+def _clean_prompts(
+    prompt: str | None, negative_prompt: str | None, mode: Mode
+) -> tuple[str, str | None]:
+    prompt = (prompt or "").strip()
+    if mode == "upscale" and not prompt:
+        prompt = "upscale"
+    if not prompt:
+        raise InvalidRequest("The prompt is empty: describe the image you want.")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InvalidRequest(
+            f"The prompt is {len(prompt)} characters long; the limit is {MAX_PROMPT_CHARS}."
+        )
+    if negative_prompt is not None:
+        negative_prompt = negative_prompt.strip() or None
+    if negative_prompt and len(negative_prompt) > MAX_PROMPT_CHARS:
+        raise InvalidRequest(
+            f"The negative prompt is {len(negative_prompt)} characters long; "
+            f"the limit is {MAX_PROMPT_CHARS}."
+        )
+    return prompt, negative_prompt
+
+
+def _enabled_provider(config: Config, provider: str | None) -> str:
+    provider = provider or config.generation.default_provider
+    enabled = config.enabled_providers
+    if provider not in config.providers:
+        raise InvalidRequest(f"Unknown provider {provider!r}: choose one of {', '.join(enabled)}.")
+    if provider not in enabled:
+        raise InvalidRequest(
+            f"The {provider} provider is not set up on this bot; choose {', '.join(enabled)}."
+        )
+    return provider
+
+
+def _chosen_model(
+    config: Config, provider: str, model: str | None, mode: Mode, *, has_loras: bool
+) -> str:
+    """The model asked for (or the provider's default), which the mode and provider allow."""
+    special = mode_model(config, provider, mode, has_loras=has_loras)
+    if special is not None:
+        if model and model.strip() and model.strip() != special:
+            raise InvalidRequest(
+                f"Model {model.strip()!r} can't be chosen here: {_MODE_NAMES[mode]} on {provider} "
+                f"uses {special}."
+            )
+        model = special
+    allowed = (special,) if special is not None else config.providers[provider].allowed_models()
+    model = (model or "").strip() or config.providers[provider].model
+    if model in allowed:
+        return model
+    owner = next(
+        (
+            name
+            for name in config.enabled_providers
+            if name != provider and model in config.providers[name].allowed_models()
+        ),
+        None,
+    )
+    if owner:
+        raise InvalidRequest(
+            f"{model} is a {owner} model but the provider is {provider}: "
+            f"pick provider {owner}, or one of {', '.join(allowed)}."
+        )
+    raise InvalidRequest(
+        f"The model {model!r} is not available on {provider} here; "
+        f"choose one of: {', '.join(allowed)}."
+    )
+
+
+def _check_values(
+    seed: int | None,
+    mode: Mode,
+    image_id: int | None,
+    strength: float | None,
+    loras: tuple[LoraRef, ...],
+    upscale_factor: int | None,
+) -> None:
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise InvalidRequest(f"seed must be between 0 and {MAX_SEED} (got {seed}).")
+    if mode in ("img2img", "upscale") and image_id is None:
+        raise InvalidRequest("This needs an input image.")
+    if strength is not None and not 0.05 <= strength <= 1.0:
+        raise InvalidRequest(f"strength must be between 0.05 and 1.0 (got {strength:g}).")
+    for lora in loras:
+        if not -4.0 <= lora.scale <= 4.0:
+            raise InvalidRequest(
+                f"The scale of LoRA {escape(lora.name or lora.path)} must be between -4 and 4 "
+                f"(got {lora.scale:g})."
+            )
+    if upscale_factor is not None and upscale_factor not in (2, 4):
+        raise InvalidRequest("The upscale factor must be 2 or 4.")
+
+
+def _check_limits(provider: str, model: str, steps: int | None, guidance: float | None) -> None:
+    limits = model_limits(provider, model)
+    if steps is not None and not 1 <= steps <= limits.max_steps:
+        raise InvalidRequest(
+            f"steps must be between 1 and {limits.max_steps} for {model} (got {steps})."
+        )
+    if guidance is not None:
+        if limits.guidance is None:
+            raise InvalidRequest(f"{model} does not take a guidance value: leave guidance empty.")
+        low, high = limits.guidance
+        if not low <= guidance <= high:
+            raise InvalidRequest(
+                f"guidance must be between {low:g} and {high:g} for {model} on {provider} "
+                f"(got {guidance:g})."
+            )
 
 
 _MODE_NAMES = {"txt2img": "text-to-image", "img2img": "image-to-image", "upscale": "upscaling"}

@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 from bot.capabilities import PROVIDER_CAPABILITIES, Capabilities
 from bot.config import Config
-from db.moderation import ModerationStore
+from db.settings import SettingsStore
 
 
 async def default_provider(
     config: Config,
-    store: ModerationStore,
+    store: SettingsStore,
     guild_id: int | None,
     channel_id: int | None = None,
     model: str | None = None,
@@ -26,10 +26,10 @@ async def default_provider(
     choice: str = config.generation.default_provider
     allowed = enabled
     if guild_id is not None:
-        settings = await store.guild_settings(guild_id)
+        settings = await store.guild(guild_id)
         if settings.default_provider in enabled:
             choice = settings.default_provider
-        rules = await store.channel_settings(guild_id, channel_id) if channel_id else None
+        rules = await store.channel(guild_id, channel_id) if channel_id else None
         rule = (rules.provider_list if rules else ()) or settings.provider_list
         allowed = [p for p in rule if p in enabled] or enabled
     if model:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.config import Config
+from bot.delivery.text import escape
 from bot.errors import InvalidRequest, Refused
 from bot.generation import GenerationRequest
 from bot.lookalikes import fold, strip_invisible, unconfuse
-from bot.text import escape
-from db.moderation import GuildSettings, ModerationStore
+from db.database import Database
+from db.settings import GuildSettings
 
 # Leetspeak digits and symbols (not Unicode data: look-alike letters are in bot/lookalikes.py).
 _LEET = str.maketrans(
@@ -89,9 +90,9 @@ class Admission:
 
 
 class ModerationService:
-    def __init__(self, config: Config, store: ModerationStore) -> None:
+    def __init__(self, config: Config, db: Database) -> None:
         self._config = config
-        self.store = store
+        self._db = db
         self.blocked_listeners: list[Callable[[int, int, int, str, str], None]] = []
 
     def estimate_cost(self, request: GenerationRequest) -> float:
@@ -107,7 +108,9 @@ class ModerationService:
         default = self._config.quotas.images_per_user_per_day
         if guild_id is None:
             return default
-        own, role_best, bonus = await self.store.quota_tiers(guild_id, user_id, role_ids, day)
+        own, role_best, bonus = await self._db.settings.quota_tiers(
+            guild_id, user_id, role_ids, day
+        )
         base = own if own is not None else (role_best if role_best is not None else default)
         return base + bonus
 
@@ -127,15 +130,15 @@ class ModerationService:
         cost = self.estimate_cost(request)
         if guild_id is None:
             return Admission(limit, None, month_start(now), cost)
-        ban = await self.store.active_ban(guild_id, user_id, now)
+        ban = await self._db.settings.active_ban(guild_id, user_id, now)
         if ban is not None:
             until = f" until <t:{int(ban.until)}:f>" if ban.until else ""
             why = f" Reason: {escape(ban.reason)}" if ban.reason else ""
             raise Refused(f"You can't generate images on this server{until}.{why}")
-        channel = await self.store.channel_settings(guild_id, channel_id)
-        if channel.generation == 0:
+        channel = await self._db.settings.channel(guild_id, channel_id)
+        if channel.generation is False:
             raise Refused("Image generation is turned off in this channel.")
-        settings = await self.store.guild_settings(guild_id)
+        settings = await self._db.settings.guild(guild_id)
         allowed = channel.provider_list or settings.provider_list
         if allowed and request.provider not in allowed:
             raise InvalidRequest(
@@ -147,7 +150,7 @@ class ModerationService:
                 f"The model {request.model} isn't allowed on this server; use "
                 f"{', '.join(settings.model_list)}."
             )
-        filters = await self.store.filters(guild_id)
+        filters = await self._db.settings.filters(guild_id)
         texts = [request.prompt, request.negative_prompt or ""]
         match = next((m for t in texts if (m := blocked_by(filters, t))), None) if filters else None
         if match is not None:
@@ -160,4 +163,4 @@ class ModerationService:
         return Admission(limit, budget, month_start(now), cost)
 
     async def settings(self, guild_id: int | None) -> GuildSettings | None:
-        return await self.store.guild_settings(guild_id) if guild_id is not None else None
+        return await self._db.settings.guild(guild_id) if guild_id is not None else None

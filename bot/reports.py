@@ -3,7 +3,7 @@ ban its author from generating, from the report itself.
 
 The Discord side (posting to the mod channel, deleting messages) is the cog's; this module
 decides what may happen, fetches the reported images for the report to carry, and keeps the
-ledger and the moderation store right.
+ledger (the job, its reports, bans) right.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.collab import CollabService
-from bot.delivery import MAX_REQUEST_BYTES, ImageFile
+from bot.delivery.downloads import MAX_REQUEST_BYTES, ImageFile
 from bot.errors import DeliveryError, Refused
 from bot.gallery import image_stem, lineage_line, result_images
 from bot.generation import GenerationRequest
-from db.database import Database, JobRow
-from db.moderation import ModerationStore
+from db.database import Database
+from db.jobs import JobRow
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +45,12 @@ class Removal:
 
 
 class ReportService:
-    def __init__(self, db: Database, store: ModerationStore, collab: CollabService) -> None:
+    def __init__(self, db: Database, collab: CollabService) -> None:
         self._db = db
-        self._store = store
         self._collab = collab
 
     async def _job(self, job_id: int, guild_id: int | None) -> JobRow:
-        job = await self._db.get_job(job_id)
+        job = await self._db.jobs.get(job_id)
         if job is None or guild_id is None or job.guild_id != guild_id:
             raise Refused("That result does not belong to a job on this server.")
         return job
@@ -73,17 +72,17 @@ class ReportService:
             raise Refused("That image has already been removed. Thank you for looking out.")
         if job.user_id == reporter_id:
             raise Refused("This is your own image: you can remove it yourself with the 🗑 button.")
-        settings = await self._store.guild_settings(job.guild_id)
+        settings = await self._db.settings.guild(job.guild_id)
         if settings.mod_channel_id is None:
             raise Refused(
                 "This server has no moderation channel set up, so reports can't be sent yet. "
                 "Please tell a moderator directly."
             )
-        if not await self._store.add_report(job.id, job.guild_id, reporter_id):
+        if not await self._db.community.add_report(job.id, job.guild_id, reporter_id):
             raise Refused(
                 "You have already reported this image; the moderators have it. Thank you."
             )
-        parent = await self._db.get_job(job.parent_job_id) if job.parent_job_id else None
+        parent = await self._db.jobs.get(job.parent_job_id) if job.parent_job_id else None
         return ReportCase(
             job=job,
             reporter_id=reporter_id,
@@ -121,7 +120,7 @@ class ReportService:
 
     async def withdraw(self, case: ReportCase) -> None:
         """The report could not be posted: forget it so the member can try again."""
-        await self._store.remove_report(case.job.id, case.reporter_id)
+        await self._db.community.remove_report(case.job.id, case.reporter_id)
 
     async def removal(self, job_id: int, guild_id: int | None) -> Removal:
         job = await self._job(job_id, guild_id)
@@ -137,7 +136,7 @@ class ReportService:
     async def ban_author(self, job_id: int, guild_id: int | None, moderator_id: int) -> JobRow:
         job = await self._job(job_id, guild_id)
         assert job.guild_id is not None
-        await self._store.ban(
+        await self._db.settings.ban(
             job.guild_id,
             job.user_id,
             reason=f"reported image #{job.id}",
@@ -150,5 +149,5 @@ class ReportService:
         """(the image was deleted, its author is banned now) — which mod buttons still apply."""
         job = await self._job(job_id, guild_id)
         assert job.guild_id is not None
-        banned = await self._store.active_ban(job.guild_id, job.user_id, now) is not None
+        banned = await self._db.settings.active_ban(job.guild_id, job.user_id, now) is not None
         return job.deleted_at is not None, banned

@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.admin import DURATION_FORMAT, AdminService, split_names
 from bot.app import ArtFactoryBot, send_ephemeral
-from bot.text import escape, inline_code
+from bot.delivery.text import escape, inline_code
 
 FilterKind = Literal["word", "regex"]
 Images = app_commands.Range[int, 0, 10_000]
@@ -64,7 +64,7 @@ def _channel(channel_id: int | None) -> str:
     return f"<#{channel_id}>" if channel_id else "not set"
 
 
-def _on(value: int) -> str:
+def _on(value: bool) -> str:
     return "on" if value else "off"
 
 
@@ -304,9 +304,9 @@ class AdminGroup(app_commands.Group):
             lines.append("**Channel rules**")
             for rule in rules:
                 parts = []
-                if rule.generation == 0:
+                if rule.generation is False:
                     parts.append("generation off")
-                elif rule.generation == 1:
+                elif rule.generation is True:
                     parts.append("generation on")
                 if rule.provider_list:
                     parts.append("providers " + ", ".join(rule.provider_list))
@@ -426,7 +426,7 @@ class AdminGroup(app_commands.Group):
         allowed = split_names(rule.providers)
         self._audit(interaction, f"changed the rules of <#{channel.id}>")
         text = (
-            f"<#{channel.id}>: generation {'off' if rule.generation == 0 else 'on'}; providers "
+            f"<#{channel.id}>: generation {'off' if rule.generation is False else 'on'}; providers "
             + (", ".join(allowed) if allowed else "as the server allows")
             + "."
         )

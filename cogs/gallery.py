@@ -20,10 +20,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral
-from bot.delivery import ImageFile, discord_files
+from bot.delivery.downloads import ImageFile
+from bot.delivery.messenger import discord_files
+from bot.delivery.text import quote
 from bot.errors import ArtFactoryError
 from bot.gallery import STAR, GalleryService, ShareDraft, TopEntry, has_images, result_link
-from bot.text import quote
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def _bot(interaction: discord.Interaction[Any]) -> ArtFactoryBot:
 
 
 def _gallery(bot: ArtFactoryBot) -> GalleryService:
-    return GalleryService(bot.db, bot.moderation.store, bot.collab)
+    return GalleryService(bot.db, bot.collab)
 
 
 def share_embed(draft: ShareDraft, image: ImageFile) -> discord.Embed:

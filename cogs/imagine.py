@@ -19,7 +19,7 @@ from bot.generation import (
     build_request,
 )
 from bot.guild_prefs import default_provider
-from bot.jobs import Origin
+from bot.jobs.intake import Origin
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
 ProviderName = Literal["fal", "replicate", "civitai", "openai"]
@@ -80,7 +80,7 @@ class Imagine(commands.Cog):
                 checked = build(provider)
             else:
                 preferred = await default_provider(
-                    self.bot.config, self.bot.moderation.store, None, None, model
+                    self.bot.config, self.bot.db.settings, None, None, model
                 )
                 valid_somewhere(build, preferred, self.bot.config.enabled_providers)
         except InvalidRequest as exc:
@@ -91,7 +91,7 @@ class Imagine(commands.Cog):
             request = checked or build(
                 await default_provider(
                     self.bot.config,
-                    self.bot.moderation.store,
+                    self.bot.db.settings,
                     interaction.guild_id,
                     interaction.channel_id,
                     model,

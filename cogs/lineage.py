@@ -14,12 +14,11 @@ from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral
 from bot.collab import Lineage
+from bot.delivery.text import quote, result_link
 from bot.errors import InvalidRequest
 from bot.gallery import has_images, is_spoiler, job_images
 from bot.generation import GenerationRequest
-from bot.runner import jump_link
-from bot.text import quote
-from db.database import JobRow
+from db.jobs import JobRow
 
 # Reading the result message for the thumbnail happens after the acknowledgement; a late read
 # means no thumbnail, never a late answer.
@@ -62,7 +61,7 @@ def render_page(lineage: Lineage, page: int, thumbnail: str | None = None) -> di
     embed = discord.Embed(
         title=f"#{job.id} · {KIND_NAMES.get(job.kind, job.kind)}",
         description=quote(request.prompt, 300),
-        url=jump_link(job) if job.state == "done" and job.deleted_at is None else None,
+        url=result_link(job) if job.state == "done" and job.deleted_at is None else None,
     )
     embed.add_field(name="By", value=f"<@{job.user_id}>")
     embed.add_field(name="Model", value=f"{job.provider} · `{job.model}`")

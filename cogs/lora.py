@@ -14,10 +14,10 @@ from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral, start_job
 from bot.collab import LoraChoice
+from bot.delivery.text import escape
 from bot.generation import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED
 from bot.guild_prefs import default_provider
-from bot.jobs import Origin
-from bot.text import escape
+from bot.jobs.intake import Origin
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
 Scale = app_commands.Range[float, -4.0, 4.0]
@@ -93,7 +93,7 @@ class Loras(commands.Cog):
             # LoRAs; read after the acknowledgement, like everything from the database.
             chosen = provider or await default_provider(
                 self.bot.config,
-                self.bot.moderation.store,
+                self.bot.db.settings,
                 interaction.guild_id,
                 interaction.channel_id,
                 needs=lambda capabilities: capabilities.max_loras >= len(choices),

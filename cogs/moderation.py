@@ -18,11 +18,12 @@ import discord
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral
-from bot.delivery import ImageFile, discord_files
+from bot.delivery.downloads import ImageFile
+from bot.delivery.messenger import discord_files
+from bot.delivery.text import quote
 from bot.errors import ArtFactoryError
 from bot.gallery import result_link
 from bot.reports import MAX_REPORT_IMAGES, ReportCase, ReportService
-from bot.text import quote
 from cogs.gallery import remove_gallery_posts
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def _bot(interaction: discord.Interaction[Any]) -> ArtFactoryBot:
 
 
 def _reports(bot: ArtFactoryBot) -> ReportService:
-    return ReportService(bot.db, bot.moderation.store, bot.collab)
+    return ReportService(bot.db, bot.collab)
 
 
 def report_message(

@@ -9,7 +9,7 @@ from discord.ext import commands
 from bot.app import ArtFactoryBot
 from bot.capabilities import PROVIDER_CAPABILITIES, Capabilities
 from bot.config import Config, ProviderConfig
-from db.database import ProviderHealth
+from db.stats import ProviderHealth
 
 HEALTH_WINDOW_S = 24 * 3600
 
@@ -91,7 +91,7 @@ class ProvidersCog(commands.Cog):
     )
     async def providers(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)  # before the ledger
-        health = await self.bot.db.provider_health(HEALTH_WINDOW_S)
+        health = await self.bot.db.stats.provider_health(HEALTH_WINDOW_S)
         await interaction.edit_original_response(embed=providers_embed(self.bot.config, health))
 
 

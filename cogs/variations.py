@@ -11,7 +11,7 @@ from discord.ext import commands
 from bot.app import ArtFactoryBot, send_ephemeral, start_job
 from bot.generation import MAX_IMAGES, MAX_PROMPT_CHARS
 from bot.guild_prefs import default_provider
-from bot.jobs import Origin
+from bot.jobs.intake import Origin
 
 STRENGTH_CHOICES = [
     app_commands.Choice(name="subtle (0.35)", value="subtle"),
@@ -107,7 +107,7 @@ class Variations(commands.Cog):
             # After the acknowledgement: nothing may wait on the database before it.
             chosen = provider or await default_provider(
                 self.bot.config,
-                self.bot.moderation.store,
+                self.bot.db.settings,
                 interaction.guild_id,
                 interaction.channel_id,
                 needs=lambda capabilities: capabilities.image_to_image,

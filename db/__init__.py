@@ -1,7 +1,9 @@
-"""SQLite storage: schema, numbered migrations and the query functions. Nothing else runs SQL."""
+"""SQLite storage: schema, numbered migrations and the stores (db.jobs, db.images, db.loras,
+db.settings, db.community, db.stats) that hold every query. Nothing else runs SQL."""
 
 from __future__ import annotations
 
-from db.database import JOB_ACTIVE_STATES, JOB_FINAL_STATES, Database, JobRow
+from db.database import Database
+from db.jobs import JOB_ACTIVE_STATES, JOB_FINAL_STATES, JobRow
 
 __all__ = ["JOB_ACTIVE_STATES", "JOB_FINAL_STATES", "Database", "JobRow"]

@@ -13,7 +13,7 @@ import discord
 
 from bot.app import ArtFactoryBot
 from bot.config import parse_config
-from db.database import JOB_ACTIVE_STATES, JOB_FINAL_STATES, JobRow
+from db.jobs import JOB_ACTIVE_STATES, JOB_FINAL_STATES, JobRow
 from tests.fakes.discord import FakeDiscord, FakeMessage, Interaction
 
 ENV = {
@@ -103,7 +103,7 @@ class Harness:
                     return
 
     async def job_for(self, interaction: Interaction) -> JobRow | None:
-        for job in await self.bot.db.jobs_in_states(JOB_ACTIVE_STATES + JOB_FINAL_STATES):
+        for job in await self.bot.db.jobs.in_states(JOB_ACTIVE_STATES + JOB_FINAL_STATES):
             if job.interaction_token == interaction.token:
                 return job
         return None

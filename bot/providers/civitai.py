@@ -1,6 +1,7 @@
 """CivitAI's orchestration API (v2 consumer workflows) through a small client on the bot's
 aiohttp session. The civitai-py SDK is not used: it is synchronous, retries on its own and drags
-in a generated client for a handful of calls.
+in a generated client for a handful of calls. The workflow JSON itself is built and read in
+`civitai_workflows.py`; this module is the HTTP side.
 
 Wire (see the CivitAI section of the protocols reference):
 - submit: `POST {base}/v2/consumer/workflows?wait=0` with `{"steps": [{"$type": "textToImage",
@@ -29,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import random
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -39,46 +39,24 @@ import aiohttp
 from bot.capabilities import PROVIDER_CAPABILITIES
 from bot.civitai_models import AIR_PATTERN, CivitaiModels, check_lora_fit, family_name
 from bot.errors import InvalidRequest, ProviderError
-from bot.generation import MAX_SEED, GenerationRequest
+from bot.generation import GenerationRequest
 from bot.providers.base import (
-    GeneratedImage,
     GenerationResult,
     Provider,
     ProviderUpdate,
     parse_retry_after,
     trim_reason,
 )
+from bot.providers.civitai_workflows import (
+    TERMINAL,
+    probe_verdict,
+    update_for,
+    workflow_body,
+    workflow_result,
+)
 
 DEFAULT_BASE_URL = "https://orchestration.civitai.com"
 WORKFLOWS_PATH = "/v2/consumer/workflows"
-WORKFLOW_TAGS = ("art-factory",)  # indexed by CivitAI: the bot's workflows can be listed apart
-
-# About one megapixel in multiples of 64, as SDXL-class checkpoints like it.
-IMAGE_SIZES: dict[str, tuple[int, int]] = {
-    "1:1": (1024, 1024),
-    "16:9": (1344, 768),
-    "9:16": (768, 1344),
-    "4:3": (1152, 896),
-    "3:4": (896, 1152),
-    "3:2": (1216, 832),
-    "2:3": (832, 1216),
-    "21:9": (1536, 640),
-}
-DEFAULT_STEPS = 25
-DEFAULT_CFG_SCALE = 7.0
-DEFAULT_SCHEDULER = "eulerA"
-DEFAULT_CLIP_SKIP = 2
-
-_QUEUED = {"unassigned", "preparing", "scheduled"}
-_TERMINAL = {"succeeded", "failed", "expired", "canceled"}
-# Job `reason` codes CivitAI documents, in words a member understands.
-_REASONS = {
-    "no_provider_available": "no worker can run it right now",
-    "blocked": "CivitAI's moderation blocked it",
-    "timeout": "it took too long",
-    "expired": "it took too long",
-    "canceled": "it was cancelled",
-}
 
 
 class CivitaiProvider(Provider):
@@ -105,34 +83,8 @@ class CivitaiProvider(Provider):
     # -- the interface ---------------------------------------------------------------------
 
     def build_input(self, request: GenerationRequest, image: str | None = None) -> dict[str, Any]:
-        """The whole workflow: one `textToImage` step. A member who chose no seed gets a random
-        one (CivitAI requires it; image i of the batch uses seed + i)."""
-        width, height = IMAGE_SIZES[request.aspect_ratio]
-        seed = request.seed
-        if seed is None:
-            seed = random.randrange(MAX_SEED - request.count + 2)
-        step_input: dict[str, Any] = {
-            "model": request.model,
-            "quantity": request.count,
-            "prompt": request.prompt,
-            "scheduler": DEFAULT_SCHEDULER,
-            "steps": request.steps or DEFAULT_STEPS,
-            "cfgScale": request.guidance if request.guidance is not None else DEFAULT_CFG_SCALE,
-            "width": width,
-            "height": height,
-            "seed": seed,
-            "clipSkip": DEFAULT_CLIP_SKIP,
-        }
-        if request.negative_prompt:
-            step_input["negativePrompt"] = request.negative_prompt
-        if request.loras:
-            step_input["additionalNetworks"] = {
-                lora.path: {"type": "Lora", "strength": lora.scale} for lora in request.loras
-            }
-        return {
-            "steps": [{"$type": "textToImage", "input": step_input}],
-            "tags": list(WORKFLOW_TAGS),
-        }
+        """The whole workflow (see `civitai_workflows.workflow_body`)."""
+        return workflow_body(request)
 
     async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
         if request.mode != "txt2img":
@@ -157,7 +109,7 @@ class CivitaiProvider(Provider):
 
     async def watch(self, model: str, request_id: str) -> AsyncIterator[ProviderUpdate]:
         while True:
-            update = _update_for(await self._workflow(request_id))
+            update = update_for(await self._workflow(request_id))
             yield update
             if update.phase == "completed":
                 return
@@ -166,38 +118,7 @@ class CivitaiProvider(Provider):
     async def result(self, model: str, request_id: str) -> GenerationResult:
         # Read the workflow again rather than reuse what `watch` saw: blob URLs are signed and
         # expire, and the runner downloads right after this returns.
-        workflow = await self._workflow(request_id)
-        status = workflow["status"]
-        if status not in _TERMINAL:
-            raise ProviderError(self.name, "the workflow has not finished yet", retryable=True)
-        if status != "succeeded":
-            # Workers crash and jobs expire on CivitAI's side; the input was accepted, so a
-            # later try may well work — unless moderation blocked it.
-            raise ProviderError(
-                self.name, _failure_reason(workflow), retryable=not _blocked(workflow)
-            )
-        images = []
-        withheld = []
-        for step in _steps(workflow):
-            for blob in _images(step):
-                url = blob.get("url")
-                if blob.get("available") is True and isinstance(url, str) and url:
-                    images.append(
-                        GeneratedImage(
-                            url=url, width=_int(blob, "width"), height=_int(blob, "height")
-                        )
-                    )
-                elif isinstance(blob.get("blockedReason"), str) and blob["blockedReason"]:
-                    withheld.append(blob["blockedReason"])
-        if not images:
-            if withheld:
-                raise ProviderError(
-                    self.name,
-                    trim_reason(f"CivitAI withheld the images ({withheld[0]})"),
-                    retryable=False,
-                )
-            raise ProviderError(self.name, "the finished workflow had no images", retryable=True)
-        return GenerationResult(images=tuple(images), seed=_seed(workflow))
+        return workflow_result(await self._workflow(request_id))
 
     async def cancel(self, model: str, request_id: str) -> None:
         try:
@@ -206,7 +127,7 @@ class CivitaiProvider(Provider):
             if exc.status == 404:  # gone already
                 return
             raise
-        if workflow["status"] in _TERMINAL:
+        if workflow["status"] in TERMINAL:
             return
         try:
             await self._call("PUT", _workflow_path(request_id), body={"status": "canceled"})
@@ -222,17 +143,7 @@ class CivitaiProvider(Provider):
         data = await self._call(
             "POST", WORKFLOWS_PATH, body=self.build_input(check), params={"whatif": "true"}
         )
-        if not isinstance(data, dict):
-            return None
-        transactions = data.get("transactions")
-        if isinstance(transactions, dict) and transactions.get("insufficientBuzz") is True:
-            return "but the account has too little Buzz for an image"
-        for step in _steps(data):
-            queue = step.get("queuePosition")
-            support = queue.get("support") if isinstance(queue, dict) else None
-            if support in ("unavailable", "unsupported"):
-                return f"but {model} has no workers right now"
-        return None
+        return probe_verdict(data, model)
 
     async def close(self) -> None:
         pass  # the session belongs to the bot
@@ -379,130 +290,3 @@ def problem_reason(text: str) -> str | None:
             if isinstance(messages, list):
                 parts.append(f"{field}: {'; '.join(str(m) for m in messages)}")
     return "; ".join(parts) or None
-
-
-def _steps(workflow: Mapping[str, Any]) -> list[dict[str, Any]]:
-    steps = workflow.get("steps")
-    return [step for step in steps if isinstance(step, dict)] if isinstance(steps, list) else []
-
-
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-
-
-def _images(step: Mapping[str, Any]) -> list[dict[str, Any]]:
-    output = step.get("output")
-    return _dicts(output.get("images")) if isinstance(output, dict) else []
-
-
-def _int(item: Mapping[str, Any], key: str) -> int | None:
-    value = item.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _seed(workflow: Mapping[str, Any]) -> int | None:
-    """The seed the workflow ran with (it echoes its input), so a re-attached job knows it."""
-    for step in _steps(workflow):
-        step_input = step.get("input")
-        if isinstance(step_input, dict) and (seed := _int(step_input, "seed")) is not None:
-            return seed
-    return None
-
-
-def _expected_images(step: Mapping[str, Any], listed: int) -> int:
-    step_input = step.get("input")
-    if isinstance(step_input, dict):
-        quantity = _int(step_input, "quantity") or 1
-        batch = _int(step_input, "batchSize") or 1
-        return max(quantity * batch, listed)
-    return listed
-
-
-def _update_for(workflow: Mapping[str, Any]) -> ProviderUpdate:
-    status = workflow["status"]
-    if status == "succeeded":
-        return ProviderUpdate("completed")
-    if status in _TERMINAL:
-        return ProviderUpdate("completed", error=_failure_reason(workflow))
-    steps = _steps(workflow)
-    total = ready = 0
-    for step in steps:
-        images = _images(step)
-        ready += sum(1 for blob in images if blob.get("available") is True)
-        total += _expected_images(step, len(images))
-    jobs = [job for step in steps for job in _dicts(step.get("jobs"))]
-    # `startedAt` is when a worker claimed the step, which may still queue it: not a start.
-    started = (
-        ready > 0
-        or any(step.get("status") == "processing" for step in steps)
-        or any(job.get("status") in ("processing", "succeeded") for job in jobs)
-    )
-    if status in _QUEUED and not started:
-        return ProviderUpdate("queued", queue_position=_queue_position(steps))
-    parts = []
-    if total > 1:
-        parts.append(f"{ready} of {total} images ready")
-    rates = [
-        step["estimatedProgressRate"]
-        for step in steps
-        if isinstance(step.get("estimatedProgressRate"), int | float)
-    ]
-    if rates and 0 < min(rates) < 1:
-        parts.append(f"about {round(min(rates) * 100)}%")
-    return ProviderUpdate("running", detail=" · ".join(parts) or None)
-
-
-def _queue_position(steps: list[dict[str, Any]]) -> int | None:
-    """How many jobs are ahead: the step's own `queuePosition` (or, as older answers had it,
-    the first of its jobs' positions). The longest wait of any step is the workflow's."""
-    waits = []
-    for step in steps:
-        ahead = _preceding(step.get("queuePosition"))
-        if ahead is None:
-            positions = [_preceding(job.get("queuePosition")) for job in _dicts(step.get("jobs"))]
-            known = [p for p in positions if p is not None]
-            ahead = min(known) if known else None
-        if ahead is not None:
-            waits.append(ahead)
-    return max(waits) if waits else None
-
-
-def _preceding(queue: Any) -> int | None:
-    ahead = queue.get("precedingJobs") if isinstance(queue, dict) else None
-    return ahead if isinstance(ahead, int) and not isinstance(ahead, bool) and ahead >= 0 else None
-
-
-def _job_reasons(workflow: Mapping[str, Any]) -> list[str]:
-    reasons = []
-    for step in _steps(workflow):
-        for job in _dicts(step.get("jobs")):
-            if job.get("status") in (None, "succeeded"):
-                continue
-            for key in ("blockedReason", "reason"):
-                value = job.get(key)
-                if isinstance(value, str) and value:
-                    reasons.append(_REASONS.get(value, value))
-                    break
-        output = step.get("output")
-        errors = output.get("errors") if isinstance(output, dict) else None
-        if isinstance(errors, list):
-            reasons.extend(str(e) for e in errors if isinstance(e, str) and e)
-    return reasons
-
-
-def _blocked(workflow: Mapping[str, Any]) -> bool:
-    return any(
-        job.get("reason") == "blocked" or bool(job.get("blockedReason"))
-        for step in _steps(workflow)
-        for job in _dicts(step.get("jobs"))
-    )
-
-
-def _failure_reason(workflow: Mapping[str, Any]) -> str:
-    status = workflow.get("status")
-    verb = {"expired": "expired", "canceled": "was cancelled"}.get(str(status), "failed")
-    text = f"the CivitAI job {verb}"
-    reasons = _job_reasons(workflow)
-    if reasons:
-        text += f": {reasons[0]}"
-    return trim_reason(text)

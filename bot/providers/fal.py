@@ -7,31 +7,20 @@ A job is followed through fal's status stream (`GET {status_url}/stream?logs=1`,
 events): one request per job instead of one per poll, and `COMPLETED` arrives the moment fal
 has it. If the stream cannot be opened or breaks off, the job falls back to polling the status
 through fal-client (paced by `PollPacer`), whose errors carry the usual retry semantics.
-
-The stream is read with aiohttp, sending the credentials of fal-client's own httpx client.
-Measured at a thousand jobs in flight (bench/README.md), httpx + httpx-sse cost ~290 µs of CPU
-per status event against ~85 µs here, and httpcore's pool scans every open connection on each
-request and release, so a thousand open streams made every fal request ~2.5 ms dearer.
+The stream, and why it is read with aiohttp rather than fal-client's httpx, is in
+`fal_stream.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import asyncio.sslproto
-import contextlib
-import json
-import logging
-import os
-import ssl
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
-import certifi
 import fal_client
 import httpx
-from fal_client.client import AsyncRequestHandle, Completed, InProgress, Queued, Status
+from fal_client.client import AsyncRequestHandle
 
 from bot.capabilities import PROVIDER_CAPABILITIES
 from bot.errors import ProviderError
@@ -42,16 +31,10 @@ from bot.providers.base import (
     Provider,
     ProviderUpdate,
     parse_retry_after,
-    parse_step,
     trim_reason,
 )
+from bot.providers.fal_stream import StatusStreams, update_for
 from bot.providers.pacing import PollPacer
-
-log = logging.getLogger(__name__)
-
-# A status stream is idle between changes; fal sends a comment every 15 s to keep it open, so a
-# minute of silence means the connection is dead and polling takes over.
-STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=15, sock_connect=15, sock_read=60)
 
 IMAGE_SIZES: dict[str, str | dict[str, int]] = {
     "1:1": "square_hd",
@@ -82,7 +65,7 @@ class FalProvider(Provider):
         self._client = fal_client.AsyncClient(key=key)
         self._poll_interval_s = poll_interval_s
         self._handles: dict[str, AsyncRequestHandle] = {}
-        self._streams: aiohttp.ClientSession | None = None  # made in the running loop
+        self._streams = StatusStreams()
 
     def build_input(self, request: GenerationRequest, image: str | None = None) -> dict[str, Any]:
         if request.mode == "upscale":
@@ -135,14 +118,14 @@ class FalProvider(Provider):
     async def watch(self, model: str, request_id: str) -> AsyncIterator[ProviderUpdate]:
         handle = await self._handle(model, request_id)
         try:
-            async for update in self._stream(handle):
+            async for update in self._streams.updates(handle):
                 yield update
                 if update.phase == "completed":
                     return
             # The stream was unavailable or ended early: poll until completion.
             pacer = PollPacer(self._poll_interval_s)
             while True:
-                update = _update_for(await handle.status(with_logs=True))
+                update = update_for(await handle.status(with_logs=True))
                 yield update
                 if update.phase == "completed":
                     return
@@ -153,64 +136,6 @@ class FalProvider(Provider):
         except Exception as exc:
             self._handles.pop(request_id, None)
             raise _as_provider_error(exc) from exc
-
-    async def _stream_session(self) -> aiohttp.ClientSession:
-        if self._streams is None or self._streams.closed:
-            _limit_tls_read_buffers()
-            # Loading a CA bundle takes tens of milliseconds: not on the event loop.
-            context = await asyncio.to_thread(_tls_context)
-            if self._streams is not None and not self._streams.closed:
-                return self._streams  # another job made it meanwhile
-            self._streams = aiohttp.ClientSession(
-                # One connection per running job, opened and closed with its stream.
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=15, ssl=context),
-                timeout=STREAM_TIMEOUT,
-                trust_env=True,  # proxies from the environment, as httpx honours them
-            )
-        return self._streams
-
-    async def _stream(self, handle: AsyncRequestHandle) -> AsyncIterator[ProviderUpdate]:
-        """Updates from fal's status stream. Ends without a `completed` update when the stream
-        can't be used, so the caller polls instead: the stream is an optimisation, never a
-        new way for a job to fail."""
-        final: ProviderUpdate | None = None
-        headers = {
-            # fal-client's own credentials and user agent, from its authenticated client
-            "Authorization": handle.client.headers.get("authorization", ""),
-            "User-Agent": handle.client.headers.get("user-agent", ""),
-            "Accept": "text/event-stream",
-            "Cache-Control": "no-store",
-        }
-        try:
-            session = await self._stream_session()
-            async with session.get(
-                handle.status_url + "/stream", params={"logs": "1"}, headers=headers
-            ) as response:
-                if response.status != 200 or response.content_type != "text/event-stream":
-                    log.info(
-                        "fal status stream for %s answered HTTP %s (%s); polling instead",
-                        handle.request_id,
-                        response.status,
-                        response.content_type,
-                    )
-                    return
-                async with contextlib.aclosing(_sse_data(response.content)) as events:
-                    async for data in events:
-                        update = _update_for(handle._parse_status(json.loads(data)))
-                        if update.phase == "completed":
-                            final = update  # yielded once the connection is released
-                            break
-                        yield update
-        except (aiohttp.ClientError, OSError, TimeoutError, ValueError, KeyError, TypeError) as exc:
-            log.info(
-                "fal status stream for %s broke off (%s: %s); polling instead",
-                handle.request_id,
-                type(exc).__name__,
-                exc,
-            )
-            return
-        if final is not None:
-            yield final
 
     async def result(self, model: str, request_id: str) -> GenerationResult:
         # Only called once watch() saw COMPLETED, so the result is fetched directly: the
@@ -259,90 +184,13 @@ class FalProvider(Provider):
 
     async def close(self) -> None:
         self._handles.clear()
-        if self._streams is not None:
-            await self._streams.close()
+        await self._streams.close()
         # fal-client caches one httpx client per AsyncClient (asyncstdlib's cached_property
         # keeps it wrapped in an AwaitableValue); close it if it was ever created.
         cached = self._client.__dict__.get("_client")
         client = getattr(cached, "value", cached)
         if isinstance(client, httpx.AsyncClient):
             await client.aclose()
-
-
-# asyncio's SSL transport (3.11+) gives every TLS connection a 256 KiB read buffer, allocated
-# and zeroed up front: a thousand open status streams held ~270 MB in them alone. A TLS record
-# carries at most 16 KiB of data, so a read never needs more than that.
-TLS_READ_BUFFER = 16 * 1024
-
-
-def _limit_tls_read_buffers() -> None:
-    """Shrink asyncio's per-connection TLS read buffer (a class attribute it reads when each
-    connection is made; process-wide, and only ever lowered)."""
-    protocol = getattr(asyncio.sslproto, "SSLProtocol", None)
-    current = getattr(protocol, "max_size", None)
-    if isinstance(current, int) and current > TLS_READ_BUFFER:
-        protocol.max_size = TLS_READ_BUFFER  # type: ignore[union-attr]
-
-
-def _tls_context() -> ssl.SSLContext:
-    """The trust store fal-client's httpx uses: `SSL_CERT_FILE` or `SSL_CERT_DIR` when set
-    (read now, like httpx does when it makes its client), else certifi's bundle."""
-    cafile = os.environ.get("SSL_CERT_FILE")
-    capath = os.environ.get("SSL_CERT_DIR")
-    if cafile:
-        return ssl.create_default_context(cafile=cafile)
-    if capath:
-        return ssl.create_default_context(capath=capath)
-    return ssl.create_default_context(cafile=certifi.where())
-
-
-async def _sse_data(content: aiohttp.StreamReader) -> AsyncGenerator[str, None]:
-    """The `data` of each server-sent event (comments and other fields skipped). Lines are
-    split here rather than by `readline`, whose 128 KiB cap cumulative logs could exceed."""
-    buffer = bytearray()
-    data: list[str] = []
-    async for chunk in content.iter_any():
-        buffer += chunk
-        while (end := buffer.find(b"\n")) >= 0:
-            line = bytes(buffer[:end]).rstrip(b"\r").decode("utf-8")
-            del buffer[: end + 1]
-            if not line:
-                if data:
-                    yield "\n".join(data)
-                    data = []
-            elif line.startswith("data:"):
-                value = line[5:]
-                data.append(value[1:] if value.startswith(" ") else value)
-    if data:
-        yield "\n".join(data)
-
-
-def _update_for(status: Status) -> ProviderUpdate:
-    if isinstance(status, Queued):
-        return ProviderUpdate("queued", queue_position=status.position)
-    if isinstance(status, InProgress):
-        return _running_update(status.logs)
-    if isinstance(status, Completed):
-        update = _running_update(status.logs)
-        return ProviderUpdate(
-            "completed",
-            step=update.step,
-            total_steps=update.total_steps,
-            log=update.log,
-            error=trim_reason(status.error) if status.error else None,
-        )
-    raise ValueError(f"unknown fal status {status!r}")
-
-
-def _running_update(logs: list[dict[str, Any]] | None) -> ProviderUpdate:
-    lines = [str(entry.get("message", "")) for entry in (logs or [])]
-    step = parse_step(lines)
-    return ProviderUpdate(
-        "running",
-        step=step[0] if step else None,
-        total_steps=step[1] if step else None,
-        log=lines[-1] if lines else None,
-    )
 
 
 def _parse_result(data: Any) -> GenerationResult:

@@ -12,7 +12,8 @@ from bot.civitai_models import CivitaiModels
 from bot.config import DEFAULT_PROVIDERS
 from bot.errors import ProviderError
 from bot.generation import MAX_SEED, GenerationRequest, LoraRef
-from bot.providers.civitai import CivitaiProvider, _update_for
+from bot.providers.civitai import CivitaiProvider
+from bot.providers.civitai_workflows import update_for
 from tests.fakes.civitai import FakeCivitai, Script
 
 CHECKPOINT = DEFAULT_PROVIDERS["civitai"].model
@@ -208,7 +209,7 @@ def test_queue_positions_are_read_from_the_step_or_else_from_its_jobs() -> None:
             {"status": "scheduled", "queuePosition": {"support": "available", "precedingJobs": 3}}
         ],
     }
-    assert _update_for(step_level).queue_position == 3
+    assert update_for(step_level).queue_position == 3
     job_level = {  # how the jobs carried it before the step did
         "status": "unassigned",
         "steps": [
@@ -221,8 +222,8 @@ def test_queue_positions_are_read_from_the_step_or_else_from_its_jobs() -> None:
             }
         ],
     }
-    assert _update_for(job_level).queue_position == 2
-    assert _update_for({"status": "preparing", "steps": []}).queue_position is None
+    assert update_for(job_level).queue_position == 2
+    assert update_for({"status": "preparing", "steps": []}).queue_position is None
     processing = {
         "status": "processing",
         "steps": [
@@ -234,7 +235,7 @@ def test_queue_positions_are_read_from_the_step_or_else_from_its_jobs() -> None:
             }
         ],
     }
-    assert _update_for(processing).detail == "1 of 2 images ready · about 40%"
+    assert update_for(processing).detail == "1 of 2 images ready · about 40%"
 
 
 async def test_probe_asks_what_an_image_would_cost_without_running_anything(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import posting
+from bot.delivery import posting
 from tests.fakes.discord import FakeDiscord, FakeMessage, RecordedRequest
 from tests.fakes.fal import FakeFal, Script
 from tests.harness import Harness, running_bot
@@ -31,10 +31,10 @@ def with_images(fake: FakeDiscord) -> list[FakeMessage]:
 
 
 async def assert_charged_once(h: Harness, job_id: int) -> None:
-    job = await h.bot.db.get_job(job_id)
+    job = await h.bot.db.jobs.get(job_id)
     assert job is not None
     assert (job.state, job.quota_state) == ("done", "committed")
-    assert await h.bot.db.quota_used(job.user_id, job.quota_day) == job.image_count
+    assert await h.bot.db.jobs.quota_used(job.user_id, job.quota_day) == job.image_count
 
 
 async def test_502s_on_the_final_edit_are_retried_and_the_result_is_posted_once(
@@ -146,7 +146,7 @@ async def test_when_every_delivery_path_fails_the_job_fails_refunded_and_the_mem
         job = await h.job_for(interaction)
         assert job is not None
         assert (job.state, job.quota_state) == ("failed", "refunded")
-        assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 0
+        assert await h.bot.db.jobs.quota_used(job.user_id, job.quota_day) == 0
         assert with_images(fake_discord) == []
         # The one path Discord still served: a follow-up (the first one after a deferred
         # response fills in its "thinking…" message, which no progress edit reached).

@@ -1,4 +1,5 @@
-"""A command acknowledged just before a crash is answered after the restart (bot/intake.py)."""
+"""A command acknowledged just before a crash is answered after the restart
+(bot/jobs/journal.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from bot.intake import Acknowledged, Intake, parse
+from bot.jobs.journal import Acknowledged, Intake, parse
 from tests.bot.test_main import start_bot_process
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal, Script

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobs import quota_day
+from bot.jobs.intake import quota_day
 from bot.moderation import blocked_by, normalize
-from db.moderation import ModerationStore
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal, Script
 from tests.harness import Harness, running_bot
@@ -46,9 +45,9 @@ async def test_blocked_prompts_never_reach_the_provider_and_are_audited(
     fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
 ) -> None:
     async with running_bot(fake_discord, db_path) as h:
-        store = ModerationStore(h.bot.db)
+        store = h.bot.db.settings
         await store.add_filter(fake_discord.guild_id, "word", "nsfw", 1)
-        await store.update_guild_settings(fake_discord.guild_id, audit_channel_id=3999)
+        await store.update_guild(fake_discord.guild_id, audit_channel_id=3999)
         attempts = [await h.imagine(prompt=p) for p in ("N.S.F.W cat", "ｎｓｆｗ cat", "n5fw cat")]
         await h.idle()
         for interaction in attempts:
@@ -82,7 +81,7 @@ async def test_flagged_images_are_withheld_in_normal_channels(
         job = await h.job_for(interaction)
         assert job is not None
         assert (job.state, job.withheld_images, job.refunded_images) == ("done", 1, 0)
-        assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 2  # default: charged
+        assert await h.bot.db.jobs.quota_used(job.user_id, job.quota_day) == 2  # default: charged
 
 
 async def test_flagged_images_are_spoilered_in_age_restricted_channels(
@@ -110,9 +109,7 @@ async def test_servers_can_refund_withheld_images_instead(
 ) -> None:
     fake_fal.script(None, Script(queue_s=0, run_s=0.2, steps=1, nsfw=True))
     async with running_bot(fake_discord, db_path) as h:
-        await ModerationStore(h.bot.db).update_guild_settings(
-            fake_discord.guild_id, charge_flagged=0
-        )
+        await h.bot.db.settings.update_guild(fake_discord.guild_id, charge_flagged=False)
         interaction = await h.imagine(prompt="beach", count=2)
         await h.idle()
         message = h.original(interaction)
@@ -121,7 +118,7 @@ async def test_servers_can_refund_withheld_images_instead(
         assert "refunded to your quota" in (message.content or "")
         job = await h.job_for(interaction)
         assert job is not None and job.refunded_images == 2
-        assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 0
+        assert await h.bot.db.jobs.quota_used(job.user_id, job.quota_day) == 0
 
 
 async def test_budget_cap_stops_jobs_at_the_exact_threshold_under_concurrency(
@@ -134,7 +131,7 @@ async def test_budget_cap_stops_jobs_at_the_exact_threshold_under_concurrency(
         costs={"per_image": {"fal": 0.25, "replicate": 0.25}, "per_model": {}},
         generation={"max_jobs_per_user": 50, "max_concurrent_jobs": 50},
     ) as h:
-        await ModerationStore(h.bot.db).update_guild_settings(
+        await h.bot.db.settings.update_guild(
             fake_discord.guild_id, monthly_budget=2.0
         )  # exactly 8 images
         burst = await asyncio.gather(
@@ -144,7 +141,7 @@ async def test_budget_cap_stops_jobs_at_the_exact_threshold_under_concurrency(
         accepted = [j for i in burst if (j := await h.job_for(i)) is not None]
         assert len(accepted) == 8
         assert len(fake_fal.submits) == 8
-        spent = await h.bot.db.guild_spend(fake_discord.guild_id, 0)
+        spent = await h.bot.db.jobs.guild_spend(fake_discord.guild_id, 0)
         assert spent == pytest.approx(2.0)
         refused = [i for i in burst if await h.job_for(i) is None]
         texts = [
@@ -166,9 +163,7 @@ async def test_the_audit_channel_gets_one_entry_per_job_without_429s(
     async with running_bot(
         fake_discord, db_path, generation={"max_jobs_per_user": 30, "max_concurrent_jobs": 30}
     ) as h:
-        await ModerationStore(h.bot.db).update_guild_settings(
-            fake_discord.guild_id, audit_channel_id=3999
-        )
+        await h.bot.db.settings.update_guild(fake_discord.guild_id, audit_channel_id=3999)
         burst = await asyncio.gather(*(h.imagine(prompt=f"audit {i}") for i in range(30)))
         await h.idle(timeout=60)
         await h.bot.audit.flush()
@@ -224,7 +219,7 @@ async def refused(h: Harness, fake_fal: FakeFal, prompt: str) -> None:
     assert answers[0]["flags"] & 64
     assert await h.job_for(interaction) is None
     assert fake_fal.requests == []
-    assert await h.bot.db.quota_used(4000, quota_day()) == 0
+    assert await h.bot.db.jobs.quota_used(4000, quota_day()) == 0
 
 
 @pytest.mark.parametrize("char", INVISIBLE, ids=lambda c: f"U+{ord(c):04X}")
@@ -232,7 +227,7 @@ async def test_an_invisible_character_inside_a_blocked_word_is_caught(
     fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path, char: str
 ) -> None:
     async with running_bot(fake_discord, db_path) as h:
-        await ModerationStore(h.bot.db).add_filter(fake_discord.guild_id, "word", "nsfw", 1)
+        await h.bot.db.settings.add_filter(fake_discord.guild_id, "word", "nsfw", 1)
         await refused(h, fake_fal, f"a n{char}s{char}fw cat")
 
 
@@ -255,5 +250,5 @@ async def test_look_alike_letters_from_any_script_are_caught(
     fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path, word: str
 ) -> None:
     async with running_bot(fake_discord, db_path) as h:
-        await ModerationStore(h.bot.db).add_filter(fake_discord.guild_id, "word", "nsfw", 1)
+        await h.bot.db.settings.add_filter(fake_discord.guild_id, "word", "nsfw", 1)
         await refused(h, fake_fal, f"a {word} cat")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import looplag
-from bot.progress import EditBudget, ThrottledEditor
+from bot.delivery.progress import EditBudget, ThrottledEditor
+from bot.ops import looplag
 from bot.providers.base import ProviderUpdate
 from bot.providers.pacing import PollPacer
 

@@ -4,7 +4,7 @@ import asyncio
 import itertools
 import time
 
-from bot.progress import ProgressView, ThrottledEditor, progress_bar, render_progress
+from bot.delivery.progress import ProgressView, ThrottledEditor, progress_bar, render_progress
 from bot.providers.base import parse_step
 
 

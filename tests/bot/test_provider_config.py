@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot.config import load_config, parse_config
-from bot.delivery import decode_data_url
+from bot.delivery.downloads import decode_data_url
 from bot.errors import ConfigError, DeliveryError, InvalidRequest
 from bot.generation import build_request
 from bot.providers.openai_compat import max_n, split_count

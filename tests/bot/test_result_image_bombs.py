@@ -113,10 +113,10 @@ async def test_a_huge_png_result_is_refused_without_decoding_it(
         assert "returned an image too large to post (12000x12000, 144 megapixels" in content
         assert "Your image was refunded" in content
         job = next(
-            j for j in await h.bot.db.jobs_in_states(("failed",)) if j.interaction_token == token
+            j for j in await h.bot.db.jobs.in_states(("failed",)) if j.interaction_token == token
         )
         assert (job.state, job.quota_state) == ("failed", "refunded")
-        assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 0
+        assert await h.bot.db.jobs.quota_used(job.user_id, job.quota_day) == 0
     assert growth < MAX_GROWTH_KB, f"peak RSS grew by {growth / 1024:.0f} MB"
 
 
@@ -134,8 +134,8 @@ async def test_a_huge_jpeg_result_is_posted_downscaled_without_decoding_it_in_fu
             assert posted.format == "JPEG"
             assert posted.size == (SIDE // 4, SIDE // 4)  # decoded at a quarter: 9 MP
         job = next(
-            j for j in await h.bot.db.jobs_in_states(("done",)) if j.interaction_token == token
+            j for j in await h.bot.db.jobs.in_states(("done",)) if j.interaction_token == token
         )
         assert (job.state, job.quota_state) == ("done", "committed")
-        assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 1
+        assert await h.bot.db.jobs.quota_used(job.user_id, job.quota_day) == 1
     assert growth < MAX_GROWTH_KB, f"peak RSS grew by {growth / 1024:.0f} MB"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import runner
+from bot.jobs import execution
 from tests.fakes.cdn import FakeCDN
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal, Script
@@ -164,7 +164,7 @@ async def test_a_deleted_channel_ends_the_job_as_failed_and_refunds(
         assert job is not None
         assert (job.state, job.quota_state) == ("failed", "refunded")
         assert "could not post the result" in (job.error or "")
-        assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 0
+        assert await h.bot.db.jobs.quota_used(job.user_id, job.quota_day) == 0
 
 
 async def test_a_graceful_restart_resumes_the_job_without_submitting_again(
@@ -186,7 +186,7 @@ async def test_a_graceful_restart_resumes_the_job_without_submitting_again(
         job = await h2.job_for(interaction)
         assert job is not None
         assert (job.state, job.quota_state) == ("done", "committed")
-        assert await h2.bot.db.quota_used(job.user_id, job.quota_day) == 2
+        assert await h2.bot.db.jobs.quota_used(job.user_id, job.quota_day) == 2
 
 
 async def test_a_submit_cut_off_by_a_restart_is_not_sent_twice(
@@ -199,13 +199,13 @@ async def test_a_submit_cut_off_by_a_restart_is_not_sent_twice(
             while not any(r.method == "POST" for r in fake_fal.requests):
                 await asyncio.sleep(0.02)
         job = await h.job_for(interaction)
-        assert job is not None and job.submit_pending == 1
+        assert job is not None and job.submit_pending is True
     async with running_bot(fake_discord, db_path) as h2:
         await h2.idle()
         assert len([r for r in fake_fal.requests if r.method == "POST"]) == 1
         job = await h2.job_for(interaction)
         assert job is not None
-        assert (job.state, job.quota_state, job.submit_pending) == ("failed", "refunded", 0)
+        assert (job.state, job.quota_state, job.submit_pending) == ("failed", "refunded", False)
         content = h2.original(interaction).content or ""
         assert "restarted while sending this job to fal" in content
         assert "not charged twice" in content
@@ -216,7 +216,7 @@ async def test_submits_to_one_provider_take_turns(
 ) -> None:
     """At most SUBMITS_PER_PROVIDER submits are in flight to one provider at once; a job
     waiting for its turn is not marked as being sent, and every job is delivered."""
-    monkeypatch.setattr(runner, "SUBMITS_PER_PROVIDER", 2)
+    monkeypatch.setattr(execution, "SUBMITS_PER_PROVIDER", 2)
     fake_fal.script(None, QUICK)
     fake_fal.inject("POST", r"^/fal-ai/flux", delay=2.0, times=2)  # the first two are slow
 
@@ -232,7 +232,7 @@ async def test_submits_to_one_provider_take_turns(
         assert len(posts()) == 2  # the third job waits for a turn...
         jobs = [await h.job_for(i) for i in interactions]
         waiting = [j for j in jobs if j is not None and j.provider_request_id is None]
-        assert sorted(j.submit_pending for j in waiting) == [0, 1, 1]  # ...unmarked
+        assert sorted(j.submit_pending for j in waiting) == [False, True, True]  # ...unmarked
         await h.idle()
         times = posts()
         assert len(times) == 3

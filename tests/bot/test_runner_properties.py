@@ -22,14 +22,16 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.config import parse_config
-from bot.delivery import Delivered, ImageFile, MessageTarget
+from bot.delivery.downloads import ImageFile
+from bot.delivery.messenger import Delivered, MessageTarget
 from bot.errors import ProviderError, QuotaExceeded
 from bot.generation import GenerationRequest, build_request
-from bot.jobs import JobService, Origin
+from bot.jobs.intake import JobService, Origin
+from bot.jobs.retry import RetryPolicy
+from bot.jobs.runner import JobRunner
 from bot.providers.base import GeneratedImage, GenerationResult, Provider, ProviderUpdate
-from bot.retry import RetryPolicy
-from bot.runner import JobRunner
-from db.database import JOB_FINAL_STATES, Database
+from db.database import Database
+from db.jobs import JOB_FINAL_STATES
 from tests.fakes.cdn import FakeCDN, make_png
 
 BEHAVIOURS = ("ok", "ok", "fail", "hang", "refuse", "ambiguous")
@@ -198,7 +200,7 @@ async def run_schedule(
                 if runner.idle.is_set():
                     break
 
-        jobs = [await db.get_job(job_id) for job_id in job_ids]
+        jobs = [await db.jobs.get(job_id) for job_id in job_ids]
         for job in jobs:
             assert job is not None
             assert job.state in JOB_FINAL_STATES, (job.id, job.state)
@@ -213,7 +215,7 @@ async def run_schedule(
                 for j in jobs
                 if j is not None and j.state == "done" and j.user_id == user
             )
-            assert await db.quota_used(user, jobs[0].quota_day if jobs else "") == (
+            assert await db.jobs.quota_used(user, jobs[0].quota_day if jobs else "") == (
                 used if jobs else 0
             )
     finally:
@@ -271,7 +273,7 @@ async def test_the_watchdog_picks_up_a_job_whose_runner_died(tmp_path: Path) -> 
             build_request(config, prompt="orphan"), Origin(1, 1, 1, 1, None, "t", 0.0, 1, 10**7)
         )
         async with asyncio.timeout(10):
-            while (job := await db.get_job(orphan)) is None or not job.is_final:
+            while (job := await db.jobs.get(orphan)) is None or not job.is_final:
                 await asyncio.sleep(0.05)
         assert job.state == "done" and messenger.deliveries[orphan] == 1
     finally:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bot.runner import FairScheduler
+from bot.jobs.scheduler import FairScheduler
 
 
 def test_round_robin_across_users_with_limits() -> None:

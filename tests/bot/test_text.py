@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.text import escape, inline_code
+from bot.delivery.text import escape, inline_code
 from tests.discord_markdown import render
 
 

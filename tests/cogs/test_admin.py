@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.jobs import quota_day
+from bot.jobs.intake import quota_day
 from tests.cogs.moderation_helpers import (
     ALICE,
     BOB,
@@ -115,7 +115,7 @@ async def test_filters_block_disguised_prompts_before_the_provider(
         assert "Prompt filters on this server (2)" in listed
         # In a code span a backslash is shown as is: the regex reads exactly as it was typed.
         assert "word: `nsfw`" in listed and "regex: `gore\\w*`" in listed
-        store = h.bot.moderation.store
+        store = h.bot.db.settings
         assert await store.filters(fake_discord.guild_id) == [
             ("regex", r"gore\w*"),
             ("word", "nsfw"),
@@ -125,7 +125,7 @@ async def test_filters_block_disguised_prompts_before_the_provider(
             text = await refused_imagine(h, prompt=prompt)
             assert text == "That prompt can't be used on this server.", prompt
         assert fake_fal.submits == []  # no provider call at all
-        assert await h.bot.db.quota_used(ALICE, _today()) == 0
+        assert await h.bot.db.jobs.quota_used(ALICE, _today()) == 0
 
         removed = await private_answer(
             h, await admin(fake_discord, "filter", "remove", kind="word", pattern="NSFW")
@@ -161,7 +161,7 @@ async def test_a_banned_member_is_refused_before_any_charge_until_unbanned(
         text = await refused_imagine(h, prompt="a quiet lake", count=2)
         assert text == "You can't generate images on this server. Reason: spamming the channel"
         assert fake_fal.submits == []
-        assert await h.bot.db.quota_used(ALICE, _today()) == 0
+        assert await h.bot.db.jobs.quota_used(ALICE, _today()) == 0
         # Others are not affected.
         other = await h.imagine(prompt="a quiet lake", user_id=BOB)
         await h.idle()
@@ -197,7 +197,7 @@ async def test_ban_durations_are_parsed_strictly(
         )
         assert f"The duration {duration.strip()!r} is not valid" in text
         assert "like 30m, 12h or 7d" in text
-        assert await h.bot.moderation.store.active_ban(fake_discord.guild_id, ALICE, 0) is None
+        assert await h.bot.db.settings.active_ban(fake_discord.guild_id, ALICE, 0) is None
 
 
 async def test_a_timed_ban_expires(
@@ -210,7 +210,7 @@ async def test_a_timed_ban_expires(
             h, await admin(fake_discord, "ban", member=User(ALICE), duration="30m")
         )
         assert "can't generate images on this server until <t:" in text
-        store = h.bot.moderation.store
+        store = h.bot.db.settings
         ban = await store.active_ban(fake_discord.guild_id, ALICE, time.time())
         assert ban is not None and ban.until is not None and ban.banned_by == MOD
         assert started + 1800 <= ban.until <= time.time() + 1800
@@ -318,7 +318,7 @@ async def test_server_and_channel_settings_are_validated_and_applied(
     fake_fal.script(None, QUICK)
     fake_replicate.script(None, ReplicateScript(queue_s=0, run_s=0.2, steps=1))
     async with running_bot(fake_discord, db_path) as h:
-        store = h.bot.moderation.store
+        store = h.bot.db.settings
         guild = fake_discord.guild_id
         unknown = await private_answer(
             h, await admin(fake_discord, "settings", "server", providers="fal, dalle, midjourney")
@@ -332,7 +332,7 @@ async def test_server_and_channel_settings_are_validated_and_applied(
             h, await admin(fake_discord, "settings", "server", default_provider="openai")
         )
         assert "Unknown provider: openai" in default
-        assert (await store.guild_settings(guild)).updated_at == 0.0  # nothing was saved
+        assert (await store.guild(guild)).updated_at == 0.0  # nothing was saved
 
         saved = await private_answer(
             h,
@@ -349,13 +349,13 @@ async def test_server_and_channel_settings_are_validated_and_applied(
             ),
         )
         assert saved.startswith("Saved.")
-        settings = await store.guild_settings(guild)
+        settings = await store.guild(guild)
         assert (settings.mod_channel_id, settings.gallery_channel_id) == (
             MOD_CHANNEL,
             GALLERY_CHANNEL,
         )
         assert (settings.providers, settings.default_provider) == ("replicate,fal", "replicate")
-        assert (settings.nsfw_spoilers, settings.monthly_budget) == (0, 25.5)
+        assert (settings.nsfw_spoilers, settings.monthly_budget) == (False, 25.5)
         conflict = await private_answer(
             h, await admin(fake_discord, "settings", "server", providers="fal")
         )
@@ -412,7 +412,7 @@ async def test_server_and_channel_settings_are_validated_and_applied(
             await admin(fake_discord, "settings", "server", providers="all", monthly_budget=0.0),
         )
         assert cleared.startswith("Saved.")
-        settings = await store.guild_settings(guild)
+        settings = await store.guild(guild)
         assert (settings.providers, settings.monthly_budget) == ("", None)
         nothing = await private_answer(h, await admin(fake_discord, "settings", "server"))
         assert "Give at least one setting" in nothing

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.jobs import quota_day
+from bot.jobs.intake import quota_day
 from tests.cogs.moderation_helpers import ALICE, User, admin, private_answer, snapshot
 from tests.fakes.discord import FakeDiscord, Interaction
 from tests.fakes.fal import FakeFal
@@ -54,7 +54,7 @@ async def test_an_option_of_the_wrong_type_is_refused_naming_the_option(
         for interaction, words in cases:
             answer = await assert_refused_with_nothing_charged(h, interaction)
             assert words in answer and "nothing was charged" in answer, answer
-        assert await h.bot.db.quota_used(USER, quota_day()) == 0
+        assert await h.bot.db.jobs.quota_used(USER, quota_day()) == 0
         assert fake_fal.requests == []
 
 
@@ -74,7 +74,7 @@ async def test_a_choice_that_is_not_offered_is_refused_naming_the_option(
         assert "`provider` must be one of fal, replicate, civitai, openai" in answer, answer
         answer = await assert_refused_with_nothing_charged(h, ratio)
         assert "`aspect_ratio` must be one of 1:1, 16:9" in answer, answer
-        assert await h.bot.db.quota_used(USER, quota_day()) == 0
+        assert await h.bot.db.jobs.quota_used(USER, quota_day()) == 0
         assert fake_fal.requests == []
 
 

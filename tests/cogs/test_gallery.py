@@ -117,7 +117,7 @@ async def test_share_posts_to_the_gallery_and_reactions_count_as_votes(
         link = f"https://discord.com/channels/{fake_discord.guild_id}/{job.channel_id}/{message.id}"
         assert embed["url"] == link and link in embed["fields"][0]["value"]
         assert post.reactions == [STAR]
-        shared = await h.bot.moderation.store.share_of(job.id, 1)
+        shared = await h.bot.db.community.share_of(job.id, 1)
         assert shared is not None and (shared.message_id, shared.user_id) == (post.id, ALICE)
 
         twice = await fake_discord.send_component(message, f"af:share:{job.id}:2", user_id=ALICE)

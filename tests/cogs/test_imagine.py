@@ -76,7 +76,7 @@ async def test_imagine_on_fal_acks_first_streams_progress_and_posts_every_image(
         assert job is not None
         assert (job.state, job.quota_state, job.image_count) == ("done", "committed", 2)
         assert job.provider_request_id == request_id
-        assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 2
+        assert await h.bot.db.jobs.quota_used(job.user_id, job.quota_day) == 2
 
         # Progress edits are spaced by the throttle (1.5 s per message).
         edits = [
@@ -186,7 +186,7 @@ async def test_quota_holds_under_50_concurrent_commands(
             assert "resets <t:" in followups[0].json["content"]
             original = interaction.original()
             assert original is None or original.deleted  # no public "thinking…" left behind
-        assert await h.bot.db.quota_used(4000, accepted[0].quota_day) == 7
+        assert await h.bot.db.jobs.quota_used(4000, accepted[0].quota_day) == 7
 
 
 async def test_provider_validation_error_ends_the_message_and_refunds(
@@ -208,7 +208,7 @@ async def test_provider_validation_error_ends_the_message_and_refunds(
         job = await h.job_for(interaction)
         assert job is not None
         assert (job.state, job.quota_state) == ("failed", "refunded")
-        assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 0
+        assert await h.bot.db.jobs.quota_used(job.user_id, job.quota_day) == 0
 
 
 async def test_retryable_provider_error_says_retrying_may_help(

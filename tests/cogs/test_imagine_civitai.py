@@ -98,7 +98,7 @@ async def test_a_failed_civitai_job_ends_the_message_and_refunds(
         job = await h.job_for(interaction)
         assert job is not None
         assert (job.state, job.quota_state) == ("failed", "refunded")
-        assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 0
+        assert await h.bot.db.jobs.quota_used(job.user_id, job.quota_day) == 0
 
 
 async def test_a_civitai_workflow_blocked_by_moderation_is_not_worth_retrying(
@@ -117,7 +117,7 @@ async def test_a_civitai_workflow_blocked_by_moderation_is_not_worth_retrying(
         job = await h.job_for(interaction)
         assert job is not None
         assert (job.state, job.quota_state) == ("failed", "refunded")
-        assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 0
+        assert await h.bot.db.jobs.quota_used(job.user_id, job.quota_day) == 0
 
 
 async def test_civitai_refusals_and_bad_tokens_fail_at_once_with_the_reason(
@@ -141,7 +141,7 @@ async def test_civitai_refusals_and_bad_tokens_fail_at_once_with_the_reason(
         for interaction in (refused, unauthorised):
             job = await h.job_for(interaction)
             assert job is not None and (job.state, job.quota_state) == ("failed", "refunded")
-            assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 0
+            assert await h.bot.db.jobs.quota_used(job.user_id, job.quota_day) == 0
 
 
 async def test_a_civitai_429_is_retried_after_retry_after(
@@ -181,7 +181,7 @@ async def test_a_stuck_civitai_workflow_is_cancelled_at_the_provider_and_refunde
         assert cancel.json == {"status": "canceled"}
         job = await h.job_for(interaction)
         assert job is not None and (job.state, job.quota_state) == ("expired", "refunded")
-        assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 0
+        assert await h.bot.db.jobs.quota_used(job.user_id, job.quota_day) == 0
 
 
 async def test_a_restart_reattaches_to_the_civitai_workflow_without_submitting_again(

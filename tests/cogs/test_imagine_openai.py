@@ -134,7 +134,7 @@ async def test_a_content_policy_refusal_fails_at_once_and_refunds(
         assert len(fake_openai.posts) == 1
         job = await h.job_for(interaction)
         assert job is not None and (job.state, job.quota_state) == ("failed", "refunded")
-        assert await h.bot.db.quota_used(job.user_id, job.quota_day) == 0
+        assert await h.bot.db.jobs.quota_used(job.user_id, job.quota_day) == 0
 
 
 async def test_rate_limits_and_server_errors_are_retried_by_the_bots_policy(
@@ -255,7 +255,7 @@ async def test_a_down_images_api_moves_the_job_to_a_fallback_provider(
         job = await h.job_for(unhealthy)
         assert job is not None
         assert (job.provider, job.fallback_from, job.state) == ("fal", "openai", "done")
-        assert await h.bot.db.quota_used(4000, job.quota_day) == 1
+        assert await h.bot.db.jobs.quota_used(4000, job.quota_day) == 1
 
     with socket.socket() as closed:  # nobody listens there: connection refused
         closed.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from db.database import JOB_ACTIVE_STATES, JOB_FINAL_STATES
+from db.jobs import JOB_ACTIVE_STATES, JOB_FINAL_STATES
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal, Script
 from tests.harness import running_bot
@@ -68,7 +68,7 @@ async def test_every_command_is_acknowledged_at_once_and_no_job_is_lost_under_an
             assert h.original(interaction).attachments
         assert len(fake_fal.submits) == 5  # each job sent once
         for i in range(4):
-            assert await h.bot.db.quota_used(4000 + i, job.quota_day) == 1
+            assert await h.bot.db.jobs.quota_used(4000 + i, job.quota_day) == 1
 
 
 async def test_a_lock_held_past_the_wait_is_answered_privately_and_charges_nothing(
@@ -86,6 +86,6 @@ async def test_a_lock_held_past_the_wait_is_answered_privately_and_charges_nothi
         ]
         assert interaction.original() is None or interaction.original().deleted  # type: ignore[union-attr]
         assert await h.job_for(interaction) is None
-        assert await h.bot.db.jobs_in_states(JOB_ACTIVE_STATES + JOB_FINAL_STATES) == []
+        assert await h.bot.db.jobs.in_states(JOB_ACTIVE_STATES + JOB_FINAL_STATES) == []
         assert fake_fal.submits == []
         assert h.bot.intake.pending == 0

@@ -235,8 +235,8 @@ async def test_lora_follows_the_server_default_provider_unless_it_takes_too_few_
     fake_fal.script(None, QUICK)
     fake_replicate.script(None, ReplicateScript(queue_s=0, run_s=0.2, steps=1))
     async with running_bot(fake_discord, db_path) as h:
-        store = h.bot.moderation.store
-        await store.update_guild_settings(fake_discord.guild_id, default_provider="replicate")
+        store = h.bot.db.settings
+        await store.update_guild(fake_discord.guild_id, default_provider="replicate")
         one = await fake_discord.send_interaction(
             "lora", [opt("prompt", "p"), opt("lora", "https://huggingface.co/a/b")]
         )

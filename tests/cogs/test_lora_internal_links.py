@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from bot.netguard import Resolver
-from db.database import LoraRow
+from db.loras import LoraRow
 from tests.cogs.test_lora import answer, loras, opt
 from tests.fakes.cdn import FakeCDN
 from tests.fakes.civitai import FakeCivitai
@@ -101,7 +101,7 @@ async def test_adding_an_internal_lora_link_to_the_library_is_refused(
             fake_discord, "add", name="meta", url="https://169.254.169.254/x.safetensors"
         )
         assert REFUSED in await answer(h, added)
-        assert await h.bot.db.get_lora(fake_discord.guild_id, "meta") is None
+        assert await h.bot.db.loras.get(fake_discord.guild_id, "meta") is None
 
 
 async def test_a_library_lora_with_an_internal_link_is_refused_when_used(
@@ -109,14 +109,14 @@ async def test_a_library_lora_with_an_internal_link_is_refused_when_used(
 ) -> None:
     async with running_bot(fake_discord, db_path) as h:
         # A row stored before links were checked.
-        await h.bot.db.add_lora(
+        await h.bot.db.loras.add(
             LoraRow(
                 guild_id=fake_discord.guild_id,
                 name="old",
                 url="https://10.1.2.3/old.safetensors",
                 trigger_words="",
                 default_scale=1.0,
-                nsfw=0,
+                nsfw=False,
                 added_by=1,
                 created_at=time.time(),
             )

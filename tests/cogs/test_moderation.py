@@ -110,7 +110,7 @@ async def test_report_reaches_the_mod_channel_and_moderators_delete_and_ban(
             refusal = await private_answer(h, click)
             assert "Only moderators with the Manage Messages permission" in refusal
         assert not message.deleted
-        store = h.bot.moderation.store
+        store = h.bot.db.settings
         assert await store.active_ban(fake_discord.guild_id, ALICE, time.time()) is None
 
         delete = await fake_discord.send_component(posted, f"af:mdel:{job.id}", user_id=MOD)

@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from db.database import Database, NewJob
+from db.database import Database
+from db.jobs import NewJob
 from tests.fakes.civitai import FakeCivitai
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal, Script, validation_failure
@@ -72,21 +73,23 @@ async def test_provider_health_counts_and_median_come_from_the_ledger(tmp_path: 
         for provider, values in latencies.items():
             for seconds in values:
                 job_id = await _job(db, provider)
-                await db.begin_submit(job_id)
-                await db.mark_submitted(job_id, f"r-{job_id}")
-                await db._conn.execute(
+                await db.jobs.begin_submit(job_id)
+                await db.jobs.mark_submitted(job_id, f"r-{job_id}")
+                await db.connection.execute(
                     "UPDATE jobs SET submitted_at = ? WHERE id = ?", (now - 100, job_id)
                 )
-                await db.finish(job_id, "done")
-                await db._conn.execute(
+                await db.jobs.finish(job_id, "done")
+                await db.connection.execute(
                     "UPDATE jobs SET finished_at = ? WHERE id = ?", (now - 100 + seconds, job_id)
                 )
         for state in ("failed", "expired", "cancelled"):
-            await db.finish(await _job(db, "fal"), state)
+            await db.jobs.finish(await _job(db, "fal"), state)
         old = await _job(db, "replicate")
-        await db._conn.execute("UPDATE jobs SET created_at = ? WHERE id = ?", (now - 90000, old))
+        await db.connection.execute(
+            "UPDATE jobs SET created_at = ? WHERE id = ?", (now - 90000, old)
+        )
 
-        health = await db.provider_health(24 * 3600)
+        health = await db.stats.provider_health(24 * 3600)
         assert set(health) == {"fal", "openai"}
         fal = health["fal"]
         assert (fal.jobs, fal.done, fal.failed) == (7, 4, 2)
@@ -99,7 +102,7 @@ async def test_provider_health_counts_and_median_come_from_the_ledger(tmp_path: 
 
 
 async def _job(db: Database, provider: str) -> int:
-    job_id = await db.reserve_job(
+    job_id = await db.jobs.reserve(
         NewJob(
             user_id=1,
             guild_id=1,

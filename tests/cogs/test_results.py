@@ -97,8 +97,8 @@ async def test_variation_sends_the_clicked_image_and_is_charged_to_the_clicker(
         assert child is not None
         assert (child.kind, child.parent_job_id, child.parent_image) == ("variation", parent.id, 1)
         assert (child.user_id, child.state) == (BOB, "done")
-        assert await h.bot.db.quota_used(BOB, child.quota_day) == child.image_count
-        assert await h.bot.db.quota_used(ALICE, child.quota_day) == parent.image_count
+        assert await h.bot.db.jobs.quota_used(BOB, child.quota_day) == child.image_count
+        assert await h.bot.db.jobs.quota_used(ALICE, child.quota_day) == parent.image_count
         credit = h.original(click).content or ""
         assert f"variation of image 2 of <@{ALICE}>'s [#{parent.id}](" in credit
 
@@ -176,7 +176,7 @@ async def test_remix_by_another_member_is_charged_to_them_and_credits_the_author
         child = await h.job_for(submit)
         assert child is not None
         assert (child.kind, child.user_id, child.parent_job_id) == ("remix", BOB, parent.id)
-        assert await h.bot.db.quota_used(BOB, child.quota_day) == 2
+        assert await h.bot.db.jobs.quota_used(BOB, child.quota_day) == 2
         assert f"remix of <@{ALICE}>'s [#{parent.id}]" in (h.original(submit).content or "")
 
 
@@ -238,7 +238,7 @@ async def test_forged_custom_ids_are_refused(
             (answer,) = click.private_answers()
             assert words in answer, (custom_id, answer)
         assert len(fake_fal.submits) == 1  # nothing new was started or charged
-        assert await h.bot.db.quota_used(BOB, job.quota_day) == 0
+        assert await h.bot.db.jobs.quota_used(BOB, job.quota_day) == 0
 
 
 async def test_a_button_clicked_after_a_restart_still_works(

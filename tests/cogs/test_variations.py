@@ -146,8 +146,8 @@ async def test_variations_follow_the_server_default_provider_unless_it_cannot_st
     fake_replicate.script(None, ReplicateScript(queue_s=0, run_s=0.2, steps=1))
     openai = {"enabled": True, "base_url": "http://127.0.0.1:9/v1", "model": "dall-e-3"}
     async with running_bot(fake_discord, db_path, providers={"openai": openai}) as h:
-        store = h.bot.moderation.store
-        await store.update_guild_settings(fake_discord.guild_id, default_provider="replicate")
+        store = h.bot.db.settings
+        await store.update_guild(fake_discord.guild_id, default_provider="replicate")
         attachment = fake_discord.make_attachment("a.png", make_png(64, 64), "image/png")
         on_default = await variations(h, attachment)
         await h.idle()
@@ -157,7 +157,7 @@ async def test_variations_follow_the_server_default_provider_unless_it_cannot_st
         assert job is not None and (job.provider, job.state) == ("replicate", "done")
 
         # An images API cannot do img2img: the first allowed provider that can takes the job.
-        await store.update_guild_settings(
+        await store.update_guild(
             fake_discord.guild_id, default_provider="openai", providers="openai,fal"
         )
         moved = await variations(h, attachment)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.text import escape, quote
+from bot.delivery.text import escape, quote
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +44,6 @@ def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
     fraction = min(max(fraction, 0.0), 1.0)
     filled = math.floor(fraction * width + 1e-9)
     return "▰" * filled + "▱" * (width - filled)
-
-
-def short_prompt(prompt: str, limit: int = 200) -> str:
-    prompt = " ".join(prompt.split())
-    return prompt if len(prompt) <= limit else prompt[: limit - 1] + "…"
 
 
 def render_progress(view: ProgressView, *, now: float | None = None) -> str:

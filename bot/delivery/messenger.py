@@ -1,187 +1,30 @@
-"""Getting results in front of the member: image downloads and the job's Discord message.
-
-Images stream from the provider's CDN through the bot's one aiohttp session, capped in size,
-and are re-encoded (in a worker thread, never on the event loop, in bounded memory:
-bot/shrink.py) only when a file is larger than what this interaction may attach.
+"""The job's Discord message: progress edits and the final message, posted once (see
+bot/delivery/posting.py for the paths and the retries).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import io
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
-from urllib.parse import urlparse
 
 import aiohttp
 import discord
 
+from bot.delivery.downloads import ImageFile
+from bot.delivery.posting import Paths, deliver, once
 from bot.errors import DeliveryError
-from bot.netguard import MAX_REDIRECTS
-from bot.posting import Paths, deliver, once
-from bot.providers.base import GenerationResult
-from bot.retry import RetryPolicy
-from bot.shrink import shrink_to_fit
+from bot.jobs.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024  # refuse anything a sane image model would not produce
-MAX_REQUEST_BYTES = 25 * 1024 * 1024  # Discord's cap on one request's attachments
-TOKEN_LIFETIME_S = 15 * 60
-_MAGIC = {
-    b"\x89PNG\r\n\x1a\n": ("png", "image/png"),
-    b"\xff\xd8\xff": ("jpg", "image/jpeg"),
-    b"GIF87a": ("gif", "image/gif"),
-    b"GIF89a": ("gif", "image/gif"),
-}
-
-
-@dataclass(frozen=True)
-class ImageFile:
-    filename: str
-    data: bytes
-    content_type: str
-    spoiler: bool = False
-
-    @property
-    def uri(self) -> str:
-        """How an embed of the message that uploads this file shows it as its image."""
-        return f"attachment://{'SPOILER_' if self.spoiler else ''}{self.filename}"
-
-
-def sniff(data: bytes) -> tuple[str, str] | None:
-    for magic, kind in _MAGIC.items():
-        if data.startswith(magic):
-            return kind
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return ("webp", "image/webp")
-    return None
-
-
-async def download_images(
-    session: aiohttp.ClientSession,
-    result: GenerationResult,
-    *,
-    job_id: int,
-    per_file_limit: int,
-    timeout_s: float = 60.0,
-) -> list[ImageFile]:
-    """Fetch every image concurrently and make each fit Discord's per-file limit."""
-    count = len(result.images)
-    limit = min(per_file_limit, MAX_REQUEST_BYTES // max(count, 1))
-    tasks = [
-        _fetch_one(session, image.url, f"art-{job_id}-{i + 1}", limit, timeout_s)
-        for i, image in enumerate(result.images)
-    ]
-    return list(await asyncio.gather(*tasks))
-
-
-async def _fetch_one(
-    session: aiohttp.ClientSession, url: str, stem: str, limit: int, timeout_s: float
-) -> ImageFile:
-    if url.startswith("data:"):
-        return await _fit(decode_data_url(url), stem, limit)
-    data = await _download(
-        session, url, max_bytes=MAX_DOWNLOAD_BYTES, timeout_s=timeout_s, server="the provider's"
-    )
-    return await _fit(data, stem, limit)
-
-
-async def _download(
-    session: aiohttp.ClientSession,
-    url: str,
-    *,
-    max_bytes: int,
-    timeout_s: float,
-    server: str,
-    what: str = "the generated image",
-) -> bytes:
-    """The body of `url`, refused (DeliveryError) past `max_bytes`; errors name the `server`
-    ("the provider's image server") and `what` was fetched.
-
-    Provider result URLs come from the provider's answer, not from a member, and live on
-    whatever CDN the provider uses, so they are not held to `bot.netguard`'s public-address
-    rule; redirects are followed, but at most `MAX_REDIRECTS` of them."""
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
-    try:
-        async with session.get(url, timeout=timeout, max_redirects=MAX_REDIRECTS) as response:
-            if response.status != 200:
-                raise DeliveryError(
-                    f"{server} image server answered HTTP {response.status}",
-                    retryable=response.status >= 500 or response.status == 429,
-                )
-            if (response.content_length or 0) > max_bytes:
-                raise DeliveryError(f"{what} is too large to fetch", retryable=False)
-            chunks = []
-            size = 0
-            async for chunk in response.content.iter_chunked(256 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise DeliveryError(f"{what} is too large to fetch", retryable=False)
-                chunks.append(chunk)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise DeliveryError(
-            f"the images could not be downloaded ({type(exc).__name__})", retryable=True
-        ) from exc
-    return b"".join(chunks)
-
-
-async def fetch_posted_image(
-    session: aiohttp.ClientSession,
-    url: str,
-    *,
-    stem: str,
-    limit: int,
-    timeout_s: float = 30.0,
-) -> ImageFile:
-    """An image already posted on Discord (by a URL Discord signed recently: they expire after
-    about a day), to post again as a file of another message, which then owns its copy. Capped
-    like any download, re-encoded only when larger than `limit`; a spoilered image stays
-    spoilered."""
-    data = await _download(
-        session,
-        url,
-        max_bytes=MAX_DOWNLOAD_BYTES,
-        timeout_s=timeout_s,
-        server="Discord's",
-        what="the posted image",
-    )
-    image = await _fit(data, stem, limit, source="Discord")
-    spoiler = urlparse(url).path.rsplit("/", 1)[-1].startswith("SPOILER_")
-    return replace(image, spoiler=spoiler)
-
-
-def decode_data_url(url: str) -> bytes:
-    """The bytes of a base64 `data:` URL (how OpenAI-compatible APIs' `b64_json` images reach
-    this module), with the same size cap as a download."""
-    header, _, payload = url.partition(",")
-    if not header.endswith(";base64") or not payload:
-        raise DeliveryError("the provider returned an unreadable inline image", retryable=True)
-    if len(payload) * 3 // 4 > MAX_DOWNLOAD_BYTES:
-        raise DeliveryError("the generated image is too large to fetch", retryable=False)
-    try:
-        return base64.b64decode(payload, validate=True)
-    except binascii.Error:
-        raise DeliveryError(
-            "the provider returned an unreadable inline image", retryable=True
-        ) from None
-
-
-async def _fit(data: bytes, stem: str, limit: int, source: str = "the provider") -> ImageFile:
-    kind = sniff(data)
-    if kind is None:
-        raise DeliveryError(f"{source} returned something that is not an image", retryable=True)
-    if len(data) > limit:
-        data = await asyncio.to_thread(shrink_to_fit, data, limit, source)
-        kind = ("jpg", "image/jpeg")
-    return ImageFile(f"{stem}.{kind[0]}", data, kind[1])
+TOKEN_LIFETIME_S = 15 * 60  # an interaction token's life
 
 
 @dataclass(frozen=True)
@@ -273,8 +116,8 @@ class Messenger:
         """The final state of the job's message, with the result buttons when there are images:
         the original response edited, else a channel reply that mentions the member (a text
         notice may also go as a follow-up). Discord's faults are retried with `policy`, and it
-        is posted once (bot/posting.py; the reply's nonce is fixed per job and kind: result or
-        notice). DeliveryError when no path worked."""
+        is posted once (bot/delivery/posting.py; the reply's nonce is fixed per job and kind:
+        result or notice). DeliveryError when no path worked."""
         view = None
         if files and kind is not None and self.result_components is not None:
             view = self.result_components(target.job_id, kind, len(files))

@@ -29,7 +29,8 @@ from typing import Any
 
 import discord
 
-from bot.delivery import TOKEN_LIFETIME_S
+from bot.delivery.messenger import TOKEN_LIFETIME_S
+from bot.delivery.text import lost_notice
 
 log = logging.getLogger(__name__)
 
@@ -167,18 +168,11 @@ def parse(lines: Iterable[str]) -> list[Acknowledged]:
     return list(entries.values())
 
 
-def lost_notice(entry: Acknowledged) -> str:
-    return (
-        f"⚠️ {entry.what} didn't go through: the bot restarted before it was recorded. "
-        "Nothing was charged — please run it again."
-    )
-
-
 async def answer_lost(client: discord.Client, entry: Acknowledged) -> None:
     """Replace the stranded "thinking…" with a clear answer (or, once the token has expired,
     reply in the channel). An interaction whose acknowledgement never reached Discord has no
     message to replace: Discord already told the member it did not respond."""
-    text = lost_notice(entry)
+    text = lost_notice(entry.what)
     if time.time() - entry.received_at < TOKEN_LIFETIME_S - 30:
         webhook = discord.Webhook.partial(entry.application_id, entry.token, client=client)
         try:

@@ -14,8 +14,8 @@ from bot.config import Config
 from bot.errors import BudgetExceeded, InvalidRequest, QuotaExceeded
 from bot.generation import GenerationRequest
 from bot.moderation import ModerationService, next_month
-from db.database import Database, JobRow, NewJob
-from db.moderation import ModerationStore
+from db.database import Database
+from db.jobs import JobRow, NewJob
 
 
 def quota_day(now: float | None = None) -> str:
@@ -69,19 +69,19 @@ class JobService:
         self._config = config
         self._db = db
         self._runner = runner
-        self._moderation = moderation or ModerationService(config, ModerationStore(db))
+        self._moderation = moderation or ModerationService(config, db)
 
     async def usage(
         self, user_id: int, guild_id: int | None = None, role_ids: tuple[int, ...] = ()
     ) -> Usage:
         now = time.time()
         day = quota_day(now)
-        used = await self._db.quota_used(user_id, day, guild_id)
+        used = await self._db.jobs.quota_used(user_id, day, guild_id)
         limit = await self._moderation.daily_limit(guild_id, user_id, role_ids, day)
         return Usage(used=used, limit=limit, resets_at=next_reset(now))
 
     async def get(self, job_id: int) -> JobRow | None:
-        return await self._db.get_job(job_id)
+        return await self._db.jobs.get(job_id)
 
     async def create(
         self,
@@ -129,7 +129,7 @@ class JobService:
             cost=admission.cost,
             channel_nsfw=origin.channel_nsfw,
         )
-        job_id = await self._db.reserve_job(
+        job_id = await self._db.jobs.reserve(
             new,
             daily_limit=limit,
             day=day,
@@ -137,10 +137,10 @@ class JobService:
             month_start=admission.month_start,
         )
         if job_id is None:
-            used = await self._db.quota_used(origin.user_id, day, origin.guild_id)
+            used = await self._db.jobs.quota_used(origin.user_id, day, origin.guild_id)
             if used + request.count > limit:
                 raise QuotaExceeded(limit, used, request.count, next_reset(now))
-            spent = await self._db.guild_spend(origin.guild_id, admission.month_start)
+            spent = await self._db.jobs.guild_spend(origin.guild_id, admission.month_start)
             raise BudgetExceeded(
                 admission.monthly_budget or 0.0, spent, admission.cost, next_month(now)
             )

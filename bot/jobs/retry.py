@@ -2,7 +2,7 @@
 (arq's `Retry`, in spirit).
 
 The provider clients' own hidden retry loops are switched off (see the provider modules), and
-so is discord.py's for final messages (bot/posting.py), so this is the policy in force:
+so is discord.py's for final messages (bot/delivery/posting.py), so this is the policy in force:
 exponential backoff with full jitter, a server's `Retry-After` honoured (capped), and both the
 number of attempts and the total time bounded.
 """

@@ -1,13 +1,17 @@
-"""Queries for server settings, prompt filters, quota tiers, bans, reports, the gallery and
-usage statistics. Every change is a single statement (see db/database.py for why)."""
+"""What a server's moderators set (`db.settings`): server and channel settings, prompt
+filters, quota tiers (members' own quotas, role tiers, the images given back by a reset) and
+bans. These are the rules the admission gate (bot/moderation.py) reads before a job is
+written; every change is a single statement (db/database.py says why).
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from db.database import Database
+from db.busy import BusyRetryingConnection
+from db.rows import columns, flag, reader
 
 
 @dataclass(frozen=True)
@@ -19,8 +23,8 @@ class GuildSettings:
     providers: str = ""
     models: str = ""
     default_provider: str | None = None
-    nsfw_spoilers: int = 1
-    charge_flagged: int = 1
+    nsfw_spoilers: bool = True
+    charge_flagged: bool = True
     monthly_budget: float | None = None
     updated_at: float = 0.0
 
@@ -37,7 +41,7 @@ class GuildSettings:
 class ChannelSettings:
     guild_id: int
     channel_id: int
-    generation: int | None = None
+    generation: bool | None = None  # None: the channel follows the server (generation on)
     providers: str = ""
     updated_at: float = 0.0
 
@@ -56,22 +60,6 @@ class Ban:
     created_at: float
 
 
-@dataclass(frozen=True)
-class Share:
-    message_id: int
-    guild_id: int
-    channel_id: int
-    job_id: int
-    image: int
-    user_id: int
-    votes: int
-    created_at: float
-
-
-def _columns(cls: type[Any]) -> str:
-    return ", ".join(f.name for f in fields(cls))
-
-
 GUILD_SETTING_KEYS = (
     "audit_channel_id",
     "mod_channel_id",
@@ -84,59 +72,67 @@ GUILD_SETTING_KEYS = (
     "monthly_budget",
 )
 
+_guild = reader(GuildSettings)
+_channel = reader(ChannelSettings)
+_ban = reader(Ban)
 
-class ModerationStore:
-    def __init__(self, db: Database) -> None:
-        self._conn = db.connection
 
-    # -- settings ----------------------------------------------------------------------------
+class SettingsStore:
+    def __init__(self, conn: BusyRetryingConnection) -> None:
+        self._conn = conn
 
-    async def guild_settings(self, guild_id: int) -> GuildSettings:
+    # -- server and channel settings ---------------------------------------------------------
+
+    async def guild(self, guild_id: int) -> GuildSettings:
+        """The server's settings (the defaults when it never changed any)."""
         async with self._conn.execute(
-            f"SELECT {_columns(GuildSettings)} FROM guild_settings WHERE guild_id = ?",
+            f"SELECT {columns(GuildSettings)} FROM guild_settings WHERE guild_id = ?",
             (guild_id,),
         ) as cur:
             row = await cur.fetchone()
-        return GuildSettings(*row) if row else GuildSettings(guild_id)
+        return _guild(row) if row else GuildSettings(guild_id)
 
-    async def update_guild_settings(self, guild_id: int, **values: Any) -> GuildSettings:
+    async def update_guild(self, guild_id: int, **values: Any) -> GuildSettings:
+        """Write the given settings (keys of `GUILD_SETTING_KEYS`) in one statement."""
         unknown = set(values) - set(GUILD_SETTING_KEYS)
         if unknown:
             raise ValueError(f"unknown settings {unknown}")
         if values:
             names = list(values)
+            stored = (flag(v) if isinstance(v, bool) else v for v in values.values())
             await self._conn.execute(
                 f"INSERT INTO guild_settings (guild_id, {', '.join(names)}, updated_at) "
                 f"VALUES (?, {', '.join('?' for _ in names)}, ?) "
                 f"ON CONFLICT (guild_id) DO UPDATE SET "
                 + ", ".join(f"{n} = excluded.{n}" for n in names)
                 + ", updated_at = excluded.updated_at",
-                (guild_id, *values.values(), time.time()),
+                (guild_id, *stored, time.time()),
             )
-        return await self.guild_settings(guild_id)
+        return await self.guild(guild_id)
 
-    async def channel_settings(self, guild_id: int, channel_id: int) -> ChannelSettings:
+    async def channel(self, guild_id: int, channel_id: int) -> ChannelSettings:
         async with self._conn.execute(
-            f"SELECT {_columns(ChannelSettings)} FROM channel_settings "
+            f"SELECT {columns(ChannelSettings)} FROM channel_settings "
             "WHERE guild_id = ? AND channel_id = ?",
             (guild_id, channel_id),
         ) as cur:
             row = await cur.fetchone()
-        return ChannelSettings(*row) if row else ChannelSettings(guild_id, channel_id)
+        return _channel(row) if row else ChannelSettings(guild_id, channel_id)
 
     async def channel_rules(self, guild_id: int) -> list[ChannelSettings]:
         """Channels of a server with their own rules (generation off or providers)."""
         async with self._conn.execute(
-            f"SELECT {_columns(ChannelSettings)} FROM channel_settings WHERE guild_id = ? "
+            f"SELECT {columns(ChannelSettings)} FROM channel_settings WHERE guild_id = ? "
             "AND (generation IS NOT NULL OR providers != '') ORDER BY channel_id",
             (guild_id,),
         ) as cur:
-            return [ChannelSettings(*r) for r in await cur.fetchall()]
+            return [_channel(r) for r in await cur.fetchall()]
 
-    async def update_channel_settings(
+    async def update_channel(
         self, guild_id: int, channel_id: int, *, generation: bool | None, providers: str | None
     ) -> ChannelSettings:
-        current = await self.channel_settings(guild_id, channel_id)
+        """Change what is given (None keeps the channel's current value)."""
+        current = await self.channel(guild_id, channel_id)
         await self._conn.execute(
             "INSERT INTO channel_settings (guild_id, channel_id, generation, providers, "
             "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, channel_id) DO UPDATE "
@@ -145,16 +141,17 @@ class ModerationStore:
             (
                 guild_id,
                 channel_id,
-                current.generation if generation is None else int(generation),
+                flag(current.generation if generation is None else generation),
                 current.providers if providers is None else providers,
                 time.time(),
             ),
         )
-        return await self.channel_settings(guild_id, channel_id)
+        return await self.channel(guild_id, channel_id)
 
     # -- prompt filters ----------------------------------------------------------------------
 
     async def add_filter(self, guild_id: int, kind: str, pattern: str, added_by: int) -> bool:
+        """False if the server already had that filter."""
         cursor = await self._conn.execute(
             "INSERT OR IGNORE INTO prompt_filters (guild_id, kind, pattern, added_by, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -170,6 +167,7 @@ class ModerationStore:
         return cursor.rowcount == 1
 
     async def filters(self, guild_id: int) -> list[tuple[str, str]]:
+        """(kind, pattern) of every filter of the server, by kind then pattern."""
         async with self._conn.execute(
             "SELECT kind, pattern FROM prompt_filters WHERE guild_id = ? ORDER BY kind, pattern",
             (guild_id,),
@@ -179,6 +177,7 @@ class ModerationStore:
     # -- quota tiers -------------------------------------------------------------------------
 
     async def set_user_quota(self, guild_id: int, user_id: int, images: int | None) -> None:
+        """A member's own daily quota; None drops it (their role tier applies again)."""
         if images is None:
             await self._conn.execute(
                 "DELETE FROM quota_overrides WHERE guild_id = ? AND user_id = ?",
@@ -228,6 +227,7 @@ class ModerationStore:
             return [(int(r), int(n)) for r, n in await cur.fetchall()]
 
     async def grant_bonus(self, guild_id: int, user_id: int, day: str, images: int) -> None:
+        """Give a member `images` more for `day` (added to what earlier grants gave)."""
         await self._conn.execute(
             "INSERT INTO quota_bonus (guild_id, user_id, day, images) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (guild_id, user_id, day) DO UPDATE SET images = images + excluded.images",
@@ -239,6 +239,7 @@ class ModerationStore:
     async def ban(
         self, guild_id: int, user_id: int, *, reason: str | None, by: int, until: float | None
     ) -> None:
+        """Ban a member from generating (`until` None: until unbanned); replaces a ban."""
         await self._conn.execute(
             "INSERT INTO bans (guild_id, user_id, reason, banned_by, until, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, user_id) DO UPDATE SET "
@@ -255,92 +256,9 @@ class ModerationStore:
 
     async def active_ban(self, guild_id: int, user_id: int, now: float) -> Ban | None:
         async with self._conn.execute(
-            f"SELECT {_columns(Ban)} FROM bans WHERE guild_id = ? AND user_id = ? "
+            f"SELECT {columns(Ban)} FROM bans WHERE guild_id = ? AND user_id = ? "
             "AND (until IS NULL OR until > ?)",
             (guild_id, user_id, now),
         ) as cur:
             row = await cur.fetchone()
-        return Ban(*row) if row else None
-
-    # -- reports and the gallery ------------------------------------------------------------
-
-    async def add_report(self, job_id: int, guild_id: int, reporter_id: int) -> bool:
-        cursor = await self._conn.execute(
-            "INSERT OR IGNORE INTO reports (job_id, guild_id, reporter_id, created_at) "
-            "VALUES (?, ?, ?, ?)",
-            (job_id, guild_id, reporter_id, time.time()),
-        )
-        return cursor.rowcount == 1
-
-    async def remove_report(self, job_id: int, reporter_id: int) -> None:
-        """Withdraw a report that could not be delivered, so the member can try again."""
-        await self._conn.execute(
-            "DELETE FROM reports WHERE job_id = ? AND reporter_id = ?", (job_id, reporter_id)
-        )
-
-    async def add_share(self, share: Share) -> bool:
-        cursor = await self._conn.execute(
-            f"INSERT OR IGNORE INTO shares ({_columns(Share)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                share.message_id,
-                share.guild_id,
-                share.channel_id,
-                share.job_id,
-                share.image,
-                share.user_id,
-                share.votes,
-                share.created_at,
-            ),
-        )
-        return cursor.rowcount == 1
-
-    async def share_of(self, job_id: int, image: int) -> Share | None:
-        async with self._conn.execute(
-            f"SELECT {_columns(Share)} FROM shares WHERE job_id = ? AND image = ?",
-            (job_id, image),
-        ) as cur:
-            row = await cur.fetchone()
-        return Share(*row) if row else None
-
-    async def shares_of_job(self, job_id: int) -> list[Share]:
-        async with self._conn.execute(
-            f"SELECT {_columns(Share)} FROM shares WHERE job_id = ? ORDER BY image", (job_id,)
-        ) as cur:
-            return [Share(*r) for r in await cur.fetchall()]
-
-    async def add_vote(self, message_id: int, delta: int) -> bool:
-        cursor = await self._conn.execute(
-            "UPDATE shares SET votes = MAX(votes + ?, 0) WHERE message_id = ?", (delta, message_id)
-        )
-        return cursor.rowcount == 1
-
-    async def top_shares(self, guild_id: int, since: float, limit: int = 10) -> list[Share]:
-        async with self._conn.execute(
-            f"SELECT {_columns(Share)} FROM shares WHERE guild_id = ? AND created_at >= ? "
-            "AND job_id NOT IN (SELECT id FROM jobs WHERE deleted_at IS NOT NULL) "
-            "ORDER BY votes DESC, created_at ASC LIMIT ?",
-            (guild_id, since, limit),
-        ) as cur:
-            return [Share(*r) for r in await cur.fetchall()]
-
-    # -- usage statistics ----------------------------------------------------------------------
-
-    async def top_users(
-        self, guild_id: int, since: float, limit: int = 5
-    ) -> list[tuple[int, int, float]]:
-        async with self._conn.execute(
-            "SELECT user_id, SUM(image_count - refunded_images), SUM(cost) FROM jobs "
-            "WHERE guild_id = ? AND created_at >= ? AND quota_state != 'refunded' "
-            "GROUP BY user_id ORDER BY 2 DESC LIMIT ?",
-            (guild_id, since, limit),
-        ) as cur:
-            return [(int(u), int(n), float(c or 0)) for u, n, c in await cur.fetchall()]
-
-    async def provider_totals(self, guild_id: int, since: float) -> list[tuple[str, int, float]]:
-        async with self._conn.execute(
-            "SELECT provider, SUM(image_count - refunded_images), SUM(cost) FROM jobs "
-            "WHERE guild_id = ? AND created_at >= ? AND quota_state != 'refunded' "
-            "GROUP BY provider ORDER BY 3 DESC",
-            (guild_id, since),
-        ) as cur:
-            return [(str(p), int(n), float(c or 0)) for p, n, c in await cur.fetchall()]
+        return _ban(row) if row else None

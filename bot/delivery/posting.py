@@ -4,7 +4,7 @@ The paths, in order: edit the interaction's original response while its token li
 when that edit cannot land) a reply in the channel that mentions the member; for a text-only
 notice, a follow-up on the interaction as the last resort. Each path retries Discord's 5xx,
 429s it could not absorb, timeouts and connection errors with the bot's one retry policy
-(bot/retry.py), inside the token's life for the paths that use the token.
+(bot/jobs/retry.py), inside the token's life for the paths that use the token.
 
 Exactly once, because a 5xx or a timeout does not say whether Discord applied the request:
 - An edit is idempotent: a retried edit that Discord had already applied shows the same thing.
@@ -36,7 +36,7 @@ import aiohttp
 import discord
 
 from bot.errors import DeliveryError
-from bot.retry import RetryPolicy, retry_on
+from bot.jobs.retry import RetryPolicy, retry_on
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,0 +1,208 @@
+"""Text of the bot's messages; member text (prompts, LoRA names, trigger words, reasons) in them
+is shown as typed, never as markdown, links or mentions.
+
+`discord.utils.escape_markdown` and `escape_mentions` do most of it but leave gaps a prompt can
+use in a public message: only the first masked link of a line is escaped ("[a](x) [Claim
+Nitro](https://evil)" keeps the second one live), `<@123>`, `<#…>`, `<@&…>` with short ids,
+`<t:…>` timestamps and `</cmd:…>` tokens are left as they are, headings, quotes and lists are
+missed after leading spaces or a blank line, and ordered lists ("1. ") are not touched. A bare
+link also gets a preview embed (any image on the web under the bot's name). `escape` closes
+those gaps on top of the two helpers; `quote` also keeps the escaped text within a length.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+import discord
+
+from bot.jobs.model import Advice, JobKind
+
+if TYPE_CHECKING:  # types only: generation itself shows text through this module
+    from bot.generation import GenerationRequest
+    from bot.providers.base import GenerationResult
+    from db.jobs import JobRow
+
+# A link as Discord finds one: `<scheme:/…>` (shown without a preview) or a bare http(s) URL.
+_LINK = re.compile(r"<[^: >]+:/[^ >]+>|(?:https?|steam)://[^\s<>]+[^<>.,:;\"')\]\s]")
+_AFTER_MARKDOWN = re.compile(
+    r"(?P<stray>^\\(?P<indent>[^\S\n]+)(?=-))"  # escape_markdown's "\  - item": move the "\"
+    r"|\\."  # an escape already in place, kept with what it escapes
+    r"|(?P<open>[\[<])"  # masked links; mention, channel, timestamp and command tokens
+    r"|^(?P<lead>[^\S\n]*)(?P<marker>[#>*-]|[0-9]+(?=\.[^\S\n]))",  # headings, quotes, lists
+    re.MULTILINE | re.DOTALL,
+)
+
+
+def escape(text: str) -> str:
+    """`text` as Discord shows plain text: every markdown character, masked link, mention,
+    timestamp and line-start marker escaped; links stay visible and clickable, without a
+    preview. Over-escaping is invisible (Discord shows `\\x` as `x` for any punctuation)."""
+    parts: list[str] = []
+    start = 0
+    for link in _LINK.finditer(text):
+        parts.append(_escape_plain(text[start : link.start()]))
+        url = link.group(0)
+        parts.append(url if url.startswith("<") else f"<{url}>")
+        start = link.end()
+    parts.append(_escape_plain(text[start:]))
+    return discord.utils.escape_mentions("".join(parts))
+
+
+def quote(text: str, limit: int) -> str:
+    """Member text on one line, escaped and shortened to at most `limit` characters as sent:
+    escaping can double a text's length, and Discord refuses a message over 2,000."""
+    flat = " ".join(text.split())
+    keep = limit
+    while True:
+        shown = escape(flat if len(flat) <= keep else flat[: keep - 1] + "…")
+        if len(shown) <= limit or keep <= 1:
+            return shown
+        keep -= max(1, (len(shown) - limit) // 2)
+
+
+def _escape_plain(text: str) -> str:
+    """Text with no link in it: escape_markdown, line by line (its list rule would otherwise
+    escape a blank line instead of the list below it), then the gaps it leaves."""
+    lines = text.splitlines(keepends=True)
+    escaped = "".join(discord.utils.escape_markdown(line, ignore_links=False) for line in lines)
+    return _AFTER_MARKDOWN.sub(_close_gap, escaped)
+
+
+def _close_gap(match: re.Match[str]) -> str:
+    if match.group("stray") is not None:
+        return match.group("indent") + "\\"
+    if match.group("open") is not None:
+        return "\\" + match.group("open")
+    if match.group("marker") is not None:
+        marker = match.group("marker")
+        if marker.isdigit():  # "1. item": the dot makes the list
+            return f"{match.group('lead')}{marker}\\"
+        return f"{match.group('lead')}\\{marker}"
+    return match.group(0)
+
+
+def inline_code(text: str) -> str:
+    """`text` in an inline code span shown exactly (a regex filter, say): inside code a
+    backslash is shown, not an escape, so the fence is longer than any run of backticks in
+    the text instead, with a space inside when the text starts or ends with one."""
+    runs = [len(run) for run in re.findall(r"`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def short_prompt(prompt: str, limit: int = 200) -> str:
+    """One line, at most `limit` characters (not escaped: `quote` is for showing)."""
+    prompt = " ".join(prompt.split())
+    return prompt if len(prompt) <= limit else prompt[: limit - 1] + "…"
+
+
+# -- links and file names -------------------------------------------------------------------
+
+_IMAGE_NAME = re.compile(r"^(?:SPOILER_)?art-(\d+)-(\d+)\.\w+$")
+
+
+def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
+
+
+def result_link(job: JobRow) -> str:
+    """The job's result message, or its original message while it has none."""
+    return message_link(job.guild_id, job.channel_id, job.result_message_id or job.message_id or 0)
+
+
+def image_stem(job_id: int, index: int) -> str:
+    """The file name (without extension) of image `index` (0-based) of a job: how a posted
+    image is traced back to its job and number (`image_of`)."""
+    return f"art-{job_id}-{index + 1}"
+
+
+def image_of(url_or_name: str) -> tuple[int, int] | None:
+    """(job id, 0-based index) of a posted image from its file name, or None."""
+    match = _IMAGE_NAME.match(urlparse(url_or_name).path.rsplit("/", 1)[-1])
+    return (int(match.group(1)), int(match.group(2)) - 1) if match else None
+
+
+def is_spoiler(url: str) -> bool:
+    return urlparse(url).path.rsplit("/", 1)[-1].startswith("SPOILER_")
+
+
+# -- a job's messages -----------------------------------------------------------------------
+
+
+def credit(job: JobRow, parent: JobRow | None) -> str | None:
+    """ "remix of @alice's #123" (linked to the parent's message), for derived results."""
+    if parent is None or job.kind not in {k.value for k in JobKind if k.derived}:
+        return None
+    what = job.kind
+    if job.parent_image is not None and JobKind(job.kind).of_one_image:
+        what += f" of image {job.parent_image + 1}"
+    return f"{what} of <@{parent.user_id}>'s [#{parent.id}]({result_link(parent)})"
+
+
+def render_result(
+    job: JobRow,
+    request: GenerationRequest,
+    result: GenerationResult,
+    *,
+    elapsed_s: float,
+    parent: JobRow | None = None,
+) -> str:
+    seed = f"seed {result.seed}" if result.seed is not None else "random seed"
+    timing = f"{elapsed_s:.1f} s"
+    if result.inference_s:
+        timing += f" ({result.inference_s:.1f} s generating)"
+    lines = [f"🎨 **{quote(request.prompt, 900)}** — <@{job.user_id}>"]
+    if request.negative_prompt:
+        lines.append(f"-# without: {quote(request.negative_prompt, 300)}")
+    if request.loras:
+        names = ", ".join(
+            f"{escape(lora.credit or lora.name or short_prompt(lora.path, 60))} ({lora.scale:g})"
+            for lora in request.loras
+        )
+        lines.append(f"-# LoRA: {names}")
+    line = credit(job, parent)
+    if line:
+        lines.append(f"-# {line}")
+    via = f" (fallback: {job.fallback_from} was down)" if job.fallback_from else ""
+    lines.append(f"`{seed}` · {job.provider}{via} · `{job.model}` · {timing} · job #{job.id}")
+    return "\n".join(lines)
+
+
+def withheld_notice(count: int, *, charged: bool) -> str:
+    images = "1 image was" if count == 1 else f"{count} images were"
+    cost = "it still counts" if count == 1 else "they still count"
+    tail = f"{cost} against your quota" if charged else "refunded to your quota"
+    return (
+        f"⚠️ {images} flagged by the provider's safety checker and not shown in this channel "
+        f"({tail})."
+    )
+
+
+_ADVICE = {
+    Advice.MAY_HELP: "Trying again in a little while may help.",
+    Advice.WONT_HELP: "Trying again with the same options will not help: change the prompt or "
+    "options.",
+}
+
+
+def render_failure(job: JobRow, prompt: str, reason: str, advice: Advice) -> str:
+    """A job that ended without a result: why, whether trying again helps, and the refund."""
+    images = "image was" if job.image_count == 1 else f"{job.image_count} images were"
+    title = "**Cancelled**" if advice is Advice.NONE else "❌ **Generation failed**"
+    lines = [f"{title} — {quote(prompt, 300)}", reason]
+    if advice in _ADVICE:
+        lines.append(_ADVICE[advice])
+    lines.append(f"-# Your {images} refunded to your daily quota · job #{job.id}")
+    return "\n".join(lines)
+
+
+def lost_notice(what: str) -> str:
+    """A command acknowledged just before a crash, before it was recorded (bot/jobs/journal.py)."""
+    return (
+        f"⚠️ {what} didn't go through: the bot restarted before it was recorded. "
+        "Nothing was charged — please run it again."
+    )

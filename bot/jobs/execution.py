@@ -1,0 +1,259 @@
+"""One job's path through its provider: submit (or fall back), follow, fetch the result.
+
+A job is submitted at most once. `begin_submit` marks the row *before* the request leaves and
+`mark_submitted` stores the provider's id the moment it returns. A process killed between the
+two leaves the mark, and the next start ends that job with a refund instead of guessing; a job
+with an id is re-attached by id, never re-submitted. So "killed after submit but before the id
+was stored" can never become a second submission.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from dataclasses import dataclass, replace
+
+from bot.delivery.downloads import download_images
+from bot.delivery.progress import ProgressView, ThrottledEditor, render_progress
+from bot.errors import DeliveryError, InvalidRequest, ProviderError
+from bot.generation import GenerationRequest, retarget
+from bot.jobs.model import JobState, sources
+from bot.jobs.retry import with_retries
+from bot.jobs.settlement import JobDeps, Settlement
+from bot.providers.base import GenerationResult, Provider, ProviderUpdate
+from db.jobs import JobRow
+
+log = logging.getLogger(__name__)
+
+# At most this many submit requests to one provider at once; the other jobs wait their turn.
+# Measured with 200 /imagine at once (bench/README.md): sent together, every submit opened its
+# own TLS connection (fal-client's httpx pool opens up to 100 and queues the rest in a list it
+# scans on each request and release) and the event loop advanced 60-120 of them in one pass at
+# 0.5-1.5 ms each: loop stalls of 70-190 ms. In turns of 16, later submits reuse the keep-alive
+# connections of earlier ones (httpx keeps 20) and a pass holds at most 16 of them. A bot with
+# the default `max_concurrent_jobs` (16) never waits here; at ~150 ms per submit, 16 at a time
+# still send ~100 a second.
+SUBMITS_PER_PROVIDER = 16
+
+
+@dataclass
+class Live:
+    """In-memory companions of a job row while this process works on it."""
+
+    job: JobRow
+    editor: ThrottledEditor
+    view: ProgressView
+    shown_position: int | None = None
+    task: asyncio.Task[None] | None = None
+    cancellable: bool = True  # False once the result is being posted
+    cancel_by: int | None = None  # who asked to cancel (the task is then cancelled)
+
+    def show(self, **changes: object) -> None:
+        self.view = replace(self.view, **changes)  # type: ignore[arg-type]
+        self.editor.update(render_progress(self.view))
+
+
+class Execution:
+    """Runs jobs to their end; a cancel arrives as the task's cancellation (the runner's)."""
+
+    def __init__(self, deps: JobDeps, settlement: Settlement) -> None:
+        self._deps = deps
+        self._settle = settlement
+        self._submit_slots: dict[str, asyncio.Semaphore] = {}  # provider -> its submit turns
+
+    def deadline_s(self, job: JobRow) -> float:
+        """Seconds left for this job: the clock starts when it is first submitted, and a
+        resumed job keeps its original deadline."""
+        timeout = self._deps.config.generation.job_timeout_s
+        if job.submitted_at is None:
+            return timeout
+        return max(job.submitted_at + timeout - self._deps.clock(), 0.0)
+
+    async def run(self, job: JobRow, live: Live) -> None:
+        """From wherever the row is to its end. CancelledError passes through (a member's
+        cancel or shutdown: the runner tells them apart)."""
+        if job.provider not in self._deps.providers:
+            await live.editor.close()
+            reason = f"The {job.provider} provider is no longer set up on this bot."
+            await self._settle.fail(job.id, reason, retryable=False)
+            return
+        started = self._deps.clock()
+        try:
+            async with asyncio.timeout(self.deadline_s(job)):
+                result, job = await self._generate(job, live)
+                live.show(phase="finishing")
+                files = await download_images(
+                    self._deps.session,
+                    result,
+                    job_id=job.id,
+                    per_file_limit=job.attachment_size_limit,
+                )
+                live.cancellable = False
+        except TimeoutError:
+            await live.editor.close()
+            await self._settle.expire(job.id)
+            return
+        except (ProviderError, DeliveryError) as exc:
+            await live.editor.close()
+            what = (
+                f"{exc.provider} could not make the images: {exc.reason}"
+                if isinstance(exc, ProviderError)
+                else f"The images were made but {exc}"
+            )
+            await self._settle.fail(job.id, what, retryable=exc.retryable)
+            return
+        await live.editor.close()
+        await self._settle.deliver(job, result, files, self._deps.clock() - started)
+
+    async def _generate(self, job: JobRow, live: Live) -> tuple[GenerationResult, JobRow]:
+        if job.provider_request_id is None:
+            job = await self._submit(job, live)
+        provider = self._deps.providers[job.provider]
+        request_id = job.provider_request_id
+        assert request_id is not None
+        outcome = await with_retries(
+            self._deps.retry,
+            lambda: self._follow(job, provider, request_id, live),
+            what=f"job {job.id} status",
+        )
+        if outcome.error:
+            # The provider's own answer for a failed request says best whether a new try helps.
+            await provider.result(job.model, request_id)
+            raise ProviderError(provider.name, outcome.error, retryable=False)
+        result = await with_retries(
+            self._deps.retry,
+            lambda: provider.result(job.model, request_id),
+            what=f"job {job.id} result",
+        )
+        return result, job
+
+    async def _follow(
+        self, job: JobRow, provider: Provider, request_id: str, live: Live
+    ) -> ProviderUpdate:
+        """The provider's updates until it completes, shown as progress."""
+        running = job.state == JobState.RUNNING
+        async for update in provider.watch(job.model, request_id):
+            if update.phase == "completed":
+                return update
+            if update.phase == "running" and not running:
+                running = True
+                await self._deps.db.jobs.transition(
+                    job.id, sources(JobState.RUNNING), JobState.RUNNING
+                )
+            live.show(
+                phase=update.phase,
+                queue_position=update.queue_position,
+                step=update.step,
+                total_steps=update.total_steps,
+                detail=update.detail,
+            )
+        raise ProviderError(provider.name, "the status stream ended early", retryable=True)
+
+    async def _submit(self, job: JobRow, live: Live) -> JobRow:
+        """Submit through the job's provider, then each configured fallback while providers
+        are down (never when the input is at fault or the provider may have accepted it)."""
+        providers = self._deps.providers
+        chain = [job.provider] + [
+            name
+            for name in self._deps.config.generation.fallback_providers
+            if name != job.provider and name in providers
+        ]
+        request = GenerationRequest.from_json(job.inputs_json)
+        last_error: ProviderError | None = None
+        for index, name in enumerate(chain):
+            if index > 0:
+                moved = await self._move_to_fallback(job, request, name, live, last_error)
+                if moved is None:
+                    continue
+                job, request = moved
+            live.editor.update(render_progress(live.view))
+            try:
+                await self._submit_with_retries(job, providers[name], request)
+            except ProviderError as exc:
+                if exc.maybe_accepted or not exc.retryable or index == len(chain) - 1:
+                    raise
+                log.warning("job %s: %s is unavailable (%s); trying a fallback", job.id, name, exc)
+                last_error = exc
+                continue
+            latest = await self._deps.db.jobs.get(job.id)
+            assert latest is not None
+            return latest
+        assert last_error is not None
+        raise last_error
+
+    async def _submit_with_retries(
+        self, job: JobRow, provider: Provider, request: GenerationRequest
+    ) -> None:
+        await with_retries(
+            self._deps.retry,
+            lambda: self._submit_once(job, provider, request),
+            what=f"job {job.id} submit to {provider.name}",
+            should_retry=lambda exc: not exc.maybe_accepted,
+        )
+
+    async def _submit_once(
+        self, job: JobRow, provider: Provider, request: GenerationRequest
+    ) -> None:
+        db = self._deps.db
+        image = await self._input_image(request)
+        # The turn comes before the row is marked: a job waiting for it has sent nothing, so a
+        # restart meanwhile submits it normally instead of ending it as "maybe sent".
+        async with self._submit_slot(provider.name):
+            if not await db.jobs.begin_submit(job.id):
+                raise RuntimeError(f"job {job.id} is no longer waiting to be submitted")
+            try:
+                request_id = await provider.submit(request, image)
+            except ProviderError as exc:
+                if not exc.maybe_accepted:
+                    await db.jobs.submit_refused(job.id)
+                raise
+        await db.jobs.mark_submitted(job.id, request_id)
+
+    def _submit_slot(self, provider: str) -> asyncio.Semaphore:
+        """The provider's `SUBMITS_PER_PROVIDER` turns to submit, shared by all its jobs."""
+        slot = self._submit_slots.get(provider)
+        if slot is None:
+            slot = self._submit_slots[provider] = asyncio.Semaphore(SUBMITS_PER_PROVIDER)
+        return slot
+
+    async def _input_image(self, request: GenerationRequest) -> str | None:
+        """The job's prepared input image as a data URI (what both providers accept)."""
+        if request.image_id is None:
+            return None
+        stored = await self._deps.db.images.get(request.image_id)
+        if stored is None:
+            raise ProviderError(
+                request.provider, "the input image is no longer stored", retryable=False
+            )
+        data, content_type = stored
+        return f"data:{content_type};base64,{base64.b64encode(data).decode('ascii')}"
+
+    async def _move_to_fallback(
+        self,
+        job: JobRow,
+        request: GenerationRequest,
+        name: str,
+        live: Live,
+        reason: ProviderError | None,
+    ) -> tuple[JobRow, GenerationRequest] | None:
+        try:
+            moved = retarget(self._deps.config, request, name)
+        except InvalidRequest as exc:
+            log.info("job %s: fallback %s does not fit the options: %s", job.id, name, exc)
+            return None
+        db = self._deps.db
+        if not await db.jobs.switch_provider(
+            job.id, provider=name, model=moved.model, inputs=moved.to_json(), previous=job.provider
+        ):
+            return None
+        latest = await db.jobs.get(job.id)
+        assert latest is not None
+        why = f" ({reason.reason})" if reason else ""
+        live.view = replace(
+            live.view,
+            provider=name,
+            model=moved.model,
+            note=f"{job.provider} is not answering{why}; moved to {name}.",
+        )
+        return latest, moved

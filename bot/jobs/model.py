@@ -1,0 +1,91 @@
+"""The job's states and kinds, and the state machine in one table.
+
+The ledger (db/jobs.py) stores these as their string values; `StrEnum` keeps the two equal, so
+a row read back compares equal to the enum member.
+"""
+
+from __future__ import annotations
+
+from enum import Enum, StrEnum
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"  # accepted and charged (reserved); not yet sent
+    SUBMITTED = "submitted"  # the provider returned a request id
+    RUNNING = "running"  # the provider started generating
+    DELIVERING = "delivering"  # images fetched; the result is being posted
+    DONE = "done"  # posted; the reserved images are committed
+    FAILED = "failed"  # ended with a notice; refunded
+    CANCELLED = "cancelled"  # by the member or a moderator; refunded
+    EXPIRED = "expired"  # past the deadline, stopped at the provider; refunded
+
+
+ACTIVE_STATES: tuple[JobState, ...] = (
+    JobState.QUEUED,
+    JobState.SUBMITTED,
+    JobState.RUNNING,
+    JobState.DELIVERING,
+)
+FINAL_STATES: tuple[JobState, ...] = (
+    JobState.DONE,
+    JobState.FAILED,
+    JobState.CANCELLED,
+    JobState.EXPIRED,
+)
+_ENDS = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED})
+
+# Where each state may go. Every active state can end early (failed, cancelled, expired); only
+# a job being delivered becomes done, and only a submitted (or running) one is delivered.
+TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.QUEUED: frozenset({JobState.SUBMITTED}) | _ENDS,
+    JobState.SUBMITTED: frozenset({JobState.RUNNING, JobState.DELIVERING}) | _ENDS,
+    JobState.RUNNING: frozenset({JobState.DELIVERING}) | _ENDS,
+    JobState.DELIVERING: frozenset({JobState.DONE}) | _ENDS,
+    JobState.DONE: frozenset(),
+    JobState.FAILED: frozenset(),
+    JobState.CANCELLED: frozenset(),
+    JobState.EXPIRED: frozenset(),
+}
+
+
+def sources(target: JobState) -> tuple[JobState, ...]:
+    """The states a job may reach `target` from (what a guarded UPDATE checks)."""
+    return tuple(state for state, nexts in TRANSITIONS.items() if target in nexts)
+
+
+class JobKind(StrEnum):
+    """How a job came to be: credit lines and lineage read it."""
+
+    IMAGINE = "imagine"
+    LORA = "lora"
+    REROLL = "reroll"
+    VARIATION = "variation"
+    REMIX = "remix"
+    UPSCALE = "upscale"
+
+    @property
+    def derived(self) -> bool:
+        """Built on another member's image: the result credits its author."""
+        return self in (JobKind.REROLL, JobKind.VARIATION, JobKind.REMIX, JobKind.UPSCALE)
+
+    @property
+    def of_one_image(self) -> bool:
+        """Built on one image of a result (its number is shown)."""
+        return self in (JobKind.VARIATION, JobKind.UPSCALE)
+
+
+class Advice(Enum):
+    """What a failure notice tells the member about trying again."""
+
+    MAY_HELP = "may help"  # a fault on the way (provider down, timeout, Discord)
+    WONT_HELP = "won't help"  # the input was refused: change the prompt or options
+    NONE = "none"  # cancelled: nothing to advise
+
+    @classmethod
+    def of(cls, retryable: bool) -> Advice:
+        return cls.MAY_HELP if retryable else cls.WONT_HELP
+
+    @property
+    def retryable(self) -> bool | None:
+        """As the ledger's `error_retryable` column stores it."""
+        return {Advice.MAY_HELP: True, Advice.WONT_HELP: False, Advice.NONE: None}[self]

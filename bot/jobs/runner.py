@@ -1,0 +1,306 @@
+"""The loop that owns this process's jobs: fair slots, resume after a restart, the watchdog,
+cancels and shutdown. One job's own path is `execution`; how it ends is `settlement`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+
+from bot.config import Config
+from bot.delivery.messenger import Messenger
+from bot.delivery.progress import (
+    PROGRESS_EDITS_PER_S,
+    EditBudget,
+    ProgressView,
+    ThrottledEditor,
+)
+from bot.generation import GenerationRequest
+from bot.jobs.execution import Execution, Live
+from bot.jobs.intake import JobSubmitter
+from bot.jobs.model import ACTIVE_STATES, JobState
+from bot.jobs.retry import RetryPolicy
+from bot.jobs.scheduler import FairScheduler
+from bot.jobs.settlement import JobDeps, Settlement, target_of
+from bot.moderation import ModerationService
+from bot.providers.base import Provider
+from db.database import Database
+from db.jobs import JobRow
+
+log = logging.getLogger(__name__)
+INPUT_IMAGE_TTL_S = 7 * 24 * 3600  # rerolls of image-to-image results need the input a while
+
+
+class JobRunner(JobSubmitter):
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        providers: Mapping[str, Provider],
+        messenger: Messenger,
+        session: aiohttp.ClientSession,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        watchdog_interval_s: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        moderation: ModerationService | None = None,
+        on_finished: Callable[[JobRow], None] | None = None,
+    ) -> None:
+        gen = config.generation
+        retry = retry_policy or RetryPolicy(
+            max_attempts=gen.retry_attempts,
+            base_delay_s=gen.retry_base_delay_s,
+            max_delay_s=max(8.0, gen.retry_base_delay_s),
+            total_s=gen.retry_total_s,
+        )
+        deps = JobDeps(config, db, providers, messenger, session, retry, clock, moderation)
+        self._deps = deps
+        self._db = db
+        self._settle = Settlement(deps, on_finished)
+        self._execution = Execution(deps, self._settle)
+        self._watchdog_interval_s = watchdog_interval_s
+        self._scheduler = FairScheduler(gen.max_concurrent_jobs, gen.max_jobs_per_user)
+        self._edit_budget = EditBudget(PROGRESS_EDITS_PER_S)  # shared by every job's editor
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._live: dict[int, Live] = {}
+        self._owners: dict[int, int] = {}  # job id -> user id, for every job this process holds
+        self._helpers: set[asyncio.Task[None]] = set()
+        self._watchdog: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    # -- intake ------------------------------------------------------------------------------
+
+    def enqueue(self, job_id: int, user_id: int) -> None:
+        if self._stopping or job_id in self._owners:
+            return
+        self.idle.clear()
+        self._owners[job_id] = user_id
+        self._scheduler.push(user_id, job_id)
+        self._dispatch()
+        if self._scheduler.is_waiting(job_id):
+            self._spawn(self._load_waiting(job_id))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._helpers.add(task)
+        task.add_done_callback(self._helpers.discard)
+
+    async def start(self) -> int:
+        """Resume what a previous process left unfinished, then watch for orphaned rows."""
+        purged = await self._db.images.purge(self._deps.clock() - INPUT_IMAGE_TTL_S)
+        if purged:
+            log.info("purged %d input image(s) older than a week", purged)
+        resumed = await self.resume_unfinished()
+        if self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._watch_orphans())
+        return resumed
+
+    async def resume_unfinished(self) -> int:
+        """Queue every job a previous process left active; returns how many were resumed."""
+        resumed = 0
+        for job in await self._db.jobs.in_states(ACTIVE_STATES):
+            if job.id in self._owners:
+                continue
+            lost = self._cannot_resume(job)
+            if lost is not None:
+                await self._settle.fail(job.id, lost, retryable=True)
+                continue
+            self.enqueue(job.id, job.user_id)
+            resumed += 1
+        return resumed
+
+    def _cannot_resume(self, job: JobRow) -> str | None:
+        """Why a job a previous process left can't be picked up again, or None."""
+        if job.state == JobState.QUEUED and job.submit_pending:
+            return (
+                f"The bot restarted while sending this job to {job.provider}, so it cannot "
+                "tell whether the job was accepted. It was not sent again, so you are not "
+                "charged twice."
+            )
+        provider = self._deps.providers.get(job.provider)
+        request_id = job.provider_request_id
+        if request_id and provider is not None and not provider.can_resume(request_id):
+            return (
+                f"The bot restarted while {job.provider} was making this job, and a "
+                f"{job.provider} request cannot be picked up again after a restart (it is "
+                "one long call, not a queue), so its images were lost."
+            )
+        return None
+
+    async def _watch_orphans(self) -> None:
+        """A watchdog: active rows that no task of this process holds (a runner that died
+        without settling its job) are picked up again."""
+        while not self._stopping:
+            await asyncio.sleep(self._watchdog_interval_s)
+            try:
+                orphans = [
+                    job
+                    for job in await self._db.jobs.in_states(ACTIVE_STATES)
+                    if job.id not in self._owners
+                ]
+                for job in orphans:
+                    log.warning("watchdog: job %s had no runner; resuming it", job.id)
+                if orphans:
+                    await self.resume_unfinished()
+            except Exception:
+                log.exception("watchdog pass failed")
+
+    async def _load_waiting(self, job_id: int) -> None:
+        job = await self._db.jobs.get(job_id)
+        if job is None or job.is_final or job_id in self._live:
+            return
+        if not self._scheduler.is_waiting(job_id):
+            return
+        self._live[job_id] = self._make_live(job)
+        self._show_waiting_positions()
+
+    def _dispatch(self) -> None:
+        while (ready := self._scheduler.pop_ready()) is not None:
+            user_id, job_id = ready
+            task = asyncio.create_task(self._run_slot(user_id, job_id), name=f"job-{job_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            live = self._live.get(job_id)
+            if live is not None:
+                live.task = task
+        self._show_waiting_positions()
+        if self._scheduler.running_total == 0 and self._scheduler.waiting_total == 0:
+            self.idle.set()
+
+    def _show_waiting_positions(self) -> None:
+        """Tell waiting members their place, but only when it changed a lot (it halved, or is
+        in the last ten), so a long queue costs each member a handful of edits, not hundreds."""
+        if not self._scheduler.waiting_total:
+            return
+        for job_id, place in self._scheduler.positions().items():
+            live = self._live.get(job_id)
+            if live is None:
+                continue  # its row is still loading; it renders its place when it arrives
+            shown = live.shown_position
+            if shown is None or (place != shown and (place <= 10 or place <= shown // 2)):
+                live.shown_position = place
+                live.show(phase="waiting", bot_queue_position=place)
+
+    # -- cancel ------------------------------------------------------------------------------
+
+    async def cancel(self, job_id: int, by_user_id: int) -> str:
+        """Cancel a job for a member. Returns "cancelled", "finished" (too late: it already
+        ended or is being delivered) or "unknown"."""
+        job = await self._db.jobs.get(job_id)
+        if job is None:
+            return "unknown"
+        if job.is_final or job.state == JobState.DELIVERING:
+            return "finished"
+        live = self._live.get(job_id)
+        user_id = self._owners.get(job_id)
+        if user_id is not None and self._scheduler.remove(user_id, job_id):
+            # Still waiting for a slot: nothing was sent anywhere.
+            self._owners.pop(job_id, None)
+            if live is not None:
+                await live.editor.close()
+                self._live.pop(job_id, None)
+            await self._settle.cancelled(job_id, by_user_id)
+            self._dispatch()
+            return "cancelled"
+        if live is not None and live.task is not None and not live.task.done():
+            if not live.cancellable:
+                return "finished"
+            live.cancel_by = by_user_id
+            live.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(live.task)
+            return "cancelled"
+        # Not held by this process (e.g. mid-restart): end it from the ledger alone.
+        await self._settle.cancel_at_provider(job)
+        await self._settle.cancelled(job_id, by_user_id)
+        return "cancelled"
+
+    # -- one job's slot ----------------------------------------------------------------------
+
+    async def _run_slot(self, user_id: int, job_id: int) -> None:
+        try:
+            job = await self._db.jobs.get(job_id)
+            if job is None or job.is_final:
+                return
+            live = self._live.get(job_id) or self._make_live(job)
+            live.task = asyncio.current_task()
+            self._live[job_id] = live
+            live.view = replace(live.view, phase="submitting", bot_queue_position=None)
+            await self._execution.run(job, live)
+        except asyncio.CancelledError:
+            if not await self._cancelled_by_member(job_id):
+                raise  # shutdown: the row stays active and the next start resumes it
+        except Exception:
+            log.exception("job %s crashed in the runner", job_id)
+            with contextlib.suppress(Exception):
+                reason = "Something went wrong inside the bot."
+                await self._settle.fail(job_id, reason, retryable=True)
+        finally:
+            self._live.pop(job_id, None)
+            self._owners.pop(job_id, None)
+            self._scheduler.done(user_id)
+            if not self._stopping:
+                self._dispatch()
+
+    async def _cancelled_by_member(self, job_id: int) -> bool:
+        """The one cancel path: a member's cancel (not shutdown) ends the job, wherever it
+        landed, so "cancelled" is never a lie. False for a shutdown."""
+        live = self._live.get(job_id)
+        if self._stopping or live is None or live.cancel_by is None:
+            return False
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+        await live.editor.close()
+        job = await self._db.jobs.get(job_id)
+        if job is not None and not job.is_final and job.state != JobState.DELIVERING:
+            await self._settle.cancel_at_provider(job)
+            await self._settle.cancelled(job_id, live.cancel_by)
+        return True
+
+    def _make_live(self, job: JobRow) -> Live:
+        target = target_of(job)
+        request = GenerationRequest.from_json(job.inputs_json)
+        editor = ThrottledEditor(
+            lambda content: self._deps.messenger.edit(target, content),
+            self._deps.config.generation.progress_interval_s,
+            budget=self._edit_budget,
+        )
+        view = ProgressView(
+            prompt=request.prompt,
+            provider=job.provider,
+            model=job.model,
+            count=job.image_count,
+            started_at=job.interaction_created_at,
+        )
+        return Live(job=job, editor=editor, view=view)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        """Stop taking work and cancel this process's tasks. Provider requests keep running and
+        their rows stay active, so the next start resumes them instead of paying twice."""
+        self._stopping = True
+        tasks = [*self._tasks, *self._helpers]
+        if self._watchdog is not None:
+            tasks.append(self._watchdog)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for live in list(self._live.values()):
+            await live.editor.close(grace=0)
+
+    async def wait_idle(self) -> None:
+        await self.idle.wait()
+
+
+__all__ = ["JobRunner"]

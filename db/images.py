@@ -1,0 +1,52 @@
+"""Input images for image-to-image and upscale jobs (`db.images`).
+
+They live apart from the job row so that the row stays small, and they stay stored until no
+unfinished job needs them, so a queued job can still be submitted after a restart.
+"""
+
+from __future__ import annotations
+
+import time
+
+from db.busy import BusyRetryingConnection
+from db.jobs import JOB_ACTIVE_STATES
+
+
+class InputImageStore:
+    def __init__(self, conn: BusyRetryingConnection) -> None:
+        self._conn = conn
+
+    async def save(
+        self, data: bytes, content_type: str, width: int, height: int, source_url: str | None
+    ) -> int:
+        cursor = await self._conn.execute(
+            "INSERT INTO input_images (data, content_type, width, height, source_url, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (data, content_type, width, height, source_url, time.time()),
+        )
+        image_id = cursor.lastrowid
+        await cursor.close()
+        assert image_id is not None
+        return image_id
+
+    async def get(self, image_id: int) -> tuple[bytes, str] | None:
+        """(the image's bytes, its content type), or None once it was purged or deleted."""
+        async with self._conn.execute(
+            "SELECT data, content_type FROM input_images WHERE id = ?", (image_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return (bytes(row[0]), str(row[1])) if row else None
+
+    async def purge(self, older_than: float) -> int:
+        """Drop input images no unfinished job needs any more; returns how many."""
+        marks = ", ".join("?" for _ in JOB_ACTIVE_STATES)
+        cursor = await self._conn.execute(
+            "DELETE FROM input_images WHERE created_at < ? AND id NOT IN ("
+            "SELECT json_extract(inputs, '$.image_id') FROM jobs "
+            f"WHERE state IN ({marks}) AND json_extract(inputs, '$.image_id') IS NOT NULL)",
+            (older_than, *JOB_ACTIVE_STATES),
+        )
+        return cursor.rowcount
+
+    async def delete(self, image_id: int) -> None:
+        await self._conn.execute("DELETE FROM input_images WHERE id = ?", (image_id,))
