@@ -13,8 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.audit import AuditLog
-from bot.collab import CollabService
+from bot.community.derive import CollabService
 from bot.config import Config
 from bot.delivery.messenger import Messenger
 from bot.delivery.posting import discord_trace
@@ -23,7 +22,8 @@ from bot.gateway import GatewayPin
 from bot.jobs.intake import JobService, Origin
 from bot.jobs.journal import Acknowledged, Intake, recover
 from bot.jobs.runner import JobRunner
-from bot.moderation import ModerationService
+from bot.moderation.audit import AuditLog
+from bot.moderation.gate import ModerationService
 from bot.options import check_options
 from bot.providers import Provider, build_providers
 from db.database import Database

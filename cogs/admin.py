@@ -3,7 +3,7 @@
 Discord hides the group from members without Manage Server (`default_permissions`), but a
 server can override that and a client can forge a payload, so `AdminGroup.interaction_check`
 checks the member's permissions from the payload for every subcommand before it runs. All
-answers are private. The work is done by `bot.admin.AdminService`.
+answers are private. The work is done by `bot.moderation.admin.AdminService`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.admin import DURATION_FORMAT, AdminService, split_names
 from bot.app import ArtFactoryBot, send_ephemeral
 from bot.delivery.text import escape, inline_code
+from bot.moderation.admin import DURATION_FORMAT, AdminService, split_names
 
 FilterKind = Literal["word", "regex"]
 Images = app_commands.Range[int, 0, 10_000]

@@ -20,11 +20,18 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral
+from bot.community.gallery import (
+    STAR,
+    GalleryService,
+    ShareDraft,
+    TopEntry,
+    has_images,
+    result_link,
+)
 from bot.delivery.downloads import ImageFile
 from bot.delivery.messenger import discord_files
 from bot.delivery.text import quote
 from bot.errors import ArtFactoryError
-from bot.gallery import STAR, GalleryService, ShareDraft, TopEntry, has_images, result_link
 
 log = logging.getLogger(__name__)
 

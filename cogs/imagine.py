@@ -11,15 +11,15 @@ from discord.ext import commands
 
 from bot.app import ArtFactoryBot, start_job
 from bot.errors import InvalidRequest
-from bot.generation import (
+from bot.jobs.intake import Origin
+from bot.moderation.preferences import default_provider
+from bot.providers.request import (
     MAX_IMAGES,
     MAX_PROMPT_CHARS,
     MAX_SEED,
     GenerationRequest,
     build_request,
 )
-from bot.guild_prefs import default_provider
-from bot.jobs.intake import Origin
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
 ProviderName = Literal["fal", "replicate", "civitai", "openai"]

@@ -14,10 +14,10 @@ from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral
 from bot.collab import Lineage
+from bot.community.gallery import has_images, is_spoiler, job_images
 from bot.delivery.text import quote, result_link
 from bot.errors import InvalidRequest
-from bot.gallery import has_images, is_spoiler, job_images
-from bot.generation import GenerationRequest
+from bot.providers.request import GenerationRequest
 from db.jobs import JobRow
 
 # Reading the result message for the thumbnail happens after the acknowledgement; a late read

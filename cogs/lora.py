@@ -15,9 +15,9 @@ from discord.ext import commands
 from bot.app import ArtFactoryBot, send_ephemeral, start_job
 from bot.collab import LoraChoice
 from bot.delivery.text import escape
-from bot.generation import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED
-from bot.guild_prefs import default_provider
 from bot.jobs.intake import Origin
+from bot.moderation.preferences import default_provider
+from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
 Scale = app_commands.Range[float, -4.0, 4.0]

@@ -18,12 +18,12 @@ import discord
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral
+from bot.community.gallery import result_link
+from bot.community.reports import MAX_REPORT_IMAGES, ReportCase, ReportService
 from bot.delivery.downloads import ImageFile
 from bot.delivery.messenger import discord_files
 from bot.delivery.text import quote
 from bot.errors import ArtFactoryError
-from bot.gallery import result_link
-from bot.reports import MAX_REPORT_IMAGES, ReportCase, ReportService
 from cogs.gallery import remove_gallery_posts
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot
-from bot.capabilities import PROVIDER_CAPABILITIES, Capabilities
 from bot.config import Config, ProviderConfig
+from bot.providers.capabilities import PROVIDER_CAPABILITIES, Capabilities
 from db.stats import ProviderHealth
 
 HEALTH_WINDOW_S = 24 * 3600

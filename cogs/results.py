@@ -20,8 +20,8 @@ from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral, start_job
 from bot.errors import DatabaseBusy, InvalidRequest
-from bot.generation import GenerationRequest
 from bot.jobs.intake import Origin
+from bot.providers.request import GenerationRequest
 from cogs.gallery import remove_gallery_posts, share_buttons
 from cogs.moderation import ReportButton
 

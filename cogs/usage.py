@@ -7,8 +7,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.admin import AdminService, ServerUsage
 from bot.app import ArtFactoryBot
+from bot.moderation.admin import AdminService, ServerUsage
 
 
 def _money(amount: float, currency: str) -> str:

@@ -9,9 +9,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral, start_job
-from bot.generation import MAX_IMAGES, MAX_PROMPT_CHARS
-from bot.guild_prefs import default_provider
 from bot.jobs.intake import Origin
+from bot.moderation.preferences import default_provider
+from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS
 
 STRENGTH_CHOICES = [
     app_commands.Choice(name="subtle (0.35)", value="subtle"),

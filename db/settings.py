@@ -1,6 +1,6 @@
 """What a server's moderators set (`db.settings`): server and channel settings, prompt
 filters, quota tiers (members' own quotas, role tiers, the images given back by a reset) and
-bans. These are the rules the admission gate (bot/moderation.py) reads before a job is
+bans. These are the rules the admission gate (bot/moderation/gate.py) reads before a job is
 written; every change is a single statement (db/database.py says why).
 """
 

@@ -17,7 +17,7 @@ import aiohttp
 from bot.delivery.shrink import shrink_to_fit
 from bot.delivery.text import image_stem
 from bot.errors import DeliveryError
-from bot.netguard import MAX_REDIRECTS
+from bot.moderation.netguard import MAX_REDIRECTS
 from bot.providers.base import GenerationResult
 
 log = logging.getLogger(__name__)
@@ -96,8 +96,8 @@ async def _download(
     ("the provider's image server") and `what` was fetched.
 
     Provider result URLs come from the provider's answer, not from a member, and live on
-    whatever CDN the provider uses, so they are not held to `bot.netguard`'s public-address
-    rule; redirects are followed, but at most `MAX_REDIRECTS` of them."""
+    whatever CDN the provider uses, so they are not held to `bot.moderation.netguard`'s
+    public-address rule; redirects are followed, but at most `MAX_REDIRECTS` of them."""
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     try:
         async with session.get(url, timeout=timeout, max_redirects=MAX_REDIRECTS) as response:

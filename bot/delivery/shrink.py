@@ -17,8 +17,8 @@ import math
 
 from PIL import Image
 
+from bot.community.images import MAX_INPUT_PIXELS
 from bot.errors import DeliveryError
-from bot.images import MAX_INPUT_PIXELS
 
 # A result that was too large is posted at this size at most: still more than Discord shows.
 DRAFT_PIXELS = MAX_INPUT_PIXELS // 4

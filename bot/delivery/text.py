@@ -21,8 +21,8 @@ import discord
 from bot.jobs.model import Advice, JobKind
 
 if TYPE_CHECKING:  # types only: generation itself shows text through this module
-    from bot.generation import GenerationRequest
     from bot.providers.base import GenerationResult
+    from bot.providers.request import GenerationRequest
     from db.jobs import JobRow
 
 # A link as Discord finds one: `<scheme:/…>` (shown without a preview) or a bare http(s) URL.

@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 from bot.delivery.downloads import download_images
 from bot.delivery.progress import ProgressView, ThrottledEditor, render_progress
 from bot.errors import DeliveryError, InvalidRequest, ProviderError
-from bot.generation import GenerationRequest, retarget
 from bot.jobs.model import JobState, sources
 from bot.jobs.retry import with_retries
 from bot.jobs.settlement import JobDeps, Settlement
 from bot.providers.base import GenerationResult, Provider, ProviderUpdate
+from bot.providers.request import GenerationRequest, retarget
 from db.jobs import JobRow
 
 log = logging.getLogger(__name__)

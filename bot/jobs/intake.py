@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from bot.config import Config
 from bot.errors import BudgetExceeded, InvalidRequest, QuotaExceeded
-from bot.generation import GenerationRequest
-from bot.moderation import ModerationService, next_month
+from bot.moderation.gate import ModerationService, next_month
+from bot.providers.request import GenerationRequest
 from db.database import Database
 from db.jobs import JobRow, NewJob
 

@@ -22,15 +22,15 @@ from bot.delivery.progress import (
     ProgressView,
     ThrottledEditor,
 )
-from bot.generation import GenerationRequest
 from bot.jobs.execution import Execution, Live
 from bot.jobs.intake import JobSubmitter
 from bot.jobs.model import ACTIVE_STATES, JobState
 from bot.jobs.retry import RetryPolicy
 from bot.jobs.scheduler import FairScheduler
 from bot.jobs.settlement import JobDeps, Settlement, target_of
-from bot.moderation import ModerationService
+from bot.moderation.gate import ModerationService
 from bot.providers.base import Provider
+from bot.providers.request import GenerationRequest
 from db.database import Database
 from db.jobs import JobRow
 

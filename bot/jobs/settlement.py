@@ -21,11 +21,11 @@ from bot.delivery.downloads import ImageFile
 from bot.delivery.messenger import MessageTarget, Messenger
 from bot.delivery.text import render_failure, render_result, withheld_notice
 from bot.errors import DeliveryError
-from bot.generation import GenerationRequest
 from bot.jobs.model import Advice, JobState, sources
 from bot.jobs.retry import RetryPolicy
-from bot.moderation import ModerationService
+from bot.moderation.gate import ModerationService
 from bot.providers.base import GenerationResult, Provider
+from bot.providers.request import GenerationRequest
 from db.database import Database
 from db.jobs import JobRow
 

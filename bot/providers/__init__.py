@@ -32,8 +32,8 @@ def build_providers(
 
             providers[name] = ReplicateProvider(key, poll_interval_s=interval)
         elif name == "civitai":
-            from bot.civitai_models import CivitaiModels
             from bot.providers.civitai import CivitaiProvider
+            from bot.providers.civitai_models import CivitaiModels
 
             providers[name] = CivitaiProvider(
                 key,

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from bot.capabilities import Capabilities
-from bot.generation import GenerationRequest
+from bot.providers.capabilities import Capabilities
+from bot.providers.request import GenerationRequest
 
 
 @dataclass(frozen=True)

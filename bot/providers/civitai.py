@@ -36,10 +36,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bot.capabilities import PROVIDER_CAPABILITIES
-from bot.civitai_models import AIR_PATTERN, CivitaiModels, check_lora_fit, family_name
 from bot.errors import InvalidRequest, ProviderError
-from bot.generation import GenerationRequest
 from bot.providers.base import (
     GenerationResult,
     Provider,
@@ -47,6 +44,8 @@ from bot.providers.base import (
     parse_retry_after,
     trim_reason,
 )
+from bot.providers.capabilities import PROVIDER_CAPABILITIES
+from bot.providers.civitai_models import AIR_PATTERN, CivitaiModels, check_lora_fit, family_name
 from bot.providers.civitai_workflows import (
     TERMINAL,
     probe_verdict,
@@ -54,6 +53,7 @@ from bot.providers.civitai_workflows import (
     workflow_body,
     workflow_result,
 )
+from bot.providers.request import GenerationRequest
 
 DEFAULT_BASE_URL = "https://orchestration.civitai.com"
 WORKFLOWS_PATH = "/v2/consumer/workflows"

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.errors import ProviderError
-from bot.generation import MAX_SEED, GenerationRequest
 from bot.providers.base import GeneratedImage, GenerationResult, ProviderUpdate, trim_reason
+from bot.providers.request import MAX_SEED, GenerationRequest
 
 WORKFLOW_TAGS = ("art-factory",)  # indexed by CivitAI: the bot's workflows can be listed apart
 

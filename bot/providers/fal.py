@@ -22,9 +22,7 @@ import fal_client
 import httpx
 from fal_client.client import AsyncRequestHandle
 
-from bot.capabilities import PROVIDER_CAPABILITIES
 from bot.errors import ProviderError
-from bot.generation import GenerationRequest
 from bot.providers.base import (
     GeneratedImage,
     GenerationResult,
@@ -33,8 +31,10 @@ from bot.providers.base import (
     parse_retry_after,
     trim_reason,
 )
+from bot.providers.capabilities import PROVIDER_CAPABILITIES
 from bot.providers.fal_stream import StatusStreams, update_for
 from bot.providers.pacing import PollPacer
+from bot.providers.request import GenerationRequest
 
 IMAGE_SIZES: dict[str, str | dict[str, int]] = {
     "1:1": "square_hd",

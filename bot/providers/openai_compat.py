@@ -42,9 +42,7 @@ from typing import Any
 import httpx2
 import openai
 
-from bot.capabilities import PROVIDER_CAPABILITIES
 from bot.errors import ProviderError
-from bot.generation import GenerationRequest
 from bot.providers.base import (
     GeneratedImage,
     GenerationResult,
@@ -53,6 +51,8 @@ from bot.providers.base import (
     parse_retry_after,
     trim_reason,
 )
+from bot.providers.capabilities import PROVIDER_CAPABILITIES
+from bot.providers.request import GenerationRequest
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 SIZES: dict[str, str] = {

@@ -16,9 +16,7 @@ from replicate.__about__ import __version__ as replicate_version
 from replicate.exceptions import ModelError, ReplicateError
 from replicate.prediction import Prediction
 
-from bot.capabilities import PROVIDER_CAPABILITIES
 from bot.errors import ProviderError
-from bot.generation import GenerationRequest
 from bot.providers.base import (
     GeneratedImage,
     GenerationResult,
@@ -28,7 +26,9 @@ from bot.providers.base import (
     parse_step,
     trim_reason,
 )
+from bot.providers.capabilities import PROVIDER_CAPABILITIES
 from bot.providers.pacing import PollPacer
+from bot.providers.request import GenerationRequest
 
 
 class ReplicateProvider(Provider):

@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.civitai_models import (
+from bot.config import parse_config
+from bot.errors import InvalidRequest, ProviderError
+from bot.providers.civitai_models import (
     NSFW_LEVEL_BLOCKED,
     NSFW_LEVEL_R,
     CivitaiModelInfo,
@@ -17,8 +19,6 @@ from bot.civitai_models import (
     parse_ref,
     resolve,
 )
-from bot.config import parse_config
-from bot.errors import InvalidRequest, ProviderError
 from tests.fakes.civitai import FakeCivitai
 from tests.harness import ENV
 

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.civitai_models import CivitaiModels
 from bot.config import DEFAULT_PROVIDERS
 from bot.errors import ProviderError
-from bot.generation import MAX_SEED, GenerationRequest, LoraRef
 from bot.providers.civitai import CivitaiProvider
+from bot.providers.civitai_models import CivitaiModels
 from bot.providers.civitai_workflows import update_for
+from bot.providers.request import MAX_SEED, GenerationRequest, LoraRef
 from tests.fakes.civitai import FakeCivitai, Script
 
 CHECKPOINT = DEFAULT_PROVIDERS["civitai"].model

@@ -4,9 +4,9 @@ import pytest
 
 from bot.config import Config, parse_config
 from bot.errors import InvalidRequest
-from bot.generation import build_request
 from bot.providers.fal import FalProvider
 from bot.providers.replicate import ReplicateProvider
+from bot.providers.request import build_request
 
 ENV = {"DISCORD_TOKEN": "t", "FAL_KEY": "f", "REPLICATE_API_TOKEN": "r"}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.jobs.intake import quota_day
-from bot.moderation import blocked_by, normalize
+from bot.moderation.gate import blocked_by, normalize
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal, Script
 from tests.harness import Harness, running_bot

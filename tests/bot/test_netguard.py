@@ -1,4 +1,4 @@
-"""`bot.netguard`: which links count as public, and redirects followed by hand."""
+"""`bot.moderation.netguard`: which links count as public, and redirects followed by hand."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import yarl
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot import netguard
-from bot.netguard import NotPublic, RedirectRefused, check_public_url, guarded_get
+from bot.moderation import netguard
+from bot.moderation.netguard import NotPublic, RedirectRefused, check_public_url, guarded_get
 
 REFUSED = "points to a private/internal address"
 

@@ -10,8 +10,8 @@ import pytest
 from bot.config import load_config, parse_config
 from bot.delivery.downloads import decode_data_url
 from bot.errors import ConfigError, DeliveryError, InvalidRequest
-from bot.generation import build_request
 from bot.providers.openai_compat import max_n, split_count
+from bot.providers.request import build_request
 from tests.fakes.cdn import make_png
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,7 +105,7 @@ def test_capabilities_refuse_what_openai_cannot_do_and_allow_what_it_can() -> No
     with pytest.raises(InvalidRequest, match="can't do a guidance value"):
         build_request(cfg, prompt="x", provider="openai", guidance=3.0)
     with pytest.raises(InvalidRequest, match="openai can't do 1 LoRA on this bot; fal can"):
-        from bot.generation import LoraRef
+        from bot.providers.request import LoraRef
 
         build_request(cfg, prompt="x", provider="openai", loras=(LoraRef("https://x/y"),))
 

@@ -25,11 +25,11 @@ from bot.config import parse_config
 from bot.delivery.downloads import ImageFile
 from bot.delivery.messenger import Delivered, MessageTarget
 from bot.errors import ProviderError, QuotaExceeded
-from bot.generation import GenerationRequest, build_request
 from bot.jobs.intake import JobService, Origin
 from bot.jobs.retry import RetryPolicy
 from bot.jobs.runner import JobRunner
 from bot.providers.base import GeneratedImage, GenerationResult, Provider, ProviderUpdate
+from bot.providers.request import GenerationRequest, build_request
 from db.database import Database
 from db.jobs import JOB_FINAL_STATES
 from tests.fakes.cdn import FakeCDN, make_png

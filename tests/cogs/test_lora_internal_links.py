@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bot.netguard import Resolver
+from bot.moderation.netguard import Resolver
 from db.loras import LoraRow
 from tests.cogs.test_lora import answer, loras, opt
 from tests.fakes.cdn import FakeCDN

@@ -16,15 +16,15 @@ from urllib.parse import urlparse
 
 import aiohttp
 
-from bot.civitai_models import DEFAULT_MODELS_BASE_URL, CivitaiModels, check_lora_fit
+from bot.community.images import PreparedImage, image_origins, is_discord_url, load_input_image
 from bot.config import Config
 from bot.delivery.downloads import ImageFile, fetch_posted_image
 from bot.delivery.text import escape
 from bot.errors import DeliveryError, InvalidRequest, ProviderError
-from bot.generation import GenerationRequest, LoraRef, build_request
-from bot.images import PreparedImage, image_origins, is_discord_url, load_input_image
 from bot.jobs.intake import JobService, Origin
-from bot.netguard import Resolver, check_provider_link, origin_of, system_resolver
+from bot.moderation.netguard import Resolver, check_provider_link, origin_of, system_resolver
+from bot.providers.civitai_models import DEFAULT_MODELS_BASE_URL, CivitaiModels, check_lora_fit
+from bot.providers.request import GenerationRequest, LoraRef, build_request
 from db.database import Database
 from db.jobs import JobRow
 from db.loras import LoraRow
@@ -376,8 +376,8 @@ class CollabService:
         return tuple(refs), triggers
 
     async def _check_lora_links(self, loras: Sequence[LoraRef]) -> None:
-        """Every LoRA link a provider would fetch must be public (`bot.netguard`): library rows
-        (some stored before links were checked), links, CivitAI's download links, and the
+        """Every LoRA link a provider would fetch must be public (`bot.moderation.netguard`):
+        library rows (some stored before links were checked), links, CivitAI's download links, and the
         LoRAs a reroll or remix inherits."""
         for lora in loras:
             await check_provider_link(

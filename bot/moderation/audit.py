@@ -15,7 +15,7 @@ from collections import defaultdict
 import discord
 
 from bot.delivery.text import inline_code, quote
-from bot.generation import GenerationRequest
+from bot.providers.request import GenerationRequest
 from db.database import Database
 from db.jobs import JobRow
 

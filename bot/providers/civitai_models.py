@@ -20,8 +20,8 @@ Stable API for the commands (e.g. `/lora`):
 
 Calls: `GET {base}/api/v1/models/{modelId}` (name, type, nsfw, nsfwLevel, creator, licence
 flags and every version), and `GET {base}/api/v1/model-versions/{versionId}` only when the
-version asked for is not listed there. Redirects are followed by hand (`bot.netguard`): within
-the configured base's origin, or to a public https address, at most three hops, the token never
+version asked for is not listed there. Redirects are followed by hand
+(`bot.moderation.netguard`): within the configured base's origin, or to a public https address, at most three hops, the token never
 carried off the base's origin.
 """
 
@@ -36,7 +36,7 @@ import aiohttp
 import yarl
 
 from bot.errors import InvalidRequest, ProviderError
-from bot.netguard import NotPublic, check_public_url, guarded_get
+from bot.moderation.netguard import NotPublic, check_public_url, guarded_get
 
 if TYPE_CHECKING:
     from bot.config import Config

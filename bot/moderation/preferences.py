@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.capabilities import PROVIDER_CAPABILITIES, Capabilities
 from bot.config import Config
+from bot.providers.capabilities import PROVIDER_CAPABILITIES, Capabilities
 from db.settings import SettingsStore
 
 

@@ -16,12 +16,13 @@ from datetime import UTC, datetime
 from bot.config import Config
 from bot.delivery.text import escape
 from bot.errors import InvalidRequest, Refused
-from bot.generation import GenerationRequest
-from bot.lookalikes import fold, strip_invisible, unconfuse
+from bot.moderation.lookalikes import fold, strip_invisible, unconfuse
+from bot.providers.request import GenerationRequest
 from db.database import Database
 from db.settings import GuildSettings
 
-# Leetspeak digits and symbols (not Unicode data: look-alike letters are in bot/lookalikes.py).
+# Leetspeak digits and symbols (not Unicode data: look-alike letters are in
+# bot/moderation/lookalikes.py).
 _LEET = str.maketrans(
     {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i",
      "|": "l", "+": "t", "€": "e"}

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from bot.capabilities import ASPECT_RATIOS, PROVIDER_CAPABILITIES
 from bot.config import Config
 from bot.delivery.text import escape
 from bot.errors import InvalidRequest
+from bot.providers.capabilities import ASPECT_RATIOS, PROVIDER_CAPABILITIES
 
 MAX_PROMPT_CHARS = 6000  # Discord's own limit for a string option
 MAX_IMAGES = 4

@@ -3,8 +3,8 @@
 Only Discord attachment/CDN URLs taken from the interaction reach this module, and only
 Discord's CDN origins are fetched: scheme, host AND port must match one (in production https on
 443 of cdn.discordapp.com or media.discordapp.net; tests add the fake Discord's own origin).
-Redirects are followed by hand (`bot.netguard.guarded_get`), only to those origins and at most
-three hops, so a link can't lead the bot to another port of the same host or to an internal
+Redirects are followed by hand (`bot.moderation.netguard.guarded_get`), only to those origins
+and at most three hops, so a link can't lead the bot to another port of the same host or to an internal
 address. Downloads are capped in bytes, Pillow decodes in a worker thread with a pixel cap
 (decompression bombs are refused before any pixel is decoded), animations and corrupt files are
 refused, EXIF orientation is applied, and the result is a plain RGB JPEG or PNG the providers
@@ -23,7 +23,7 @@ import yarl
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bot.errors import InvalidRequest
-from bot.netguard import Origin, guarded_get, origin_of
+from bot.moderation.netguard import Origin, guarded_get, origin_of
 
 MAX_INPUT_BYTES = 25 * 1024 * 1024  # Discord's own upload ceiling for bots
 MAX_INPUT_PIXELS = 40_000_000  # ~6300x6300: anything larger is refused, not decoded

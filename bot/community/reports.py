@@ -13,11 +13,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.collab import CollabService
+from bot.community.derive import CollabService
+from bot.community.gallery import image_stem, lineage_line, result_images
 from bot.delivery.downloads import MAX_REQUEST_BYTES, ImageFile
 from bot.errors import DeliveryError, Refused
-from bot.gallery import image_stem, lineage_line, result_images
-from bot.generation import GenerationRequest
+from bot.providers.request import GenerationRequest
 from db.database import Database
 from db.jobs import JobRow
 

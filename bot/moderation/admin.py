@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.config import Config
 from bot.errors import InvalidRequest
 from bot.jobs.intake import quota_day
-from bot.moderation import ModerationService, month_start, normalize
+from bot.moderation.gate import ModerationService, month_start, normalize
 from db.database import Database
 from db.settings import ChannelSettings, GuildSettings
 

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from bot.collab import CollabService
+from bot.community.derive import CollabService
 from bot.delivery.downloads import ImageFile
 from bot.errors import DeliveryError, Refused
-from bot.generation import GenerationRequest
+from bot.providers.request import GenerationRequest
 from db.community import Share
 from db.database import Database
 from db.jobs import JobRow
