@@ -9,11 +9,11 @@ import re
 from typing import Any
 
 import discord
+from bot.collab import Lineage
 from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral
-from bot.collab import Lineage
 from bot.community.gallery import has_images, is_spoiler, job_images
 from bot.delivery.text import quote, result_link
 from bot.errors import InvalidRequest

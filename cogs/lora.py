@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import discord
+from bot.collab import LoraChoice
 from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral, start_job
-from bot.collab import LoraChoice
 from bot.delivery.text import escape
 from bot.jobs.intake import Origin
 from bot.moderation.preferences import default_provider

@@ -377,8 +377,8 @@ class CollabService:
 
     async def _check_lora_links(self, loras: Sequence[LoraRef]) -> None:
         """Every LoRA link a provider would fetch must be public (`bot.moderation.netguard`):
-        library rows (some stored before links were checked), links, CivitAI's download links, and the
-        LoRAs a reroll or remix inherits."""
+        library rows (some stored before links were checked), links, CivitAI's download links,
+        and the LoRAs a reroll or remix inherits."""
         for lora in loras:
             await check_provider_link(
                 lora.path, trusted=self._trusted_lora_origins, resolver=self.resolver

@@ -4,8 +4,8 @@ Only Discord attachment/CDN URLs taken from the interaction reach this module, a
 Discord's CDN origins are fetched: scheme, host AND port must match one (in production https on
 443 of cdn.discordapp.com or media.discordapp.net; tests add the fake Discord's own origin).
 Redirects are followed by hand (`bot.moderation.netguard.guarded_get`), only to those origins
-and at most three hops, so a link can't lead the bot to another port of the same host or to an internal
-address. Downloads are capped in bytes, Pillow decodes in a worker thread with a pixel cap
+and at most three hops, so a link can't lead the bot to another port of the same host or to an
+internal address. Downloads are capped in bytes, Pillow decodes in a worker thread with a pixel cap
 (decompression bombs are refused before any pixel is decoded), animations and corrupt files are
 refused, EXIF orientation is applied, and the result is a plain RGB JPEG or PNG the providers
 accept.
