@@ -13,7 +13,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.community.derive import CollabService
+from bot.community.derive import Derivations
+from bot.community.lineage import Lineages
+from bot.community.loras import LoraLibrary
 from bot.config import Config
 from bot.delivery.messenger import Messenger
 from bot.delivery.posting import discord_trace
@@ -59,7 +61,9 @@ class ArtFactoryBot(commands.AutoShardedBot):
     messenger: Messenger
     moderation: ModerationService
     audit: AuditLog
-    collab: CollabService
+    loras: LoraLibrary
+    derive: Derivations
+    lineage: Lineages
     intake: Intake
 
     def __init__(self, config: Config, **options: object) -> None:
@@ -108,7 +112,9 @@ class ArtFactoryBot(commands.AutoShardedBot):
             on_finished=self.audit.job_finished,
         )
         self.jobs = JobService(self.config, self.db, self.runner, moderation=self.moderation)
-        self.collab = CollabService(self.config, self.db, self.jobs, self.session)
+        self.loras = LoraLibrary(self.config, self.db, self.jobs, self.session)
+        self.derive = Derivations(self.config, self.db, self.jobs, self.session, self.loras)
+        self.lineage = Lineages(self.db)
         self._resources_ready = True
         for extension in EXTENSIONS:
             await self.load_extension(extension)

@@ -44,7 +44,7 @@ def _bot(interaction: discord.Interaction[Any]) -> ArtFactoryBot:
 
 
 def _gallery(bot: ArtFactoryBot) -> GalleryService:
-    return GalleryService(bot.db, bot.collab)
+    return GalleryService(bot.db, bot.derive)
 
 
 def share_embed(draft: ShareDraft, image: ImageFile) -> discord.Embed:

@@ -9,11 +9,11 @@ import re
 from typing import Any
 
 import discord
-from bot.collab import Lineage
 from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral
+from bot.community.lineage import Lineage
 from bot.community.gallery import has_images, is_spoiler, job_images
 from bot.delivery.text import quote, result_link
 from bot.errors import InvalidRequest
@@ -102,11 +102,11 @@ class LineagePage(
         bot: ArtFactoryBot = interaction.client
         await interaction.response.defer()  # the page is edited in place once it is read
         try:
-            job = await bot.collab.find_job(str(self.job_id), interaction.guild_id)
+            job = await bot.lineage.find_job(str(self.job_id), interaction.guild_id)
         except InvalidRequest as exc:
             await send_ephemeral(interaction, str(exc))
             return
-        lineage = await bot.collab.lineage(job)
+        lineage = await bot.lineage.lineage(job)
         thumbnail = await result_thumbnail(bot, page_job(lineage, self.page), THUMBNAIL_FETCH_S)
         embed, view = page_message(lineage, self.page, thumbnail)
         await interaction.edit_original_response(embed=embed, view=view)
@@ -156,8 +156,8 @@ class LineageCog(commands.Cog):
     @app_commands.describe(job="A job number (like 123) or a link to a result message")
     async def lineage(self, interaction: discord.Interaction, job: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        found = await self.bot.collab.find_job(job, interaction.guild_id)
-        lineage = await self.bot.collab.lineage(found)
+        found = await self.bot.lineage.find_job(job, interaction.guild_id)
+        lineage = await self.bot.lineage.lineage(found)
         start = len(lineage.chain) - 1  # open on the asked-for job
         thumbnail = await result_thumbnail(self.bot, page_job(lineage, start), THUMBNAIL_FETCH_S)
         embed, view = page_message(lineage, start, thumbnail)

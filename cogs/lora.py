@@ -9,15 +9,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import discord
-from bot.collab import LoraChoice
 from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot, send_ephemeral, start_job
+from bot.community.loras import LoraChoice
 from bot.delivery.text import escape
 from bot.jobs.intake import Origin
 from bot.moderation.preferences import default_provider
-from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED
+from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, RequestOptions
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
 Scale = app_commands.Range[float, -4.0, 4.0]
@@ -41,7 +41,7 @@ class Loras(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        rows = await self.bot.collab.loras(interaction.guild_id, current.strip(), limit=25)
+        rows = await self.bot.loras.loras(interaction.guild_id, current.strip(), limit=25)
         return [app_commands.Choice(name=row.name, value=row.name) for row in rows][:25]
 
     @app_commands.command(name="lora", description="Generate with up to three LoRAs")
@@ -86,7 +86,7 @@ class Loras(commands.Cog):
             if ref
         ]
         nsfw = _is_nsfw_channel(interaction)
-        collab = self.bot.collab
+        loras = self.bot.loras
 
         async def create(origin: Origin) -> int:
             # When no provider was named: the server's default, or one that takes this many
@@ -98,18 +98,17 @@ class Loras(commands.Cog):
                 interaction.channel_id,
                 needs=lambda capabilities: capabilities.max_loras >= len(choices),
             )
-            options: dict[str, object] = {
-                "negative_prompt": negative_prompt,
-                "provider": chosen,
-                "aspect_ratio": aspect_ratio,
-                "count": count,
-                "seed": seed,
-                "steps": steps,
-                "guidance": guidance,
-            }
-            return await collab.lora_job(
-                origin, prompt=prompt, choices=choices, channel_nsfw=nsfw, options=options
+            options = RequestOptions(
+                prompt=prompt,
+                negative_prompt=negative_prompt,
+                provider=chosen,
+                aspect_ratio=aspect_ratio,
+                count=count,
+                seed=seed,
+                steps=steps,
+                guidance=guidance,
             )
+            return await loras.lora_job(origin, choices=choices, channel_nsfw=nsfw, options=options)
 
         await start_job(interaction, create)
 
@@ -137,7 +136,7 @@ class Loras(commands.Cog):
     async def list_loras(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        rows = await self.bot.collab.loras(interaction.guild_id, limit=100)
+        rows = await self.bot.loras.loras(interaction.guild_id, limit=100)
         if not rows:
             await send_ephemeral(
                 interaction, "This server has no LoRAs yet. Moderators can add one with /loras add."
@@ -158,7 +157,7 @@ class Loras(commands.Cog):
     async def info(self, interaction: discord.Interaction, name: str) -> None:
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        row = await self.bot.collab.lora(interaction.guild_id, name)
+        row = await self.bot.loras.lora(interaction.guild_id, name)
         await send_ephemeral(
             interaction,
             f"**{escape(row.name)}**\n"
@@ -188,7 +187,7 @@ class Loras(commands.Cog):
             return
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        row = await self.bot.collab.add_lora(
+        row = await self.bot.loras.add_lora(
             interaction.guild_id,
             name=name,
             url=url,
@@ -205,7 +204,7 @@ class Loras(commands.Cog):
             return
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.bot.collab.remove_lora(interaction.guild_id, name)
+        await self.bot.loras.remove_lora(interaction.guild_id, name)
         await send_ephemeral(interaction, f"Removed **{escape(name)}** from this server's LoRAs.")
 
     @remove.autocomplete("name")

@@ -37,7 +37,7 @@ def _bot(interaction: discord.Interaction[Any]) -> ArtFactoryBot:
 
 
 def _reports(bot: ArtFactoryBot) -> ReportService:
-    return ReportService(bot.db, bot.collab)
+    return ReportService(bot.db, bot.derive)
 
 
 def report_message(

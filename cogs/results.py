@@ -41,7 +41,7 @@ def _attachment_urls(interaction: discord.Interaction[Any]) -> list[str]:
 
 async def _parent(interaction: discord.Interaction[Any], job_id: int, index: int | None) -> Any:
     try:
-        return await _bot(interaction).collab.parent_for(job_id, interaction.guild_id, index)
+        return await _bot(interaction).derive.parent_for(job_id, interaction.guild_id, index)
     except InvalidRequest as exc:
         await send_ephemeral(interaction, str(exc))
         return None
@@ -70,12 +70,12 @@ class ImageButton(
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         urls = _attachment_urls(interaction)
-        collab = _bot(interaction).collab
-        derive = collab.variation if self.action == "v" else collab.upscale
+        derivations = _bot(interaction).derive
+        derive = derivations.variation if self.action == "v" else derivations.upscale
         index = self.index - 1
 
         async def create(origin: Origin) -> int:
-            parent = await collab.parent_for(self.job_id, interaction.guild_id, index)
+            parent = await derivations.parent_for(self.job_id, interaction.guild_id, index)
             return await derive(parent, index, origin, urls)
 
         await start_job(interaction, create)
@@ -97,11 +97,11 @@ class RerollButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"a
         return cls(int(match["job_id"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        collab = _bot(interaction).collab
+        derivations = _bot(interaction).derive
 
         async def create(origin: Origin) -> int:
-            parent = await collab.parent_for(self.job_id, interaction.guild_id, None)
-            return await collab.reroll(parent, origin)
+            parent = await derivations.parent_for(self.job_id, interaction.guild_id, None)
+            return await derivations.reroll(parent, origin)
 
         await start_job(interaction, create)
 
@@ -160,11 +160,11 @@ async def remix_submitted(interaction: discord.Interaction[Any], job_id: int) ->
     values = submitted_values(interaction.data)
     prompt = values.get("prompt", "")
     negative = values.get("negative_prompt") or None
-    collab = _bot(interaction).collab
+    derivations = _bot(interaction).derive
 
     async def create(origin: Origin) -> int:
-        parent = await collab.parent_for(job_id, interaction.guild_id, None)
-        return await collab.remix(parent, origin, prompt=prompt, negative_prompt=negative)
+        parent = await derivations.parent_for(job_id, interaction.guild_id, None)
+        return await derivations.remix(parent, origin, prompt=prompt, negative_prompt=negative)
 
     await start_job(interaction, create)
 
@@ -238,7 +238,7 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"a
             with contextlib.suppress(discord.NotFound):  # already gone
                 await interaction.message.delete()
         await remove_gallery_posts(bot, job.id)
-        await bot.collab.mark_deleted(job.id)
+        await bot.derive.mark_deleted(job.id)
 
 
 def result_components(job_id: int, kind: str, images: int) -> discord.ui.View:

@@ -101,7 +101,7 @@ class Variations(commands.Cog):
     ) -> None:
         """Both entry points: when no provider was named, the server's default provider, or the
         first allowed one that can start from an image."""
-        collab = self.bot.collab
+        derivations = self.bot.derive
 
         async def create(origin: Origin) -> int:
             # After the acknowledgement: nothing may wait on the database before it.
@@ -112,7 +112,7 @@ class Variations(commands.Cog):
                 interaction.channel_id,
                 needs=lambda capabilities: capabilities.image_to_image,
             )
-            return await collab.variations_from_attachment(
+            return await derivations.variations_from_attachment(
                 origin,
                 url=image.url,
                 size=image.size,

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from bot.community.derive import CollabService
+from bot.community.derive import Derivations
 from bot.delivery.downloads import ImageFile
 from bot.errors import DeliveryError, Refused
 from bot.providers.request import GenerationRequest
@@ -119,9 +119,9 @@ class TopEntry:
 
 
 class GalleryService:
-    def __init__(self, db: Database, collab: CollabService) -> None:
+    def __init__(self, db: Database, derivations: Derivations) -> None:
         self._db = db
-        self._collab = collab
+        self._derivations = derivations
 
     async def draft(
         self,
@@ -135,7 +135,7 @@ class GalleryService:
     ) -> ShareDraft:
         """Check that this member may share image `index` of the job now; raises `Refusal`
         with the reason otherwise."""
-        job = await self._collab.parent_for(job_id, guild_id, index)
+        job = await self._derivations.parent_for(job_id, guild_id, index)
         assert job.guild_id is not None
         if job.user_id != user_id:
             raise Refused(
@@ -176,7 +176,7 @@ class GalleryService:
         gallery post carries its own copy (a link to the result's attachment would stop
         working after about a day). `limit`: the post's per-file upload limit."""
         try:
-            return await self._collab.posted_image(
+            return await self._derivations.posted_image(
                 draft.image_url, stem=image_stem(draft.job, draft.index), limit=limit
             )
         except DeliveryError as exc:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.community.derive import CollabService
+from bot.community.derive import Derivations
 from bot.community.gallery import image_stem, lineage_line, result_images
 from bot.delivery.downloads import MAX_REQUEST_BYTES, ImageFile
 from bot.errors import DeliveryError, Refused
@@ -45,9 +45,9 @@ class Removal:
 
 
 class ReportService:
-    def __init__(self, db: Database, collab: CollabService) -> None:
+    def __init__(self, db: Database, derivations: Derivations) -> None:
         self._db = db
-        self._collab = collab
+        self._derivations = derivations
 
     async def _job(self, job_id: int, guild_id: int | None) -> JobRow:
         job = await self._db.jobs.get(job_id)
@@ -101,7 +101,7 @@ class ReportService:
         per_file = min(limit, MAX_REQUEST_BYTES // max(len(urls), 1))
         fetched = await asyncio.gather(
             *(
-                self._collab.posted_image(url, stem=image_stem(case.job, i), limit=per_file)
+                self._derivations.posted_image(url, stem=image_stem(case.job, i), limit=per_file)
                 for i, url in enumerate(urls)
             ),
             return_exceptions=True,
@@ -131,7 +131,7 @@ class ReportService:
         )
 
     async def mark_removed(self, job: JobRow) -> None:
-        await self._collab.mark_deleted(job.id)
+        await self._derivations.mark_deleted(job.id)
 
     async def ban_author(self, job_id: int, guild_id: int | None, moderator_id: int) -> JobRow:
         job = await self._job(job_id, guild_id)

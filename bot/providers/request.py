@@ -6,14 +6,20 @@ and the allowed range, so the member can fix it in one go.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from bot.config import Config
 from bot.delivery.text import escape
 from bot.errors import InvalidRequest
-from bot.providers.capabilities import ASPECT_RATIOS, PROVIDER_CAPABILITIES
+from bot.providers.capabilities import ASPECT_RATIOS
+from bot.providers.catalogue import (
+    MODE_NAMES,
+    check_capabilities,
+    check_options,
+    mode_model,
+    model_limits,
+)
 
 MAX_PROMPT_CHARS = 6000  # Discord's own limit for a string option
 MAX_IMAGES = 4
@@ -59,25 +65,6 @@ class GenerationRequest:
         values = dict(data)
         values["loras"] = tuple(LoraRef(**lora) for lora in values.get("loras") or ())
         return cls(**values)
-
-
-@dataclass(frozen=True)
-class ModelLimits:
-    """The ranges one model family accepts; the providers' own validators agree with these."""
-
-    max_steps: int = 50
-    guidance: tuple[float, float] | None = (1.0, 20.0)
-
-
-def model_limits(provider: str, model: str) -> ModelLimits:
-    fast = "schnell" in model
-    if provider == "replicate":
-        if fast:
-            return ModelLimits(max_steps=4, guidance=None)
-        return ModelLimits(max_steps=50, guidance=(0.0, 10.0))
-    if fast:
-        return ModelLimits(max_steps=12, guidance=None)
-    return ModelLimits(max_steps=50, guidance=(1.0, 20.0))
 
 
 def build_request(
@@ -185,7 +172,7 @@ def _chosen_model(
     if special is not None:
         if model and model.strip() and model.strip() != special:
             raise InvalidRequest(
-                f"Model {model.strip()!r} can't be chosen here: {_MODE_NAMES[mode]} on {provider} "
+                f"Model {model.strip()!r} can't be chosen here: {MODE_NAMES[mode]} on {provider} "
                 f"uses {special}."
             )
         model = special
@@ -253,128 +240,64 @@ def _check_limits(provider: str, model: str, steps: int | None, guidance: float 
             )
 
 
-_MODE_NAMES = {"txt2img": "text-to-image", "img2img": "image-to-image", "upscale": "upscaling"}
+@dataclass(frozen=True)
+class RequestOptions:
+    """What a member (or a button) asked for, before it is checked: `build` validates it into a
+    `GenerationRequest`. Derived jobs start from `inherited` and change fields with `replace`."""
 
+    prompt: str
+    negative_prompt: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    aspect_ratio: str | None = None
+    count: int | None = None
+    seed: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    mode: Mode = "txt2img"
+    strength: float | None = None
+    loras: tuple[LoraRef, ...] = ()
+    upscale_factor: int | None = None
 
-def mode_model(config: Config, provider: str, mode: Mode, *, has_loras: bool) -> str | None:
-    """The configured model for a special mode, or None for plain text-to-image."""
-    settings = config.providers[provider]
-    if mode == "upscale":
-        return settings.upscale_model
-    if mode == "img2img":
-        return settings.img2img_model
-    if has_loras:
-        return settings.lora_model
-    return None
-
-
-def check_capabilities(
-    config: Config, provider: str, *, mode: Mode, loras: int, count: int
-) -> None:
-    """Refuse what the provider cannot do, naming an enabled provider that can."""
-    caps = PROVIDER_CAPABILITIES[provider]
-    problems: list[tuple[str, Callable[[str], bool]]] = []
-    if mode == "img2img":
-        problems.append(
-            (
-                "image-to-image",
-                lambda name: (
-                    PROVIDER_CAPABILITIES[name].image_to_image
-                    and bool(config.providers[name].img2img_model)
-                ),
-            )
+    def build(self, config: Config, *, image_id: int | None = None) -> GenerationRequest:
+        return build_request(
+            config,
+            prompt=self.prompt,
+            negative_prompt=self.negative_prompt,
+            provider=self.provider,
+            model=self.model,
+            aspect_ratio=self.aspect_ratio,
+            count=self.count,
+            seed=self.seed,
+            steps=self.steps,
+            guidance=self.guidance,
+            mode=self.mode,
+            strength=self.strength,
+            loras=self.loras,
+            image_id=image_id,
+            upscale_factor=self.upscale_factor,
         )
-    if mode == "upscale":
-        problems.append(
-            (
-                "upscaling",
-                lambda name: (
-                    PROVIDER_CAPABILITIES[name].upscale
-                    and bool(config.providers[name].upscale_model)
-                ),
-            )
+
+    @classmethod
+    def inherited(cls, request: GenerationRequest) -> RequestOptions:
+        """A result's options, as a derived job starts from them (a fixed model only where the
+        member chose it: text-to-image without LoRAs; never the seed)."""
+        return cls(
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt,
+            provider=request.provider,
+            model=request.model if request.mode == "txt2img" and not request.loras else None,
+            aspect_ratio=request.aspect_ratio,
+            count=request.count,
+            steps=request.steps,
+            guidance=request.guidance,
+            loras=request.loras,
         )
-    if loras:
-        problems.append(
-            (
-                f"{loras} LoRA" + ("s" if loras > 1 else ""),
-                lambda name: (
-                    PROVIDER_CAPABILITIES[name].max_loras >= loras
-                    and bool(config.providers[name].lora_model)
-                ),
-            )
-        )
-    if count > caps.max_images:
-        problems.append(
-            (
-                f"{count} images per job",
-                lambda name: PROVIDER_CAPABILITIES[name].max_images >= count,
-            )
-        )
-    for what, supports in problems:
-        if supports(provider):
-            continue
-        others = [n for n in config.enabled_providers if n != provider and supports(n)]
-        hint = f"; {others[0]} can: pick provider {others[0]}" if others else ""
-        raise InvalidRequest(f"{provider} can't do {what} on this bot{hint}.")
-
-
-def check_options(
-    config: Config,
-    provider: str,
-    model: str,
-    *,
-    aspect_ratio: str | None = None,
-    negative_prompt: bool = False,
-    seed: bool = False,
-    steps: bool = False,
-    guidance: bool = False,
-) -> None:
-    """Refuse an option the provider (or, for sizes, its model) cannot honour, naming an
-    enabled provider that can, instead of silently dropping it."""
-    wanted: list[tuple[str, Callable[[str], bool]]] = []
-    if aspect_ratio is not None:
-        wanted.append(
-            (
-                f"aspect ratio {aspect_ratio}",
-                lambda name: (
-                    aspect_ratio in _ratios(config, name, model if name == provider else None)
-                ),
-            )
-        )
-    flags = (
-        (negative_prompt, "a negative prompt", "negative_prompt"),
-        (seed, "a fixed seed", "seed"),
-        (steps, "a step count", "steps"),
-        (guidance, "a guidance value", "guidance"),
-    )
-
-    def has(attribute: str) -> Callable[[str], bool]:
-        return lambda name: bool(getattr(PROVIDER_CAPABILITIES[name], attribute))
-
-    for asked, what, attribute in flags:
-        if asked:
-            wanted.append((what, has(attribute)))
-    for what, supports in wanted:
-        if supports(provider):
-            continue
-        others = [n for n in config.enabled_providers if n != provider and supports(n)]
-        hint = f"; {others[0]} can: pick provider {others[0]}" if others else ""
-        offered = ""
-        if what.startswith("aspect ratio"):
-            offered = f" (with {model} it offers {', '.join(_ratios(config, provider, model))})"
-        raise InvalidRequest(f"{provider} can't do {what} on this bot{offered}{hint}.")
-
-
-def _ratios(config: Config, provider: str, model: str | None) -> tuple[str, ...]:
-    caps = PROVIDER_CAPABILITIES[provider]
-    return caps.aspect_ratios_for(model or config.providers[provider].model)
 
 
 def retarget(config: Config, request: GenerationRequest, provider: str) -> GenerationRequest:
     """The same request for another provider (a fallback), re-validated for it."""
-    return build_request(
-        config,
+    options = RequestOptions(
         prompt=request.prompt,
         negative_prompt=request.negative_prompt,
         provider=provider,
@@ -386,6 +309,6 @@ def retarget(config: Config, request: GenerationRequest, provider: str) -> Gener
         mode=request.mode,
         strength=request.strength,
         loras=request.loras,
-        image_id=request.image_id,
         upscale_factor=request.upscale_factor,
     )
+    return options.build(config, image_id=request.image_id)

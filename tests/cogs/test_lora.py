@@ -164,7 +164,7 @@ async def test_managing_the_library_needs_manage_server(
             url="https://huggingface.co/a/b",
         )
         assert "need the Manage Server permission" in await answer(h, refused)
-        assert await h.bot.collab.loras(fake_discord.guild_id) == []
+        assert await h.bot.loras.loras(fake_discord.guild_id) == []
         await answer(
             h, await loras(fake_discord, "add", name="ok", url="https://huggingface.co/a/b")
         )
@@ -183,7 +183,7 @@ async def test_autocomplete_answers_at_most_25_names(
 ) -> None:
     async with running_bot(fake_discord, db_path) as h:
         for i in range(30):
-            await h.bot.collab.add_lora(
+            await h.bot.loras.add_lora(
                 fake_discord.guild_id,
                 name=f"style{i:02d}",
                 url="https://huggingface.co/a/b",

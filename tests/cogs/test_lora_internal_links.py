@@ -78,7 +78,7 @@ async def test_lora_link_whose_name_resolves_to_a_private_address_is_refused(
     fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
 ) -> None:
     async with running_bot(fake_discord, db_path) as h:
-        h.bot.collab.resolver = resolving(
+        h.bot.loras.resolver = resolving(
             {"evil.example.com": ["10.0.0.5"], "mixed.example.com": ["93.184.215.14", "::1"]}
         )
         for link in (
@@ -184,7 +184,7 @@ async def test_a_reroll_checks_the_inherited_lora_links_again(
         parent = await h.job_for(first)
         assert parent is not None and parent.state == "done"
         used = (await h.bot.jobs.usage(MEMBER)).used
-        h.bot.collab.resolver = resolving({"weights.example.com": ["192.168.7.7"]})  # moved inward
+        h.bot.loras.resolver = resolving({"weights.example.com": ["192.168.7.7"]})  # moved inward
         click = await fake_discord.send_component(
             h.original(first), f"af:rr:{parent.id}", user_id=MEMBER
         )
@@ -215,7 +215,7 @@ async def test_a_remix_checks_the_inherited_lora_links_again(
         await h.settled()
         modal = click.callbacks()[0].json["data"]
         prompt_input = modal["components"][0]["components"][0]["custom_id"]
-        h.bot.collab.resolver = resolving({"weights.example.com": ["::1"]})  # moved inward
+        h.bot.loras.resolver = resolving({"weights.example.com": ["::1"]})  # moved inward
         submit = await fake_discord.send_modal_submit(
             f"af:rxm:{parent.id}", {prompt_input: "p, at dawn"}, user_id=MEMBER
         )
