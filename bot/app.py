@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
-from collections.abc import Awaitable, Callable
 
 import aiohttp
 import discord
@@ -14,25 +11,31 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.community.derive import Derivations
+from bot.community.gallery import GalleryService
 from bot.community.lineage import Lineages
 from bot.community.loras import LoraLibrary
+from bot.community.reports import ReportService
 from bot.config import Config
 from bot.delivery.messenger import Messenger
 from bot.delivery.posting import discord_trace
-from bot.errors import ArtFactoryError, Refusal
+from bot.errors import ArtFactoryError
 from bot.gateway import GatewayPin
-from bot.jobs.intake import JobService, Origin
-from bot.jobs.journal import Acknowledged, Intake, recover
+from bot.jobs.intake import JobService
+from bot.jobs.journal import Intake, recover
 from bot.jobs.runner import JobRunner
+from bot.moderation.admin import AdminService
 from bot.moderation.audit import AuditLog
 from bot.moderation.gate import ModerationService
+from bot.moderation.preferences import Preferences
+from bot.ops.health import ProviderHealthReport
 from bot.options import check_options
 from bot.providers import Provider, build_providers
+from cogs.ui.cancel import progress_components
+from cogs.ui.interactions import UNEXPECTED_ERROR, send_ephemeral
+from cogs.ui.result_buttons import result_components
 from db.database import Database
 
 log = logging.getLogger(__name__)
-
-UNEXPECTED_ERROR = "Something went wrong on our side; nothing was charged. Please try again."
 
 EXTENSIONS: tuple[str, ...] = (
     "cogs.imagine",
@@ -51,7 +54,11 @@ EXTENSIONS: tuple[str, ...] = (
 
 
 class ArtFactoryBot(commands.AutoShardedBot):
-    """Shared resources are created once in `setup_hook` and closed in `close`."""
+    """Shared resources are created once in `setup_hook` and closed in `close`.
+
+    `setup_hook` is the one composition root: every service is built there, once, before any
+    cog loads, and cogs only use these attributes (no cog builds a service or reads a store).
+    """
 
     db: Database
     session: aiohttp.ClientSession
@@ -64,6 +71,11 @@ class ArtFactoryBot(commands.AutoShardedBot):
     loras: LoraLibrary
     derive: Derivations
     lineage: Lineages
+    preferences: Preferences
+    admin: AdminService
+    gallery: GalleryService
+    reports: ReportService
+    provider_health: ProviderHealthReport
     intake: Intake
 
     def __init__(self, config: Config, **options: object) -> None:
@@ -98,7 +110,9 @@ class ArtFactoryBot(commands.AutoShardedBot):
             headers={"User-Agent": "ArtFactory (https://github.com/art-factory)"},
         )
         self.providers = build_providers(self.config, self.session)
-        self.messenger = Messenger(self)
+        self.messenger = Messenger(
+            self, progress_components=progress_components, result_components=result_components
+        )
         self.moderation = ModerationService(self.config, self.db)
         self.audit = AuditLog(self, self.db)
         self.moderation.blocked_listeners.append(self.audit.prompt_blocked)
@@ -115,6 +129,11 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self.loras = LoraLibrary(self.config, self.db, self.jobs, self.session)
         self.derive = Derivations(self.config, self.db, self.jobs, self.session, self.loras)
         self.lineage = Lineages(self.db)
+        self.preferences = Preferences(self.config, self.db.settings)
+        self.admin = AdminService(self.config, self.db, self.moderation)
+        self.gallery = GalleryService(self.db, self.derive)
+        self.reports = ReportService(self.db, self.derive)
+        self.provider_health = ProviderHealthReport(self.db.stats)
         self._resources_ready = True
         for extension in EXTENSIONS:
             await self.load_extension(extension)
@@ -188,80 +207,3 @@ class ArtFactoryTree(app_commands.CommandTree["ArtFactoryBot"]):
             )
             message = UNEXPECTED_ERROR
         await send_ephemeral(interaction, message)
-
-
-async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
-    """Answer privately whatever state the interaction is in."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True)
-        else:
-            await interaction.response.send_message(message, ephemeral=True)
-    except discord.HTTPException as exc:
-        log.warning("could not answer interaction %s: %s", interaction.id, exc)
-
-
-def origin_of(
-    interaction: discord.Interaction, received_at: float, message_id: int | None
-) -> Origin:
-    return Origin(
-        user_id=interaction.user.id,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id or 0,
-        application_id=interaction.application_id,
-        interaction_id=interaction.id,
-        interaction_token=interaction.token,
-        interaction_created_at=received_at,
-        message_id=message_id,
-        attachment_size_limit=interaction.filesize_limit,
-        role_ids=tuple(role.id for role in getattr(interaction.user, "roles", ())),
-        channel_nsfw=bool(getattr(interaction.channel, "nsfw", False)),
-    )
-
-
-async def start_job(
-    interaction: discord.Interaction, create: Callable[[Origin], Awaitable[int]]
-) -> int | None:
-    """The one way a command or button starts a job: acknowledge first (a public "thinking…"
-    message that becomes the job's message), then let the core read the server's settings,
-    validate, charge and queue. Nothing touches the database before the acknowledgement, and
-    the intake journal notes it first, so a crash in between is answered at the next start
-    (bot/jobs/journal.py). A refusal replaces the public placeholder with a private answer; nothing
-    is charged."""
-    bot: ArtFactoryBot = interaction.client  # type: ignore[assignment]
-    received_at = time.time()
-    bot.intake.begin(Acknowledged.of(interaction, received_at))
-    try:
-        job_id = await _acknowledge_and_create(interaction, create, received_at)
-    except asyncio.CancelledError:
-        raise  # shutting down: the entry stays open and the next start answers it
-    except BaseException:
-        bot.intake.settle(interaction.id)
-        raise
-    bot.intake.settle(interaction.id)
-    return job_id
-
-
-async def _acknowledge_and_create(
-    interaction: discord.Interaction,
-    create: Callable[[Origin], Awaitable[int]],
-    received_at: float,
-) -> int | None:
-    callback = await interaction.response.defer(thinking=True)
-    message_id = callback.message_id if callback is not None else None
-    if message_id is None:
-        message_id = (await interaction.original_response()).id
-    try:
-        return await create(origin_of(interaction, received_at, message_id))
-    except Refusal as exc:
-        with contextlib.suppress(discord.HTTPException):
-            await interaction.delete_original_response()
-        await send_ephemeral(interaction, str(exc))
-        return None
-    except Exception:
-        # Answered here, before the journal entry is settled, so no crash can strand it.
-        log.exception("starting a job for interaction %s failed", interaction.id)
-        with contextlib.suppress(discord.HTTPException):
-            await interaction.delete_original_response()
-        await send_ephemeral(interaction, UNEXPECTED_ERROR)
-        return None

@@ -1,4 +1,5 @@
-"""`/admin`: prompt filters, quotas, bans and server/channel settings (Manage Server).
+"""`/admin`: prompt filters, quotas, bans and server/channel settings (Manage Server; the
+settings subgroup is cogs/ui/admin_settings.py).
 
 Discord hides the group from members without Manage Server (`default_permissions`), but a
 server can override that and a client can forge a payload, so `AdminGroup.interaction_check`
@@ -14,64 +15,19 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import ArtFactoryBot, send_ephemeral
+from bot.app import ArtFactoryBot
 from bot.delivery.text import escape, inline_code
-from bot.moderation.admin import DURATION_FORMAT, AdminService, split_names
+from bot.moderation.admin import DURATION_FORMAT
+from cogs.ui.admin_settings import AdminSettings
+from cogs.ui.interactions import send_ephemeral
 
 FilterKind = Literal["word", "regex"]
 Images = app_commands.Range[int, 0, 10_000]
-
-_POST_TYPES = [discord.ChannelType.text, discord.ChannelType.news]
-_CHAT_TYPES = [
-    *_POST_TYPES,
-    discord.ChannelType.voice,
-    discord.ChannelType.news_thread,
-    discord.ChannelType.public_thread,
-    discord.ChannelType.private_thread,
-]
-
-
-class _ChannelOption(app_commands.Transformer):
-    """A channel option limited to some channel types, taken from the interaction's resolved
-    data (so it works for channels the bot has not cached)."""
-
-    types: list[discord.ChannelType] = _POST_TYPES
-
-    @property
-    def type(self) -> discord.AppCommandOptionType:
-        return discord.AppCommandOptionType.channel
-
-    @property
-    def channel_types(self) -> list[discord.ChannelType]:
-        return self.types
-
-    async def transform(self, interaction: discord.Interaction[Any], value: Any, /) -> Any:
-        valid = (app_commands.AppCommandChannel, app_commands.AppCommandThread)
-        if not isinstance(value, valid) or value.type not in self.types:
-            raise app_commands.TransformerError(value, self.type, self)
-        return value
-
-
-class _ChatChannelOption(_ChannelOption):
-    types = _CHAT_TYPES
-
-
-PostChannel = app_commands.Transform[app_commands.AppCommandChannel, _ChannelOption]
-ChatChannel = app_commands.Transform[app_commands.AppCommandChannel, _ChatChannelOption]
-
-
-def _channel(channel_id: int | None) -> str:
-    return f"<#{channel_id}>" if channel_id else "not set"
-
-
-def _on(value: bool) -> str:
-    return "on" if value else "off"
 
 
 class AdminGroup(app_commands.Group):
     filters = app_commands.Group(name="filter", description="Prompt filters")
     quota = app_commands.Group(name="quota", description="Daily image quotas")
-    settings = app_commands.Group(name="settings", description="Server and channel settings")
 
     def __init__(self, bot: ArtFactoryBot) -> None:
         super().__init__(
@@ -81,7 +37,9 @@ class AdminGroup(app_commands.Group):
             default_permissions=discord.Permissions(manage_guild=True),
         )
         self.bot = bot
-        self.admin = AdminService(bot.config, bot.db, bot.moderation)
+        self.admin = bot.admin
+        # /admin settings: its own group (cogs/ui/admin_settings.py), listed after ban/unban.
+        self.add_command(AdminSettings(bot.admin, bot.config, self._audit))
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         """Every subcommand: the member's permissions as the payload states them."""
@@ -264,173 +222,6 @@ class AdminGroup(app_commands.Group):
             await send_ephemeral(interaction, f"{member.mention} can generate images again.")
         else:
             await send_ephemeral(interaction, f"{member.mention} was not banned here.")
-
-    # -- settings ----------------------------------------------------------------------------
-
-    @settings.command(name="show", description="This server's moderation settings")
-    async def settings_show(self, interaction: discord.Interaction) -> None:
-        guild_id = self._guild(interaction)
-        s = await self.admin.settings(guild_id)
-        config = self.bot.config
-        currency = config.costs.currency
-        if s.monthly_budget is not None:
-            budget = f"{s.monthly_budget:.2f} {currency} a month"
-        elif self.admin.default_budget():
-            budget = f"{self.admin.default_budget():.2f} {currency} a month (the bot's default)"
-        else:
-            budget = "none"
-        tiers = await self.admin.role_quotas(guild_id)
-        rules = await self.admin.channel_rules(guild_id)
-        filters = await self.admin.filters(guild_id)
-        every = ", ".join(config.enabled_providers)
-        bot_default = config.generation.default_provider
-        lines = [
-            "**Server settings**",
-            f"Audit channel: {_channel(s.audit_channel_id)}",
-            f"Moderation channel: {_channel(s.mod_channel_id)}",
-            f"Gallery channel: {_channel(s.gallery_channel_id)}",
-            f"Providers: {', '.join(s.provider_list) or f'all ({every})'}",
-            f"Models: {', '.join(s.model_list) or 'all'}",
-            f"Default provider: {s.default_provider or f'{bot_default} (the bot default)'}",
-            f"Spoilers for flagged images in age-restricted channels: {_on(s.nsfw_spoilers)}",
-            f"Withheld images count against quota: {_on(s.charge_flagged)}",
-            f"Monthly budget: {budget}",
-            f"Daily images by default: {config.quotas.images_per_user_per_day}",
-            "Role tiers: "
-            + (", ".join(f"<@&{role}> {images}" for role, images in tiers) or "none"),
-            f"Prompt filters: {len(filters)} (see /admin filter list)",
-        ]
-        if rules:
-            lines.append("**Channel rules**")
-            for rule in rules:
-                parts = []
-                if rule.generation is False:
-                    parts.append("generation off")
-                elif rule.generation is True:
-                    parts.append("generation on")
-                if rule.provider_list:
-                    parts.append("providers " + ", ".join(rule.provider_list))
-                lines.append(f"<#{rule.channel_id}>: {'; '.join(parts)}")
-        await send_ephemeral(interaction, "\n".join(lines)[:2000])
-
-    @settings.command(name="server", description="Change this server's moderation settings")
-    @app_commands.describe(
-        audit_channel="Where a line per job and per blocked prompt is posted",
-        mod_channel="Where 🚩 reports go",
-        gallery_channel="Where ⭐ shared images are posted",
-        providers="Comma list of allowed providers, or `all`",
-        models="Comma list of allowed models for /imagine, or `all`",
-        default_provider="Provider used when a member names none (`none` = the bot's)",
-        nsfw_spoilers="Show flagged images as spoilers in age-restricted channels",
-        charge_flagged="Count withheld images against the member's quota",
-        monthly_budget="Spending cap per month (0 = no cap of this server's own)",
-    )
-    async def settings_server(
-        self,
-        interaction: discord.Interaction,
-        audit_channel: PostChannel | None = None,
-        mod_channel: PostChannel | None = None,
-        gallery_channel: PostChannel | None = None,
-        providers: app_commands.Range[str, 1, 200] | None = None,
-        models: app_commands.Range[str, 1, 1000] | None = None,
-        default_provider: app_commands.Range[str, 1, 40] | None = None,
-        nsfw_spoilers: bool | None = None,
-        charge_flagged: bool | None = None,
-        monthly_budget: app_commands.Range[float, 0.0, 1_000_000.0] | None = None,
-    ) -> None:
-        given = [
-            audit_channel,
-            mod_channel,
-            gallery_channel,
-            providers,
-            models,
-            default_provider,
-            nsfw_spoilers,
-            charge_flagged,
-            monthly_budget,
-        ]
-        if all(value is None for value in given):
-            await send_ephemeral(
-                interaction,
-                "Give at least one setting to change; /admin settings show lists them.",
-            )
-            return
-        change = await self.admin.update_server(
-            self._guild(interaction),
-            audit_channel_id=audit_channel.id if audit_channel else None,
-            mod_channel_id=mod_channel.id if mod_channel else None,
-            gallery_channel_id=gallery_channel.id if gallery_channel else None,
-            providers=providers,
-            models=models,
-            default_provider=default_provider,
-            nsfw_spoilers=nsfw_spoilers,
-            charge_flagged=charge_flagged,
-            monthly_budget=monthly_budget,
-        )
-        names = [
-            name
-            for name, value in zip(
-                (
-                    "audit_channel",
-                    "mod_channel",
-                    "gallery_channel",
-                    "providers",
-                    "models",
-                    "default_provider",
-                    "nsfw_spoilers",
-                    "charge_flagged",
-                    "monthly_budget",
-                ),
-                given,
-                strict=True,
-            )
-            if value is not None
-        ]
-        self._audit(interaction, f"changed the server settings: {', '.join(names)}")
-        text = "Saved. Current settings: see /admin settings show."
-        if monthly_budget == 0 and self.admin.default_budget():
-            text += (
-                f" This server has no budget of its own now, so the bot's default of "
-                f"{self.admin.default_budget():.2f} {self.bot.config.costs.currency} applies."
-            )
-        if change.warnings:
-            text += "\n" + "\n".join(f"⚠️ {w}" for w in change.warnings)
-        await send_ephemeral(interaction, text)
-
-    @settings_server.autocomplete("default_provider")
-    async def default_provider_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        names = [*self.bot.config.enabled_providers, "none"]
-        return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n]
-
-    @settings.command(name="channel", description="Rules for one channel")
-    @app_commands.describe(
-        channel="Which channel",
-        generation="Allow image generation there",
-        providers="Comma list of providers allowed there, or `all` for the server's",
-    )
-    async def settings_channel(
-        self,
-        interaction: discord.Interaction,
-        channel: ChatChannel,
-        generation: bool | None = None,
-        providers: app_commands.Range[str, 1, 200] | None = None,
-    ) -> None:
-        if generation is None and providers is None:
-            await send_ephemeral(interaction, "Give generation and/or providers to change.")
-            return
-        rule = await self.admin.update_channel(
-            self._guild(interaction), channel.id, generation=generation, providers=providers
-        )
-        allowed = split_names(rule.providers)
-        self._audit(interaction, f"changed the rules of <#{channel.id}>")
-        text = (
-            f"<#{channel.id}>: generation {'off' if rule.generation is False else 'on'}; providers "
-            + (", ".join(allowed) if allowed else "as the server allows")
-            + "."
-        )
-        await send_ephemeral(interaction, text)
 
 
 class Admin(commands.Cog):

@@ -9,10 +9,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import ArtFactoryBot, start_job
+from bot.app import ArtFactoryBot
 from bot.errors import InvalidRequest
-from bot.jobs.intake import Origin
-from bot.moderation.preferences import default_provider
+from bot.jobs.model import Origin
 from bot.providers.request import (
     MAX_IMAGES,
     MAX_PROMPT_CHARS,
@@ -20,6 +19,7 @@ from bot.providers.request import (
     GenerationRequest,
     build_request,
 )
+from cogs.ui.interactions import start_job
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
 ProviderName = Literal["fal", "replicate", "civitai", "openai"]
@@ -79,9 +79,7 @@ class Imagine(commands.Cog):
             if provider is not None:
                 checked = build(provider)
             else:
-                preferred = await default_provider(
-                    self.bot.config, self.bot.db.settings, None, None, model
-                )
+                preferred = await self.bot.preferences.default_provider(None, None, model)
                 valid_somewhere(build, preferred, self.bot.config.enabled_providers)
         except InvalidRequest as exc:
             await interaction.response.send_message(str(exc), ephemeral=True)
@@ -89,12 +87,8 @@ class Imagine(commands.Cog):
 
         async def create(origin: Origin) -> int:
             request = checked or build(
-                await default_provider(
-                    self.bot.config,
-                    self.bot.db.settings,
-                    interaction.guild_id,
-                    interaction.channel_id,
-                    model,
+                await self.bot.preferences.default_provider(
+                    interaction.guild_id, interaction.channel_id, model
                 )
             )
             return await self.bot.jobs.create(request, origin)

@@ -1,79 +1,12 @@
-"""Buttons on a job's progress message. They are `DynamicItem`s whose custom_id carries the job
-id, and whose state is read from the ledger, so they keep working across restarts."""
+"""Buttons on a job's progress message: registers ❌ Cancel (cogs/ui/cancel.py), which the
+Messenger puts on every progress edit."""
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
-import discord
 from discord.ext import commands
 
-from bot.app import ArtFactoryBot, send_ephemeral
-
-
-class CancelJobButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"af:cancel:(?P<job_id>[0-9]{1,18})",
-):
-    def __init__(self, job_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Cancel",
-                emoji="❌",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"af:cancel:{job_id}",
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> CancelJobButton:
-        return cls(int(match["job_id"]))
-
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        bot: ArtFactoryBot = interaction.client
-        await interaction.response.defer()  # before the database; the runner edits the message
-        job = await bot.jobs.get(self.job_id)
-        if job is None or job.guild_id != interaction.guild_id:
-            await send_ephemeral(interaction, "This button does not belong to a job here.")
-            return False
-        allowed = job.user_id == interaction.user.id or (
-            interaction.permissions.manage_messages if interaction.guild_id else False
-        )
-        if not allowed:
-            await send_ephemeral(
-                interaction,
-                "Only the member who started this job, or a moderator with Manage Messages, "
-                "can cancel it.",
-            )
-            return False
-        return True
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        bot: ArtFactoryBot = interaction.client
-        outcome = await bot.runner.cancel(self.job_id, interaction.user.id)
-        if outcome == "finished":
-            await interaction.followup.send(
-                "Too late to cancel: this job has already finished.", ephemeral=True
-            )
-        elif outcome == "unknown":
-            await interaction.followup.send("This job no longer exists.", ephemeral=True)
-
-
-def progress_components(job_id: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(CancelJobButton(job_id))
-    # A stopped view is sent but not stored by discord.py: the DynamicItem registry answers
-    # the clicks, so nothing is kept in memory per message.
-    view.stop()
-    return view
+from bot.app import ArtFactoryBot
+from cogs.ui.cancel import CancelJobButton
 
 
 class JobButtons(commands.Cog):
@@ -82,11 +15,9 @@ class JobButtons(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(CancelJobButton)
-        self.bot.messenger.progress_components = progress_components
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(CancelJobButton)
-        self.bot.messenger.progress_components = None
 
 
 async def setup(bot: ArtFactoryBot) -> None:

@@ -12,25 +12,28 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import ArtFactoryBot, send_ephemeral
+from bot.app import ArtFactoryBot
+from bot.community.gallery import has_images, job_images
 from bot.community.lineage import Lineage
-from bot.community.gallery import has_images, is_spoiler, job_images
-from bot.delivery.text import quote, result_link
+from bot.delivery.text import is_spoiler, quote, result_link
 from bot.errors import InvalidRequest
+from bot.jobs.model import JobKind, JobState
 from bot.providers.request import GenerationRequest
+from cogs.ui.custom_ids import LINEAGE_PAGE, LINEAGE_PAGE_TEMPLATE, custom_id
+from cogs.ui.interactions import send_ephemeral
 from db.jobs import JobRow
 
 # Reading the result message for the thumbnail happens after the acknowledgement; a late read
 # means no thumbnail, never a late answer.
 THUMBNAIL_FETCH_S = 10.0
 
-KIND_NAMES = {
-    "imagine": "original",
-    "reroll": "reroll",
-    "variation": "variation",
-    "remix": "remix",
-    "upscale": "upscale",
-    "lora": "LoRA generation",
+KIND_NAMES: dict[str, str] = {
+    JobKind.IMAGINE: "original",
+    JobKind.REROLL: "reroll",
+    JobKind.VARIATION: "variation",
+    JobKind.REMIX: "remix",
+    JobKind.UPSCALE: "upscale",
+    JobKind.LORA: "LoRA generation",
 }
 
 
@@ -61,7 +64,7 @@ def render_page(lineage: Lineage, page: int, thumbnail: str | None = None) -> di
     embed = discord.Embed(
         title=f"#{job.id} · {KIND_NAMES.get(job.kind, job.kind)}",
         description=quote(request.prompt, 300),
-        url=result_link(job) if job.state == "done" and job.deleted_at is None else None,
+        url=result_link(job) if job.state == JobState.DONE and job.deleted_at is None else None,
     )
     embed.add_field(name="By", value=f"<@{job.user_id}>")
     embed.add_field(name="Model", value=f"{job.provider} · `{job.model}`")
@@ -77,16 +80,13 @@ def render_page(lineage: Lineage, page: int, thumbnail: str | None = None) -> di
     return embed
 
 
-class LineagePage(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"af:lin:(?P<job_id>[0-9]{1,18}):(?P<page>[0-9]{1,4}):(?P<dir>[pn])",
-):
+class LineagePage(discord.ui.DynamicItem[discord.ui.Button[Any]], template=LINEAGE_PAGE_TEMPLATE):
     def __init__(self, job_id: int, page: int, direction: str, *, disabled: bool = False) -> None:
         super().__init__(
             discord.ui.Button(
                 emoji="◀️" if direction == "p" else "▶️",
                 style=discord.ButtonStyle.secondary,
-                custom_id=f"af:lin:{job_id}:{page}:{direction}",
+                custom_id=custom_id(LINEAGE_PAGE, job_id, page, direction),
                 disabled=disabled,
             )
         )

@@ -12,12 +12,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import ArtFactoryBot, send_ephemeral, start_job
+from bot.app import ArtFactoryBot
 from bot.community.loras import LoraChoice
 from bot.delivery.text import escape
-from bot.jobs.intake import Origin
-from bot.moderation.preferences import default_provider
+from bot.jobs.model import Origin
 from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, RequestOptions
+from cogs.ui.interactions import send_ephemeral, start_job
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
 Scale = app_commands.Range[float, -4.0, 4.0]
@@ -91,9 +91,7 @@ class Loras(commands.Cog):
         async def create(origin: Origin) -> int:
             # When no provider was named: the server's default, or one that takes this many
             # LoRAs; read after the acknowledgement, like everything from the database.
-            chosen = provider or await default_provider(
-                self.bot.config,
-                self.bot.db.settings,
+            chosen = provider or await self.bot.preferences.default_provider(
                 interaction.guild_id,
                 interaction.channel_id,
                 needs=lambda capabilities: capabilities.max_loras >= len(choices),

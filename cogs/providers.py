@@ -91,7 +91,7 @@ class ProvidersCog(commands.Cog):
     )
     async def providers(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)  # before the ledger
-        health = await self.bot.db.stats.provider_health(HEALTH_WINDOW_S)
+        health = await self.bot.provider_health.recent(HEALTH_WINDOW_S)
         await interaction.edit_original_response(embed=providers_embed(self.bot.config, health))
 
 

@@ -1,142 +1,28 @@
-"""Buttons on finished results: V1-V4, U1-U4, Reroll, Remix, Delete (and, from their own
-cogs, ⭐ Share per image and 🚩 Report).
-
-Every button is a `DynamicItem` whose custom_id carries the job id (and image number) and
-whose state is read from the ledger, so results keep working after restarts for as long as the
-message exists. Each click is checked on the server side (job of this server, finished, image
-in range) and refused with a clear private answer otherwise. New jobs are charged to whoever
-clicked and credit the parent's author.
+"""Buttons on finished results (cogs/ui/result_buttons.py): registers them, and answers the
+🎨 Remix form. The form's submission is read from its custom_id and submitted values, not from
+the `RemixModal` object (see there), so it survives restarts.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 from typing import Any
 
 import discord
 from discord.ext import commands
 
-from bot.app import ArtFactoryBot, send_ephemeral, start_job
-from bot.errors import DatabaseBusy, InvalidRequest
-from bot.jobs.intake import Origin
-from bot.providers.request import GenerationRequest
-from cogs.gallery import remove_gallery_posts, share_buttons
-from cogs.moderation import ReportButton
+from bot.app import ArtFactoryBot
+from bot.jobs.model import Origin
+from cogs.ui.custom_ids import REMIX_FORM_TEMPLATE, REMIX_NEGATIVE_PROMPT, REMIX_PROMPT
+from cogs.ui.interactions import start_job
+from cogs.ui.result_buttons import RESULT_BUTTONS
 
-JOB = r"(?P<job_id>[0-9]{1,18})"
-IMAGE = r"(?P<index>[1-9])"
+REMIX_SUBMIT = re.compile(REMIX_FORM_TEMPLATE)
 
 
 def _bot(interaction: discord.Interaction[Any]) -> ArtFactoryBot:
     client: ArtFactoryBot = interaction.client
     return client
-
-
-def _attachment_urls(interaction: discord.Interaction[Any]) -> list[str]:
-    message = interaction.message
-    return [a.url for a in message.attachments] if message is not None else []
-
-
-async def _parent(interaction: discord.Interaction[Any], job_id: int, index: int | None) -> Any:
-    try:
-        return await _bot(interaction).derive.parent_for(job_id, interaction.guild_id, index)
-    except InvalidRequest as exc:
-        await send_ephemeral(interaction, str(exc))
-        return None
-
-
-class ImageButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:(?P<action>[vu]):{JOB}:{IMAGE}"
-):
-    """V<n> (a variation of image n) or U<n> (the provider's upscaler on image n)."""
-
-    def __init__(self, action: str, job_id: int, index: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=f"{action.upper()}{index}",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"af:{action}:{job_id}:{index}",
-            )
-        )
-        self.action, self.job_id, self.index = action, job_id, index
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: Any, match: re.Match[str], /
-    ) -> ImageButton:
-        return cls(match["action"], int(match["job_id"]), int(match["index"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        urls = _attachment_urls(interaction)
-        derivations = _bot(interaction).derive
-        derive = derivations.variation if self.action == "v" else derivations.upscale
-        index = self.index - 1
-
-        async def create(origin: Origin) -> int:
-            parent = await derivations.parent_for(self.job_id, interaction.guild_id, index)
-            return await derive(parent, index, origin, urls)
-
-        await start_job(interaction, create)
-
-
-class RerollButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:rr:{JOB}"):
-    def __init__(self, job_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                emoji="🔁", style=discord.ButtonStyle.secondary, custom_id=f"af:rr:{job_id}"
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: Any, match: re.Match[str], /
-    ) -> RerollButton:
-        return cls(int(match["job_id"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        derivations = _bot(interaction).derive
-
-        async def create(origin: Origin) -> int:
-            parent = await derivations.parent_for(self.job_id, interaction.guild_id, None)
-            return await derivations.reroll(parent, origin)
-
-        await start_job(interaction, create)
-
-
-REMIX_READ_TIMEOUT_S = 2.0
-REMIX_SUBMIT = re.compile(rf"af:rxm:{JOB}")
-
-
-class RemixModal(discord.ui.Modal, title="Remix"):
-    """The form only. Its submission is handled by `ResultButtons.on_interaction` from the
-    custom_id and the submitted values, not by this object: discord.py keeps open modals in
-    memory under their custom_id alone, so a restart, or two members remixing the same image at
-    once, would otherwise lose a submission."""
-
-    def __init__(self, job_id: int, prompt: str, negative_prompt: str | None) -> None:
-        super().__init__(custom_id=f"af:rxm:{job_id}", timeout=15 * 60)
-        self.add_item(
-            discord.ui.TextInput(
-                label="Prompt",
-                custom_id="prompt",
-                style=discord.TextStyle.paragraph,
-                default=prompt[:4000],
-                max_length=4000,
-            )
-        )
-        self.add_item(
-            discord.ui.TextInput(
-                label="Negative prompt",
-                custom_id="negative_prompt",
-                style=discord.TextStyle.paragraph,
-                default=(negative_prompt or "")[:4000] or None,
-                required=False,
-                max_length=4000,
-            )
-        )
 
 
 def submitted_values(data: Any) -> dict[str, str]:
@@ -158,8 +44,8 @@ def submitted_values(data: Any) -> dict[str, str]:
 
 async def remix_submitted(interaction: discord.Interaction[Any], job_id: int) -> None:
     values = submitted_values(interaction.data)
-    prompt = values.get("prompt", "")
-    negative = values.get("negative_prompt") or None
+    prompt = values.get(REMIX_PROMPT, "")
+    negative = values.get(REMIX_NEGATIVE_PROMPT) or None
     derivations = _bot(interaction).derive
 
     async def create(origin: Origin) -> int:
@@ -169,114 +55,15 @@ async def remix_submitted(interaction: discord.Interaction[Any], job_id: int) ->
     await start_job(interaction, create)
 
 
-class RemixButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:rx:{JOB}"):
-    def __init__(self, job_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                emoji="🎨",
-                label="Remix",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"af:rx:{job_id}",
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: Any, match: re.Match[str], /
-    ) -> RemixButton:
-        return cls(int(match["job_id"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        # A form must be the first answer, so this one read comes before it: bounded, since a
-        # locked ledger must not run past Discord's 3 s (WAL keeps reads going meanwhile).
-        try:
-            async with asyncio.timeout(REMIX_READ_TIMEOUT_S):
-                parent = await _parent(interaction, self.job_id, None)
-        except TimeoutError:
-            await send_ephemeral(interaction, DatabaseBusy(REMIX_READ_TIMEOUT_S).args[0])
-            return
-        if parent is None:
-            return
-        request = GenerationRequest.from_json(parent.inputs_json)
-        await interaction.response.send_modal(
-            RemixModal(parent.id, request.prompt, request.negative_prompt)
-        )
-
-
-class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"af:del:{JOB}"):
-    def __init__(self, job_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                emoji="🗑️", style=discord.ButtonStyle.danger, custom_id=f"af:del:{job_id}"
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: Any, match: re.Match[str], /
-    ) -> DeleteButton:
-        return cls(int(match["job_id"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        bot = _bot(interaction)
-        await interaction.response.defer()  # before the database; refusals are followups
-        job = await bot.jobs.get(self.job_id)
-        if job is None or job.guild_id != interaction.guild_id:
-            await send_ephemeral(interaction, "That result does not belong to a job here.")
-            return
-        moderator = bool(interaction.guild_id) and interaction.permissions.manage_messages
-        if job.user_id != interaction.user.id and not moderator:
-            await send_ephemeral(
-                interaction,
-                "Only the member who made this image, or a moderator with Manage Messages, "
-                "can delete it.",
-            )
-            return
-        if interaction.message is not None:
-            with contextlib.suppress(discord.NotFound):  # already gone
-                await interaction.message.delete()
-        await remove_gallery_posts(bot, job.id)
-        await bot.derive.mark_deleted(job.id)
-
-
-def result_components(job_id: int, kind: str, images: int) -> discord.ui.View:
-    """V1-V4 on the first row, U1-U4 on the second, ⭐ Share per image on the third, then
-    reroll, remix, delete and 🚩 report (an upscale has only the last two rows)."""
-    rows: list[list[discord.ui.Item[Any]]] = []
-    shown = range(1, min(images, 4) + 1)
-    if kind != "upscale":
-        rows.append([ImageButton("v", job_id, index) for index in shown])
-        rows.append([ImageButton("u", job_id, index) for index in shown])
-    rows.append(list(share_buttons(job_id, images)))
-    actions: list[discord.ui.Item[Any]] = []
-    if kind != "upscale":
-        actions += [RerollButton(job_id), RemixButton(job_id)]
-    rows.append([*actions, DeleteButton(job_id), ReportButton(job_id)])
-    view = discord.ui.View(timeout=None)
-    for row, items in enumerate(r for r in rows if r):
-        for item in items:
-            item.row = row  # before add_item, which places the item
-            view.add_item(item)
-    view.stop()  # sent but not stored: the DynamicItem registry answers the clicks
-    return view
-
-
-BUTTONS = (ImageButton, RerollButton, RemixButton, DeleteButton)
-
-
 class ResultButtons(commands.Cog):
     def __init__(self, bot: ArtFactoryBot) -> None:
         self.bot = bot
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(*BUTTONS)
-        self.bot.messenger.result_components = result_components
+        self.bot.add_dynamic_items(*RESULT_BUTTONS)
 
     async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(*BUTTONS)
-        self.bot.messenger.result_components = None
+        self.bot.remove_dynamic_items(*RESULT_BUTTONS)
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:

@@ -8,7 +8,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot
-from bot.moderation.admin import AdminService, ServerUsage
+from bot.moderation.admin import ServerUsage
 
 
 def _money(amount: float, currency: str) -> str:
@@ -52,7 +52,7 @@ def render_server_usage(usage: ServerUsage) -> str:
 class UsageCog(commands.Cog):
     def __init__(self, bot: ArtFactoryBot) -> None:
         self.bot = bot
-        self.admin = AdminService(bot.config, bot.db, bot.moderation)
+        self.admin = bot.admin
 
     @app_commands.command(name="usage", description="How many images you have left today")
     async def usage(self, interaction: discord.Interaction) -> None:

@@ -8,10 +8,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import ArtFactoryBot, send_ephemeral, start_job
-from bot.jobs.intake import Origin
-from bot.moderation.preferences import default_provider
+from bot.app import ArtFactoryBot
+from bot.jobs.model import Origin
 from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS
+from cogs.ui.interactions import send_ephemeral, start_job
 
 STRENGTH_CHOICES = [
     app_commands.Choice(name="subtle (0.35)", value="subtle"),
@@ -105,9 +105,7 @@ class Variations(commands.Cog):
 
         async def create(origin: Origin) -> int:
             # After the acknowledgement: nothing may wait on the database before it.
-            chosen = provider or await default_provider(
-                self.bot.config,
-                self.bot.db.settings,
+            chosen = provider or await self.bot.preferences.default_provider(
                 interaction.guild_id,
                 interaction.channel_id,
                 needs=lambda capabilities: capabilities.image_to_image,

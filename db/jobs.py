@@ -20,11 +20,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.jobs.model import ACTIVE_STATES, FINAL_STATES, Origin
 from db.busy import BusyRetryingConnection
 from db.rows import columns, flag, reader
 
-JOB_ACTIVE_STATES: tuple[str, ...] = ("queued", "submitted", "running", "delivering")
-JOB_FINAL_STATES: tuple[str, ...] = ("done", "failed", "cancelled", "expired")
+# The one job-state enum lives in bot/jobs/model.py; these are its two halves, as stored.
+JOB_ACTIVE_STATES: tuple[str, ...] = tuple(ACTIVE_STATES)
+JOB_FINAL_STATES: tuple[str, ...] = tuple(FINAL_STATES)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,22 @@ class JobRow:
     refunded_images: int = 0
 
     @property
+    def origin(self) -> Origin:
+        """Where the job came from and where its answer goes."""
+        return Origin(
+            user_id=self.user_id,
+            guild_id=self.guild_id,
+            channel_id=self.channel_id,
+            application_id=self.application_id,
+            interaction_id=self.interaction_id,
+            interaction_token=self.interaction_token,
+            interaction_created_at=self.interaction_created_at,
+            message_id=self.message_id,
+            attachment_size_limit=self.attachment_size_limit,
+            channel_nsfw=self.channel_nsfw,
+        )
+
+    @property
     def inputs_json(self) -> dict[str, Any]:
         value: dict[str, Any] = json.loads(self.inputs)
         return value
@@ -86,24 +104,15 @@ class JobRow:
 class NewJob:
     """Everything needed to run and finish a job, captured when the command is accepted."""
 
-    user_id: int
-    guild_id: int | None
-    channel_id: int
-    application_id: int
-    interaction_id: int | None
-    interaction_token: str
-    interaction_created_at: float
-    attachment_size_limit: int
+    origin: Origin
     provider: str
     model: str
     inputs: dict[str, Any]
-    message_id: int | None
     image_count: int
     kind: str = "imagine"
     parent_job_id: int | None = None
     parent_image: int | None = None
     cost: float = 0.0  # estimated, in the configured currency (USD by default)
-    channel_nsfw: bool = False
 
 
 _JOB_COLUMNS = columns(JobRow)
@@ -146,21 +155,21 @@ def _new_job_values(job: NewJob, day: str, now: float) -> tuple[Any, ...]:
         job.kind,
         job.parent_job_id,
         job.parent_image,
-        job.user_id,
-        job.guild_id,
-        job.channel_id,
-        job.application_id,
-        job.interaction_id,
-        job.interaction_token,
-        job.interaction_created_at,
-        job.message_id,
-        job.attachment_size_limit,
+        job.origin.user_id,
+        job.origin.guild_id,
+        job.origin.channel_id,
+        job.origin.application_id,
+        job.origin.interaction_id,
+        job.origin.interaction_token,
+        job.origin.interaction_created_at,
+        job.origin.message_id,
+        job.origin.attachment_size_limit,
         job.provider,
         job.model,
         json.dumps(job.inputs, separators=(",", ":")),
         job.image_count,
         job.cost,
-        flag(job.channel_nsfw),
+        flag(job.origin.channel_nsfw),
         day,
         now,
         now,
@@ -187,8 +196,8 @@ class JobStore:
         """Insert the job and reserve its images (and its estimated cost) in one statement, or
         return None if the member's images for `day` in that server, or the server's budget
         for the month, cannot cover them."""
-        limits = (job.user_id, job.guild_id, day, job.image_count, daily_limit)
-        budget = (monthly_budget, job.guild_id, month_start, job.cost, monthly_budget)
+        limits = (job.origin.user_id, job.origin.guild_id, day, job.image_count, daily_limit)
+        budget = (monthly_budget, job.origin.guild_id, month_start, job.cost, monthly_budget)
         cursor = await self._conn.execute(
             _RESERVE, (*_new_job_values(job, day, time.time()), *limits, *budget)
         )

@@ -19,8 +19,8 @@ from bot.config import Config
 from bot.delivery.downloads import ImageFile, fetch_posted_image
 from bot.delivery.text import image_of
 from bot.errors import DeliveryError, InvalidRequest
-from bot.jobs.intake import JobService, Origin
-from bot.jobs.model import JobKind, JobState
+from bot.jobs.intake import JobService
+from bot.jobs.model import JobKind, JobState, Origin
 from bot.providers.request import GenerationRequest, RequestOptions
 from db.database import Database
 from db.jobs import JobRow
@@ -127,7 +127,11 @@ class Derivations:
         parent_image: int | None = None
         if source_message_id is not None:
             found = await self._db.jobs.by_message(source_message_id)
-            if found is not None and found.guild_id == origin.guild_id and found.state == "done":
+            if (
+                found is not None
+                and found.guild_id == origin.guild_id
+                and found.state == JobState.DONE
+            ):
                 parent = found
                 traced = image_of(url)
                 parent_image = traced[1] if traced else None

@@ -11,14 +11,13 @@ the share.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 from bot.community.derive import Derivations
 from bot.delivery.downloads import ImageFile
+from bot.delivery.text import credit, image_of, image_stem, is_spoiler, message_link
 from bot.errors import DeliveryError, Refused
 from bot.providers.request import GenerationRequest
 from db.community import Share
@@ -31,18 +30,9 @@ STAR = "⭐"
 PERIODS = {"day": 86_400, "week": 7 * 86_400, "month": 30 * 86_400}
 
 
-def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
-    return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
-
-
-def result_link(job: JobRow) -> str:
-    return message_link(job.guild_id, job.channel_id, job.result_message_id or job.message_id or 0)
-
-
 def job_images(job: JobRow, attachment_urls: Sequence[str]) -> list[str]:
     """Those of a message's attachment URLs that are this job's images, in order."""
-    name = re.compile(rf"^(?:SPOILER_)?art-{job.id}-\d+\.\w+$")
-    return [u for u in attachment_urls if name.match(urlparse(u).path.rsplit("/", 1)[-1])]
+    return [u for u in attachment_urls if (image_of(u) or (0, 0))[0] == job.id]
 
 
 def result_images(
@@ -60,28 +50,6 @@ def result_images(
 def has_images(job: JobRow) -> bool:
     """The job delivered images that are still up (its result message is worth fetching)."""
     return bool((job.result_json or {}).get("attachments")) and job.deleted_at is None
-
-
-def image_stem(job: JobRow, index: int) -> str:
-    """The file name (without extension) of image `index` (0-based) of a job."""
-    return f"art-{job.id}-{index + 1}"
-
-
-def is_spoiler(url: str) -> bool:
-    return urlparse(url).path.rsplit("/", 1)[-1].startswith("SPOILER_")
-
-
-def lineage_line(job: JobRow, parent: JobRow | None) -> str | None:
-    """ "remix of @alice's #12" (linked), for derived results."""
-    if parent is None:
-        return None
-    what = {"reroll": "reroll", "variation": "variation", "remix": "remix", "upscale": "upscale"}
-    kind = what.get(job.kind)
-    if kind is None:
-        return None
-    if job.parent_image is not None and job.kind in ("variation", "upscale"):
-        kind += f" of image {job.parent_image + 1}"
-    return f"{kind} of <@{parent.user_id}>'s [#{parent.id}]({result_link(parent)})"
 
 
 @dataclass(frozen=True)
@@ -167,7 +135,7 @@ class GalleryService:
             index=index,
             image_url=urls[index],
             prompt=GenerationRequest.from_json(job.inputs_json).prompt,
-            lineage=lineage_line(job, parent),
+            lineage=credit(job, parent),
             channel_id=settings.gallery_channel_id,
         )
 
@@ -177,7 +145,7 @@ class GalleryService:
         working after about a day). `limit`: the post's per-file upload limit."""
         try:
             return await self._derivations.posted_image(
-                draft.image_url, stem=image_stem(draft.job, draft.index), limit=limit
+                draft.image_url, stem=image_stem(draft.job.id, draft.index), limit=limit
             )
         except DeliveryError as exc:
             log.warning(

@@ -19,8 +19,8 @@ import aiohttp
 from bot.config import Config
 from bot.delivery.text import escape
 from bot.errors import InvalidRequest, ProviderError
-from bot.jobs.intake import JobService, Origin
-from bot.jobs.model import JobKind
+from bot.jobs.intake import JobService
+from bot.jobs.model import JobKind, Origin
 from bot.moderation.netguard import Resolver, check_provider_link, origin_of, system_resolver
 from bot.providers.civitai_models import DEFAULT_MODELS_BASE_URL, CivitaiModels, check_lora_fit
 from bot.providers.request import LoraRef, RequestOptions

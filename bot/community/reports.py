@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.community.derive import Derivations
-from bot.community.gallery import image_stem, lineage_line, result_images
+from bot.community.gallery import result_images
 from bot.delivery.downloads import MAX_REQUEST_BYTES, ImageFile
+from bot.delivery.text import credit, image_stem
 from bot.errors import DeliveryError, Refused
 from bot.providers.request import GenerationRequest
 from db.database import Database
@@ -88,7 +89,7 @@ class ReportService:
             reporter_id=reporter_id,
             prompt=GenerationRequest.from_json(job.inputs_json).prompt,
             image_urls=tuple(result_images(job, attachment_urls, message_id)),
-            lineage=lineage_line(job, parent),
+            lineage=credit(job, parent),
             mod_channel_id=settings.mod_channel_id,
         )
 
@@ -101,7 +102,7 @@ class ReportService:
         per_file = min(limit, MAX_REQUEST_BYTES // max(len(urls), 1))
         fetched = await asyncio.gather(
             *(
-                self._derivations.posted_image(url, stem=image_stem(case.job, i), limit=per_file)
+                self._derivations.posted_image(url, stem=image_stem(case.job.id, i), limit=per_file)
                 for i, url in enumerate(urls)
             ),
             return_exceptions=True,

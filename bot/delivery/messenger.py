@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import io
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -20,30 +19,10 @@ import discord
 from bot.delivery.downloads import ImageFile
 from bot.delivery.posting import Paths, deliver, once
 from bot.errors import DeliveryError
+from bot.jobs.model import Origin
 from bot.jobs.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
-
-TOKEN_LIFETIME_S = 15 * 60  # an interaction token's life
-
-
-@dataclass(frozen=True)
-class MessageTarget:
-    """Where a job's messages go: the interaction's original response while its token lives,
-    else a reply in the channel."""
-
-    job_id: int
-    application_id: int
-    interaction_token: str
-    interaction_created_at: float  # unix seconds
-    message_id: int | None
-    channel_id: int
-    user_id: int
-    guild_id: int | None = None
-
-    def token_alive(self, now: float | None = None, margin_s: float = 30.0) -> bool:
-        now = time.time() if now is None else now
-        return now - self.interaction_created_at < TOKEN_LIFETIME_S - margin_s
 
 
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -56,32 +35,39 @@ ResultComponentsFactory = Callable[[int, str, int], "discord.ui.View | None"]
 class Messenger:
     """Edits a job's message through discord.py's webhook API (rate limits handled there).
 
-    The Discord adapters (cogs) register `progress_components`, e.g. a Cancel button for a
-    job id; the core never builds UI itself. Final edits always remove the components."""
+    The composition root (bot/app.py) hands it the views the Discord adapters build (a Cancel
+    button on progress, the buttons on a result, cogs/ui/); the core never builds UI itself,
+    and the factories exist before any cog loads. Final edits always remove the components."""
 
-    def __init__(self, client: discord.Client) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        progress_components: ComponentsFactory | None = None,
+        result_components: ResultComponentsFactory | None = None,
+    ) -> None:
         self._client = client
-        self.progress_components: ComponentsFactory | None = None
-        self.result_components: ResultComponentsFactory | None = None
+        self.progress_components = progress_components
+        self.result_components = result_components
 
-    def _webhook(self, target: MessageTarget) -> discord.Webhook:
+    def _webhook(self, origin: Origin) -> discord.Webhook:
         return discord.Webhook.partial(
-            target.application_id, target.interaction_token, client=self._client
+            origin.application_id, origin.interaction_token, client=self._client
         )
 
-    async def edit(self, target: MessageTarget, content: str) -> None:
+    async def edit(self, job_id: int, origin: Origin, content: str) -> None:
         """A progress edit; failures are the caller's to ignore."""
-        if target.message_id is None or not target.token_alive():
+        if origin.message_id is None or not origin.token_alive():
             return
-        view = self.progress_components(target.job_id) if self.progress_components else None
+        view = self.progress_components(job_id) if self.progress_components else None
         extra: dict[str, Any] = {"view": view} if view is not None else {}
         # Through `once`: a 5xx fails this edit at once instead of discord.py retrying it for
         # 25 s with the webhook's lock held (the final edit would wait for it); the next
         # state replaces it anyway.
         await once(
             partial(
-                self._webhook(target).edit_message,
-                target.message_id,
+                self._webhook(origin).edit_message,
+                origin.message_id,
                 content=content,
                 allowed_mentions=NO_MENTIONS,
                 **extra,
@@ -106,7 +92,8 @@ class Messenger:
 
     async def finish(
         self,
-        target: MessageTarget,
+        job_id: int,
+        origin: Origin,
         content: str,
         files: Sequence[ImageFile] = (),
         *,
@@ -120,25 +107,25 @@ class Messenger:
         result or notice). DeliveryError when no path worked."""
         view = None
         if files and kind is not None and self.result_components is not None:
-            view = self.result_components(target.job_id, kind, len(files))
+            view = self.result_components(job_id, kind, len(files))
         paths = self._paths(
-            target, content, files, view, nonce=f"af{target.job_id}{'r' if kind else 'n'}"
+            job_id, origin, content, files, view, nonce=f"af{job_id}{'r' if kind else 'n'}"
         )
-        how, message = await deliver(paths, policy or RetryPolicy(), what=f"job {target.job_id}")
-        if how != "edit" and target.message_id and target.token_alive():
-            await self._point_to(target, message)
+        how, message = await deliver(paths, policy or RetryPolicy(), what=f"job {job_id}")
+        if how != "edit" and origin.message_id and origin.token_alive():
+            await self._point_to(job_id, origin, message)
         return Delivered(how, message.id, _urls(message))
 
-    async def _point_to(self, target: MessageTarget, message: discord.Message) -> None:
+    async def _point_to(self, job_id: int, origin: Origin, message: discord.Message) -> None:
         """Best effort, one try: the original response, still showing progress (and a Cancel
         button) because Discord would not let it be edited, now points to the reply."""
-        assert target.message_id is not None
-        webhook = self._webhook(target)
+        assert origin.message_id is not None
+        webhook = self._webhook(origin)
         text = f"⬇️ Posted in a reply: {message.jump_url}"
         try:
             await once(
                 lambda: webhook.edit_message(
-                    target.message_id,  # type: ignore[arg-type]
+                    origin.message_id,  # type: ignore[arg-type]
                     content=text,
                     attachments=[],
                     allowed_mentions=NO_MENTIONS,
@@ -147,11 +134,12 @@ class Messenger:
                 timeout_s=10,
             )
         except (discord.HTTPException, DeliveryError) as exc:
-            log.info("job %s: the original response still can't be edited: %s", target.job_id, exc)
+            log.info("job %s: the original response still can't be edited: %s", job_id, exc)
 
     def _paths(
         self,
-        target: MessageTarget,
+        job_id: int,
+        origin: Origin,
         content: str,
         files: Sequence[ImageFile],
         view: discord.ui.View | None,
@@ -159,16 +147,16 @@ class Messenger:
         nonce: str,
     ) -> Paths:
         """The requests that can carry this final message; each opens its own file buffers."""
-        webhook = self._webhook(target)
-        mention = f"<@{target.user_id}> {content}"
+        webhook = self._webhook(origin)
+        mention = f"<@{origin.user_id}> {content}"
         pinged = discord.AllowedMentions(
-            everyone=False, roles=False, users=[discord.Object(target.user_id)]
+            everyone=False, roles=False, users=[discord.Object(origin.user_id)]
         )
         extra: dict[str, Any] = {"view": view} if view is not None else {}
-        if target.message_id:
+        if origin.message_id:
             extra["reference"] = discord.MessageReference(
-                message_id=target.message_id,
-                channel_id=target.channel_id,
+                message_id=origin.message_id,
+                channel_id=origin.channel_id,
                 fail_if_not_exists=False,
             )
 
@@ -184,7 +172,7 @@ class Messenger:
 
         async def reply() -> discord.Message:
             channel = self._client.get_partial_messageable(
-                target.channel_id, guild_id=target.guild_id
+                origin.channel_id, guild_id=origin.guild_id
             )
             with discord_files(files) as attachments:
                 return await channel.send(
@@ -194,16 +182,16 @@ class Messenger:
         async def follow_up() -> discord.Message:
             return await webhook.send(mention, wait=True, allowed_mentions=pinged)
 
-        message_id = target.message_id
+        message_id = origin.message_id
         return Paths(
-            edit=partial(edit, message_id) if message_id and target.token_alive() else None,
+            edit=partial(edit, message_id) if message_id and origin.token_alive() else None,
             read_back=partial(webhook.fetch_message, message_id or 0),
             landed=lambda m: (
                 m.content.strip() == content.strip() and len(m.attachments) == len(files)
             ),
             reply=reply,
             follow_up=None if files else follow_up,
-            token_expires=target.interaction_created_at + TOKEN_LIFETIME_S,
+            token_expires=origin.token_expires,
             has_files=bool(files),
         )
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.config import Config
 from bot.errors import BudgetExceeded, InvalidRequest, QuotaExceeded
+from bot.jobs.model import JobKind, Origin
 from bot.moderation.gate import ModerationService, next_month
 from bot.providers.request import GenerationRequest
 from db.database import Database
@@ -28,23 +29,6 @@ def next_reset(now: float | None = None) -> int:
     moment = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC)
     midnight = datetime(moment.year, moment.month, moment.day, tzinfo=UTC) + timedelta(days=1)
     return int(midnight.timestamp())
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a job came from: enough to answer it after a restart."""
-
-    user_id: int
-    guild_id: int | None
-    channel_id: int
-    application_id: int
-    interaction_id: int | None
-    interaction_token: str
-    interaction_created_at: float
-    message_id: int | None
-    attachment_size_limit: int
-    role_ids: tuple[int, ...] = ()
-    channel_nsfw: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,7 +72,7 @@ class JobService:
         request: GenerationRequest,
         origin: Origin,
         *,
-        kind: str = "imagine",
+        kind: JobKind = JobKind.IMAGINE,
         parent: JobRow | None = None,
         parent_image: int | None = None,
     ) -> int:
@@ -110,24 +94,15 @@ class JobService:
         if limit == 0:
             raise InvalidRequest("Image generation is turned off for you on this server.")
         new = NewJob(
-            user_id=origin.user_id,
-            guild_id=origin.guild_id,
-            channel_id=origin.channel_id,
-            application_id=origin.application_id,
-            interaction_id=origin.interaction_id,
-            interaction_token=origin.interaction_token,
-            interaction_created_at=origin.interaction_created_at,
-            attachment_size_limit=origin.attachment_size_limit,
+            origin=origin,
             provider=request.provider,
             model=request.model,
             inputs=request.to_json(),
             image_count=request.count,
-            message_id=origin.message_id,
             kind=kind,
             parent_job_id=parent.id if parent else None,
             parent_image=parent_image,
             cost=admission.cost,
-            channel_nsfw=origin.channel_nsfw,
         )
         job_id = await self._db.jobs.reserve(
             new,

@@ -29,8 +29,8 @@ from typing import Any
 
 import discord
 
-from bot.delivery.messenger import TOKEN_LIFETIME_S
 from bot.delivery.text import lost_notice
+from bot.jobs.model import Origin
 
 log = logging.getLogger(__name__)
 
@@ -38,29 +38,47 @@ COMPACT_AFTER_LINES = 10_000  # then the file is rewritten with only the open en
 FORGET_AFTER_S = 24 * 3600  # older entries are dropped unanswered: nobody is waiting any more
 
 
+def origin_of(
+    interaction: discord.Interaction[Any], received_at: float, message_id: int | None = None
+) -> Origin:
+    """The interaction as a job's `Origin` (what answering it needs, without the object)."""
+    return Origin(
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id or 0,
+        application_id=interaction.application_id,
+        interaction_id=interaction.id,
+        interaction_token=interaction.token,
+        interaction_created_at=received_at,
+        message_id=message_id,
+        attachment_size_limit=interaction.filesize_limit,
+        role_ids=tuple(role.id for role in getattr(interaction.user, "roles", ())),
+        channel_nsfw=bool(getattr(interaction.channel, "nsfw", False)),
+    )
+
+
 @dataclass(frozen=True)
 class Acknowledged:
-    """What answering an interaction needs, without the interaction object."""
+    """A journal entry: the interaction acknowledged, and how to name it to its member."""
 
-    interaction_id: int
-    application_id: int
-    token: str
-    received_at: float
-    channel_id: int
-    user_id: int
-    what: str  # "/imagine", "the V2 button": how the member knows which command it was
+    origin: Origin
+    what: str  # "`/imagine`", "the button you clicked": how the member knows which it was
+
+    @property
+    def interaction_id(self) -> int:
+        return self.origin.interaction_id or 0
 
     @classmethod
     def of(cls, interaction: discord.Interaction[Any], received_at: float) -> Acknowledged:
-        return cls(
-            interaction_id=interaction.id,
-            application_id=interaction.application_id,
-            token=interaction.token,
-            received_at=received_at,
-            channel_id=interaction.channel_id or 0,
-            user_id=interaction.user.id,
-            what=_describe(interaction),
-        )
+        return cls(origin_of(interaction, received_at), _describe(interaction))
+
+    def to_json(self) -> dict[str, Any]:
+        origin = {k: v for k, v in asdict(self.origin).items() if k != "role_ids"}
+        return {"origin": origin, "what": self.what}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Acknowledged:
+        return cls(Origin(**data["origin"]), str(data["what"]))
 
 
 def _describe(interaction: discord.Interaction[Any]) -> str:
@@ -92,14 +110,16 @@ class Intake:
         here until settled, so a crash during the recovery loses none of them)."""
         left = self._read() if self._path is not None else []
         cutoff = time.time() - FORGET_AFTER_S
-        self._open = {e.interaction_id: e for e in left if e.received_at >= cutoff}
+        self._open = {
+            e.interaction_id: e for e in left if e.origin.interaction_created_at >= cutoff
+        }
         self._rewrite()
         return list(self._open.values())
 
     def begin(self, entry: Acknowledged) -> None:
         """Call right before acknowledging: from here on a crash is answered at the next start."""
         self._open[entry.interaction_id] = entry
-        self._append({"ack": asdict(entry)})
+        self._append({"ack": entry.to_json()})
 
     def settle(self, interaction_id: int) -> None:
         """The command became a job, or its member has had an answer."""
@@ -136,7 +156,7 @@ class Intake:
         temporary = self._path.with_name(self._path.name + ".new")
         with open(temporary, "w", encoding="utf-8") as out:
             for entry in self._open.values():
-                out.write(json.dumps({"ack": asdict(entry)}, separators=(",", ":")) + "\n")
+                out.write(json.dumps({"ack": entry.to_json()}, separators=(",", ":")) + "\n")
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, self._path)
@@ -159,7 +179,7 @@ def parse(lines: Iterable[str]) -> list[Acknowledged]:
         try:
             record = json.loads(line)
             if "ack" in record:
-                entry = Acknowledged(**record["ack"])
+                entry = Acknowledged.from_json(record["ack"])
                 entries[entry.interaction_id] = entry
             else:
                 entries.pop(int(record["done"]), None)
@@ -173,8 +193,11 @@ async def answer_lost(client: discord.Client, entry: Acknowledged) -> None:
     reply in the channel). An interaction whose acknowledgement never reached Discord has no
     message to replace: Discord already told the member it did not respond."""
     text = lost_notice(entry.what)
-    if time.time() - entry.received_at < TOKEN_LIFETIME_S - 30:
-        webhook = discord.Webhook.partial(entry.application_id, entry.token, client=client)
+    origin = entry.origin
+    if origin.token_alive():
+        webhook = discord.Webhook.partial(
+            origin.application_id, origin.interaction_token, client=client
+        )
         try:
             # "@original" is Discord's name for the interaction's first response.
             await webhook.edit_message(  # type: ignore[call-overload]
@@ -188,10 +211,10 @@ async def answer_lost(client: discord.Client, entry: Acknowledged) -> None:
         except discord.HTTPException as exc:
             if exc.status != 401:
                 raise
-    channel = client.get_partial_messageable(entry.channel_id)
+    channel = client.get_partial_messageable(origin.channel_id, guild_id=origin.guild_id)
     await channel.send(
-        f"<@{entry.user_id}> {text}",
-        allowed_mentions=discord.AllowedMentions(users=[discord.Object(entry.user_id)]),
+        f"<@{origin.user_id}> {text}",
+        allowed_mentions=discord.AllowedMentions(users=[discord.Object(origin.user_id)]),
     )
 
 

@@ -6,7 +6,39 @@ a row read back compares equal to the enum member.
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from enum import Enum, StrEnum
+
+INTERACTION_TOKEN_LIFETIME_S = 15 * 60  # Discord's: edits and follow-ups stop working after
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a job came from and where its answer goes: the interaction that asked for it, as
+    intake receives it, the ledger row keeps it (`JobRow.origin`) and the messenger answers it.
+    `role_ids` only matter at admission and are not stored."""
+
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    application_id: int
+    interaction_id: int | None
+    interaction_token: str
+    interaction_created_at: float  # unix seconds, when the bot received it
+    message_id: int | None = None  # the response that becomes the job's message
+    attachment_size_limit: int = 10 * 1024 * 1024
+    channel_nsfw: bool = False
+    role_ids: tuple[int, ...] = ()
+
+    def token_alive(self, now: float | None = None, margin_s: float = 30.0) -> bool:
+        """Whether the interaction's response can still be edited (with `margin_s` to spare)."""
+        now = time.time() if now is None else now
+        return now - self.interaction_created_at < INTERACTION_TOKEN_LIFETIME_S - margin_s
+
+    @property
+    def token_expires(self) -> float:
+        return self.interaction_created_at + INTERACTION_TOKEN_LIFETIME_S
 
 
 class JobState(StrEnum):
@@ -89,3 +121,11 @@ class Advice(Enum):
     def retryable(self) -> bool | None:
         """As the ledger's `error_retryable` column stores it."""
         return {Advice.MAY_HELP: True, Advice.WONT_HELP: False, Advice.NONE: None}[self]
+
+
+class CancelOutcome(StrEnum):
+    """What a member's ❌ Cancel did."""
+
+    CANCELLED = "cancelled"  # stopped (at the provider too) and refunded
+    FINISHED = "finished"  # too late: it already ended or is being delivered
+    UNKNOWN = "unknown"  # no such job

@@ -24,10 +24,10 @@ from bot.delivery.progress import (
 )
 from bot.jobs.execution import Execution, Live
 from bot.jobs.intake import JobSubmitter
-from bot.jobs.model import ACTIVE_STATES, JobState
+from bot.jobs.model import ACTIVE_STATES, CancelOutcome, JobState
 from bot.jobs.retry import RetryPolicy
 from bot.jobs.scheduler import FairScheduler
-from bot.jobs.settlement import JobDeps, Settlement, target_of
+from bot.jobs.settlement import JobDeps, Settlement
 from bot.moderation.gate import ModerationService
 from bot.providers.base import Provider
 from bot.providers.request import GenerationRequest
@@ -192,14 +192,13 @@ class JobRunner(JobSubmitter):
 
     # -- cancel ------------------------------------------------------------------------------
 
-    async def cancel(self, job_id: int, by_user_id: int) -> str:
-        """Cancel a job for a member. Returns "cancelled", "finished" (too late: it already
-        ended or is being delivered) or "unknown"."""
+    async def cancel(self, job_id: int, by_user_id: int) -> CancelOutcome:
+        """Cancel a job for a member, wherever it is."""
         job = await self._db.jobs.get(job_id)
         if job is None:
-            return "unknown"
+            return CancelOutcome.UNKNOWN
         if job.is_final or job.state == JobState.DELIVERING:
-            return "finished"
+            return CancelOutcome.FINISHED
         live = self._live.get(job_id)
         user_id = self._owners.get(job_id)
         if user_id is not None and self._scheduler.remove(user_id, job_id):
@@ -210,19 +209,19 @@ class JobRunner(JobSubmitter):
                 self._live.pop(job_id, None)
             await self._settle.cancelled(job_id, by_user_id)
             self._dispatch()
-            return "cancelled"
+            return CancelOutcome.CANCELLED
         if live is not None and live.task is not None and not live.task.done():
             if not live.cancellable:
-                return "finished"
+                return CancelOutcome.FINISHED
             live.cancel_by = by_user_id
             live.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(live.task)
-            return "cancelled"
+            return CancelOutcome.CANCELLED
         # Not held by this process (e.g. mid-restart): end it from the ledger alone.
         await self._settle.cancel_at_provider(job)
         await self._settle.cancelled(job_id, by_user_id)
-        return "cancelled"
+        return CancelOutcome.CANCELLED
 
     # -- one job's slot ----------------------------------------------------------------------
 
@@ -268,10 +267,10 @@ class JobRunner(JobSubmitter):
         return True
 
     def _make_live(self, job: JobRow) -> Live:
-        target = target_of(job)
+        origin = job.origin
         request = GenerationRequest.from_json(job.inputs_json)
         editor = ThrottledEditor(
-            lambda content: self._deps.messenger.edit(target, content),
+            lambda content: self._deps.messenger.edit(job.id, origin, content),
             self._deps.config.generation.progress_interval_s,
             budget=self._edit_budget,
         )

@@ -18,7 +18,7 @@ import aiohttp
 
 from bot.config import Config
 from bot.delivery.downloads import ImageFile
-from bot.delivery.messenger import MessageTarget, Messenger
+from bot.delivery.messenger import Messenger
 from bot.delivery.text import render_failure, render_result, withheld_notice
 from bot.errors import DeliveryError
 from bot.jobs.model import Advice, JobState, sources
@@ -46,19 +46,6 @@ class JobDeps:
     moderation: ModerationService | None = None
 
 
-def target_of(job: JobRow) -> MessageTarget:
-    return MessageTarget(
-        job_id=job.id,
-        application_id=job.application_id,
-        interaction_token=job.interaction_token,
-        interaction_created_at=job.interaction_created_at,
-        message_id=job.message_id,
-        channel_id=job.channel_id,
-        user_id=job.user_id,
-        guild_id=job.guild_id,
-    )
-
-
 class Settlement:
     def __init__(self, deps: JobDeps, on_finished: Callable[[JobRow], None] | None) -> None:
         self._deps = deps
@@ -77,7 +64,7 @@ class Settlement:
         prompt = GenerationRequest.from_json(job.inputs_json).prompt
         content = render_failure(job, prompt, reason, advice)
         try:
-            await self._deps.messenger.finish(target_of(job), content, policy=self._deps.retry)
+            await self._deps.messenger.finish(job.id, job.origin, content, policy=self._deps.retry)
         except Exception as exc:
             log.warning("job %s: the final notice could not be posted: %s", job_id, exc)
         await db.jobs.finish(
@@ -126,7 +113,7 @@ class Settlement:
             content += "\n" + withheld_notice(withheld, charged=not refund)
         try:
             delivered = await self._deps.messenger.finish(
-                target_of(job), content, files, kind=job.kind, policy=self._deps.retry
+                job.id, job.origin, content, files, kind=job.kind, policy=self._deps.retry
             )
         except DeliveryError as exc:
             log.warning("job %s: the result could not be posted: %s", job.id, exc)

@@ -14,7 +14,8 @@ from collections import defaultdict
 
 import discord
 
-from bot.delivery.text import inline_code, quote
+from bot.delivery.text import inline_code, message_link, quote
+from bot.jobs.model import JobState
 from bot.providers.request import GenerationRequest
 from db.database import Database
 from db.jobs import JobRow
@@ -22,21 +23,23 @@ from db.jobs import JobRow
 log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 1900
-ICONS = {"done": "✅", "failed": "❌", "expired": "⏱️", "cancelled": "🛑"}
+ICONS: dict[str, str] = {
+    JobState.DONE: "✅",
+    JobState.FAILED: "❌",
+    JobState.EXPIRED: "⏱️",
+    JobState.CANCELLED: "🛑",
+}
 
 
 def job_line(job: JobRow) -> str:
     request = GenerationRequest.from_json(job.inputs_json)
     prompt = quote(request.prompt, 120)
-    charged = job.image_count - job.refunded_images if job.state == "done" else 0
+    charged = job.image_count - job.refunded_images if job.state == JobState.DONE else 0
     images = f"{charged}/{job.image_count} img"
-    cost = f"${job.cost or 0:.3f}" if job.state == "done" else "refunded"
+    cost = f"${job.cost or 0:.3f}" if job.state == JobState.DONE else "refunded"
     link = ""
-    if job.state == "done" and job.result_message_id:
-        link = (
-            f" · [jump](https://discord.com/channels/{job.guild_id}/{job.channel_id}/"
-            f"{job.result_message_id})"
-        )
+    if job.state == JobState.DONE and job.result_message_id:
+        link = f" · [jump]({message_link(job.guild_id, job.channel_id, job.result_message_id)})"
     extra = f" · {job.withheld_images} withheld" if job.withheld_images else ""
     return (
         f"{ICONS.get(job.state, '•')} #{job.id} <@{job.user_id}> {job.kind} · {job.provider} "

@@ -40,3 +40,21 @@ async def default_provider(
     if choice in able:
         return choice
     return able[0] if able else choice
+
+
+class Preferences:
+    """`default_provider` for the adapters, built once by the composition root: commands ask
+    this instead of reaching into the settings store."""
+
+    def __init__(self, config: Config, store: SettingsStore) -> None:
+        self._config = config
+        self._store = store
+
+    async def default_provider(
+        self,
+        guild_id: int | None,
+        channel_id: int | None = None,
+        model: str | None = None,
+        needs: Callable[[Capabilities], bool] | None = None,
+    ) -> str:
+        return await default_provider(self._config, self._store, guild_id, channel_id, model, needs)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from bot.jobs.journal import Acknowledged, Intake, parse
+from bot.jobs.model import Origin
 from tests.bot.test_main import start_bot_process
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal, Script
@@ -25,7 +26,7 @@ def _append(path: Path, line: str) -> None:
 
 
 def _entry(interaction_id: int, received_at: float = 1e12) -> Acknowledged:
-    return Acknowledged(interaction_id, 1, "tok", received_at, 2, 3, "`/imagine`")
+    return Acknowledged(Origin(3, None, 2, 1, interaction_id, "tok", received_at), "`/imagine`")
 
 
 async def test_a_command_killed_at_its_acknowledgement_is_answered_after_restart(
@@ -98,16 +99,16 @@ async def test_an_acknowledged_command_that_became_a_job_is_left_to_the_runner(
     assert delivered.attachments
     # A crash after the ledger write but before the journal's "done" line:
     journal = Path(f"{db_path}-intake")
-    entry = Acknowledged(
-        interaction.id,
-        fake_discord.app_id,
-        interaction.token,
-        time.time(),
-        fake_discord.channel_id,
-        4000,
-        "`/imagine`",
+    origin = Origin(
+        user_id=4000,
+        guild_id=fake_discord.guild_id,
+        channel_id=fake_discord.channel_id,
+        application_id=fake_discord.app_id,
+        interaction_id=interaction.id,
+        interaction_token=interaction.token,
+        interaction_created_at=time.time(),
     )
-    _append(journal, json.dumps({"ack": entry.__dict__}))
+    _append(journal, json.dumps({"ack": Acknowledged(origin, "`/imagine`").to_json()}))
     edits_before = len(delivered.history)
     async with running_bot(fake_discord, db_path) as h2:
         await asyncio.sleep(0)  # let the recovery task run
@@ -120,10 +121,10 @@ async def test_an_acknowledged_command_that_became_a_job_is_left_to_the_runner(
 
 def test_a_torn_last_line_is_skipped_and_settled_entries_are_not_open() -> None:
     lines = [
-        json.dumps({"ack": _entry(1).__dict__}),
-        json.dumps({"ack": _entry(2).__dict__}),
+        json.dumps({"ack": _entry(1).to_json()}),
+        json.dumps({"ack": _entry(2).to_json()}),
         json.dumps({"done": 1}),
-        '{"ack": {"interaction_id": 3, "appl',
+        '{"ack": {"origin": {"user_id": 3, "gui',
     ]
     assert [e.interaction_id for e in parse(lines)] == [2]
 

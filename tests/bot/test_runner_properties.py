@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 
 from bot.config import parse_config
 from bot.delivery.downloads import ImageFile
-from bot.delivery.messenger import Delivered, MessageTarget
+from bot.delivery.messenger import Delivered
 from bot.errors import ProviderError, QuotaExceeded
-from bot.jobs.intake import JobService, Origin
+from bot.jobs.intake import JobService
+from bot.jobs.model import Origin
 from bot.jobs.retry import RetryPolicy
 from bot.jobs.runner import JobRunner
 from bot.providers.base import GeneratedImage, GenerationResult, Provider, ProviderUpdate
@@ -104,12 +105,13 @@ class RecordingMessenger:
     finals: Counter[int] = field(default_factory=Counter)
     progress_components: None = None
 
-    async def edit(self, target: MessageTarget, content: str) -> None:
+    async def edit(self, job_id: int, origin: Origin, content: str) -> None:
         await asyncio.sleep(0)
 
     async def finish(
         self,
-        target: MessageTarget,
+        job_id: int,
+        origin: Origin,
         content: str,
         files: Sequence[ImageFile] = (),
         *,
@@ -117,9 +119,9 @@ class RecordingMessenger:
         policy: RetryPolicy | None = None,
     ) -> Delivered:
         await asyncio.sleep(0.001)
-        self.finals[target.job_id] += 1
+        self.finals[job_id] += 1
         if files:
-            self.deliveries[target.job_id] += 1
+            self.deliveries[job_id] += 1
         return Delivered("edit", 1, ())
 
 

@@ -3,8 +3,8 @@ quota tiers and overrides, server and channel settings."""
 
 from __future__ import annotations
 
-import asyncio
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,12 @@ from tests.cogs.moderation_helpers import (
     User,
     admin,
     answer,
+    eventually,
     private_answer,
     role_json,
     snapshot,
 )
-from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord, Interaction
 from tests.fakes.fal import FakeFal
 from tests.fakes.replicate import FakeReplicate
 from tests.fakes.replicate import Script as ReplicateScript
@@ -236,90 +237,159 @@ async def usage_text(h: Harness, roles: list[int] | None = None) -> str:
     return await private_answer(h, interaction)
 
 
-async def test_role_tiers_personal_override_and_reset(
+SILVER, GOLD = 7001, 7002  # the server's roles with quota tiers
+DEFAULT_IMAGES, SILVER_IMAGES, GOLD_IMAGES = 3, 5, 12
+BOTH_ROLES = [SILVER, GOLD]
+
+
+@pytest.fixture
+async def tiers(
     fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
-) -> None:
+) -> AsyncIterator[Harness]:
+    """A running bot with 3 images a day by default, and the silver (5) and gold (12) tiers."""
     fake_fal.script(None, QUICK)
-    silver, gold = 7001, 7002
-    async with running_bot(fake_discord, db_path, quotas={"images_per_user_per_day": 3}) as h:
-        for role in (silver, gold):  # the server's roles, as the gateway announces them
+    quotas = {"images_per_user_per_day": DEFAULT_IMAGES}
+    async with running_bot(fake_discord, db_path, quotas=quotas) as h:
+        for role in (SILVER, GOLD):  # the server's roles, as the gateway announces them
             await fake_discord.dispatch(
                 "GUILD_ROLE_CREATE",
                 {"guild_id": str(fake_discord.guild_id), "role": role_json(role)},
             )
-        await asyncio.sleep(0.2)
-        text = await private_answer(
-            h, await admin(fake_discord, "quota", "role", role=Role(silver), images=5)
-        )
-        assert f"Members with <@&{silver}> now get **5** images a day" in text
-        await private_answer(
-            h, await admin(fake_discord, "quota", "role", role=Role(gold), images=12)
-        )
-
-        assert "of your **3** images" in await usage_text(h)
-        assert "of your **5** images" in await usage_text(h, [silver])
-        assert "of your **12** images" in await usage_text(h, [silver, gold])  # the highest
-
-        # A personal quota beats the roles, and 0 turns generation off.
-        await private_answer(
-            h, await admin(fake_discord, "quota", "user", member=User(ALICE), images=0)
-        )
-        interaction = await fake_discord.send_interaction(
-            "imagine",
-            [{"name": "prompt", "type": 3, "value": "a kite"}],
-            user_id=ALICE,
-            member_roles=[silver, gold],
-        )
-        refusal = await private_answer(h, interaction)
-        assert "Image generation is turned off for you on this server." in refusal
-        assert fake_fal.submits == []
-        text = await private_answer(
-            h, await admin(fake_discord, "quota", "user", member=User(ALICE), images=2)
-        )
-        assert f"<@{ALICE}> now has **2** images a day" in text
-        assert "of your **2** images" in await usage_text(h, [silver, gold])
-
-        interaction = await fake_discord.send_interaction(
-            "imagine",
-            [
-                {"name": "prompt", "type": 3, "value": "a kite"},
-                {"name": "count", "type": 4, "value": 2},
-            ],
-            user_id=ALICE,
-            member_roles=[silver, gold],
-        )
-        await h.idle()
-        assert (await h.job_for(interaction)) is not None
-        assert "used **2** of your **2** images today; **0** left" in await usage_text(
-            h, [silver, gold]
-        )
-
-        # Reset: the override goes, the roles apply again, and today's 2 images come back.
-        reset = await private_answer(
-            h, await admin(fake_discord, "quota", "reset", member=User(ALICE))
-        )
-        assert "personal quota was removed" in reset
-        assert "gave back the 2 images they used today" in reset
-        assert "used **2** of your **14** images today; **12** left" in await usage_text(
-            h, [silver, gold]
-        )
-        # A second reset the same day gives back only what was used since.
-        again = await private_answer(
-            h, await admin(fake_discord, "quota", "reset", member=User(ALICE))
-        )
-        assert "They had no personal quota." in again
-        assert "used no images today" in again
-        assert "**12** left" in await usage_text(h, [silver, gold])
+        await eventually(lambda: _roles_known(h, SILVER, GOLD))
+        text = await set_tier(h, SILVER, SILVER_IMAGES)
+        assert f"Members with <@&{SILVER}> now get **{SILVER_IMAGES}** images a day" in text
+        await set_tier(h, GOLD, GOLD_IMAGES)
+        yield h
 
 
-async def test_server_and_channel_settings_are_validated_and_applied(
-    fake_discord: FakeDiscord, fake_fal: FakeFal, fake_replicate: FakeReplicate, db_path: Path
+async def _roles_known(h: Harness, *roles: int) -> bool:
+    guild = h.bot.get_guild(h.discord.guild_id)
+    return guild is not None and all(guild.get_role(role) is not None for role in roles)
+
+
+async def set_tier(h: Harness, role: int, images: int) -> str:
+    return await private_answer(
+        h, await admin(h.discord, "quota", "role", role=Role(role), images=images)
+    )
+
+
+async def set_personal_quota(h: Harness, images: int) -> str:
+    return await private_answer(
+        h, await admin(h.discord, "quota", "user", member=User(ALICE), images=images)
+    )
+
+
+async def imagine_with_both_roles(h: Harness, count: int = 1) -> Interaction:
+    return await h.discord.send_interaction(
+        "imagine",
+        [
+            {"name": "prompt", "type": 3, "value": "a kite"},
+            {"name": "count", "type": 4, "value": count},
+        ],
+        user_id=ALICE,
+        member_roles=BOTH_ROLES,
+    )
+
+
+async def use_the_whole_personal_quota(h: Harness) -> None:
+    """ALICE gets a personal quota of 2 and makes 2 images."""
+    await set_personal_quota(h, 2)
+    interaction = await imagine_with_both_roles(h, count=2)
+    await h.idle()
+    assert (await h.job_for(interaction)) is not None
+
+
+async def reset_alice(h: Harness) -> str:
+    return await private_answer(h, await admin(h.discord, "quota", "reset", member=User(ALICE)))
+
+
+async def test_role_tiers_set_their_members_daily_images_and_the_highest_wins(
+    tiers: Harness,
 ) -> None:
-    fake_fal.script(None, QUICK)
-    fake_replicate.script(None, ReplicateScript(queue_s=0, run_s=0.2, steps=1))
+    assert f"of your **{DEFAULT_IMAGES}** images" in await usage_text(tiers)
+    assert f"of your **{SILVER_IMAGES}** images" in await usage_text(tiers, [SILVER])
+    assert f"of your **{GOLD_IMAGES}** images" in await usage_text(tiers, BOTH_ROLES)
+
+
+async def test_a_personal_quota_of_zero_turns_generation_off_whatever_the_roles(
+    tiers: Harness, fake_fal: FakeFal
+) -> None:
+    await set_personal_quota(tiers, 0)
+    interaction = await imagine_with_both_roles(tiers)
+    refusal = await private_answer(tiers, interaction)
+    assert "Image generation is turned off for you on this server." in refusal
+    assert fake_fal.submits == []
+    assert await tiers.job_for(interaction) is None
+
+
+async def test_a_personal_quota_beats_the_role_tiers(tiers: Harness) -> None:
+    text = await set_personal_quota(tiers, 2)
+    assert f"<@{ALICE}> now has **2** images a day" in text
+    assert "of your **2** images" in await usage_text(tiers, BOTH_ROLES)
+
+
+async def test_images_made_count_against_the_personal_quota(
+    tiers: Harness, fake_fal: FakeFal
+) -> None:
+    await use_the_whole_personal_quota(tiers)
+    assert "used **2** of your **2** images today; **0** left" in await usage_text(
+        tiers, BOTH_ROLES
+    )
+    assert len(fake_fal.submits) == 1
+
+
+async def test_reset_removes_the_personal_quota_and_gives_back_todays_images(
+    tiers: Harness,
+) -> None:
+    await use_the_whole_personal_quota(tiers)
+    reset = await reset_alice(tiers)
+    assert "personal quota was removed" in reset
+    assert "gave back the 2 images they used today" in reset
+    # The roles apply again (12), plus the 2 given back.
+    assert "used **2** of your **14** images today; **12** left" in await usage_text(
+        tiers, BOTH_ROLES
+    )
+
+
+async def test_a_second_reset_the_same_day_gives_back_only_what_was_used_since(
+    tiers: Harness,
+) -> None:
+    await use_the_whole_personal_quota(tiers)
+    await reset_alice(tiers)
+    again = await reset_alice(tiers)
+    assert "They had no personal quota." in again
+    assert "used no images today" in again
+    assert "**12** left" in await usage_text(tiers, BOTH_ROLES)
+
+
+HERE = 3000  # the fake Discord's channel, where the commands in these tests are sent
+BUDGET = 25.5
+
+
+async def save_server_settings(h: Harness) -> str:
+    """Every server setting at once: channels, fal and Replicate allowed with Replicate the
+    default, no spoilers, a budget. Returns the answer."""
+    return await private_answer(
+        h,
+        await admin(
+            h.discord,
+            "settings",
+            "server",
+            mod_channel=Channel(MOD_CHANNEL),
+            gallery_channel=Channel(GALLERY_CHANNEL),
+            providers="Replicate, fal",
+            default_provider="replicate",
+            nsfw_spoilers=False,
+            monthly_budget=BUDGET,
+        ),
+    )
+
+
+async def test_unknown_providers_models_and_default_provider_are_refused_and_nothing_saved(
+    fake_discord: FakeDiscord, db_path: Path
+) -> None:
     async with running_bot(fake_discord, db_path) as h:
         store = h.bot.db.settings
-        guild = fake_discord.guild_id
         unknown = await private_answer(
             h, await admin(fake_discord, "settings", "server", providers="fal, dalle, midjourney")
         )
@@ -332,35 +402,40 @@ async def test_server_and_channel_settings_are_validated_and_applied(
             h, await admin(fake_discord, "settings", "server", default_provider="openai")
         )
         assert "Unknown provider: openai" in default
-        assert (await store.guild(guild)).updated_at == 0.0  # nothing was saved
+        assert (await store.guild(fake_discord.guild_id)).updated_at == 0.0  # nothing was saved
 
-        saved = await private_answer(
-            h,
-            await admin(
-                fake_discord,
-                "settings",
-                "server",
-                mod_channel=Channel(MOD_CHANNEL),
-                gallery_channel=Channel(GALLERY_CHANNEL),
-                providers="Replicate, fal",
-                default_provider="replicate",
-                nsfw_spoilers=False,
-                monthly_budget=25.5,
-            ),
-        )
+
+async def test_server_settings_are_saved_as_given(fake_discord: FakeDiscord, db_path: Path) -> None:
+    async with running_bot(fake_discord, db_path) as h:
+        saved = await save_server_settings(h)
         assert saved.startswith("Saved.")
-        settings = await store.guild(guild)
+        settings = await h.bot.db.settings.guild(fake_discord.guild_id)
         assert (settings.mod_channel_id, settings.gallery_channel_id) == (
             MOD_CHANNEL,
             GALLERY_CHANNEL,
         )
         assert (settings.providers, settings.default_provider) == ("replicate,fal", "replicate")
-        assert (settings.nsfw_spoilers, settings.monthly_budget) == (False, 25.5)
+        assert (settings.nsfw_spoilers, settings.monthly_budget) == (False, BUDGET)
+
+
+async def test_the_allowed_providers_must_include_the_default_provider(
+    fake_discord: FakeDiscord, db_path: Path
+) -> None:
+    async with running_bot(fake_discord, db_path) as h:
+        await save_server_settings(h)
         conflict = await private_answer(
             h, await admin(fake_discord, "settings", "server", providers="fal")
         )
         assert "The default provider replicate would not be allowed" in conflict
+        settings = await h.bot.db.settings.guild(fake_discord.guild_id)
+        assert settings.providers == "replicate,fal"  # unchanged
 
+
+async def test_settings_show_lists_the_server_settings(
+    fake_discord: FakeDiscord, db_path: Path
+) -> None:
+    async with running_bot(fake_discord, db_path) as h:
+        await save_server_settings(h)
         shown = await private_answer(h, await admin(fake_discord, "settings", "show"))
         for line in (
             f"Moderation channel: <#{MOD_CHANNEL}>",
@@ -372,30 +447,51 @@ async def test_server_and_channel_settings_are_validated_and_applied(
         ):
             assert line in shown, (line, shown)
 
-        # /imagine without a provider uses the server's default.
+
+async def test_imagine_without_a_provider_uses_the_servers_default(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, fake_replicate: FakeReplicate, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    fake_replicate.script(None, ReplicateScript(queue_s=0, run_s=0.2, steps=1))
+    async with running_bot(fake_discord, db_path) as h:
+        await save_server_settings(h)
         first = await h.imagine(prompt="a red fox", user_id=ALICE)
         await h.idle()
         job = await h.job_for(first)
         assert job is not None and job.provider == "replicate" and job.state == "done"
         assert fake_fal.submits == []
 
-        # Channel rules: generation off, then only fal in this channel.
+
+async def test_a_channel_with_generation_off_refuses_imagine(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    async with running_bot(fake_discord, db_path) as h:
         off = await private_answer(
             h,
             await admin(
-                fake_discord, "settings", "channel", channel=Channel(3000), generation=False
+                fake_discord, "settings", "channel", channel=Channel(HERE), generation=False
             ),
         )
-        assert off == "<#3000>: generation off; providers as the server allows."
+        assert off == f"<#{HERE}>: generation off; providers as the server allows."
         refusal = await refused_imagine(h, prompt="a red fox")
         assert refusal == "Image generation is turned off in this channel."
+        assert fake_fal.submits == []
+
+
+async def test_a_channels_providers_beat_the_servers_default(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, fake_replicate: FakeReplicate, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    async with running_bot(fake_discord, db_path) as h:
+        await save_server_settings(h)  # the server's default is Replicate
         await private_answer(
             h,
             await admin(
                 fake_discord,
                 "settings",
                 "channel",
-                channel=Channel(3000),
+                channel=Channel(HERE),
                 generation=True,
                 providers="fal",
             ),
@@ -404,15 +500,29 @@ async def test_server_and_channel_settings_are_validated_and_applied(
         await h.idle()
         job = await h.job_for(second)
         assert job is not None and job.provider == "fal"  # the one the channel allows
+        assert fake_replicate.predictions == {}
         shown = await private_answer(h, await admin(fake_discord, "settings", "show"))
-        assert "<#3000>: generation on; providers fal" in shown
+        assert f"<#{HERE}>: generation on; providers fal" in shown
 
+
+async def test_providers_all_and_a_zero_budget_clear_the_servers_limits(
+    fake_discord: FakeDiscord, db_path: Path
+) -> None:
+    async with running_bot(fake_discord, db_path) as h:
+        await save_server_settings(h)
         cleared = await private_answer(
             h,
             await admin(fake_discord, "settings", "server", providers="all", monthly_budget=0.0),
         )
         assert cleared.startswith("Saved.")
-        settings = await store.guild(guild)
+        settings = await h.bot.db.settings.guild(fake_discord.guild_id)
         assert (settings.providers, settings.monthly_budget) == ("", None)
+
+
+async def test_settings_server_without_a_setting_asks_for_one(
+    fake_discord: FakeDiscord, db_path: Path
+) -> None:
+    async with running_bot(fake_discord, db_path) as h:
         nothing = await private_answer(h, await admin(fake_discord, "settings", "server"))
         assert "Give at least one setting" in nothing
+        assert (await h.bot.db.settings.guild(fake_discord.guild_id)).updated_at == 0.0

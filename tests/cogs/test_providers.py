@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.jobs.model import Origin
 from db.database import Database
 from db.jobs import NewJob
 from tests.fakes.civitai import FakeCivitai
@@ -104,18 +105,10 @@ async def test_provider_health_counts_and_median_come_from_the_ledger(tmp_path: 
 async def _job(db: Database, provider: str) -> int:
     job_id = await db.jobs.reserve(
         NewJob(
-            user_id=1,
-            guild_id=1,
-            channel_id=1,
-            application_id=1,
-            interaction_id=None,
-            interaction_token="t",
-            interaction_created_at=time.time(),
-            attachment_size_limit=10_000_000,
+            origin=Origin(1, 1, 1, 1, None, "t", time.time()),
             provider=provider,
             model="m",
             inputs={},
-            message_id=None,
             image_count=1,
         ),
         daily_limit=100,

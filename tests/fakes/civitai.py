@@ -429,17 +429,7 @@ class FakeCivitai(FakeServer):
         number("height", 64, 4084, integer=True, required=False)
         number("seed", 0, MAX_SEED, integer=True, required=True)
         number("clipSkip", 1, 12, integer=True, required=False)
-        networks = data.get("additionalNetworks", {})
-        if not isinstance(networks, dict):
-            bad("additionalNetworks", "additionalNetworks must be an object keyed by AIR.")
-            return
-        for air, spec in networks.items():
-            if not AIR_RE.match(air):
-                bad(f"additionalNetworks.{air}", "The key must be an AIR.")
-            elif not isinstance(spec, dict) or spec.keys() - NETWORK_FIELDS:
-                bad(f"additionalNetworks.{air}", "Invalid network parameters.")
-            elif not isinstance(spec.get("strength"), int | float | None):
-                bad(f"additionalNetworks.{air}", "The strength must be a number.")
+        _validate_networks(data.get("additionalNetworks", {}), where, errors)
 
     async def _submit(self, request: web.Request) -> web.Response:
         try:
@@ -650,3 +640,20 @@ class FakeCivitai(FakeServer):
                 return web.json_response({"error": f"Version not found {m[1]}"}, status=404)
             return web.json_response(version)
         return web.json_response({"error": "Not found"}, status=404)
+
+
+def _validate_networks(networks: Any, where: str, errors: dict[str, list[str]]) -> None:
+    """`additionalNetworks`: an object keyed by AIR, each with known fields only."""
+    if not isinstance(networks, dict):
+        errors[f"{where}.additionalNetworks"] = [
+            "additionalNetworks must be an object keyed by AIR."
+        ]
+        return
+    for air, spec in networks.items():
+        key = f"{where}.additionalNetworks.{air}"
+        if not AIR_RE.match(air):
+            errors[key] = ["The key must be an AIR."]
+        elif not isinstance(spec, dict) or spec.keys() - NETWORK_FIELDS:
+            errors[key] = ["Invalid network parameters."]
+        elif not isinstance(spec.get("strength"), int | float | None):
+            errors[key] = ["The strength must be a number."]

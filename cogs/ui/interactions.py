@@ -1,0 +1,103 @@
+"""How every command and button answers its interaction, and the one way they start a job.
+
+Shared by the cogs, the buttons in `cogs.ui` and the command tree's error handler (bot/app.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.errors import Refusal
+from bot.jobs.journal import Acknowledged
+from bot.jobs.model import Origin
+
+if TYPE_CHECKING:
+    from bot.app import ArtFactoryBot
+
+log = logging.getLogger(__name__)
+
+UNEXPECTED_ERROR = "Something went wrong on our side; nothing was charged. Please try again."
+
+
+async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
+    """Answer privately whatever state the interaction is in."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(message, ephemeral=True)
+        else:
+            await interaction.response.send_message(message, ephemeral=True)
+    except discord.HTTPException as exc:
+        log.warning("could not answer interaction %s: %s", interaction.id, exc)
+
+
+def origin_of(
+    interaction: discord.Interaction, received_at: float, message_id: int | None
+) -> Origin:
+    return Origin(
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id or 0,
+        application_id=interaction.application_id,
+        interaction_id=interaction.id,
+        interaction_token=interaction.token,
+        interaction_created_at=received_at,
+        message_id=message_id,
+        attachment_size_limit=interaction.filesize_limit,
+        role_ids=tuple(role.id for role in getattr(interaction.user, "roles", ())),
+        channel_nsfw=bool(getattr(interaction.channel, "nsfw", False)),
+    )
+
+
+async def start_job(
+    interaction: discord.Interaction, create: Callable[[Origin], Awaitable[int]]
+) -> int | None:
+    """The one way a command or button starts a job: acknowledge first (a public "thinking…"
+    message that becomes the job's message), then let the core read the server's settings,
+    validate, charge and queue. Nothing touches the database before the acknowledgement, and
+    the intake journal notes it first, so a crash in between is answered at the next start
+    (bot/jobs/journal.py). A refusal replaces the public placeholder with a private answer; nothing
+    is charged."""
+    bot: ArtFactoryBot = interaction.client  # type: ignore[assignment]
+    received_at = time.time()
+    bot.intake.begin(Acknowledged.of(interaction, received_at))
+    try:
+        job_id = await _acknowledge_and_create(interaction, create, received_at)
+    except asyncio.CancelledError:
+        raise  # shutting down: the entry stays open and the next start answers it
+    except BaseException:
+        bot.intake.settle(interaction.id)
+        raise
+    bot.intake.settle(interaction.id)
+    return job_id
+
+
+async def _acknowledge_and_create(
+    interaction: discord.Interaction,
+    create: Callable[[Origin], Awaitable[int]],
+    received_at: float,
+) -> int | None:
+    callback = await interaction.response.defer(thinking=True)
+    message_id = callback.message_id if callback is not None else None
+    if message_id is None:
+        message_id = (await interaction.original_response()).id
+    try:
+        return await create(origin_of(interaction, received_at, message_id))
+    except Refusal as exc:
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+        await send_ephemeral(interaction, str(exc))
+        return None
+    except Exception:
+        # Answered here, before the journal entry is settled, so no crash can strand it.
+        log.exception("starting a job for interaction %s failed", interaction.id)
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+        await send_ephemeral(interaction, UNEXPECTED_ERROR)
+        return None
