@@ -8,8 +8,8 @@ from discord.ext import commands
 
 from bot.app import ArtFactoryBot
 from bot.config import Config, ProviderConfig
+from bot.ops.health import ProviderHealth
 from bot.providers.capabilities import PROVIDER_CAPABILITIES, Capabilities
-from db.stats import ProviderHealth
 
 HEALTH_WINDOW_S = 24 * 3600
 

@@ -4,6 +4,6 @@ db.settings, db.community, db.stats) that hold every query. Nothing else runs SQ
 from __future__ import annotations
 
 from db.database import Database
-from db.jobs import JOB_ACTIVE_STATES, JOB_FINAL_STATES, JobRow
+from db.jobs import JobRow
 
-__all__ = ["JOB_ACTIVE_STATES", "JOB_FINAL_STATES", "Database", "JobRow"]
+__all__ = ["Database", "JobRow"]

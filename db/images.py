@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
+from bot.jobs.model import ACTIVE_STATES
 from db.busy import BusyRetryingConnection
-from db.jobs import JOB_ACTIVE_STATES
 
 
 class InputImageStore:
@@ -39,12 +39,12 @@ class InputImageStore:
 
     async def purge(self, older_than: float) -> int:
         """Drop input images no unfinished job needs any more; returns how many."""
-        marks = ", ".join("?" for _ in JOB_ACTIVE_STATES)
+        marks = ", ".join("?" for _ in ACTIVE_STATES)
         cursor = await self._conn.execute(
             "DELETE FROM input_images WHERE created_at < ? AND id NOT IN ("
             "SELECT json_extract(inputs, '$.image_id') FROM jobs "
             f"WHERE state IN ({marks}) AND json_extract(inputs, '$.image_id') IS NOT NULL)",
-            (older_than, *JOB_ACTIVE_STATES),
+            (older_than, *ACTIVE_STATES),
         )
         return cursor.rowcount
 

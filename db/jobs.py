@@ -24,10 +24,6 @@ from bot.jobs.model import ACTIVE_STATES, FINAL_STATES, Origin
 from db.busy import BusyRetryingConnection
 from db.rows import columns, flag, reader
 
-# The one job-state enum lives in bot/jobs/model.py; these are its two halves, as stored.
-JOB_ACTIVE_STATES: tuple[str, ...] = tuple(ACTIVE_STATES)
-JOB_FINAL_STATES: tuple[str, ...] = tuple(FINAL_STATES)
-
 
 @dataclass(frozen=True)
 class JobRow:
@@ -97,7 +93,7 @@ class JobRow:
 
     @property
     def is_final(self) -> bool:
-        return self.state in JOB_FINAL_STATES
+        return self.state in FINAL_STATES
 
 
 @dataclass(frozen=True)
@@ -118,7 +114,7 @@ class NewJob:
 _JOB_COLUMNS = columns(JobRow)
 _job = reader(JobRow)
 _CHARGED = "image_count - refunded_images"  # what a job counts against its member's quota
-_ACTIVE_MARKS = ", ".join("?" for _ in JOB_ACTIVE_STATES)
+_ACTIVE_MARKS = ", ".join("?" for _ in ACTIVE_STATES)
 
 # The member's images for the day in that server and the server's spend for the month are
 # summed in the INSERT's own WHERE: the check and the reservation cannot be pulled apart.
@@ -349,7 +345,7 @@ class JobStore:
     ) -> bool:
         """Move a job between active states; False if it was not in one of `from_states`
         (so calling twice is harmless)."""
-        if to_state in JOB_FINAL_STATES:
+        if to_state in FINAL_STATES:
             raise ValueError("use finish() to end a job: it settles the quota too")
         allowed = {"result", "error", "error_retryable", "cost", "attempts"}
         if not set(values) <= allowed:
@@ -377,7 +373,7 @@ class JobStore:
     ) -> bool:
         """End a job and settle its quota in the same statement: done commits the reserved
         images, every other end refunds them. Idempotent: a second call changes nothing."""
-        if state not in JOB_FINAL_STATES:
+        if state not in FINAL_STATES:
             raise ValueError(f"{state!r} is not a final state")
         now = time.time()
         cursor = await self._conn.execute(
@@ -395,7 +391,7 @@ class JobStore:
                 now,
                 now,
                 job_id,
-                *JOB_ACTIVE_STATES,
+                *ACTIVE_STATES,
             ),
         )
         return cursor.rowcount == 1

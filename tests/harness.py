@@ -13,7 +13,8 @@ import discord
 
 from bot.app import ArtFactoryBot
 from bot.config import parse_config
-from db.jobs import JOB_ACTIVE_STATES, JOB_FINAL_STATES, JobRow
+from bot.jobs.model import ACTIVE_STATES, FINAL_STATES
+from db.jobs import JobRow
 from tests.fakes.discord import FakeDiscord, FakeMessage, Interaction
 
 ENV = {
@@ -103,7 +104,7 @@ class Harness:
                     return
 
     async def job_for(self, interaction: Interaction) -> JobRow | None:
-        for job in await self.bot.db.jobs.in_states(JOB_ACTIVE_STATES + JOB_FINAL_STATES):
+        for job in await self.bot.db.jobs.in_states(ACTIVE_STATES + FINAL_STATES):
             if job.interaction_token == interaction.token:
                 return job
         return None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from db.stats import ProviderHealth, StatsStore
 
+__all__ = ["ProviderHealth", "ProviderHealthReport"]
+
 
 class ProviderHealthReport:
     """Built once by the composition root, so `/providers` needs no store of its own."""

@@ -94,12 +94,7 @@ def build_request(
         raise InvalidRequest(f"count must be between 1 and {MAX_IMAGES} images (got {count}).")
     check_capabilities(config, provider, mode=mode, loras=len(loras), count=count)
     model = _chosen_model(config, provider, model, mode, has_loras=bool(loras))
-    aspect_ratio = aspect_ratio or "1:1"
-    if aspect_ratio not in ASPECT_RATIOS:
-        raise InvalidRequest(
-            f"Aspect ratio {aspect_ratio!r} is not supported; "
-            f"choose one of {', '.join(ASPECT_RATIOS)}."
-        )
+    aspect_ratio = _aspect_ratio(aspect_ratio)
     check_options(
         config,
         provider,
@@ -128,6 +123,15 @@ def build_request(
         image_id=image_id,
         upscale_factor=upscale_factor,
     )
+
+
+def _aspect_ratio(asked: str | None) -> str:
+    ratio = asked or "1:1"
+    if ratio not in ASPECT_RATIOS:
+        raise InvalidRequest(
+            f"Aspect ratio {ratio!r} is not supported; choose one of {', '.join(ASPECT_RATIOS)}."
+        )
+    return ratio
 
 
 def _clean_prompts(

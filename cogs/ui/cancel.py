@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.jobs.model import CancelOutcome
 from cogs.ui.custom_ids import CANCEL, CANCEL_TEMPLATE, custom_id
 from cogs.ui.interactions import send_ephemeral
 
@@ -59,11 +60,11 @@ class CancelJobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=C
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         bot: ArtFactoryBot = interaction.client
         outcome = await bot.runner.cancel(self.job_id, interaction.user.id)
-        if outcome == "finished":
+        if outcome is CancelOutcome.FINISHED:
             await interaction.followup.send(
                 "Too late to cancel: this job has already finished.", ephemeral=True
             )
-        elif outcome == "unknown":
+        elif outcome is CancelOutcome.UNKNOWN:
             await interaction.followup.send("This job no longer exists.", ephemeral=True)
 
 

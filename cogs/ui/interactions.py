@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.errors import Refusal
-from bot.jobs.journal import Acknowledged
+from bot.jobs.journal import Acknowledged, origin_of
 from bot.jobs.model import Origin
 
 if TYPE_CHECKING:
@@ -35,24 +35,6 @@ async def send_ephemeral(interaction: discord.Interaction, message: str) -> None
             await interaction.response.send_message(message, ephemeral=True)
     except discord.HTTPException as exc:
         log.warning("could not answer interaction %s: %s", interaction.id, exc)
-
-
-def origin_of(
-    interaction: discord.Interaction, received_at: float, message_id: int | None
-) -> Origin:
-    return Origin(
-        user_id=interaction.user.id,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id or 0,
-        application_id=interaction.application_id,
-        interaction_id=interaction.id,
-        interaction_token=interaction.token,
-        interaction_created_at=received_at,
-        message_id=message_id,
-        attachment_size_limit=interaction.filesize_limit,
-        role_ids=tuple(role.id for role in getattr(interaction.user, "roles", ())),
-        channel_nsfw=bool(getattr(interaction.channel, "nsfw", False)),
-    )
 
 
 async def start_job(

@@ -13,9 +13,17 @@ import contextlib
 import os
 import random
 import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
 
 from tests.bot.test_main import start_bot_process
+from tests.conftest import FAL_PORT, TLS_MATERIAL
+from tests.fakes.cdn import FakeCDN
 from tests.fakes.discord import FakeDiscord, FakeMessage, Interaction
 from tests.fakes.fal import FakeFal, Script
 
@@ -70,9 +78,35 @@ async def _settled(fake: FakeDiscord, sent: list[Interaction], timeout: float) -
                 await asyncio.sleep(0.1)
 
 
-async def test_thirty_jobs_survive_five_sigkills_delivered_once_or_ended_clearly(
-    fake_fal: FakeFal, tmp_path: Path
-) -> None:
+@dataclass
+class Aftermath:
+    """What is left once the last restart has settled: the fakes' records and the ledger."""
+
+    seed: int
+    fake: FakeDiscord  # closed; its messages and requests are kept
+    sent: list[Interaction]
+    rows: list[tuple[Any, ...]]  # interaction_id, state, quota_state, image_count, withheld
+    used: int  # images committed to quotas
+    prompts: list[str]  # as submitted to fal, one per submit
+
+    @property
+    def why(self) -> str:
+        return f"(CHAOS_SEED={self.seed})"
+
+    @property
+    def jobs(self) -> dict[int, tuple[Any, ...]]:
+        return {int(row[0]): row for row in self.rows}
+
+    @property
+    def acknowledged(self) -> list[Interaction]:
+        return [i for i in self.sent if i.response_type is not None]
+
+    def delivered(self, interaction: Interaction) -> list[FakeMessage]:
+        return _image_messages(self.fake, interaction)
+
+
+async def _chaos(fake_fal: FakeFal, tmp_path: Path) -> Aftermath:
+    """Members send COMMANDS while the bot process is SIGKILLed KILLS times and restarted."""
     seed = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(1 << 30))
     rng = random.Random(seed)
     fake_fal.script(None, Script(queue_s=0.2, queue_positions=[0], run_s=1.2, steps=4))
@@ -146,7 +180,6 @@ async def test_thirty_jobs_survive_five_sigkills_delivered_once_or_ended_clearly
             await process.wait()
         await fake.close()
 
-    why = f"(CHAOS_SEED={seed})"
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
             "SELECT interaction_id, state, quota_state, image_count, withheld_images FROM jobs"
@@ -154,26 +187,95 @@ async def test_thirty_jobs_survive_five_sigkills_delivered_once_or_ended_clearly
         used = conn.execute(
             "SELECT COALESCE(SUM(image_count), 0) FROM jobs WHERE quota_state = 'committed'"
         ).fetchone()[0]
-    jobs = {int(r[0]): r for r in rows}
-    assert len(jobs) == len(rows), f"one interaction made two jobs {why}"
-    delivered_images = 0
-    for interaction in sent:
-        original = interaction.original()
-        if interaction.response_type is None:
-            assert interaction.id not in jobs, why  # never acknowledged, never recorded
-            continue
-        assert original is not None, why
-        with_images = _image_messages(fake, interaction)
-        assert len(with_images) <= 1, f"delivered twice {why}"
-        row = jobs.get(interaction.id)
-        if with_images:
-            assert row is not None and row[1] == "done", why
-            delivered_images += len(with_images[0].attachments)
-        else:
-            shown = original.content or ""
-            assert any(words in shown for words in ENDED) or original.deleted, (shown, why)
-            assert row is None or row[1] in ("failed", "cancelled", "expired"), (row, why)
-        assert not _in_progress(original), (f"left in progress: {original.content!r}", why)
     prompts = [arguments["prompt"] for _, arguments, _ in fake_fal.submits]
-    assert len(prompts) == len(set(prompts)), f"a job was submitted twice {why}"
-    assert used == delivered_images, why
+    return Aftermath(seed, fake, sent, rows, used, prompts)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def aftermath(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Aftermath]:
+    """The chaos run, once for all the tests below; its fakes are closed before they start
+    (so the fal port is free again for other modules' `fake_fal`)."""
+    cdn = FakeCDN()
+    await cdn.start()
+    fake_fal = FakeFal(TLS_MATERIAL, cdn, FAL_PORT)
+    await fake_fal.start()
+    try:
+        outcome = await _chaos(fake_fal, tmp_path_factory.mktemp("chaos"))
+    finally:
+        await fake_fal.close()
+        await cdn.close()
+    yield outcome
+
+
+def test_no_interaction_makes_two_jobs(aftermath: Aftermath) -> None:
+    assert len(aftermath.jobs) == len(aftermath.rows), (
+        f"one interaction made two jobs {aftermath.why}"
+    )
+
+
+def test_a_command_never_acknowledged_is_never_recorded(aftermath: Aftermath) -> None:
+    for interaction in aftermath.sent:
+        if interaction.response_type is None:
+            assert interaction.id not in aftermath.jobs, aftermath.why
+
+
+def test_every_acknowledged_command_has_its_response_message(aftermath: Aftermath) -> None:
+    for interaction in aftermath.acknowledged:
+        assert interaction.original() is not None, aftermath.why
+
+
+def test_no_command_is_delivered_twice(aftermath: Aftermath) -> None:
+    for interaction in aftermath.acknowledged:
+        assert len(aftermath.delivered(interaction)) <= 1, f"delivered twice {aftermath.why}"
+
+
+def test_a_delivered_command_is_done_in_the_ledger(aftermath: Aftermath) -> None:
+    for interaction in aftermath.acknowledged:
+        if aftermath.delivered(interaction):
+            row = aftermath.jobs.get(interaction.id)
+            assert row is not None and row[1] == "done", aftermath.why
+
+
+def test_an_undelivered_command_ends_with_a_clear_message(aftermath: Aftermath) -> None:
+    for interaction in aftermath.acknowledged:
+        original = interaction.original()
+        if original is not None and not aftermath.delivered(interaction):
+            shown = original.content or ""
+            assert any(words in shown for words in ENDED) or original.deleted, (
+                shown,
+                aftermath.why,
+            )
+
+
+def test_an_undelivered_command_is_ended_and_refunded_in_the_ledger(aftermath: Aftermath) -> None:
+    for interaction in aftermath.acknowledged:
+        if not aftermath.delivered(interaction):
+            row = aftermath.jobs.get(interaction.id)
+            assert row is None or row[1] in ("failed", "cancelled", "expired"), (
+                row,
+                aftermath.why,
+            )
+
+
+def test_no_message_is_left_thinking_or_in_progress(aftermath: Aftermath) -> None:
+    for interaction in aftermath.acknowledged:
+        original = interaction.original()
+        if original is not None:
+            assert not _in_progress(original), (
+                f"left in progress: {original.content!r}",
+                aftermath.why,
+            )
+
+
+def test_no_job_is_submitted_twice(aftermath: Aftermath) -> None:
+    prompts = aftermath.prompts
+    assert len(prompts) == len(set(prompts)), f"a job was submitted twice {aftermath.why}"
+
+
+def test_quota_used_equals_the_images_delivered(aftermath: Aftermath) -> None:
+    delivered_images = sum(
+        len(messages[0].attachments)
+        for interaction in aftermath.acknowledged
+        if (messages := aftermath.delivered(interaction))
+    )
+    assert aftermath.used == delivered_images, aftermath.why

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
 
 from db.database import migrations
-from tests.fakes.discord import FakeDiscord
+from tests.conftest import FAL_PORT, TLS_MATERIAL
+from tests.fakes.cdn import FakeCDN
+from tests.fakes.discord import FakeDiscord, FakeMessage
 from tests.fakes.fal import FakeFal, Script
 
 ROOT = Path(__file__).resolve().parents[2]
+IMAGES = 2  # in the job killed mid-generation
 
 
 async def test_python_m_bot_serves_imagine_and_stops_cleanly_on_sigterm(
@@ -89,9 +99,21 @@ async def start_bot_process(config: Path) -> asyncio.subprocess.Process:
     )
 
 
-async def test_sigkill_mid_job_then_restart_delivers_once_and_charges_once(
-    fake_fal: FakeFal, tmp_path: Path
-) -> None:
+@dataclass
+class AfterRestart:
+    """What a SIGKILL mid-generation and a restart left behind."""
+
+    before_restart: FakeMessage | None  # the job's message when the first process died
+    attachments_before_restart: int
+    message: FakeMessage  # the same message once the result arrived
+    submits: int  # requests fal received
+    cancelled_at_fal: bool
+    deliveries: int  # requests to Discord that uploaded files
+    exit_code: int | None  # the second process's, after SIGTERM
+    rows: list[tuple[Any, ...]]  # state, quota_state, image_count of every job
+
+
+async def _kill_mid_job_and_restart(fake_fal: FakeFal, tmp_path: Path) -> AfterRestart:
     fake_fal.script(None, Script(queue_s=0.3, queue_positions=[0], run_s=4.0, steps=8))
     fake_discord = FakeDiscord()
     await fake_discord.start()
@@ -114,15 +136,15 @@ async def test_sigkill_mid_job_then_restart_delivers_once_and_charges_once(
             "imagine",
             [
                 {"name": "prompt", "type": 3, "value": "a phoenix"},
-                {"name": "count", "type": 4, "value": 2},
+                {"name": "count", "type": 4, "value": IMAGES},
             ],
         )
         job = await fake_fal.wait_for_submit(timeout=20)
         await asyncio.sleep(1.0)  # mid-generation, progress edits flowing
         first.kill()  # SIGKILL: no cleanup of any kind
         await first.wait()
-        assert interaction.original() is not None
-        assert not interaction.original().attachments  # type: ignore[union-attr]
+        before = interaction.original()
+        attachments_before = len(before.attachments) if before is not None else 0
 
         fake_discord.identified.clear()
         second = await start_bot_process(config)
@@ -133,25 +155,68 @@ async def test_sigkill_mid_job_then_restart_delivers_once_and_charges_once(
                     break
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.5)  # anything sent twice would arrive now
-
-        assert len(fake_fal.submits) == 1  # re-attached by request id, never re-submitted
-        assert not job.cancelled
-        deliveries = [r for r in fake_discord.requests if r.files]
-        assert len(deliveries) == 1
-        assert len(message.attachments) == 2
+        submits, cancelled = len(fake_fal.submits), job.cancelled
+        deliveries = len([r for r in fake_discord.requests if r.files])
 
         second.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(10):
-            assert await second.wait() == 0
+        exit_code: int | None = None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                exit_code = await second.wait()
         with sqlite3.connect(db) as conn:
             rows = conn.execute("SELECT state, quota_state, image_count FROM jobs").fetchall()
-        assert rows == [("done", "committed", 2)]
     finally:
         for process in (first, second):
             if process is not None and process.returncode is None:
                 process.kill()
                 await process.wait()
         await fake_discord.close()
+    return AfterRestart(
+        before, attachments_before, message, submits, cancelled, deliveries, exit_code, rows
+    )
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def after_restart(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AfterRestart]:
+    """The kill and restart, once for the tests below; the fakes are closed before they run
+    (so the fal port is free again for the other tests' `fake_fal`)."""
+    cdn = FakeCDN()
+    await cdn.start()
+    fake_fal = FakeFal(TLS_MATERIAL, cdn, FAL_PORT)
+    await fake_fal.start()
+    try:
+        outcome = await _kill_mid_job_and_restart(fake_fal, tmp_path_factory.mktemp("sigkill"))
+    finally:
+        await fake_fal.close()
+        await cdn.close()
+    yield outcome
+
+
+def test_a_job_killed_mid_generation_was_not_delivered_by_the_dead_process(
+    after_restart: AfterRestart,
+) -> None:
+    assert after_restart.before_restart is not None
+    assert after_restart.attachments_before_restart == 0
+
+
+def test_the_restarted_bot_reattaches_by_request_id_and_never_resubmits(
+    after_restart: AfterRestart,
+) -> None:
+    assert after_restart.submits == 1
+    assert not after_restart.cancelled_at_fal
+
+
+def test_the_restarted_bot_delivers_the_result_once(after_restart: AfterRestart) -> None:
+    assert after_restart.deliveries == 1
+    assert len(after_restart.message.attachments) == IMAGES
+
+
+def test_the_restarted_bot_stops_cleanly_on_sigterm(after_restart: AfterRestart) -> None:
+    assert after_restart.exit_code == 0
+
+
+def test_a_job_killed_mid_generation_is_charged_once(after_restart: AfterRestart) -> None:
+    assert after_restart.rows == [("done", "committed", IMAGES)]
 
 
 def test_db_check_reports_a_healthy_ledger(tmp_path: Path) -> None:

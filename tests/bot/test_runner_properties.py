@@ -26,13 +26,12 @@ from bot.delivery.downloads import ImageFile
 from bot.delivery.messenger import Delivered
 from bot.errors import ProviderError, QuotaExceeded
 from bot.jobs.intake import JobService
-from bot.jobs.model import Origin
+from bot.jobs.model import FINAL_STATES, Origin
 from bot.jobs.retry import RetryPolicy
 from bot.jobs.runner import JobRunner
 from bot.providers.base import GeneratedImage, GenerationResult, Provider, ProviderUpdate
 from bot.providers.request import GenerationRequest, build_request
 from db.database import Database
-from db.jobs import JOB_FINAL_STATES
 from tests.fakes.cdn import FakeCDN, make_png
 
 BEHAVIOURS = ("ok", "ok", "fail", "hang", "refuse", "ambiguous")
@@ -205,7 +204,7 @@ async def run_schedule(
         jobs = [await db.jobs.get(job_id) for job_id in job_ids]
         for job in jobs:
             assert job is not None
-            assert job.state in JOB_FINAL_STATES, (job.id, job.state)
+            assert job.state in FINAL_STATES, (job.id, job.state)
             assert job.error != "Something went wrong inside the bot.", job.id  # no crashes
             assert messenger.deliveries[job.id] <= 1
             assert (messenger.deliveries[job.id] == 1) == (job.state == "done")

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from db.jobs import JobRow
 from tests.cogs.moderation_helpers import (
     ALICE,
     BOB,
@@ -80,68 +85,125 @@ async def votes(h: Harness, post: FakeMessage) -> int:
     return int(row[0])
 
 
-async def test_share_posts_to_the_gallery_and_reactions_count_as_votes(
+@dataclass
+class Result:
+    """ALICE's result of two images ("a lantern festival"), in a running bot."""
+
+    h: Harness
+    message: FakeMessage
+    job: JobRow
+
+
+@dataclass
+class Shared(Result):
+    """The same result with its second image shared to the gallery."""
+
+    post: FakeMessage
+
+
+@pytest.fixture
+async def lanterns(
     fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
-) -> None:
+) -> AsyncIterator[Result]:
     fake_fal.script(None, QUICK)
     async with running_bot(fake_discord, db_path) as h:
         interaction, message = await result(h, "a lantern festival")
         job = await h.job_for(interaction)
         assert job is not None
-        no_channel = await fake_discord.send_component(
-            message, f"af:share:{job.id}:1", user_id=ALICE
-        )
-        assert "This server has no gallery channel yet" in await private_answer(h, no_channel)
-        await set_gallery(h)
+        yield Result(h, message, job)
 
-        stranger = await fake_discord.send_component(
-            message, f"af:share:{job.id}:1", user_id=BOB, permissions=MEMBER
-        )
-        refusal = await private_answer(h, stranger)
-        assert refusal == f"Only <@{ALICE}>, who made this image, can share it to the gallery."
-        assert fake_discord.channel_messages(GALLERY_CHANNEL) == []
 
-        post = await share(h, message, job.id, 2)
-        (embed,) = post.embeds
-        # The post uploads its own copy of the image and shows that one.
-        (own,) = post.attachments
-        assert (own.filename, own.data) == (
-            message.attachments[1].filename,
-            message.attachments[1].data,
-        )
-        assert embed["image"]["url"] == (
-            f"{fake_discord.base_url}/attachments/{post.id}/{own.filename}"
-        )
-        assert embed["description"].startswith(f"by <@{ALICE}>\na lantern festival")
-        assert embed["title"] == f"#{job.id} · image 2"
-        link = f"https://discord.com/channels/{fake_discord.guild_id}/{job.channel_id}/{message.id}"
-        assert embed["url"] == link and link in embed["fields"][0]["value"]
-        assert post.reactions == [STAR]
-        shared = await h.bot.db.community.share_of(job.id, 1)
-        assert shared is not None and (shared.message_id, shared.user_id) == (post.id, ALICE)
+@pytest.fixture
+async def shared(lanterns: Result) -> Shared:
+    await set_gallery(lanterns.h)
+    post = await share(lanterns.h, lanterns.message, lanterns.job.id, 2)
+    return Shared(lanterns.h, lanterns.message, lanterns.job, post)
 
-        twice = await fake_discord.send_component(message, f"af:share:{job.id}:2", user_id=ALICE)
-        assert "This image is already in the gallery" in await private_answer(h, twice)
-        assert len(fake_discord.channel_messages(GALLERY_CHANNEL)) == 1
 
-        # Votes: ⭐ from members count, the bot's own ⭐ and other emoji don't.
-        await fake_discord.dispatch(
-            "MESSAGE_REACTION_ADD", reaction(fake_discord, post, fake_discord.bot_user_id)
-        )
-        for user in (BOB, CAROL):
-            await fake_discord.dispatch("MESSAGE_REACTION_ADD", reaction(fake_discord, post, user))
-        await fake_discord.dispatch(
-            "MESSAGE_REACTION_ADD", reaction(fake_discord, post, ALICE, "🔥")
-        )
-        await settled(h, post, 2)
-        await fake_discord.dispatch(
-            "MESSAGE_REACTION_REMOVE", reaction(fake_discord, post, CAROL, add=False)
-        )
-        await settled(h, post, 1)
-        # A ⭐ on any other message is ignored.
-        await fake_discord.dispatch("MESSAGE_REACTION_ADD", reaction(fake_discord, message, BOB))
-        await fake_discord.dispatch("MESSAGE_REACTION_ADD", reaction(fake_discord, post, CAROL))
-        await settled(h, post, 2)
+async def star(
+    s: Shared, user_id: int, emoji: str = STAR, *, on: FakeMessage | None = None
+) -> None:
+    """`user_id` adds `emoji` to the gallery post (or to `on`)."""
+    fake = s.h.discord
+    await fake.dispatch("MESSAGE_REACTION_ADD", reaction(fake, on or s.post, user_id, emoji))
+
+
+async def test_sharing_without_a_gallery_channel_says_there_is_none(lanterns: Result) -> None:
+    r, fake = lanterns, lanterns.h.discord
+    no_channel = await fake.send_component(r.message, f"af:share:{r.job.id}:1", user_id=ALICE)
+    assert "This server has no gallery channel yet" in await private_answer(r.h, no_channel)
+    assert await r.h.bot.db.community.share_of(r.job.id, 0) is None
+
+
+async def test_only_the_author_can_share_an_image(lanterns: Result) -> None:
+    r, fake = lanterns, lanterns.h.discord
+    await set_gallery(r.h)
+    stranger = await fake.send_component(
+        r.message, f"af:share:{r.job.id}:1", user_id=BOB, permissions=MEMBER
+    )
+    refusal = await private_answer(r.h, stranger)
+    assert refusal == f"Only <@{ALICE}>, who made this image, can share it to the gallery."
+    assert fake.channel_messages(GALLERY_CHANNEL) == []
+
+
+async def test_a_share_posts_its_own_copy_of_the_image_crediting_and_linking_the_result(
+    shared: Shared,
+) -> None:
+    s, fake = shared, shared.h.discord
+    (embed,) = s.post.embeds
+    (own,) = s.post.attachments
+    assert (own.filename, own.data) == (
+        s.message.attachments[1].filename,
+        s.message.attachments[1].data,
+    )
+    assert embed["image"]["url"] == f"{fake.base_url}/attachments/{s.post.id}/{own.filename}"
+    assert embed["description"].startswith(f"by <@{ALICE}>\na lantern festival")
+    assert embed["title"] == f"#{s.job.id} · image 2"
+    link = f"https://discord.com/channels/{fake.guild_id}/{s.job.channel_id}/{s.message.id}"
+    assert embed["url"] == link and link in embed["fields"][0]["value"]
+
+
+async def test_a_share_is_recorded_and_its_post_carries_a_star_to_vote_with(
+    shared: Shared,
+) -> None:
+    s = shared
+    assert s.post.reactions == [STAR]
+    record = await s.h.bot.db.community.share_of(s.job.id, 1)
+    assert record is not None and (record.message_id, record.user_id) == (s.post.id, ALICE)
+
+
+async def test_an_image_is_shared_only_once(shared: Shared) -> None:
+    s, fake = shared, shared.h.discord
+    twice = await fake.send_component(s.message, f"af:share:{s.job.id}:2", user_id=ALICE)
+    assert "This image is already in the gallery" in await private_answer(s.h, twice)
+    assert len(fake.channel_messages(GALLERY_CHANNEL)) == 1
+
+
+async def test_members_stars_are_votes_but_the_bots_own_star_and_other_emoji_are_not(
+    shared: Shared,
+) -> None:
+    await star(shared, shared.h.discord.bot_user_id)
+    for user in (BOB, CAROL):
+        await star(shared, user)
+    await star(shared, ALICE, "🔥")
+    await settled(shared.h, shared.post, 2)
+
+
+async def test_taking_a_star_back_takes_its_vote_back(shared: Shared) -> None:
+    fake = shared.h.discord
+    for user in (BOB, CAROL):
+        await star(shared, user)
+    await settled(shared.h, shared.post, 2)
+    await fake.dispatch("MESSAGE_REACTION_REMOVE", reaction(fake, shared.post, CAROL, add=False))
+    await settled(shared.h, shared.post, 1)
+
+
+async def test_a_star_on_any_other_message_is_not_a_vote(shared: Shared) -> None:
+    await star(shared, BOB)
+    await settled(shared.h, shared.post, 1)
+    await star(shared, CAROL, on=shared.message)  # the result itself, not its gallery post
+    await star(shared, CAROL)
+    await settled(shared.h, shared.post, 2)
 
 
 async def settled(h: Harness, post: FakeMessage, expected: int) -> None:
@@ -155,17 +217,27 @@ async def _votes_are(h: Harness, post: FakeMessage, expected: int) -> bool:
     return await votes(h, post) == expected
 
 
-async def test_gallery_top_lists_the_most_voted_shares_with_thumbnails(
+VOTERS = 6000  # the first of the members who vote in /gallery top tests
+
+
+@dataclass
+class Voted:
+    """Three gallery posts with 1, 3 and 2 votes (two images of one result, one of another)."""
+
+    h: Harness
+    posts: list[FakeMessage]
+
+    @property
+    def by_votes(self) -> list[FakeMessage]:
+        return [self.posts[1], self.posts[2], self.posts[0]]
+
+
+@pytest.fixture
+async def voted(
     fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
-) -> None:
+) -> AsyncIterator[Voted]:
     fake_fal.script(None, QUICK)
     async with running_bot(fake_discord, db_path) as h:
-        empty = await fake_discord.send_interaction(
-            "gallery", [{"name": "top", "type": 1, "options": []}]
-        )
-        assert "Nothing has been shared to the gallery in the last week" in await private_answer(
-            h, empty
-        )
         await set_gallery(h)
         interaction, message = await result(h, "three moons")
         job = await h.job_for(interaction)
@@ -179,60 +251,62 @@ async def test_gallery_top_lists_the_most_voted_shares_with_thumbnails(
         for post in posts:
             for voter in range(wanted[post.id]):
                 await fake_discord.dispatch(
-                    "MESSAGE_REACTION_ADD", reaction(fake_discord, post, 6000 + voter)
+                    "MESSAGE_REACTION_ADD", reaction(fake_discord, post, VOTERS + voter)
                 )
         await eventually(lambda: _all_votes(h, posts, wanted))
+        yield Voted(h, posts)
 
-        top = await fake_discord.send_interaction(
-            "gallery",
-            [
-                {
-                    "name": "top",
-                    "type": 1,
-                    "options": [{"name": "period", "type": 3, "value": "day"}],
-                }
-            ],
-            permissions=MEMBER,
+
+async def test_gallery_top_with_nothing_shared_says_so(
+    fake_discord: FakeDiscord, db_path: Path
+) -> None:
+    async with running_bot(fake_discord, db_path) as h:
+        empty = await fake_discord.send_interaction(
+            "gallery", [{"name": "top", "type": 1, "options": []}]
         )
-        await answer(h, top)
-        listing = h.original(top)
-        assert not listing.ephemeral
-        assert listing.content == f"{STAR} Top of the gallery, last day:"
-        order = [posts[1], posts[2], posts[0]]
-        assert [e["title"] for e in listing.embeds] == [
-            f"1. {STAR} 3 votes",
-            f"2. {STAR} 2 votes",
-            f"3. {STAR} 1 vote",
-        ]
-        for embed, post in zip(listing.embeds, order, strict=True):
-            link = (
-                f"https://discord.com/channels/{fake_discord.guild_id}/{GALLERY_CHANNEL}/{post.id}"
-            )
-            assert embed["url"] == link and link in embed["description"]
-            assert embed["description"].startswith(f"by <@{ALICE}> · ")
-            assert (
-                fake_discord.unsigned(embed["thumbnail"]["url"]) == post.embeds[0]["image"]["url"]
-            )
-        # Shares older than the period are left out.
-        await h.bot.db.connection.execute(
-            "UPDATE shares SET created_at = ? WHERE message_id = ?",
-            (time.time() - 2 * 86_400, posts[1].id),
+        assert "Nothing has been shared to the gallery in the last week" in await private_answer(
+            h, empty
         )
-        later = await fake_discord.send_interaction(
-            "gallery",
-            [
-                {
-                    "name": "top",
-                    "type": 1,
-                    "options": [{"name": "period", "type": 3, "value": "day"}],
-                }
-            ],
-        )
-        await answer(h, later)
-        assert [e["title"] for e in h.original(later).embeds] == [
-            f"1. {STAR} 2 votes",
-            f"2. {STAR} 1 vote",
-        ]
+
+
+async def test_gallery_top_is_a_public_message_naming_its_period(voted: Voted) -> None:
+    listing = await gallery_top(voted.h)
+    assert not listing.ephemeral
+    assert listing.content == f"{STAR} Top of the gallery, last day:"
+
+
+async def test_gallery_top_ranks_the_shares_by_votes(voted: Voted) -> None:
+    listing = await gallery_top(voted.h)
+    assert [e["title"] for e in listing.embeds] == [
+        f"1. {STAR} 3 votes",
+        f"2. {STAR} 2 votes",
+        f"3. {STAR} 1 vote",
+    ]
+
+
+async def test_gallery_top_links_each_post_credits_its_author_and_shows_its_thumbnail(
+    voted: Voted,
+) -> None:
+    fake = voted.h.discord
+    listing = await gallery_top(voted.h)
+    for embed, post in zip(listing.embeds, voted.by_votes, strict=True):
+        link = f"https://discord.com/channels/{fake.guild_id}/{GALLERY_CHANNEL}/{post.id}"
+        assert embed["url"] == link and link in embed["description"]
+        assert embed["description"].startswith(f"by <@{ALICE}> · ")
+        assert fake.unsigned(embed["thumbnail"]["url"]) == post.embeds[0]["image"]["url"]
+
+
+async def test_gallery_top_leaves_out_shares_older_than_its_period(voted: Voted) -> None:
+    most_voted = voted.posts[1]
+    await voted.h.bot.db.connection.execute(
+        "UPDATE shares SET created_at = ? WHERE message_id = ?",
+        (time.time() - 2 * 86_400, most_voted.id),
+    )
+    listing = await gallery_top(voted.h)
+    assert [e["title"] for e in listing.embeds] == [
+        f"1. {STAR} 2 votes",
+        f"2. {STAR} 1 vote",
+    ]
 
 
 async def _all_votes(h: Harness, posts: list[FakeMessage], wanted: dict[int, int]) -> bool:

@@ -1,5 +1,5 @@
 """Another program holding the SQLite write lock (a backup, a `sqlite3` shell) delays jobs but
-never delays an acknowledgement or loses a job (db/busy.py, bot/app.py `start_job`)."""
+never delays an acknowledgement or loses a job (db/busy.py, cogs/ui/interactions.py `start_job`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from db.jobs import JOB_ACTIVE_STATES, JOB_FINAL_STATES
+from bot.jobs.model import ACTIVE_STATES, FINAL_STATES
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal, Script
 from tests.harness import running_bot
@@ -86,6 +86,6 @@ async def test_a_lock_held_past_the_wait_is_answered_privately_and_charges_nothi
         ]
         assert interaction.original() is None or interaction.original().deleted  # type: ignore[union-attr]
         assert await h.job_for(interaction) is None
-        assert await h.bot.db.jobs.in_states(JOB_ACTIVE_STATES + JOB_FINAL_STATES) == []
+        assert await h.bot.db.jobs.in_states(ACTIVE_STATES + FINAL_STATES) == []
         assert fake_fal.submits == []
         assert h.bot.intake.pending == 0

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from db.jobs import JobRow
 from tests.cogs.moderation_helpers import (
     ALICE,
     BOB,
@@ -54,89 +59,155 @@ async def set_channels(h: Harness, *, mod: bool = True, gallery: bool = False) -
     assert text.startswith("Saved."), text
 
 
-async def test_report_reaches_the_mod_channel_and_moderators_delete_and_ban(
+@dataclass
+class Reported:
+    """ALICE's result of two images, reported once by BOB, and the post in the mod channel."""
+
+    h: Harness
+    interaction: Interaction
+    message: FakeMessage
+    job: JobRow
+    thanks: str
+    posted: FakeMessage
+
+
+@pytest.fixture
+async def reported(
     fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
-) -> None:
+) -> AsyncIterator[Reported]:
     fake_fal.script(None, QUICK)
     async with running_bot(fake_discord, db_path) as h:
         await set_channels(h)
         interaction, message = await result(h, "a suspicious teapot")
         job = await h.job_for(interaction)
         assert job is not None
-
-        report = await fake_discord.send_component(
-            message, f"af:rep:{job.id}", user_id=BOB, permissions=MEMBER
-        )
-        thanks = await private_answer(h, report)
-        assert thanks == "Thank you for the report: the moderators will take a look."
+        thanks = await private_answer(h, await report(h, message, job.id, BOB))
         (posted,) = fake_discord.channel_messages(MOD_CHANNEL)
-        assert posted.content == f"🚩 <@{BOB}> reported job #{job.id} by <@{ALICE}>"
-        embed = posted.embeds[0]
-        link = f"https://discord.com/channels/{fake_discord.guild_id}/{job.channel_id}/{message.id}"
-        assert embed["url"] == link
-        assert "a suspicious teapot" in embed["description"]
-        fields = {f["name"]: f["value"] for f in embed["fields"]}
-        assert fields["Author"] == f"<@{ALICE}>"
-        assert fields["Reported by"] == f"<@{BOB}>"
-        assert link in fields["Result"]
-        # The report uploads its own copies of the images and shows those.
-        assert [(a.filename, a.data) for a in posted.attachments] == [
-            (a.filename, a.data) for a in message.attachments
-        ]
-        image_urls = [e["image"]["url"] for e in posted.embeds]
-        assert image_urls == [
-            f"{fake_discord.base_url}/attachments/{posted.id}/{a.filename}"
-            for a in posted.attachments
-        ]
-        assert custom_ids(posted) == [f"af:mdel:{job.id}", f"af:mban:{job.id}"]
+        yield Reported(h, interaction, message, job, thanks, posted)
 
-        # The same member again: acknowledged, not posted twice. Another member: posted.
-        again = await fake_discord.send_component(
-            message, f"af:rep:{job.id}", user_id=BOB, permissions=MEMBER
-        )
-        assert "already reported this image" in await private_answer(h, again)
-        assert len(fake_discord.channel_messages(MOD_CHANNEL)) == 1
-        second = await fake_discord.send_component(
-            message, f"af:rep:{job.id}", user_id=CAROL, permissions=MEMBER
-        )
-        assert "Thank you" in await private_answer(h, second)
-        assert len(fake_discord.channel_messages(MOD_CHANNEL)) == 2
 
-        # Members without Manage Messages can't use the moderators' buttons.
-        for custom_id in (f"af:mdel:{job.id}", f"af:mban:{job.id}"):
-            click = await fake_discord.send_component(
-                posted, custom_id, user_id=BOB, permissions=MEMBER
-            )
-            refusal = await private_answer(h, click)
-            assert "Only moderators with the Manage Messages permission" in refusal
-        assert not message.deleted
-        store = h.bot.db.settings
-        assert await store.active_ban(fake_discord.guild_id, ALICE, time.time()) is None
+async def report(h: Harness, message: FakeMessage, job_id: int, user_id: int) -> Interaction:
+    """A member (without Manage Messages) clicks 🚩 on the result."""
+    return await h.discord.send_component(
+        message, f"af:rep:{job_id}", user_id=user_id, permissions=MEMBER
+    )
 
-        delete = await fake_discord.send_component(posted, f"af:mdel:{job.id}", user_id=MOD)
-        await h.settled()
-        assert [c.json["type"] for c in delete.callbacks()] == [6]
-        assert message.deleted
-        deleted = await h.job_for(interaction)
-        assert deleted is not None and deleted.deleted_at is not None
-        assert f"🗑️ Image deleted by <@{MOD}>" in (posted.content or "")
-        assert custom_ids(posted) == [f"af:mban:{job.id}"]
 
-        ban = await fake_discord.send_component(posted, f"af:mban:{job.id}", user_id=MOD)
-        await h.settled()
-        assert [c.json["type"] for c in ban.callbacks()] == [6]
-        active = await store.active_ban(fake_discord.guild_id, ALICE, time.time())
-        assert active is not None and active.banned_by == MOD and active.until is None
-        assert active.reason == f"reported image #{job.id}"
-        assert f"⛔ <@{ALICE}> banned from generating by <@{MOD}>" in (posted.content or "")
-        assert f"🗑️ Image deleted by <@{MOD}>" in (posted.content or "")
-        assert custom_ids(posted) == []
+async def moderator_clicks(r: Reported, action: str) -> Interaction:
+    """MOD clicks 🗑 (`mdel`) or ⛔ (`mban`) on the report, and the bot finishes with it."""
+    click = await r.h.discord.send_component(r.posted, f"af:{action}:{r.job.id}", user_id=MOD)
+    await r.h.settled()
+    return click
 
-        submits = len(fake_fal.submits)
-        refused = await h.imagine(prompt="another teapot", user_id=ALICE)
-        text = await private_answer(h, refused)
-        assert text.startswith("You can't generate images on this server.")
-        assert len(fake_fal.submits) == submits and await h.job_for(refused) is None
+
+async def test_a_report_thanks_the_reporter_privately(reported: Reported) -> None:
+    assert reported.thanks == "Thank you for the report: the moderators will take a look."
+
+
+async def test_a_report_posts_who_reported_what_by_whom_in_the_mod_channel(
+    reported: Reported,
+) -> None:
+    r, fake = reported, reported.h.discord
+    assert r.posted.content == f"🚩 <@{BOB}> reported job #{r.job.id} by <@{ALICE}>"
+    embed = r.posted.embeds[0]
+    link = f"https://discord.com/channels/{fake.guild_id}/{r.job.channel_id}/{r.message.id}"
+    assert embed["url"] == link
+    assert "a suspicious teapot" in embed["description"]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Author"] == f"<@{ALICE}>"
+    assert fields["Reported by"] == f"<@{BOB}>"
+    assert link in fields["Result"]
+
+
+async def test_a_report_uploads_and_shows_its_own_copies_of_the_images(
+    reported: Reported,
+) -> None:
+    r, fake = reported, reported.h.discord
+    assert [(a.filename, a.data) for a in r.posted.attachments] == [
+        (a.filename, a.data) for a in r.message.attachments
+    ]
+    image_urls = [e["image"]["url"] for e in r.posted.embeds]
+    assert image_urls == [
+        f"{fake.base_url}/attachments/{r.posted.id}/{a.filename}" for a in r.posted.attachments
+    ]
+
+
+async def test_a_report_offers_the_moderators_delete_and_ban_buttons(reported: Reported) -> None:
+    assert custom_ids(reported.posted) == [
+        f"af:mdel:{reported.job.id}",
+        f"af:mban:{reported.job.id}",
+    ]
+
+
+async def test_the_same_member_reporting_again_is_acknowledged_but_not_posted_twice(
+    reported: Reported,
+) -> None:
+    r = reported
+    again = await report(r.h, r.message, r.job.id, BOB)
+    assert "already reported this image" in await private_answer(r.h, again)
+    assert len(r.h.discord.channel_messages(MOD_CHANNEL)) == 1
+
+
+async def test_another_members_report_of_the_same_image_is_posted(reported: Reported) -> None:
+    r = reported
+    second = await report(r.h, r.message, r.job.id, CAROL)
+    assert "Thank you" in await private_answer(r.h, second)
+    assert len(r.h.discord.channel_messages(MOD_CHANNEL)) == 2
+
+
+async def test_members_without_manage_messages_cannot_use_the_moderators_buttons(
+    reported: Reported,
+) -> None:
+    r, fake = reported, reported.h.discord
+    for custom_id in (f"af:mdel:{r.job.id}", f"af:mban:{r.job.id}"):
+        click = await fake.send_component(r.posted, custom_id, user_id=BOB, permissions=MEMBER)
+        refusal = await private_answer(r.h, click)
+        assert "Only moderators with the Manage Messages permission" in refusal
+    assert not r.message.deleted
+    store = r.h.bot.db.settings
+    assert await store.active_ban(fake.guild_id, ALICE, time.time()) is None
+    assert custom_ids(r.posted) == [f"af:mdel:{r.job.id}", f"af:mban:{r.job.id}"]
+
+
+async def test_a_moderators_delete_removes_the_result_and_notes_it_on_the_report(
+    reported: Reported,
+) -> None:
+    r = reported
+    delete = await moderator_clicks(r, "mdel")
+    assert [c.json["type"] for c in delete.callbacks()] == [6]
+    assert r.message.deleted
+    deleted = await r.h.job_for(r.interaction)
+    assert deleted is not None and deleted.deleted_at is not None
+    assert f"🗑️ Image deleted by <@{MOD}>" in (r.posted.content or "")
+    assert custom_ids(r.posted) == [f"af:mban:{r.job.id}"]
+
+
+async def test_a_moderators_ban_bans_the_author_for_good_and_notes_it_on_the_report(
+    reported: Reported,
+) -> None:
+    r, fake = reported, reported.h.discord
+    await moderator_clicks(r, "mdel")
+    ban = await moderator_clicks(r, "mban")
+    assert [c.json["type"] for c in ban.callbacks()] == [6]
+    active = await r.h.bot.db.settings.active_ban(fake.guild_id, ALICE, time.time())
+    assert active is not None and active.banned_by == MOD and active.until is None
+    assert active.reason == f"reported image #{r.job.id}"
+    assert f"⛔ <@{ALICE}> banned from generating by <@{MOD}>" in (r.posted.content or "")
+    assert f"🗑️ Image deleted by <@{MOD}>" in (r.posted.content or "")
+    assert custom_ids(r.posted) == []
+
+
+async def test_an_author_banned_from_a_report_is_refused_before_any_provider_call(
+    reported: Reported, fake_fal: FakeFal
+) -> None:
+    r = reported
+    await moderator_clicks(r, "mdel")
+    await moderator_clicks(r, "mban")
+    submits = len(fake_fal.submits)
+    refused = await r.h.imagine(prompt="another teapot", user_id=ALICE)
+    text = await private_answer(r.h, refused)
+    assert text.startswith("You can't generate images on this server.")
+    assert len(fake_fal.submits) == submits and await r.h.job_for(refused) is None
 
 
 async def test_a_report_without_a_mod_channel_gets_a_clear_answer(

@@ -9,10 +9,13 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
 import replicate
 from PIL import Image
 from replicate.exceptions import ReplicateError
@@ -83,67 +86,129 @@ async def test_cdn_put_get_and_faults(cdn: FakeCDN) -> None:
     assert len(make_png(64, 64, noise=True)) > 64 * 64 * 3
 
 
-async def test_fal_real_client_in_subprocess(fal: FakeFal, cdn: FakeCDN) -> None:
-    fal.default_script = Script(queue_s=0.3, queue_positions=[2, 1, 0], run_s=0.3, steps=4)
-    fal.script("fal-ai/flux/schnell", Script(queue_s=0, run_s=0.1, hang=True))
-    fail = validation_failure("prompt", "Prompt violates policy", "content_policy_violation")
-    fal.script("fal-ai/flux-pro", Script(queue_s=0.02, run_s=0.02, fail=fail))
-    fal.inject("POST", r"^/fal-ai/recraft-v3$", status=500, headers={"X-Fal-Retryable": "true"})
-    fal.inject("GET", r"^/fal-ai/flux-krea/requests/[^/]+/status$", status=429, times=2)
-    fal.bad_keys.add("bad")
+@dataclass
+class Probed:
+    """What the real fal-client saw in its subprocess (`out`), the fake's record, and the
+    result's images as fetched from the CDN."""
 
-    env = {**os.environ, **fal.env()}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-P", str(PROBE), env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == 0, stderr.decode()
-    out = json.loads(stdout)
-    assert out["queue_url"] == f"https://127.0.0.1:{fal.port}/"
+    out: dict[str, Any]
+    fal: FakeFal  # closed; its record is kept
+    images: list[Image.Image]
 
-    main = out["main"]
-    events = main["events"]
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def probed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Probed]:
+    """One run of `_fal_probe.py` (a fresh interpreter, since fal-client reads its host at
+    import) through every scenario below, shared by the tests that read it."""
+    cdn = FakeCDN()
+    await cdn.start()
+    fal = FakeFal(make_tls(tmp_path_factory.mktemp("tls")), cdn, FakeFal.pick_port())
+    await fal.start()
+    try:
+        fal.default_script = Script(queue_s=0.3, queue_positions=[2, 1, 0], run_s=0.3, steps=4)
+        fal.script("fal-ai/flux/schnell", Script(queue_s=0, run_s=0.1, hang=True))
+        fail = validation_failure("prompt", "Prompt violates policy", "content_policy_violation")
+        fal.script("fal-ai/flux-pro", Script(queue_s=0.02, run_s=0.02, fail=fail))
+        fal.inject("POST", r"^/fal-ai/recraft-v3$", status=500, headers={"X-Fal-Retryable": "true"})
+        fal.inject("GET", r"^/fal-ai/flux-krea/requests/[^/]+/status$", status=429, times=2)
+        fal.bad_keys.add("bad")
+
+        env = {**os.environ, **fal.env()}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-P", str(PROBE), env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, stderr.decode()
+        out = json.loads(stdout)
+        images = [await fetch_image(i["url"]) for i in out["main"]["result"]["images"]]
+    finally:
+        await fal.close()
+        await cdn.close()
+    yield Probed(out, fal, images)
+
+
+def test_fal_client_is_pointed_at_the_fake_by_its_environment(probed: Probed) -> None:
+    assert probed.out["queue_url"] == f"https://127.0.0.1:{probed.fal.port}/"
+
+
+def test_fal_events_go_from_queued_with_falling_positions_to_completed(probed: Probed) -> None:
+    events = probed.out["main"]["events"]
     assert events[0]["type"] == "queued" and events[-1]["type"] == "completed"
     positions = [e["position"] for e in events if e["type"] == "queued"]
     assert positions == sorted(positions, reverse=True) and set(positions) <= {0, 1, 2}
+
+
+def test_fal_progress_carries_step_logs_and_the_completion_its_metrics(probed: Probed) -> None:
+    events = probed.out["main"]["events"]
     progress = [e for e in events if e["type"] == "in_progress"]
     assert any(e["logs"] for e in progress)
     assert len(events[-1]["logs"]) == 4 and events[-1]["logs"][-1].startswith("100%|")
     assert events[-1]["metrics"] == {"inference_time": 0.3}
-    result = main["result"]
+
+
+def test_fal_result_echoes_seed_and_prompt_with_an_image_per_num_images(probed: Probed) -> None:
+    result = probed.out["main"]["result"]
     assert result["seed"] == 42 and result["prompt"] == "a red fox"
     assert result["has_nsfw_concepts"] == [False, False]
     assert [(i["width"], i["height"]) for i in result["images"]] == [(1024, 576)] * 2
-    imgs = [await fetch_image(i["url"]) for i in result["images"]]
+
+
+def test_fal_result_images_are_distinct_small_pngs_on_the_cdn(probed: Probed) -> None:
+    imgs = probed.images
     assert [(i.format, i.size) for i in imgs] == [("PNG", (64, 36))] * 2
     assert imgs[0].getpixel((0, 0)) != imgs[1].getpixel((0, 0))
-    assert out["again"] == {"status": "Completed", "logs": None, "result": result}
-    job = fal.jobs[main["request_id"]]
+
+
+def test_fal_status_of_a_finished_request_includes_the_same_result(probed: Probed) -> None:
+    main = probed.out["main"]
+    assert probed.out["again"] == {"status": "Completed", "logs": None, "result": main["result"]}
+
+
+def test_fal_fake_records_the_submitted_job_and_its_timeline(probed: Probed) -> None:
+    fal = probed.fal
+    job = fal.jobs[probed.out["main"]["request_id"]]
     assert job.app_id == "fal-ai/flux/dev" and job.arguments["num_images"] == 2
     assert job.headers["Authorization"] == "Key test"
     done = fal.completed_at(job.request_id)
     assert done is not None and done - job.submitted_at == pytest.approx(0.6)
 
-    cancel = out["cancel"]
+
+def test_fal_cancel_ends_the_request_and_a_second_cancel_is_refused(probed: Probed) -> None:
+    cancel = probed.out["cancel"]
     assert cancel["status"] == "Completed" and cancel["error"] == "Request cancelled"
     assert cancel["error_type"] == "client_cancelled"
     assert cancel["second_cancel"]["status"] == 400
     assert json.loads(cancel["second_cancel"]["message"]) == {"status": "ALREADY_COMPLETED"}
     assert cancel["get"]["status"] == 499 and cancel["get"]["error_type"] == "client_cancelled"
-    assert fal.jobs[cancel["request_id"]].cancelled
+    assert probed.fal.jobs[cancel["request_id"]].cancelled
 
-    failed = out["fail422"]
+
+def test_fal_validation_failure_is_a_non_retryable_422_naming_the_field(probed: Probed) -> None:
+    failed = probed.out["fail422"]
     assert failed["get"]["status"] == 422 and failed["get"]["retryable"] == "false"
     assert failed["get"]["message"][0]["loc"] == ["body", "prompt"]
     assert failed["status_error"] == ["Prompt violates policy", None]
 
-    assert out["inject500"]["status"] == 500 and out["inject500"]["retryable"] == "true"
-    assert sum(r.path == "/fal-ai/recraft-v3" for r in fal.requests) == 1
-    assert out["retry429"] in ("Queued", "InProgress", "Completed")
-    assert sum(r.path.startswith("/fal-ai/flux-krea/requests/") for r in fal.requests) == 3
-    assert out["bad_key"]["status"] == 401
-    assert [s[0] for s in fal.submits] == [
+
+def test_fal_client_does_not_retry_an_injected_submit_500(probed: Probed) -> None:
+    assert probed.out["inject500"]["status"] == 500
+    assert probed.out["inject500"]["retryable"] == "true"
+    assert sum(r.path == "/fal-ai/recraft-v3" for r in probed.fal.requests) == 1
+
+
+def test_fal_client_retries_status_polls_through_429s(probed: Probed) -> None:
+    assert probed.out["retry429"] in ("Queued", "InProgress", "Completed")
+    krea = [r for r in probed.fal.requests if r.path.startswith("/fal-ai/flux-krea/requests/")]
+    assert len(krea) == 3
+
+
+def test_fal_refuses_an_unknown_key(probed: Probed) -> None:
+    assert probed.out["bad_key"]["status"] == 401
+
+
+def test_fal_fake_records_every_accepted_submit_in_order(probed: Probed) -> None:
+    assert [s[0] for s in probed.fal.submits] == [
         "fal-ai/flux/dev",
         "fal-ai/flux/schnell",
         "fal-ai/flux-pro/v1.1",
@@ -204,81 +269,110 @@ async def test_fal_stream_auth_and_timeline(fal: FakeFal, tls: TLS) -> None:
     assert job.status_polls == 1 and job.stream_opens == 1
 
 
-async def test_replicate_real_client(rep: FakeReplicate) -> None:
+FLUX_DEV, FLUX_SCHNELL = "black-forest-labs/flux-dev", "black-forest-labs/flux-schnell"
+
+
+@pytest.fixture
+async def client(rep: FakeReplicate) -> AsyncIterator[replicate.Client]:
+    """The real replicate client, pointed at the fake, with a token the fake accepts."""
     rep.default_script = RScript(queue_s=0.1, run_s=0.3, steps=4)
-    client = replicate.Client(api_token="t", base_url=rep.base_url)
+    real = replicate.Client(api_token="t", base_url=rep.base_url)
+    yield real
+    await real._async_client.aclose()
+
+
+async def test_replicate_prediction_runs_to_success_with_progress_logs_and_images(
+    rep: FakeReplicate, client: replicate.Client
+) -> None:
+    pred = await client.models.predictions.async_create(
+        model=FLUX_DEV,
+        input={"prompt": "fox", "aspect_ratio": "16:9", "num_outputs": 2, "seed": 7},
+        wait=True,
+    )
+    assert pred.status == "starting" and pred.version == "hidden"
+    assert pred.model == FLUX_DEV and pred.urls is not None
+    seen, progress = [pred.status], []
+    while pred.status not in ("succeeded", "failed", "canceled"):
+        await asyncio.sleep(0.03)
+        await pred.async_reload()
+        seen.append(pred.status)
+        if pred.progress is not None:
+            progress.append((pred.progress.current, pred.progress.total))
+    assert pred.status == "succeeded" and "processing" in seen
+    assert progress[-1] == (4, 4) and progress == sorted(progress)
+    assert pred.logs is not None and pred.logs.startswith("Using seed: 7\n")
+    assert pred.metrics is not None and pred.metrics["predict_time"] == pytest.approx(0.3)
+    assert isinstance(pred.output, list) and len(pred.output) == 2
+    assert (await fetch_image(pred.output[0])).size == (84, 48)
+    fp = rep.predictions[pred.id]
+    assert fp.polls == len(seen) - 1 and rep.creates[0] == (fp.model, fp.input, pred.id)
+    assert rep.requests[0].headers["Prefer"] == "wait"
+    assert rep.requests[0].headers["Authorization"] == "Bearer t"
+    assert rep.completed_at(pred.id) is not None
+
+
+async def test_replicate_client_never_retries_a_post_so_an_injected_429_surfaces(
+    rep: FakeReplicate, client: replicate.Client
+) -> None:
+    rep.inject("POST", r"/predictions$", status=429, headers={"Retry-After": "1"})
+    with pytest.raises(ReplicateError) as err:
+        await client.models.predictions.async_create(model=FLUX_DEV, input={"prompt": "x"})
+    assert err.value.status == 429 and len(rep.creates) == 0
+
+
+async def test_replicate_validation_errors_are_problem_details(
+    rep: FakeReplicate, client: replicate.Client
+) -> None:
+    with pytest.raises(ReplicateError) as err:
+        await client.models.predictions.async_create(model=FLUX_DEV, input={"num_outputs": 9})
+    assert err.value.status == 422 and err.value.title == "Input validation failed"
+    assert "prompt is required" in (err.value.detail or "")
+    assert rep.creates == []
+
+
+async def test_replicate_client_retries_a_get_on_503(
+    rep: FakeReplicate, client: replicate.Client
+) -> None:
+    rep.script(FLUX_SCHNELL, RScript(queue_s=0, hang=True), times=1)
+    pred = await client.predictions.async_create(version=FLUX_SCHNELL, input={"prompt": "x"})
+    rep.inject("GET", r"^/v1/predictions/", status=503, headers={"Retry-After": "0"})
+    await pred.async_reload()
+    assert pred.status == "processing"
+
+
+async def test_replicate_cancel_ends_a_hanging_prediction(
+    rep: FakeReplicate, client: replicate.Client
+) -> None:
+    rep.script(FLUX_SCHNELL, RScript(queue_s=0, hang=True), times=1)
+    pred = await client.predictions.async_create(version=FLUX_SCHNELL, input={"prompt": "x"})
+    await pred.async_cancel()
+    assert pred.status == "canceled" and rep.predictions[pred.id].cancelled
+    assert pred.completed_at is not None
+
+
+async def test_replicate_failed_prediction_reports_its_error(
+    rep: FakeReplicate, client: replicate.Client
+) -> None:
+    rep.script(None, RScript(queue_s=0, run_s=0.01, fail="NSFW content detected"), times=1)
+    pred = await client.models.predictions.async_create(model=FLUX_DEV, input={"prompt": "x"})
+    await asyncio.sleep(0.05)
+    await pred.async_reload()
+    assert pred.status == "failed" and pred.error == "NSFW content detected"
+    assert time.monotonic() - rep.predictions[pred.id].created_at < 5
+
+
+async def test_replicate_refuses_an_unknown_token_as_unauthenticated(
+    rep: FakeReplicate, client: replicate.Client
+) -> None:
+    pred = await client.models.predictions.async_create(model=FLUX_DEV, input={"prompt": "x"})
+    bad = replicate.Client(api_token="nope", base_url=rep.base_url)
+    rep.bad_tokens.add("nope")
     try:
-        pred = await client.models.predictions.async_create(
-            model="black-forest-labs/flux-dev",
-            input={"prompt": "fox", "aspect_ratio": "16:9", "num_outputs": 2, "seed": 7},
-            wait=True,
-        )
-        assert pred.status == "starting" and pred.version == "hidden"
-        assert pred.model == "black-forest-labs/flux-dev" and pred.urls is not None
-        seen, progress = [pred.status], []
-        while pred.status not in ("succeeded", "failed", "canceled"):
-            await asyncio.sleep(0.03)
-            await pred.async_reload()
-            seen.append(pred.status)
-            if pred.progress is not None:
-                progress.append((pred.progress.current, pred.progress.total))
-        assert pred.status == "succeeded" and "processing" in seen
-        assert progress[-1] == (4, 4) and progress == sorted(progress)
-        assert pred.logs is not None and pred.logs.startswith("Using seed: 7\n")
-        assert pred.metrics is not None and pred.metrics["predict_time"] == pytest.approx(0.3)
-        assert isinstance(pred.output, list) and len(pred.output) == 2
-        assert (await fetch_image(pred.output[0])).size == (84, 48)
-        fp = rep.predictions[pred.id]
-        assert fp.polls == len(seen) - 1 and rep.creates[0] == (fp.model, fp.input, pred.id)
-        assert rep.requests[0].headers["Prefer"] == "wait"
-        assert rep.requests[0].headers["Authorization"] == "Bearer t"
-        assert rep.completed_at(pred.id) is not None
-
-        # POST is never retried: an injected 429 surfaces.
-        rep.inject("POST", r"/predictions$", status=429, headers={"Retry-After": "1"})
-        with pytest.raises(ReplicateError) as err:
-            await client.models.predictions.async_create(
-                model="black-forest-labs/flux-dev", input={"prompt": "x"}
-            )
-        assert err.value.status == 429 and len(rep.creates) == 1
-
-        # Validation problem details.
-        with pytest.raises(ReplicateError) as err:
-            await client.models.predictions.async_create(
-                model="black-forest-labs/flux-dev", input={"num_outputs": 9}
-            )
-        assert err.value.status == 422 and err.value.title == "Input validation failed"
-        assert "prompt is required" in (err.value.detail or "")
-
-        # GET is retried on 503; cancel a hanging prediction.
-        rep.script("black-forest-labs/flux-schnell", RScript(queue_s=0, hang=True), times=1)
-        pred = await client.predictions.async_create(
-            version="black-forest-labs/flux-schnell", input={"prompt": "x"}
-        )
-        rep.inject("GET", r"^/v1/predictions/", status=503, headers={"Retry-After": "0"})
-        await pred.async_reload()
-        assert pred.status == "processing"
-        await pred.async_cancel()
-        assert pred.status == "canceled" and rep.predictions[pred.id].cancelled
-        assert pred.completed_at is not None
-
-        # Failures and auth.
-        rep.script(None, RScript(queue_s=0, run_s=0.01, fail="NSFW content detected"), times=1)
-        pred = await client.models.predictions.async_create(
-            model="black-forest-labs/flux-dev", input={"prompt": "x"}
-        )
-        await asyncio.sleep(0.05)
-        await pred.async_reload()
-        assert pred.status == "failed" and pred.error == "NSFW content detected"
-        bad = replicate.Client(api_token="nope", base_url=rep.base_url)
-        rep.bad_tokens.add("nope")
         with pytest.raises(ReplicateError) as err:
             await bad.predictions.async_get(pred.id)
         assert err.value.status == 401 and err.value.title == "Unauthenticated"
-        await bad._async_client.aclose()
     finally:
-        await client._async_client.aclose()
-    assert time.monotonic() - rep.predictions[pred.id].created_at < 5
+        await bad._async_client.aclose()
 
 
 async def test_fal_result_options(fal: FakeFal, tls: TLS) -> None:
