@@ -17,6 +17,7 @@ from bot.community.loras import LoraChoice
 from bot.delivery.text import escape
 from bot.jobs.model import Origin
 from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, RequestOptions
+from cogs.ui.choices import provider_choices
 from cogs.ui.interactions import send_ephemeral, start_job
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
@@ -122,11 +123,7 @@ class Loras(commands.Cog):
     async def provider_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return [
-            app_commands.Choice(name=name, value=name)
-            for name in self.bot.config.enabled_providers
-            if current.lower() in name
-        ][:25]
+        return provider_choices(self.bot.config, current)
 
     # -- the library -----------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from discord.ext import commands
 from bot.app import ArtFactoryBot
 from bot.jobs.model import Origin
 from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS
+from cogs.ui.choices import provider_choices
 from cogs.ui.interactions import send_ephemeral, start_job
 
 STRENGTH_CHOICES = [
@@ -73,11 +74,7 @@ class Variations(commands.Cog):
     async def provider_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return [
-            app_commands.Choice(name=name, value=name)
-            for name in self.bot.config.enabled_providers
-            if current.lower() in name
-        ][:25]
+        return provider_choices(self.bot.config, current)
 
     async def make_variations(
         self, interaction: discord.Interaction[Any], message: discord.Message

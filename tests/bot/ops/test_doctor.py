@@ -14,7 +14,7 @@ from tests.fakes.fal import FakeFal
 from tests.fakes.openai_images import FakeOpenAIImages
 from tests.fakes.replicate import FakeReplicate
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GOOD_ENV = {
     "DISCORD_TOKEN": "t",
     "FAL_KEY": "fal-key",

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from bot.config import Secret, load_config, parse_config
 from bot.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ENV = {"DISCORD_TOKEN": "discord-secret-token", "FAL_KEY": "fal-secret-key"}
 
 

@@ -14,7 +14,7 @@ from bot.providers.openai_compat import max_n, split_count
 from bot.providers.request import build_request
 from tests.fakes.cdn import make_png
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ENV = {"DISCORD_TOKEN": "t", "FAL_KEY": "k"}
 
 
