@@ -23,7 +23,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +61,9 @@ def origin_of(
 class Acknowledged:
     """A journal entry: the interaction acknowledged, and how to name it to its member."""
 
-    origin: Origin
+    origin: Origin  # `message_id` once the acknowledgement is known to have landed
     what: str  # "`/imagine`", "the button you clicked": how the member knows which it was
+    command: bool = True  # a slash or context-menu command (not a button or a form)
 
     @property
     def interaction_id(self) -> int:
@@ -70,15 +71,16 @@ class Acknowledged:
 
     @classmethod
     def of(cls, interaction: discord.Interaction[Any], received_at: float) -> Acknowledged:
-        return cls(origin_of(interaction, received_at), _describe(interaction))
+        command = interaction.type is discord.InteractionType.application_command
+        return cls(origin_of(interaction, received_at), _describe(interaction), command)
 
     def to_json(self) -> dict[str, Any]:
         origin = {k: v for k, v in asdict(self.origin).items() if k != "role_ids"}
-        return {"origin": origin, "what": self.what}
+        return {"origin": origin, "what": self.what, "command": self.command}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Acknowledged:
-        return cls(Origin(**data["origin"]), str(data["what"]))
+        return cls(Origin(**data["origin"]), str(data["what"]), bool(data.get("command", True)))
 
 
 def _describe(interaction: discord.Interaction[Any]) -> str:
@@ -120,6 +122,17 @@ class Intake:
         """Call right before acknowledging: from here on a crash is answered at the next start."""
         self._open[entry.interaction_id] = entry
         self._append({"ack": entry.to_json()})
+
+    def acknowledged(self, interaction_id: int, message_id: int) -> None:
+        """The acknowledgement landed and made `message_id`: after a crash, that message (and
+        no other) is the one to replace."""
+        entry = self._open.get(interaction_id)
+        if entry is None:
+            return
+        self._open[interaction_id] = replace(
+            entry, origin=replace(entry.origin, message_id=message_id)
+        )
+        self._append({"acked": interaction_id, "message": message_id})
 
     def settle(self, interaction_id: int) -> None:
         """The command became a job, or its member has had an answer."""
@@ -181,6 +194,10 @@ def parse(lines: Iterable[str]) -> list[Acknowledged]:
             if "ack" in record:
                 entry = Acknowledged.from_json(record["ack"])
                 entries[entry.interaction_id] = entry
+            elif "acked" in record:
+                entry = entries[int(record["acked"])]
+                origin = replace(entry.origin, message_id=int(record["message"]))
+                entries[entry.interaction_id] = replace(entry, origin=origin)
             else:
                 entries.pop(int(record["done"]), None)
         except (ValueError, TypeError, KeyError):
@@ -194,20 +211,24 @@ async def answer_lost(client: discord.Client, entry: Acknowledged) -> None:
     message to replace: Discord already told the member it did not respond."""
     text = lost_notice(entry.what)
     origin = entry.origin
-    if origin.token_alive():
+    # The message to replace: the one the acknowledgement made, when that is known; else a
+    # command's "@original" (its "thinking…", or nothing if the acknowledgement never landed).
+    # A button's "@original" could be the result it sits on, so that one is never guessed at.
+    target = origin.message_id or ("@original" if entry.command else None)
+    if target is not None and origin.token_alive():
         webhook = discord.Webhook.partial(
             origin.application_id, origin.interaction_token, client=client
         )
         try:
-            # "@original" is Discord's name for the interaction's first response.
-            await webhook.edit_message(  # type: ignore[call-overload]
-                "@original",
+            await webhook.edit_message(
+                target,  # type: ignore[arg-type]  # "@original" is Discord's own name
                 content=text,
                 allowed_mentions=discord.AllowedMentions.none(),
             )
             return
         except discord.NotFound:
-            return
+            if origin.message_id is None:
+                return  # it never landed: Discord already told the member it failed
         except discord.HTTPException as exc:
             if exc.status != 401:
                 raise

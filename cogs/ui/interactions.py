@@ -69,6 +69,8 @@ async def _acknowledge_and_create(
     message_id = callback.message_id if callback is not None else None
     if message_id is None:
         message_id = (await interaction.original_response()).id
+    client: ArtFactoryBot = interaction.client  # type: ignore[assignment]
+    client.intake.acknowledged(interaction.id, message_id)
     try:
         return await create(origin_of(interaction, received_at, message_id))
     except Refusal as exc:

@@ -142,3 +142,50 @@ def test_the_journal_keeps_only_open_entries_across_a_restart(tmp_path: Path) ->
     second.settle(2)
     second.close()
     assert Intake(path).start() == []
+
+
+def test_an_acknowledgement_that_landed_records_the_message_to_replace() -> None:
+    lines = [
+        json.dumps({"ack": _entry(7).to_json()}),
+        json.dumps({"acked": 7, "message": 99}),
+    ]
+    (entry,) = parse(lines)
+    assert entry.origin.message_id == 99
+
+
+async def test_a_button_left_open_is_answered_in_the_channel_never_over_the_result(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, Script(queue_s=0.1, run_s=0.2, steps=2))
+    async with running_bot(fake_discord, db_path) as h:
+        command = await h.imagine(prompt="a lantern", user_id=4000)
+        await h.idle()
+        result = h.original(command)
+        click = await fake_discord.send_component(result, "af:v:999999:1", user_id=4001)
+        await h.settled()
+    shown = (result.content, [a.filename for a in result.attachments])
+    # A crash after the journal noted the click, before its acknowledgement was known to land:
+    origin = Origin(
+        user_id=4001,
+        guild_id=fake_discord.guild_id,
+        channel_id=fake_discord.channel_id,
+        application_id=fake_discord.app_id,
+        interaction_id=click.id,
+        interaction_token=click.token,
+        interaction_created_at=time.time(),
+    )
+    entry = Acknowledged(origin, "the button you clicked", command=False)
+    _append(Path(f"{db_path}-intake"), json.dumps({"ack": entry.to_json()}))
+    async with running_bot(fake_discord, db_path) as h2:
+        if h2.bot._recovery is not None:
+            await h2.bot._recovery
+    assert (result.content, [a.filename for a in result.attachments]) == shown
+    (notice,) = [
+        m
+        for m in fake_discord.channel_messages(fake_discord.channel_id)
+        if "didn't go through" in (m.content or "")
+    ]
+    assert notice.content == (
+        "<@4001> ⚠️ the button you clicked didn't go through: the bot restarted before it was "
+        "recorded. Nothing was charged — please run it again."
+    )
