@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from bot.delivery.downloads import download_images
 from bot.delivery.progress import ProgressView, ThrottledEditor, render_progress
+from bot.delivery.text import escape
 from bot.errors import DeliveryError, InvalidRequest, ProviderError
 from bot.jobs.model import JobState, sources
 from bot.jobs.retry import with_retries
@@ -97,7 +98,8 @@ class Execution:
         except (ProviderError, DeliveryError) as exc:
             await live.editor.close()
             what = (
-                f"{exc.provider} could not make the images: {exc.reason}"
+                # The provider's words may quote the prompt: shown as text, like the prompt.
+                f"{exc.provider} could not make the images: {escape(exc.reason)}"
                 if isinstance(exc, ProviderError)
                 else f"The images were made but {exc}"
             )

@@ -10,6 +10,7 @@ from pathlib import Path
 from PIL import Image
 
 from bot.config import DEFAULT_PROVIDERS
+from tests.discord_markdown import render
 from tests.fakes.civitai import FakeCivitai, Script
 from tests.fakes.discord import FakeDiscord
 from tests.harness import running_bot
@@ -134,8 +135,8 @@ async def test_civitai_refusals_and_bad_tokens_fail_at_once_with_the_reason(
         fake_civitai.bad_tokens.add("civitai-test-token")
         unauthorised = await h.imagine(prompt="y", provider="civitai")
         await h.idle()
-        content = h.original(unauthorised).content or ""
-        assert "refused the bot's API token" in content and "CIVITAI_API_TOKEN" in content
+        shown = render(h.original(unauthorised).content or "").text  # as the member reads it
+        assert "refused the bot's API token" in shown and "CIVITAI_API_TOKEN" in shown
         posts = [r for r in fake_civitai.requests if r.method == "POST"]
         assert len(posts) == 2  # neither was retried
         for interaction in (refused, unauthorised):

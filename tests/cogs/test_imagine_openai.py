@@ -11,6 +11,7 @@ from typing import Any
 
 from PIL import Image
 
+from tests.discord_markdown import render
 from tests.fakes.cdn import FakeCDN
 from tests.fakes.discord import FakeDiscord, FakeMessage, Interaction
 from tests.fakes.fal import FakeFal, Script
@@ -188,8 +189,8 @@ async def test_an_empty_account_and_a_wrong_key_fail_with_a_clear_reason(
         fake_openai.keys.clear()
         refused = await h.imagine(prompt="b", provider="openai")
         await h.idle()
-        content = h.original(refused).content or ""
-        assert "refused the bot's key" in content and "OPENAI_API_KEY" in content
+        shown = render(h.original(refused).content or "").text  # as the member reads it
+        assert "refused the bot's key" in shown and "OPENAI_API_KEY" in shown
         assert len(fake_openai.posts) == 2  # neither was retried
 
 

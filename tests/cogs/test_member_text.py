@@ -72,6 +72,22 @@ async def test_a_prompts_links_and_mentions_stay_text_in_the_failure_notice(
         assert job is not None and (job.state, job.quota_state) == ("failed", "refunded")
 
 
+async def test_a_providers_reason_quoting_the_prompt_stays_text_in_the_failure_notice(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(
+        None,
+        Script(queue_s=0.1, run_s=0.2, fail=validation_failure("prompt", f"refused: {PROMPT}")),
+    )
+    async with running_bot(fake_discord, db_path) as h:
+        interaction = await h.imagine(prompt="a quiet lake")
+        await h.idle()
+        final = render(h.original(interaction).content or "")
+        assert f"refused: {PROMPT}" in final.text
+        assert all(text == target for text, target in final.links), final.links
+        assert not any("123456789012345678" in m or "everyone" in m for m in final.mentions)
+
+
 @pytest.mark.parametrize("phase", ["waiting", "running"])
 async def test_a_prompts_links_and_mentions_stay_text_in_the_cancel_notice(
     fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path, phase: str
