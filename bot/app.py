@@ -158,6 +158,12 @@ class ArtFactoryBot(commands.AutoShardedBot):
             synced = await self.tree.sync()
             log.info("synced %d global commands", len(synced))
 
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction, command: object
+    ) -> None:
+        """A command answered: its journal entry (if it deferred) is settled."""
+        self.intake.settle(interaction.id)
+
     async def close(self) -> None:
         if self._recovery is not None:
             self._recovery.cancel()
@@ -207,3 +213,4 @@ class ArtFactoryTree(app_commands.CommandTree["ArtFactoryBot"]):
             )
             message = UNEXPECTED_ERROR
         await send_ephemeral(interaction, message)
+        self.client.intake.settle(interaction.id)  # answered: nothing left to recover

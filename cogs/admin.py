@@ -19,7 +19,7 @@ from bot.app import ArtFactoryBot
 from bot.delivery.text import escape, inline_code
 from bot.moderation.admin import DURATION_FORMAT
 from cogs.ui.admin_settings import AdminSettings
-from cogs.ui.interactions import send_ephemeral
+from cogs.ui.interactions import defer_journalled, send_ephemeral
 
 FilterKind = Literal["word", "regex"]
 Images = app_commands.Range[int, 0, 10_000]
@@ -50,7 +50,7 @@ class AdminGroup(app_commands.Group):
                 "Sorry, /admin is for members with the Manage Server permission."
             )
         # Every answer is private and most read the database: acknowledge before any of that.
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer_journalled(interaction, ephemeral=True)
         return True
 
     @staticmethod

@@ -20,7 +20,7 @@ from discord.ext import commands
 from bot.app import ArtFactoryBot
 from bot.community.gallery import STAR, TopEntry, has_images
 from bot.delivery.text import quote
-from cogs.ui.interactions import send_ephemeral
+from cogs.ui.interactions import defer_journalled, send_ephemeral
 from cogs.ui.share import ShareButton
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class Gallery(commands.Cog):
         period: Literal["day", "week", "month"] = "week",
     ) -> None:
         assert interaction.guild_id is not None
-        await interaction.response.defer(thinking=True)  # before the database is read
+        await defer_journalled(interaction, ephemeral=False)  # before the database is read
         entries = (await self.service.top(interaction.guild_id, period))[:10]
         if not entries:
             with contextlib.suppress(discord.HTTPException):

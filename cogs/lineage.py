@@ -20,7 +20,7 @@ from bot.errors import InvalidRequest
 from bot.jobs.model import JobKind, JobState
 from bot.providers.request import GenerationRequest
 from cogs.ui.custom_ids import LINEAGE_PAGE, LINEAGE_PAGE_TEMPLATE, custom_id
-from cogs.ui.interactions import send_ephemeral
+from cogs.ui.interactions import defer_journalled, send_ephemeral
 from db.jobs import JobRow
 
 # Reading the result message for the thumbnail happens after the acknowledgement; a late read
@@ -155,7 +155,7 @@ class LineageCog(commands.Cog):
     @app_commands.guild_only()
     @app_commands.describe(job="A job number (like 123) or a link to a result message")
     async def lineage(self, interaction: discord.Interaction, job: str) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer_journalled(interaction, ephemeral=True)
         found = await self.bot.lineage.find_job(job, interaction.guild_id)
         lineage = await self.bot.lineage.lineage(found)
         start = len(lineage.chain) - 1  # open on the asked-for job

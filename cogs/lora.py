@@ -18,7 +18,7 @@ from bot.delivery.text import escape
 from bot.jobs.model import Origin
 from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, RequestOptions
 from cogs.ui.choices import provider_choices
-from cogs.ui.interactions import send_ephemeral, start_job
+from cogs.ui.interactions import defer_journalled, send_ephemeral, start_job
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
 Scale = app_commands.Range[float, -4.0, 4.0]
@@ -130,7 +130,7 @@ class Loras(commands.Cog):
     @library.command(name="list", description="The LoRAs this server has")
     async def list_loras(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer_journalled(interaction, ephemeral=True)
         rows = await self.bot.loras.loras(interaction.guild_id, limit=100)
         if not rows:
             await send_ephemeral(
@@ -151,7 +151,7 @@ class Loras(commands.Cog):
     @library.command(name="info", description="Details of one LoRA")
     async def info(self, interaction: discord.Interaction, name: str) -> None:
         assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer_journalled(interaction, ephemeral=True)
         row = await self.bot.loras.lora(interaction.guild_id, name)
         await send_ephemeral(
             interaction,
@@ -181,7 +181,7 @@ class Loras(commands.Cog):
         if not await self._can_manage(interaction):
             return
         assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer_journalled(interaction, ephemeral=True)
         row = await self.bot.loras.add_lora(
             interaction.guild_id,
             name=name,
@@ -198,7 +198,7 @@ class Loras(commands.Cog):
         if not await self._can_manage(interaction):
             return
         assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer_journalled(interaction, ephemeral=True)
         await self.bot.loras.remove_lora(interaction.guild_id, name)
         await send_ephemeral(interaction, f"Removed **{escape(name)}** from this server's LoRAs.")
 

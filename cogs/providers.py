@@ -10,6 +10,7 @@ from bot.app import ArtFactoryBot
 from bot.config import Config, ProviderConfig
 from bot.ops.health import ProviderHealth
 from bot.providers.capabilities import PROVIDER_CAPABILITIES, Capabilities
+from cogs.ui.interactions import defer_journalled
 
 HEALTH_WINDOW_S = 24 * 3600
 
@@ -90,7 +91,7 @@ class ProvidersCog(commands.Cog):
         name="providers", description="Which image services this bot uses, and how they're doing"
     )
     async def providers(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)  # before the ledger
+        await defer_journalled(interaction, ephemeral=True)  # before the ledger
         health = await self.bot.provider_health.recent(HEALTH_WINDOW_S)
         await interaction.edit_original_response(embed=providers_embed(self.bot.config, health))
 

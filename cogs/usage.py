@@ -9,6 +9,7 @@ from discord.ext import commands
 
 from bot.app import ArtFactoryBot
 from bot.moderation.admin import ServerUsage
+from cogs.ui.interactions import defer_journalled
 
 
 def _money(amount: float, currency: str) -> str:
@@ -56,7 +57,7 @@ class UsageCog(commands.Cog):
 
     @app_commands.command(name="usage", description="How many images you have left today")
     async def usage(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer_journalled(interaction, ephemeral=True)
         roles = tuple(r.id for r in getattr(interaction.user, "roles", ()))
         usage = await self.bot.jobs.usage(interaction.user.id, interaction.guild_id, roles)
         content = (

@@ -206,3 +206,8 @@ def lost_notice(what: str) -> str:
         f"⚠️ {what} didn't go through: the bot restarted before it was recorded. "
         "Nothing was charged — please run it again."
     )
+
+
+def unanswered_notice(what: str) -> str:
+    """A command that only answers, acknowledged just before a crash (bot/jobs/journal.py)."""
+    return f"⚠️ The bot restarted before it could answer {what}: please run it again."

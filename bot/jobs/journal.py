@@ -29,7 +29,7 @@ from typing import Any
 
 import discord
 
-from bot.delivery.text import lost_notice
+from bot.delivery.text import lost_notice, unanswered_notice
 from bot.jobs.model import Origin
 
 log = logging.getLogger(__name__)
@@ -64,23 +64,31 @@ class Acknowledged:
     origin: Origin  # `message_id` once the acknowledgement is known to have landed
     what: str  # "`/imagine`", "the button you clicked": how the member knows which it was
     command: bool = True  # a slash or context-menu command (not a button or a form)
+    job: bool = True  # it starts a job (else it only answers: nothing was charged either way)
 
     @property
     def interaction_id(self) -> int:
         return self.origin.interaction_id or 0
 
     @classmethod
-    def of(cls, interaction: discord.Interaction[Any], received_at: float) -> Acknowledged:
+    def of(
+        cls, interaction: discord.Interaction[Any], received_at: float, *, job: bool = True
+    ) -> Acknowledged:
         command = interaction.type is discord.InteractionType.application_command
-        return cls(origin_of(interaction, received_at), _describe(interaction), command)
+        return cls(origin_of(interaction, received_at), _describe(interaction), command, job)
 
     def to_json(self) -> dict[str, Any]:
         origin = {k: v for k, v in asdict(self.origin).items() if k != "role_ids"}
-        return {"origin": origin, "what": self.what, "command": self.command}
+        return {"origin": origin, "what": self.what, "command": self.command, "job": self.job}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Acknowledged:
-        return cls(Origin(**data["origin"]), str(data["what"]), bool(data.get("command", True)))
+        return cls(
+            Origin(**data["origin"]),
+            str(data["what"]),
+            bool(data.get("command", True)),
+            bool(data.get("job", True)),
+        )
 
 
 def _describe(interaction: discord.Interaction[Any]) -> str:
@@ -209,7 +217,7 @@ async def answer_lost(client: discord.Client, entry: Acknowledged) -> None:
     """Replace the stranded "thinking…" with a clear answer (or, once the token has expired,
     reply in the channel). An interaction whose acknowledgement never reached Discord has no
     message to replace: Discord already told the member it did not respond."""
-    text = lost_notice(entry.what)
+    text = lost_notice(entry.what) if entry.job else unanswered_notice(entry.what)
     origin = entry.origin
     # The message to replace: the one the acknowledgement made, when that is known; else a
     # command's "@original" (its "thinking…", or nothing if the acknowledgement never landed).

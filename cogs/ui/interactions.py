@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import discord
@@ -85,3 +85,31 @@ async def _acknowledge_and_create(
             await interaction.delete_original_response()
         await send_ephemeral(interaction, UNEXPECTED_ERROR)
         return None
+
+
+async def defer_journalled(interaction: discord.Interaction, *, ephemeral: bool) -> None:
+    """Acknowledge with "thinking…", noted in the journal first, so a crash before the answer
+    is answered at the next start. Settled when the command completes or its error is answered
+    (`ArtFactoryBot.on_app_command_completion`, `ArtFactoryTree.on_error`), or by
+    `journalled` for buttons."""
+    bot: ArtFactoryBot = interaction.client  # type: ignore[assignment]
+    bot.intake.begin(Acknowledged.of(interaction, time.time(), job=False))
+    callback = await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    if callback is not None and callback.message_id is not None:
+        bot.intake.acknowledged(interaction.id, callback.message_id)
+
+
+@contextlib.asynccontextmanager
+async def journalled(interaction: discord.Interaction, *, ephemeral: bool) -> AsyncIterator[None]:
+    """`defer_journalled` for a button's callback: settled when the block ends (a shutdown
+    leaves it open, for the next start to answer)."""
+    bot: ArtFactoryBot = interaction.client  # type: ignore[assignment]
+    await defer_journalled(interaction, ephemeral=ephemeral)
+    try:
+        yield
+    except asyncio.CancelledError:
+        raise
+    except BaseException:
+        bot.intake.settle(interaction.id)
+        raise
+    bot.intake.settle(interaction.id)

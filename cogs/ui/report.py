@@ -30,7 +30,7 @@ from cogs.ui.custom_ids import (
     REPORT_TEMPLATE,
     custom_id,
 )
-from cogs.ui.interactions import send_ephemeral
+from cogs.ui.interactions import journalled, send_ephemeral
 from cogs.ui.share import remove_gallery_posts
 
 if TYPE_CHECKING:
@@ -96,9 +96,12 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=REPO
         return cls(int(match["job_id"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        async with journalled(interaction, ephemeral=True):
+            await self._report(interaction)
+
+    async def _report(self, interaction: discord.Interaction[Any]) -> None:
         bot = _bot(interaction)
         reports = bot.reports
-        await interaction.response.defer(ephemeral=True, thinking=True)
         message = interaction.message
         try:
             case = await reports.open(

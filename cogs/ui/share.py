@@ -19,7 +19,7 @@ from bot.delivery.messenger import discord_files
 from bot.delivery.text import quote, result_link
 from bot.errors import ArtFactoryError
 from cogs.ui.custom_ids import SHARE, SHARE_TEMPLATE, custom_id
-from cogs.ui.interactions import send_ephemeral
+from cogs.ui.interactions import journalled, send_ephemeral
 
 if TYPE_CHECKING:
     from bot.app import ArtFactoryBot
@@ -63,9 +63,12 @@ class ShareButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=SHARE
         return cls(int(match["job_id"]), int(match["index"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        async with journalled(interaction, ephemeral=True):
+            await self._share(interaction)
+
+    async def _share(self, interaction: discord.Interaction[Any]) -> None:
         bot: ArtFactoryBot = interaction.client
         gallery = bot.gallery
-        await interaction.response.defer(ephemeral=True, thinking=True)
         message = interaction.message
         try:
             draft = await gallery.draft(

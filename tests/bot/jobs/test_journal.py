@@ -189,3 +189,60 @@ async def test_a_button_left_open_is_answered_in_the_channel_never_over_the_resu
         "<@4001> ⚠️ the button you clicked didn't go through: the bot restarted before it was "
         "recorded. Nothing was charged — please run it again."
     )
+
+
+async def test_a_private_answer_killed_at_its_acknowledgement_is_answered_after_restart(
+    fake_fal: FakeFal, tmp_path: Path
+) -> None:
+    fake_discord = FakeDiscord()
+    await fake_discord.start()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[discord]\napi_base = "{fake_discord.api_base}"\n'
+        f'dev_guild_id = {fake_discord.guild_id}\n[database]\npath = "{tmp_path / "bot.db"}"\n',
+        encoding="utf-8",
+    )
+    first = await start_bot_process(config)
+    second: asyncio.subprocess.Process | None = None
+    try:
+        async with asyncio.timeout(30):
+            await fake_discord.identified.wait()
+            while "usage" not in fake_discord.commands:
+                await asyncio.sleep(0.05)
+        fake_discord.inject("POST", CALLBACK, status=200, hold_s=30)
+        interaction = await fake_discord.send_interaction("usage", [])
+        async with asyncio.timeout(20):
+            while interaction.original() is None:
+                await asyncio.sleep(0.02)
+        first.kill()
+        await first.wait()
+        fake_discord.identified.clear()
+        second = await start_bot_process(config)
+        async with asyncio.timeout(40):
+            while "restarted" not in (interaction.original().content or ""):  # type: ignore[union-attr]
+                await asyncio.sleep(0.05)
+        answer = interaction.original()
+        assert answer is not None and answer.ephemeral and not answer.loading
+        assert answer.content == (
+            "⚠️ The bot restarted before it could answer `/usage`: please run it again."
+        )
+    finally:
+        for process in (first, second):
+            if process is not None and process.returncode is None:
+                process.kill()
+                await process.wait()
+        await fake_discord.close()
+
+
+async def test_every_acknowledged_command_is_settled_once_answered(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, Script(queue_s=0.1, run_s=0.2, steps=2))
+    async with running_bot(fake_discord, db_path) as h:
+        await h.imagine(prompt="a kite")
+        for name in ("usage", "providers"):
+            await fake_discord.send_interaction(name, [])
+        await fake_discord.send_interaction("loras", [{"name": "list", "type": 1}])
+        await fake_discord.send_interaction("gallery", [{"name": "top", "type": 1}])
+        await h.idle()
+        assert h.bot.intake.pending == 0
