@@ -28,15 +28,22 @@ class Capabilities:
     seed: bool = True
     steps: bool = True
     guidance: bool = True
-    # Ratios that depend on the model: (model id prefix, ratios), first match wins; models
-    # that match none get `aspect_ratios`.
+    # Ratios that depend on the model family: (family, ratios), first match wins; models of
+    # no listed family get `aspect_ratios`.
     model_aspect_ratios: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def aspect_ratios_for(self, model: str) -> tuple[str, ...]:
-        for prefix, ratios in self.model_aspect_ratios:
-            if model.startswith(prefix):
+        for family, ratios in self.model_aspect_ratios:
+            if in_family(model, family):
                 return ratios
         return self.aspect_ratios
+
+
+def in_family(model: str, family: str) -> bool:
+    """Whether a model id names that family however a server spells it: a proxy's
+    `openai/gpt-image-1.5`, OpenAI's alias `chatgpt-image-latest` and `gpt-image-1` are all
+    GPT image models. The family is looked for in the id's last path segment."""
+    return family in model.rsplit("/", 1)[-1].lower()
 
 
 PROVIDER_CAPABILITIES: dict[str, Capabilities] = {

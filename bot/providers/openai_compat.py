@@ -51,7 +51,7 @@ from bot.providers.base import (
     parse_retry_after,
     trim_reason,
 )
-from bot.providers.capabilities import PROVIDER_CAPABILITIES
+from bot.providers.capabilities import PROVIDER_CAPABILITIES, in_family
 from bot.providers.request import GenerationRequest
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -62,7 +62,7 @@ SIZES: dict[str, str] = {
     "3:2": "1536x1024",
     "2:3": "1024x1536",
 }
-# Models that draw fewer images per call than a job may ask for (prefix → max n).
+# Models that draw fewer images per call than a job may ask for (family → max n).
 MAX_N: tuple[tuple[str, int], ...] = (("dall-e-3", 1),)
 DEFAULT_MAX_N = 10
 NO_PROGRESS = "(this API reports no progress until the images are done)"
@@ -70,8 +70,8 @@ _NOT_RETRYABLE_429 = {"insufficient_quota", "billing_hard_limit_reached", "billi
 
 
 def max_n(model: str) -> int:
-    for prefix, limit in MAX_N:
-        if model.startswith(prefix):
+    for family, limit in MAX_N:
+        if in_family(model, family):
             return limit
     return DEFAULT_MAX_N
 
@@ -132,7 +132,7 @@ class OpenAIImagesProvider(Provider):
             "n": request.count,
             "size": SIZES[request.aspect_ratio],
         }
-        if request.model.startswith("dall-e"):
+        if in_family(request.model, "dall-e"):
             arguments["response_format"] = "url"
         return arguments
 

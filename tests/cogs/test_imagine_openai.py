@@ -272,3 +272,25 @@ async def test_a_down_images_api_moves_the_job_to_a_fallback_provider(
         assert (job.provider, job.fallback_from, job.state) == ("fal", "openai", "done")
         assert "fallback: openai was down" in (h.original(refused).content or "")
     assert [app for app, _, _ in fake_fal.submits] == ["fal-ai/flux/dev", "fal-ai/flux/dev"]
+
+
+async def test_a_gpt_image_model_under_another_name_gets_the_gpt_image_sizes(
+    fake_discord: FakeDiscord, fake_openai: FakeOpenAIImages, db_path: Path
+) -> None:
+    # A LiteLLM proxy names it "openai/gpt-image-1.5"; OpenAI's own alias is
+    # "chatgpt-image-latest". Both draw GPT image sizes, not the retired DALL·E ones.
+    from tests.fakes.openai_images import GPT_IMAGE
+
+    fake_openai.models["openai/gpt-image-1.5"] = GPT_IMAGE
+    fake_openai.models["chatgpt-image-latest"] = GPT_IMAGE
+    extra = {"model": "openai/gpt-image-1.5", "models": ["chatgpt-image-latest"]}
+    async with running_bot(fake_discord, db_path, **providers(fake_openai, **extra)) as h:
+        for model in ("openai/gpt-image-1.5", "chatgpt-image-latest"):
+            await h.imagine(prompt="a boat", provider="openai", model=model, aspect_ratio="2:3")
+        await h.idle()
+        sizes = {(g.body["model"], g.body["size"]) for g in fake_openai.generations}
+        assert sizes == {
+            ("openai/gpt-image-1.5", "1024x1536"),
+            ("chatgpt-image-latest", "1024x1536"),
+        }
+        assert all("response_format" not in g.body for g in fake_openai.generations)
