@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot
+from bot.delivery.text import short_prompt
 from bot.errors import InvalidRequest
 from bot.jobs.model import Origin
 from bot.providers.request import (
@@ -21,6 +22,7 @@ from bot.providers.request import (
 )
 from cogs.ui.interactions import start_job
 
+CHOICE_LIMIT = 100  # Discord's limit for a choice's name and its value
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
 ProviderName = Literal["fal", "replicate", "civitai", "openai"]
 
@@ -107,8 +109,11 @@ class Imagine(commands.Cog):
         choices = []
         for name in names:
             for model_id in config.providers[name].allowed_models():
-                if current.lower() in model_id.lower():
-                    choices.append(app_commands.Choice(name=f"{model_id} ({name})", value=model_id))
+                # Discord refuses the whole list if one choice's name or value is over 100
+                # characters: a longer id can still be typed, just not offered.
+                if current.lower() in model_id.lower() and len(model_id) <= CHOICE_LIMIT:
+                    label = short_prompt(f"{model_id} ({name})", CHOICE_LIMIT)
+                    choices.append(app_commands.Choice(name=label, value=model_id))
         return choices[:25]
 
 

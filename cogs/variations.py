@@ -67,7 +67,9 @@ class Variations(commands.Cog):
     async def strength_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        typed = [app_commands.Choice(name=current, value=current)] if current else []
+        # What was typed is offered back as is (a number), when Discord can take it as a choice.
+        fits = 0 < len(current) <= 100
+        typed = [app_commands.Choice(name=current, value=current)] if fits else []
         return [c for c in STRENGTH_CHOICES if current.lower() in c.value] + typed[:1]
 
     @variations.autocomplete("provider")

@@ -283,3 +283,24 @@ async def test_images_over_the_attachment_limit_are_re_encoded_to_fit(
         (image,) = assert_valid_images(message, 1)
         assert len(message.attachments[0].data) <= 60_000
         assert image.format == "JPEG"
+
+
+async def test_model_choices_fit_discords_100_character_limit(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    long_id = "fal-ai/" + "x" * 90  # 97 characters: with " (fal)" its name would be 103
+    too_long = "fal-ai/" + "y" * 100  # 107: can't be a choice's value at all
+    fal = {"models": ["fal-ai/flux/dev", long_id, too_long]}
+    async with running_bot(fake_discord, db_path, providers={"fal": fal}) as h:
+        asked = await fake_discord.send_autocomplete(
+            "imagine", [{"name": "prompt", "type": 3, "value": "p"}, {**MODEL_OPTION}]
+        )
+        await h.settled()
+        (callback,) = asked.callbacks()
+        assert callback.status == 200, callback
+        choices = asked.autocomplete_choices or []
+        assert [c["value"] for c in choices] == ["fal-ai/flux/dev", long_id]
+        assert all(len(c["name"]) <= 100 for c in choices)
+
+
+MODEL_OPTION = {"name": "model", "type": 3, "value": "", "focused": True}
