@@ -155,3 +155,13 @@ def check_options(
 def _ratios(config: Config, provider: str, model: str | None) -> tuple[str, ...]:
     caps = PROVIDER_CAPABILITIES[provider]
     return caps.aspect_ratios_for(model or config.providers[provider].model)
+
+
+# The LoRA weights each provider's LoRA model takes (fal's `LoraWeight.scale`, cog-flux's
+# `lora_scale`); elsewhere the bot's own bounds.
+LORA_SCALES: dict[str, tuple[float, float]] = {"fal": (0.0, 4.0), "replicate": (-1.0, 3.0)}
+DEFAULT_LORA_SCALE = (-4.0, 4.0)
+
+
+def lora_scale_range(provider: str) -> tuple[float, float]:
+    return LORA_SCALES.get(provider, DEFAULT_LORA_SCALE)

@@ -17,6 +17,7 @@ from bot.providers.catalogue import (
     MODE_NAMES,
     check_capabilities,
     check_options,
+    lora_scale_range,
     mode_model,
     model_limits,
 )
@@ -105,7 +106,8 @@ def build_request(
         steps=steps is not None,
         guidance=guidance is not None,
     )
-    _check_values(seed, mode, image_id, strength, loras, upscale_factor)
+    _check_values(seed, mode, image_id, strength, upscale_factor)
+    _check_lora_scales(provider, model, loras)
     _check_limits(provider, model, steps, guidance)
     return GenerationRequest(
         prompt=prompt,
@@ -208,7 +210,6 @@ def _check_values(
     mode: Mode,
     image_id: int | None,
     strength: float | None,
-    loras: tuple[LoraRef, ...],
     upscale_factor: int | None,
 ) -> None:
     if seed is not None and not 0 <= seed <= MAX_SEED:
@@ -217,14 +218,20 @@ def _check_values(
         raise InvalidRequest("This needs an input image.")
     if strength is not None and not 0.05 <= strength <= 1.0:
         raise InvalidRequest(f"strength must be between 0.05 and 1.0 (got {strength:g}).")
-    for lora in loras:
-        if not -4.0 <= lora.scale <= 4.0:
-            raise InvalidRequest(
-                f"The scale of LoRA {escape(lora.name or lora.path)} must be between -4 and 4 "
-                f"(got {lora.scale:g})."
-            )
     if upscale_factor is not None and upscale_factor not in (2, 4):
         raise InvalidRequest("The upscale factor must be 2 or 4.")
+
+
+def _check_lora_scales(provider: str, model: str, loras: tuple[LoraRef, ...]) -> None:
+    """Each LoRA's weight within what the provider's LoRA model takes, before anything is
+    charged (the provider would refuse it only after)."""
+    low, high = lora_scale_range(provider)
+    for lora in loras:
+        if not low <= lora.scale <= high:
+            raise InvalidRequest(
+                f"LoRA scale must be between {low:g} and {high:g} on {model} "
+                f"(got {lora.scale:g} for {escape(lora.name or lora.path)})."
+            )
 
 
 def _check_limits(provider: str, model: str, steps: int | None, guidance: float | None) -> None:

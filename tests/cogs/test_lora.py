@@ -260,3 +260,38 @@ async def test_lora_follows_the_server_default_provider_unless_it_takes_too_few_
         job = await h.job_for(two)
         assert job is not None and (job.provider, job.state) == ("fal", "done")
         assert len(fake_replicate.creates) == 1
+
+
+LINK = "https://example.org/weights/detail.safetensors"
+
+
+async def test_a_lora_scale_fal_does_not_take_is_refused_before_anything_is_charged(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    async with running_bot(fake_discord, db_path) as h:
+        asked = await fake_discord.send_interaction(
+            "lora", [opt("prompt", "p"), opt("lora", LINK), opt("scale", -3.0)]
+        )
+        text = await answer(h, asked)
+        assert "LoRA scale must be between 0 and 4 on fal-ai/flux-lora (got -3 for" in text
+        assert fake_fal.submits == []
+        assert await h.job_for(asked) is None
+
+
+async def test_a_lora_scale_replicate_does_not_take_is_refused_before_anything_is_charged(
+    fake_discord: FakeDiscord, fake_replicate: FakeReplicate, db_path: Path
+) -> None:
+    async with running_bot(fake_discord, db_path) as h:
+        asked = await fake_discord.send_interaction(
+            "lora",
+            [
+                opt("prompt", "p"),
+                opt("lora", LINK),
+                opt("scale", 3.5),
+                opt("provider", "replicate"),
+            ],
+        )
+        text = await answer(h, asked)
+        assert "LoRA scale must be between -1 and 3 on black-forest-labs/flux-dev-lora" in text
+        assert fake_replicate.creates == []
+        assert await h.job_for(asked) is None
