@@ -195,7 +195,7 @@ class Derivations:
         request = GenerationRequest.from_json(parent.inputs_json)
         await self._loras.check_links(request.loras)
         if request.mode == "txt2img":
-            new = RequestOptions.inherited(request).build(self._config)
+            new = RequestOptions.inherited(request).fitted(self._config).build(self._config)
         else:  # an image-to-image result rerolls from the same input image, with a new seed
             new = replace(request, seed=None)
         return await self._jobs.create(new, origin, kind=JobKind.REROLL, parent=parent)
@@ -210,7 +210,7 @@ class Derivations:
             mode="img2img",
             strength=VARIATION_STRENGTH,
             loras=(),
-        )
+        ).fitted(self._config)
         options.build(self._config, image_id=0)  # the options first, as for any job
         url = self._image_url(parent, index, attachment_urls)
         return await self._create_with_image(
@@ -248,9 +248,8 @@ class Derivations:
             )
         else:
             options = RequestOptions.inherited(request)
-            new = replace(options, prompt=prompt, negative_prompt=negative_prompt).build(
-                self._config
-            )
+            remixed = replace(options, prompt=prompt, negative_prompt=negative_prompt)
+            new = remixed.fitted(self._config).build(self._config)
         return await self._jobs.create(new, origin, kind=JobKind.REMIX, parent=parent)
 
     async def mark_deleted(self, job_id: int) -> None:

@@ -26,6 +26,7 @@ class ModelLimits:
 
     max_steps: int = 50
     guidance: tuple[float, float] | None = (1.0, 20.0)
+    min_steps: int = 1
 
 
 def model_limits(provider: str, model: str) -> ModelLimits:
@@ -36,6 +37,8 @@ def model_limits(provider: str, model: str) -> ModelLimits:
         return ModelLimits(max_steps=50, guidance=(0.0, 10.0))
     if fast:
         return ModelLimits(max_steps=12, guidance=None)
+    if "image-to-image" in model:  # fal's img2img endpoints: num_inference_steps 10–50
+        return ModelLimits(max_steps=50, guidance=(1.0, 20.0), min_steps=10)
     return ModelLimits(max_steps=50, guidance=(1.0, 20.0))
 
 

@@ -6,7 +6,7 @@ and the allowed range, so the member can fix it in one go.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from bot.config import Config
@@ -236,9 +236,10 @@ def _check_lora_scales(provider: str, model: str, loras: tuple[LoraRef, ...]) ->
 
 def _check_limits(provider: str, model: str, steps: int | None, guidance: float | None) -> None:
     limits = model_limits(provider, model)
-    if steps is not None and not 1 <= steps <= limits.max_steps:
+    if steps is not None and not limits.min_steps <= steps <= limits.max_steps:
         raise InvalidRequest(
-            f"steps must be between 1 and {limits.max_steps} for {model} (got {steps})."
+            f"steps must be between {limits.min_steps} and {limits.max_steps} for {model} "
+            f"(got {steps})."
         )
     if guidance is not None:
         if limits.guidance is None:
@@ -288,6 +289,20 @@ class RequestOptions:
             image_id=image_id,
             upscale_factor=self.upscale_factor,
         )
+
+    def fitted(self, config: Config) -> RequestOptions:
+        """Inherited values moved into the target model's ranges: a derived job (a V button on
+        a 4-step schnell result goes to an image-to-image model that takes 10–50) adapts where
+        a member's own out-of-range choice is refused."""
+        if self.steps is None:
+            return self
+        provider = self.provider or config.generation.default_provider
+        if provider not in config.providers:
+            return self  # refused by `build`, with the reason
+        special = mode_model(config, provider, self.mode, has_loras=bool(self.loras))
+        model = special or self.model or config.providers[provider].model
+        limits = model_limits(provider, model)
+        return replace(self, steps=min(max(self.steps, limits.min_steps), limits.max_steps))
 
     @classmethod
     def inherited(cls, request: GenerationRequest) -> RequestOptions:

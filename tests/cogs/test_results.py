@@ -293,3 +293,26 @@ async def test_remix_forms_survive_a_restart_and_two_members_remixing_at_once(
         await h2.settled()
         assert stale.private_answers() == ["That result no longer exists."]
         assert len(fake_fal.submits) == 3
+
+
+async def test_a_variation_of_a_4_step_schnell_result_takes_the_image_models_fewest_steps(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    # fal-ai/flux/dev/image-to-image takes 10–50 steps: the parent's 4 are adapted, not refused.
+    fake_fal.script(None, QUICK)
+    async with running_bot(fake_discord, db_path) as h:
+        interaction = await h.imagine(
+            prompt="a fast fox", model="fal-ai/flux/schnell", steps=4, user_id=ALICE
+        )
+        await h.idle()
+        parent = await h.job_for(interaction)
+        assert parent is not None and parent.state == "done"
+        click = await fake_discord.send_component(
+            h.original(interaction), f"af:v:{parent.id}:1", user_id=BOB
+        )
+        await h.idle()
+        app_id, arguments, _ = fake_fal.submits[-1]
+        assert app_id == "fal-ai/flux/dev/image-to-image"
+        assert arguments["num_inference_steps"] == 10
+        child = await h.job_for(click)
+        assert child is not None and child.state == "done"

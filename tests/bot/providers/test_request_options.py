@@ -67,3 +67,22 @@ def test_a_fallback_keeps_the_options_on_the_other_provider() -> None:
         28,
     )
     assert moved.model == CONFIG.providers["replicate"].model
+
+
+def test_inherited_steps_are_moved_into_the_target_models_range() -> None:
+    variation = replace(RequestOptions.inherited(RESULT), model=None, mode="img2img")
+    assert variation.fitted(CONFIG).steps == 10  # fal's image-to-image takes 10–50
+
+
+def test_steps_already_in_range_are_kept() -> None:
+    assert RequestOptions.inherited(RESULT).fitted(CONFIG).steps == 4  # schnell takes 1–12
+
+
+def test_a_members_own_steps_out_of_the_models_range_are_refused() -> None:
+    import pytest
+
+    from bot.errors import InvalidRequest
+
+    options = RequestOptions(prompt="p", mode="img2img", steps=4)
+    with pytest.raises(InvalidRequest, match="steps must be between 10 and 50"):
+        options.build(CONFIG, image_id=1)
