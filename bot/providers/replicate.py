@@ -76,6 +76,10 @@ class ReplicateProvider(Provider):
             data["negative_prompt"] = request.negative_prompt
         if request.seed is not None:
             data["seed"] = request.seed
+            if "flux" in request.model:
+                # cog-flux's `go_fast` (fp8 weights, on by default) does not reproduce a seed
+                # exactly: a member who fixed one wants the same image again.
+                data["go_fast"] = False
         if request.steps is not None:
             data["num_inference_steps"] = request.steps
         if request.guidance is not None:

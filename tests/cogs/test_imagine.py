@@ -304,3 +304,16 @@ async def test_model_choices_fit_discords_100_character_limit(
 
 
 MODEL_OPTION = {"name": "model", "type": 3, "value": "", "focused": True}
+
+
+async def test_a_fixed_seed_on_replicate_flux_turns_go_fast_off_so_it_reproduces(
+    fake_discord: FakeDiscord, fake_replicate: FakeReplicate, db_path: Path
+) -> None:
+    fake_replicate.script(None, ReplicateScript(queue_s=0.1, run_s=0.2, steps=1))
+    async with running_bot(fake_discord, db_path) as h:
+        await h.imagine(prompt="seeded", provider="replicate", seed=42)
+        await h.imagine(prompt="random", provider="replicate")
+        await h.idle()
+        inputs = {i["prompt"]: i for _, i, _ in fake_replicate.creates}
+        assert inputs["seeded"]["seed"] == 42 and inputs["seeded"]["go_fast"] is False
+        assert "go_fast" not in inputs["random"]  # the model's default (fast) stays
