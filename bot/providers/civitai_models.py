@@ -364,9 +364,7 @@ def _info(model: dict[str, Any], version: dict[str, Any], page_url: str) -> Civi
     if not (isinstance(air, str) and AIR_PATTERN.match(air)):
         air = make_air(base_model, model_type, model_id, version_id)
     creator = model.get("creator")
-    commercial = model.get("allowCommercialUse")
-    if isinstance(commercial, str):
-        commercial = [commercial]
+    commercial = commercial_uses(model.get("allowCommercialUse"))
     words = version.get("trainedWords") or []
     download = version.get("downloadUrl")
     return CivitaiModelInfo(
@@ -380,7 +378,7 @@ def _info(model: dict[str, Any], version: dict[str, Any], page_url: str) -> Civi
         nsfw=bool(model.get("nsfw") or nested.get("nsfw")),
         nsfw_level=_int(model.get("nsfwLevel")) or _int(version.get("nsfwLevel")) or 0,
         creator=str(creator.get("username")) if isinstance(creator, dict) else None,
-        allow_commercial_use=tuple(str(c) for c in commercial or () if str(c) != "None"),
+        allow_commercial_use=commercial,
         allow_derivatives=bool(model.get("allowDerivatives", False)),
         allow_no_credit=bool(model.get("allowNoCredit", False)),
         allow_different_license=bool(model.get("allowDifferentLicense", False)),
@@ -388,6 +386,14 @@ def _info(model: dict[str, Any], version: dict[str, Any], page_url: str) -> Civi
         page_url=page_url,
         download_url=download if isinstance(download, str) else None,
     )
+
+
+def commercial_uses(value: Any) -> tuple[str, ...]:
+    """`allowCommercialUse`: a list, a set as a string (`"{Image,RentCivit}"`), or `"None"`."""
+    if isinstance(value, str):
+        value = value.strip().strip("{}").split(",")
+    uses = (str(v).strip() for v in value) if isinstance(value, list | tuple) else ()
+    return tuple(use for use in uses if use and use != "None")
 
 
 def _int(value: Any) -> int | None:

@@ -16,6 +16,7 @@ from bot.providers.civitai_models import (
     CivitaiModels,
     base_model_family,
     check_lora_fit,
+    commercial_uses,
     parse_ref,
     resolve,
 )
@@ -183,3 +184,20 @@ def test_references_and_families() -> None:
     assert base_model_family("Flux.1 S") == base_model_family("Flux.1 D") == "flux1"
     assert base_model_family("SD 1.4") == base_model_family("SD 1.5 LCM") == "sd1"
     assert base_model_family("Illustrious") != base_model_family("SDXL 1.0")
+
+
+@pytest.mark.parametrize(
+    ("served", "uses"),
+    [
+        (["Image", "Sell"], ("Image", "Sell")),
+        ("{Image,RentCivit}", ("Image", "RentCivit")),
+        ("Image", ("Image",)),
+        ("None", ()),
+        ("{}", ()),
+        (None, ()),
+    ],
+)
+def test_the_licences_commercial_uses_are_read_in_every_form_civitai_serves(
+    served: object, uses: tuple[str, ...]
+) -> None:
+    assert commercial_uses(served) == uses
