@@ -30,6 +30,11 @@ from bot.providers.capabilities import PROVIDER_CAPABILITIES
 from bot.providers.pacing import PollPacer
 from bot.providers.request import GenerationRequest
 
+# The cog-flux models whose published input schema has `go_fast`.
+GO_FAST_MODELS = frozenset(
+    f"black-forest-labs/flux-{name}" for name in ("dev", "schnell", "dev-lora", "schnell-lora")
+)
+
 
 class ReplicateProvider(Provider):
     name = "replicate"
@@ -76,7 +81,7 @@ class ReplicateProvider(Provider):
             data["negative_prompt"] = request.negative_prompt
         if request.seed is not None:
             data["seed"] = request.seed
-            if "flux" in request.model:
+            if request.model.split(":", 1)[0] in GO_FAST_MODELS:
                 # cog-flux's `go_fast` (fp8 weights, on by default) does not reproduce a seed
                 # exactly: a member who fixed one wants the same image again.
                 data["go_fast"] = False
