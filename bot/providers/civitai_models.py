@@ -20,9 +20,8 @@ Stable API for the commands (e.g. `/lora`):
 
 Calls: `GET {base}/api/v1/models/{modelId}` (name, type, nsfw, nsfwLevel, creator, licence
 flags and every version), and `GET {base}/api/v1/model-versions/{versionId}` only when the
-version asked for is not listed there. Redirects are followed by hand
-(`bot.moderation.netguard`): within the configured base's origin, or to a public https address,
-at most three hops, the token never carried off the base's origin.
+version asked for is not listed there. Redirects are followed by hand (`netguard`): within the
+base's origin or to a public https address, at most three hops, the token never leaving the base.
 """
 
 from __future__ import annotations

@@ -8,12 +8,16 @@ import json
 import signal
 import sqlite3
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.jobs.journal import Acknowledged, Intake, parse
 from bot.jobs.model import Origin
 from tests.bot.test_main import start_bot_process
-from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord, FakeMessage, Interaction
 from tests.fakes.fal import FakeFal, Script
 from tests.harness import running_bot
 
@@ -29,63 +33,83 @@ def _entry(interaction_id: int, received_at: float = 1e12) -> Acknowledged:
     return Acknowledged(Origin(3, None, 2, 1, interaction_id, "tok", received_at), "`/imagine`")
 
 
-async def test_a_command_killed_at_its_acknowledgement_is_answered_after_restart(
-    fake_fal: FakeFal, tmp_path: Path
-) -> None:
-    fake_discord = FakeDiscord()
-    await fake_discord.start()
+@dataclass
+class Restarted:
+    """A command whose acknowledgement Discord applied while the bot was SIGKILLed, and the
+    bot process started again after it."""
+
+    fake: FakeDiscord
+    interaction: Interaction
+    process: asyncio.subprocess.Process
+    db: Path
+
+
+@asynccontextmanager
+async def killed_at_ack(
+    tmp_path: Path, command: str, options: list[dict[str, Any]]
+) -> AsyncIterator[Restarted]:
+    fake = FakeDiscord()
+    await fake.start()
     db = tmp_path / "bot.db"
     config = tmp_path / "config.toml"
     config.write_text(
-        f'[discord]\napi_base = "{fake_discord.api_base}"\n'
-        f"dev_guild_id = {fake_discord.guild_id}\n"
+        f'[discord]\napi_base = "{fake.api_base}"\ndev_guild_id = {fake.guild_id}\n'
         f'[database]\npath = "{db}"\n[quotas]\nimages_per_user_per_day = 5\n',
         encoding="utf-8",
     )
-    first = await start_bot_process(config)
-    second: asyncio.subprocess.Process | None = None
+    processes = [await start_bot_process(config)]
     try:
         async with asyncio.timeout(30):
-            await fake_discord.identified.wait()
-            while "imagine" not in fake_discord.commands:
+            await fake.identified.wait()
+            while command not in fake.commands:
                 await asyncio.sleep(0.05)
         # Discord applies the acknowledgement ("thinking…") but the bot never hears back:
         # it dies at exactly that moment, before anything reached its ledger.
-        fake_discord.inject("POST", CALLBACK, status=200, hold_s=30)
-        interaction = await fake_discord.send_interaction(
-            "imagine", [{"name": "prompt", "type": 3, "value": "a lighthouse"}]
-        )
+        fake.inject("POST", CALLBACK, status=200, hold_s=30)
+        interaction = await fake.send_interaction(command, options)
         async with asyncio.timeout(20):
             while interaction.original() is None:
                 await asyncio.sleep(0.02)
-        first.kill()
-        await first.wait()
+        processes[0].kill()
+        await processes[0].wait()
         assert interaction.original().loading  # type: ignore[union-attr]
+        fake.identified.clear()
+        processes.append(await start_bot_process(config))
+        yield Restarted(fake, interaction, processes[-1], db)
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        await fake.close()
 
-        fake_discord.identified.clear()
-        second = await start_bot_process(config)
-        async with asyncio.timeout(40):
-            while "didn't go through" not in (interaction.original().content or ""):  # type: ignore[union-attr]
-                await asyncio.sleep(0.05)
-        answer = interaction.original()
-        assert answer is not None and not answer.loading
+
+async def shown_after_restart(interaction: Interaction, words: str) -> FakeMessage:
+    async with asyncio.timeout(40):
+        while words not in (interaction.original().content or ""):  # type: ignore[union-attr]
+            await asyncio.sleep(0.05)
+    answer = interaction.original()
+    assert answer is not None and not answer.loading
+    return answer
+
+
+async def test_a_command_killed_at_its_acknowledgement_is_answered_after_restart(
+    fake_fal: FakeFal, tmp_path: Path
+) -> None:
+    prompt = [{"name": "prompt", "type": 3, "value": "a lighthouse"}]
+    async with killed_at_ack(tmp_path, "imagine", prompt) as run:
+        answer = await shown_after_restart(run.interaction, "didn't go through")
         assert answer.content == (
             "⚠️ `/imagine` didn't go through: the bot restarted before it was recorded. "
             "Nothing was charged — please run it again."
         )
-        second.send_signal(signal.SIGTERM)
+        run.process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(10):
-            assert await second.wait() == 0
-        with sqlite3.connect(db) as conn:
+            assert await run.process.wait() == 0
+        with sqlite3.connect(run.db) as conn:
             assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (0,)
         assert fake_fal.submits == []
         assert parse((tmp_path / "bot.db-intake").read_text().splitlines()) == []
-    finally:
-        for process in (first, second):
-            if process is not None and process.returncode is None:
-                process.kill()
-                await process.wait()
-        await fake_discord.close()
 
 
 async def test_an_acknowledged_command_that_became_a_job_is_left_to_the_runner(
@@ -194,44 +218,12 @@ async def test_a_button_left_open_is_answered_in_the_channel_never_over_the_resu
 async def test_a_private_answer_killed_at_its_acknowledgement_is_answered_after_restart(
     fake_fal: FakeFal, tmp_path: Path
 ) -> None:
-    fake_discord = FakeDiscord()
-    await fake_discord.start()
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f'[discord]\napi_base = "{fake_discord.api_base}"\n'
-        f'dev_guild_id = {fake_discord.guild_id}\n[database]\npath = "{tmp_path / "bot.db"}"\n',
-        encoding="utf-8",
-    )
-    first = await start_bot_process(config)
-    second: asyncio.subprocess.Process | None = None
-    try:
-        async with asyncio.timeout(30):
-            await fake_discord.identified.wait()
-            while "usage" not in fake_discord.commands:
-                await asyncio.sleep(0.05)
-        fake_discord.inject("POST", CALLBACK, status=200, hold_s=30)
-        interaction = await fake_discord.send_interaction("usage", [])
-        async with asyncio.timeout(20):
-            while interaction.original() is None:
-                await asyncio.sleep(0.02)
-        first.kill()
-        await first.wait()
-        fake_discord.identified.clear()
-        second = await start_bot_process(config)
-        async with asyncio.timeout(40):
-            while "restarted" not in (interaction.original().content or ""):  # type: ignore[union-attr]
-                await asyncio.sleep(0.05)
-        answer = interaction.original()
-        assert answer is not None and answer.ephemeral and not answer.loading
+    async with killed_at_ack(tmp_path, "usage", []) as run:
+        answer = await shown_after_restart(run.interaction, "restarted")
+        assert answer.ephemeral
         assert answer.content == (
             "⚠️ The bot restarted before it could answer `/usage`: please run it again."
         )
-    finally:
-        for process in (first, second):
-            if process is not None and process.returncode is None:
-                process.kill()
-                await process.wait()
-        await fake_discord.close()
 
 
 async def test_every_acknowledged_command_is_settled_once_answered(
