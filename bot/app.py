@@ -30,6 +30,9 @@ from bot.moderation.preferences import Preferences
 from bot.ops.health import ProviderHealthReport
 from bot.options import check_options
 from bot.providers import Provider, build_providers
+from bot.providers.catalogue import catalogue_for
+from bot.providers.catalogue.refresh import load_cached, refresh
+from bot.providers.catalogue.sources import schema_sources
 from cogs.ui.cancel import progress_components
 from cogs.ui.interactions import UNEXPECTED_ERROR, send_ephemeral
 from cogs.ui.result_buttons import result_components
@@ -98,6 +101,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
         # discord.py would re-identify at gateway.discord.gg, not at the gateway api_base names.
         GatewayPin(self.http).install()
         self._recovery: asyncio.Task[int] | None = None
+        self.catalogue_refresh: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         self.db = await Database.open(
@@ -108,6 +112,14 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self.session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=120, connect=15),
             headers={"User-Agent": "ArtFactory (https://github.com/art-factory)"},
+        )
+        # The catalogue: the shipped snapshots, then the schemas read at an earlier start (so
+        # a resumed job maps onto what its model published), then a refresh in the background.
+        cached = await load_cached(catalogue_for(self.config), self.db.schemas)
+        if cached:
+            log.info("model catalogue: %d schema(s) from the last start", cached)
+        self.catalogue_refresh = asyncio.create_task(
+            self._refresh_catalogue(), name="catalogue-refresh"
         )
         self.providers = build_providers(self.config, self.session)
         self.messenger = Messenger(
@@ -147,6 +159,20 @@ class ArtFactoryBot(commands.AutoShardedBot):
                 recover(self, self.intake, stranded, became_jobs), name="intake-recovery"
             )
 
+    async def _refresh_catalogue(self) -> None:
+        """Each configured model's schema read from its provider now; the fallbacks are logged
+        one line each (bot/providers/catalogue/refresh.py)."""
+        sources = schema_sources(self.config, self.session)
+        try:
+            outcomes = await refresh(
+                catalogue_for(self.config), self.config, sources, self.db.schemas
+            )
+        except Exception:  # the snapshots and the cache stay in force
+            log.exception("model catalogue: the refresh failed")
+            return
+        live = sum(o.source == "live" for o in outcomes)
+        log.info("model catalogue: %d of %d schema(s) read from the providers", live, len(outcomes))
+
     async def sync_commands(self) -> None:
         guild_id = self.config.discord.dev_guild_id
         if guild_id:
@@ -165,9 +191,10 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self.intake.settle(interaction.id)
 
     async def close(self) -> None:
-        if self._recovery is not None:
-            self._recovery.cancel()
-            await asyncio.gather(self._recovery, return_exceptions=True)
+        for task in (self._recovery, self.catalogue_refresh):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self._resources_ready:
             await self.runner.stop()
             await self.audit.close()

@@ -7,6 +7,7 @@ the stores that hold every query, one per concern (created once, here):
 - `db.settings` (db/settings.py): server and channel settings, filters, quota tiers, bans;
 - `db.community` (db/community.py): reports, gallery shares and votes;
 - `db.stats` (db/stats.py): provider health and usage figures.
+- `db.schemas` (db/schemas.py): the model schemas the providers last published.
 
 Design notes:
 - One connection, in autocommit mode: aiosqlite runs every statement on one worker thread in
@@ -32,6 +33,7 @@ from db.community import CommunityStore
 from db.images import InputImageStore
 from db.jobs import JobStore
 from db.loras import LoraStore
+from db.schemas import SchemaStore
 from db.settings import SettingsStore
 from db.stats import StatsStore
 
@@ -64,6 +66,7 @@ class Database:
         self.settings = SettingsStore(self._conn)
         self.community = CommunityStore(self._conn)
         self.stats = StatsStore(self._conn)
+        self.schemas = SchemaStore(self._conn)
 
     @classmethod
     async def open(

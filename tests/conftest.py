@@ -3,6 +3,9 @@
 fal-client reads FAL_RUN_HOST / FAL_QUEUE_RUN_HOST when it is imported, and httpx loads
 SSL_CERT_FILE (which *replaces* the trust store) when fal-client makes its first client. So the
 fake fal's port and the throwaway CA are fixed here, before any test module imports the bot.
+aiohttp builds its default SSL context when it is imported, so SSL_CERT_FILE is set before the
+first import of aiohttp (the fakes below): the bot's own session then trusts the fake fal too
+(it reads the models' schemas from fal's platform API, `[providers.fal] models_base_url`).
 """
 
 from __future__ import annotations
@@ -13,21 +16,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.cdn import FakeCDN
-from tests.fakes.civitai import FakeCivitai
-from tests.fakes.discord import FakeDiscord
-from tests.fakes.fal import FakeFal
-from tests.fakes.openai_images import FakeOpenAIImages
-from tests.fakes.replicate import FakeReplicate
 from tests.fakes.tls import TLS, make_tls
 
 TLS_MATERIAL: TLS = make_tls()
-FAL_PORT = FakeFal.pick_port()
-os.environ["FAL_RUN_HOST"] = f"127.0.0.1:{FAL_PORT}"
-os.environ["FAL_QUEUE_RUN_HOST"] = f"127.0.0.1:{FAL_PORT}"
 os.environ["SSL_CERT_FILE"] = str(TLS_MATERIAL.ca_pem_path)
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 os.environ.pop("SSL_CERT_DIR", None)
+
+from tests.fakes.cdn import FakeCDN  # noqa: E402 (after SSL_CERT_FILE, see above)
+from tests.fakes.civitai import FakeCivitai  # noqa: E402
+from tests.fakes.discord import FakeDiscord  # noqa: E402
+from tests.fakes.fal import FakeFal  # noqa: E402
+from tests.fakes.openai_images import FakeOpenAIImages  # noqa: E402
+from tests.fakes.replicate import FakeReplicate  # noqa: E402
+
+FAL_PORT = FakeFal.pick_port()
+os.environ["FAL_RUN_HOST"] = f"127.0.0.1:{FAL_PORT}"
+os.environ["FAL_QUEUE_RUN_HOST"] = f"127.0.0.1:{FAL_PORT}"
 
 
 @pytest.fixture

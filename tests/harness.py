@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -119,13 +120,21 @@ class Harness:
 async def running_bot(
     discord_fake: FakeDiscord, db_path: Path, **config: Any
 ) -> AsyncIterator[Harness]:
+    fal_host = f"https://{os.environ.get('FAL_RUN_HOST', 'rest.fal.ai')}"
     raw = merge(
         {
             "discord": {"api_base": discord_fake.api_base, "dev_guild_id": discord_fake.guild_id},
             "database": {"path": str(db_path)},
             "generation": {"retry_base_delay_s": 0.05, "retry_total_s": 20},
             "providers": {
-                "fal": {"poll_interval_s": 0.2},
+                # fal-client's hosts follow FAL_RUN_HOST (tests/conftest.py); fal's storage
+                # and platform (model schemas) hosts are the bot's own settings, pointed at
+                # the same fake.
+                "fal": {
+                    "poll_interval_s": 0.2,
+                    "storage_url": fal_host,
+                    "models_base_url": fal_host,
+                },
                 "replicate": {"enabled": True, "poll_interval_s": 0.2},
             },
         },

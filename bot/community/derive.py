@@ -21,6 +21,7 @@ from bot.delivery.text import image_of
 from bot.errors import DeliveryError, InvalidRequest
 from bot.jobs.intake import JobService
 from bot.jobs.model import JobKind, JobState, Origin
+from bot.providers.catalogue import catalogue_for, check_options, require_entry
 from bot.providers.request import GenerationRequest, RequestOptions
 from db.database import Database
 from db.jobs import JobRow
@@ -239,18 +240,29 @@ class Derivations:
     ) -> int:
         request = GenerationRequest.from_json(parent.inputs_json)
         await self._loras.check_links(request.loras)
+        negative_prompt = (negative_prompt or "").strip() or None
+        if negative_prompt and not self.takes_negative_prompt(request):
+            entry = require_entry(self._config, request.provider, request.model)
+            check_options(self._config, entry, options=("negative_prompt",))
         if request.mode != "txt2img":
             new = replace(
                 request,
                 prompt=RequestOptions(prompt=prompt).build(self._config).prompt,
-                negative_prompt=(negative_prompt or "").strip() or None,
+                negative_prompt=negative_prompt,
                 seed=None,
             )
         else:
-            options = RequestOptions.inherited(request)
-            remixed = replace(options, prompt=prompt, negative_prompt=negative_prompt)
-            new = remixed.fitted(self._config).build(self._config)
+            # Inherited values adapt to the model; what the member typed in the form is checked.
+            options = RequestOptions.inherited(request).fitted(self._config)
+            new = replace(options, prompt=prompt, negative_prompt=negative_prompt).build(
+                self._config
+            )
         return await self._jobs.create(new, origin, kind=JobKind.REMIX, parent=parent)
+
+    def takes_negative_prompt(self, request: GenerationRequest) -> bool:
+        """Whether a remix of this result can take a negative prompt (its form offers one)."""
+        entry = catalogue_for(self._config).entry(request.provider, request.model)
+        return entry is not None and entry.takes("negative_prompt")
 
     async def mark_deleted(self, job_id: int) -> None:
         await self._db.jobs.mark_deleted(job_id)

@@ -20,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -215,7 +216,18 @@ class FalConfig(ProviderConfig):
     img2img_model: str = "fal-ai/flux/dev/image-to-image"
     lora_model: str = "fal-ai/flux-lora"
     upscale_model: str = "fal-ai/esrgan"
+    models_base_url: str = "https://api.fal.ai"  # fal's platform API: the models' schemas
     api_key_env: str = SECRET_ENV["fal"]
+    # fal's storage API (input images too large to send inline are uploaded through it). Its own
+    # setting: fal-client's upload hosts are fixed, not moved by FAL_RUN_HOST.
+    storage_url: str = "https://rest.fal.ai"
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_http_url(cls, url: str) -> str:
+        if not url.startswith(_HTTP):
+            raise ValueError(f'= {url!r} is not an http(s) URL: use e.g. "https://rest.fal.ai".')
+        return url
 
 
 class ReplicateConfig(ProviderConfig):
@@ -288,17 +300,16 @@ class QuotaConfig(Section):
 
 
 class CostConfig(Section):
-    """Estimated cost per image, by model first, then by provider (currency as configured)."""
+    """Estimated cost per image: the operator's price for the model first, then the model
+    catalogue's (USD only), then the operator's price for the provider
+    (`bot/providers/pricing.py`). The catalogue prices the shipped generation models; the
+    upscalers' defaults stay here, as fal bills esrgan per second and Replicate publishes no
+    price for real-esrgan."""
 
     currency: str = "USD"
     per_image: dict[str, Price] = Field(default_factory=lambda: {"fal": 0.025, "replicate": 0.025})
     per_model: dict[str, Price] = Field(
-        default_factory=lambda: {
-            "fal-ai/flux/schnell": 0.003,
-            "black-forest-labs/flux-schnell": 0.003,
-            "fal-ai/esrgan": 0.002,
-            "nightmareai/real-esrgan": 0.002,
-        }
+        default_factory=lambda: {"fal-ai/esrgan": 0.002, "nightmareai/real-esrgan": 0.002}
     )
 
 
@@ -367,6 +378,9 @@ class Config(BaseModel):
     secrets: Secrets
     costs: CostConfig = CostConfig()
     source: Path | None = None
+    # The model catalogue built for this config (bot.providers.catalogue.catalogue_for): derived
+    # from the providers' published schemas, not configured, so it is no field.
+    _catalogue: Any = PrivateAttr(default=None)
 
     @property
     def enabled_providers(self) -> tuple[str, ...]:

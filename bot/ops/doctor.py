@@ -16,6 +16,10 @@ clients and base URLs the bot uses:
   it and whether that checkpoint has workers right now).
 - openai: `GET {base_url}/models` (and whether the default model is listed).
 
+Then each configured fal and Replicate model's published input schema is read (the model
+catalogue, bot/providers/catalogue): a model whose schema can't be read and that has no shipped
+snapshot would not be offered, which fails the check.
+
 Nothing is generated and nothing is billed.
 """
 
@@ -29,6 +33,9 @@ import aiohttp
 from bot.config import MISSING_DISCORD_TOKEN, Config
 from bot.errors import ProviderError
 from bot.providers import build_providers
+from bot.providers.catalogue import catalogue_for
+from bot.providers.catalogue.refresh import refresh
+from bot.providers.catalogue.sources import schema_sources
 
 PROBE_TIMEOUT_S = 15.0
 
@@ -65,6 +72,7 @@ async def doctor(
                     echo(f"{name}: ok (no check available for this provider)")
                     continue
                 echo(f"{name}: ok" + (f" ({remark})" if remark else ""))
+            healthy = await check_catalogue(config, session, keyed, echo) and healthy
         finally:
             for provider in providers.values():
                 try:
@@ -72,6 +80,27 @@ async def doctor(
                 except Exception as exc:  # closing is best effort here
                     echo(f"{provider.name}: (could not close its client: {exc})")
     return 0 if healthy else 1
+
+
+async def check_catalogue(
+    config: Config, session: aiohttp.ClientSession, keyed: list[str], echo: Callable[[str], None]
+) -> bool:
+    """Every configured model's published schema read now: one line per model that falls back
+    to a snapshot, and a model with no schema at all (it would not be offered) is a problem.
+    Nothing is written: the running bot's cache is its own."""
+    sources = {n: s for n, s in schema_sources(config, session).items() if n in keyed}
+    outcomes = await refresh(catalogue_for(config), config, sources, None)
+    said = {
+        "cache": "using the schema read at an earlier start",
+        "snapshot": "using the snapshot shipped with the bot",
+        "none": "not offered: its schema could not be read",
+    }
+    for outcome in outcomes:
+        if outcome.source != "live":
+            echo(f"{outcome.provider}: {outcome.model}: {said[outcome.source]} ({outcome.reason})")
+    live = sum(o.source == "live" for o in outcomes)
+    echo(f"catalogue: {live} of {len(outcomes)} model schema(s) read from the providers")
+    return all(o.source != "none" for o in outcomes)
 
 
 async def check_discord(config: Config, session: aiohttp.ClientSession) -> tuple[bool, str]:

@@ -8,6 +8,7 @@ import aiohttp
 
 from bot.config import Config
 from bot.providers.base import Provider
+from bot.providers.catalogue import catalogue_for
 
 
 def build_providers(
@@ -17,6 +18,7 @@ def build_providers(
     every job. `session` is the bot's aiohttp session, used by the providers that have no SDK
     of their own (CivitAI)."""
     providers: dict[str, Provider] = {}
+    catalogue = catalogue_for(config)
     for name in config.enabled_providers:
         if only is not None and name not in only:
             continue
@@ -26,11 +28,16 @@ def build_providers(
         if name == "fal":
             from bot.providers.fal import FalProvider
 
-            providers[name] = FalProvider(key, poll_interval_s=interval)
+            providers[name] = FalProvider(
+                key,
+                poll_interval_s=interval,
+                catalogue=catalogue,
+                storage_url=getattr(settings, "storage_url", "https://rest.fal.ai"),
+            )
         elif name == "replicate":
             from bot.providers.replicate import ReplicateProvider
 
-            providers[name] = ReplicateProvider(key, poll_interval_s=interval)
+            providers[name] = ReplicateProvider(key, poll_interval_s=interval, catalogue=catalogue)
         elif name == "civitai":
             from bot.providers.civitai import CivitaiProvider
             from bot.providers.civitai_models import CivitaiModels

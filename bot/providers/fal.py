@@ -32,20 +32,11 @@ from bot.providers.base import (
     trim_reason,
 )
 from bot.providers.capabilities import PROVIDER_CAPABILITIES
+from bot.providers.catalogue import Catalogue, model_input
+from bot.providers.fal_storage import FalStorage
 from bot.providers.fal_stream import StatusStreams, update_for
 from bot.providers.pacing import PollPacer
 from bot.providers.request import GenerationRequest
-
-IMAGE_SIZES: dict[str, str | dict[str, int]] = {
-    "1:1": "square_hd",
-    "16:9": "landscape_16_9",
-    "9:16": "portrait_16_9",
-    "4:3": "landscape_4_3",
-    "3:4": "portrait_4_3",
-    "3:2": {"width": 1216, "height": 816},
-    "2:3": {"width": 816, "height": 1216},
-    "21:9": {"width": 1536, "height": 656},
-}
 
 
 def _disable_client_retries() -> None:
@@ -60,45 +51,29 @@ class FalProvider(Provider):
     name = "fal"
     capabilities = PROVIDER_CAPABILITIES["fal"]
 
-    def __init__(self, key: str, *, poll_interval_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        key: str,
+        *,
+        poll_interval_s: float = 0.5,
+        catalogue: Catalogue | None = None,
+        storage_url: str = "https://rest.fal.ai",
+    ) -> None:
+        self._catalogue = catalogue or Catalogue.shipped()
         _disable_client_retries()
         self._client = fal_client.AsyncClient(key=key)
         self._poll_interval_s = poll_interval_s
         self._handles: dict[str, AsyncRequestHandle] = {}
         self._streams = StatusStreams()
+        self._storage = FalStorage(self._client, storage_url)
 
     def build_input(self, request: GenerationRequest, image: str | None = None) -> dict[str, Any]:
-        if request.mode == "upscale":
-            return {
-                "image_url": image,
-                "scale": request.upscale_factor or 2,
-                "output_format": "png",
-            }
-        arguments: dict[str, Any] = {
-            "prompt": request.prompt,
-            "num_images": request.count,
-            "enable_safety_checker": True,
-            "output_format": "png",
-        }
-        if request.mode == "img2img":
-            arguments["image_url"] = image
-            if request.strength is not None:
-                arguments["strength"] = request.strength
-        else:
-            arguments["image_size"] = IMAGE_SIZES[request.aspect_ratio]
-        if request.loras:
-            arguments["loras"] = [
-                {"path": lora.path, "scale": lora.scale} for lora in request.loras
-            ]
-        if request.negative_prompt:
-            arguments["negative_prompt"] = request.negative_prompt
-        if request.seed is not None:
-            arguments["seed"] = request.seed
-        if request.steps is not None:
-            arguments["num_inference_steps"] = request.steps
-        if request.guidance is not None:
-            arguments["guidance_scale"] = request.guidance
-        return arguments
+        entry = self._catalogue.entry(self.name, request.model)
+        if entry is None:  # build_request refuses such a model before it gets here
+            raise ProviderError(
+                self.name, f"no input schema known for {request.model}", retryable=False
+            )
+        return model_input(entry, request, image)
 
     async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
         try:
@@ -107,6 +82,14 @@ class FalProvider(Provider):
             raise _as_provider_error(exc) from exc
         self._handles[handle.request_id] = handle
         return handle.request_id
+
+    async def upload_image(self, data: bytes, content_type: str, file_name: str) -> str | None:
+        try:
+            return await self._storage.upload(data, content_type, file_name)
+        except Exception as exc:
+            error = _as_provider_error(exc)
+            error.maybe_accepted = False  # an upload sent twice costs nothing
+            raise error from exc
 
     async def _handle(self, model: str, request_id: str) -> AsyncRequestHandle:
         handle = self._handles.get(request_id)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,20 +28,22 @@ from bot.providers.base import (
     trim_reason,
 )
 from bot.providers.capabilities import PROVIDER_CAPABILITIES
+from bot.providers.catalogue import Catalogue, ModelEntry, model_input
 from bot.providers.pacing import PollPacer
+from bot.providers.replicate_outcome import dropped, ending_reason, failure, get_prediction
 from bot.providers.request import GenerationRequest
 
-# The cog-flux models whose published input schema has `go_fast`.
-GO_FAST_MODELS = frozenset(
-    f"black-forest-labs/flux-{name}" for name in ("dev", "schnell", "dev-lora", "schnell-lora")
-)
+UPLOAD_TIMEOUT_S = 60.0  # for one input image (a few MB) to reach Replicate's file storage
 
 
 class ReplicateProvider(Provider):
     name = "replicate"
     capabilities = PROVIDER_CAPABILITIES["replicate"]
 
-    def __init__(self, token: str, *, poll_interval_s: float = 0.5) -> None:
+    def __init__(
+        self, token: str, *, poll_interval_s: float = 0.5, catalogue: Catalogue | None = None
+    ) -> None:
+        self._catalogue = catalogue or Catalogue.shipped()
         self._client = replicate.Client(api_token=token)
         # replicate wraps its transport in a RetryTransport (10 attempts, up to 60 s waits) and
         # never retries a POST. The bot's RetryPolicy is meant to be the one in force, so the
@@ -60,43 +63,30 @@ class ReplicateProvider(Provider):
         self._finished: dict[str, Prediction] = {}
 
     def build_input(self, request: GenerationRequest, image: str | None = None) -> dict[str, Any]:
-        if request.mode == "upscale":
-            return {"image": image, "scale": request.upscale_factor or 2}
-        data: dict[str, Any] = {
-            "prompt": request.prompt,
-            "num_outputs": request.count,
-            "output_format": "png",
-            "disable_safety_checker": False,
-        }
-        if request.mode == "img2img":
-            data["image"] = image
-            if request.strength is not None:
-                data["prompt_strength"] = request.strength
-        else:
-            data["aspect_ratio"] = request.aspect_ratio
-        if request.loras:
-            data["lora_weights"] = request.loras[0].path
-            data["lora_scale"] = request.loras[0].scale
-        if request.negative_prompt:
-            data["negative_prompt"] = request.negative_prompt
-        if request.seed is not None:
-            data["seed"] = request.seed
-            if request.model.split(":", 1)[0] in GO_FAST_MODELS:
-                # cog-flux's `go_fast` (fp8 weights, on by default) does not reproduce a seed
-                # exactly: a member who fixed one wants the same image again.
-                data["go_fast"] = False
-        if request.steps is not None:
-            data["num_inference_steps"] = request.steps
-        if request.guidance is not None:
-            data["guidance"] = request.guidance
-        return data
+        return model_input(self._entry(request.model), request, image)
+
+    def _entry(self, model: str) -> ModelEntry:
+        entry = self._catalogue.entry(self.name, model)
+        if entry is None:  # build_request refuses such a model before it gets here
+            raise ProviderError(self.name, f"no input schema known for {model}", retryable=False)
+        return entry
+
+    def _version(self, model: str) -> str | None:
+        """The version a prediction must name: the one in `owner/name:version`, else the
+        catalogue's for a community model (they have no model route); None for official
+        models, which run their latest version."""
+        if ":" in model:
+            return model.split(":", 1)[1]
+        entry = self._entry(model)
+        return None if entry.official else entry.version
 
     async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
         arguments = self.build_input(request, image)
         try:
-            if ":" in request.model:
+            version = self._version(request.model)
+            if version is not None:
                 prediction = await self._client.predictions.async_create(
-                    version=request.model.split(":", 1)[1], input=arguments
+                    version=version, input=arguments
                 )
             else:
                 prediction = await self._client.models.predictions.async_create(
@@ -106,6 +96,27 @@ class ReplicateProvider(Provider):
             raise _as_provider_error(exc) from exc
         return str(prediction.id)
 
+    async def upload_image(self, data: bytes, content_type: str, file_name: str) -> str | None:
+        """`POST /v1/files` (multipart) through the client, on the bot's httpx client; the job
+        sends the file's `urls.get`. The client sends it without a timeout: the bound is here."""
+        try:
+            async with asyncio.timeout(UPLOAD_TIMEOUT_S):
+                created = await self._client.files.async_create(
+                    io.BytesIO(data), filename=file_name, content_type=content_type
+                )
+        except TimeoutError:
+            raise ProviderError(
+                "replicate", "Replicate did not take the input image in time", retryable=True
+            ) from None
+        except Exception as exc:
+            error = _as_provider_error(exc)
+            error.maybe_accepted = False  # an upload sent twice costs nothing
+            raise error from exc
+        url = (created.urls or {}).get("get")
+        if not isinstance(url, str):
+            raise ProviderError("replicate", "the file upload returned no URL", retryable=True)
+        return url
+
     async def watch(self, model: str, request_id: str) -> AsyncIterator[ProviderUpdate]:
         # Adaptive polling (see PollPacer): fast at first, slower while nothing changes (never
         # slower than poll_interval_s), dense again just before the finish the step rate
@@ -113,7 +124,7 @@ class ReplicateProvider(Provider):
         pacer = PollPacer(self._poll_interval_s)
         while True:
             try:
-                prediction = await self._client.predictions.async_get(request_id)
+                prediction = await get_prediction(self._client, request_id)
             except Exception as exc:
                 raise _as_provider_error(exc) from exc
             update = _update_for(prediction)
@@ -128,15 +139,11 @@ class ReplicateProvider(Provider):
         prediction = self._finished.pop(request_id, None)
         if prediction is None:
             try:
-                prediction = await self._client.predictions.async_get(request_id)
+                prediction = await get_prediction(self._client, request_id)
             except Exception as exc:
                 raise _as_provider_error(exc) from exc
         if prediction.status != "succeeded":
-            raise ProviderError(
-                "replicate",
-                trim_reason(str(prediction.error or f"the prediction {prediction.status}")),
-                retryable=False,
-            )
+            raise failure(prediction)
         output = prediction.output
         urls = output if isinstance(output, list) else [output]
         images = tuple(GeneratedImage(url=str(u)) for u in urls if isinstance(u, str))
@@ -148,12 +155,14 @@ class ReplicateProvider(Provider):
             images=images,
             seed=seed if isinstance(seed, int) else None,
             inference_s=metrics.get("predict_time"),
+            dropped=dropped(prediction, len(images)),
         )
 
     async def cancel(self, model: str, request_id: str) -> None:
         self._finished.pop(request_id, None)
         try:
-            await self._client.predictions.async_cancel(request_id)
+            # The answer is not parsed: replicate 1.0.7 would refuse an `aborted` one.
+            await self._client._async_request("POST", f"/v1/predictions/{request_id}/cancel")
         except Exception as exc:
             raise _as_provider_error(exc) from exc
 
@@ -203,10 +212,7 @@ def _update_for(prediction: Prediction) -> ProviderUpdate:
         return ProviderUpdate("running", **common)
     if status == "succeeded":
         return ProviderUpdate("completed", **common)
-    reason = prediction.error or ("the prediction was cancelled" if status == "canceled" else None)
-    return ProviderUpdate(
-        "completed", error=trim_reason(str(reason or f"status {status}")), **common
-    )
+    return ProviderUpdate("completed", error=ending_reason(prediction), **common)
 
 
 def _as_provider_error(exc: BaseException) -> ProviderError:

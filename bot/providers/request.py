@@ -15,12 +15,15 @@ from bot.errors import InvalidRequest
 from bot.providers.capabilities import ASPECT_RATIOS
 from bot.providers.catalogue import (
     MODE_NAMES,
+    ModelEntry,
+    catalogue_for,
     check_capabilities,
     check_options,
-    lora_scale_range,
     mode_model,
-    model_limits,
+    model_input,
+    require_entry,
 )
+from bot.providers.catalogue.mapping import PLACEHOLDER_IMAGE
 
 MAX_PROMPT_CHARS = 6000  # Discord's own limit for a string option
 MAX_IMAGES = 4
@@ -28,6 +31,8 @@ MAX_SEED = 2**32 - 1
 
 
 Mode = Literal["txt2img", "img2img", "upscale"]
+# The options a model may lack an input for, in `build_request`'s order.
+CHECKED_OPTIONS = ("negative_prompt", "seed", "steps", "guidance", "strength")
 
 
 @dataclass(frozen=True)
@@ -95,21 +100,19 @@ def build_request(
         raise InvalidRequest(f"count must be between 1 and {MAX_IMAGES} images (got {count}).")
     check_capabilities(config, provider, mode=mode, loras=len(loras), count=count)
     model = _chosen_model(config, provider, model, mode, has_loras=bool(loras))
+    entry = require_entry(config, provider, model)
     aspect_ratio = _aspect_ratio(aspect_ratio)
+    asked = (negative_prompt, seed, steps, guidance, strength)
     check_options(
         config,
-        provider,
-        model,
+        entry,
         aspect_ratio=aspect_ratio if mode == "txt2img" else None,
-        negative_prompt=bool(negative_prompt),
-        seed=seed is not None,
-        steps=steps is not None,
-        guidance=guidance is not None,
+        options=tuple(o for o, v in zip(CHECKED_OPTIONS, asked, strict=True) if v is not None),
     )
     _check_values(seed, mode, image_id, strength, upscale_factor)
-    _check_lora_scales(provider, model, loras)
-    _check_limits(provider, model, steps, guidance)
-    return GenerationRequest(
+    _check_lora_scales(entry, loras)
+    _check_limits(entry, steps, guidance, strength)
+    request = GenerationRequest(
         prompt=prompt,
         provider=provider,
         model=model,
@@ -125,6 +128,8 @@ def build_request(
         image_id=image_id,
         upscale_factor=upscale_factor,
     )
+    _check_schema(entry, request)
+    return request
 
 
 def _aspect_ratio(asked: str | None) -> str:
@@ -222,34 +227,58 @@ def _check_values(
         raise InvalidRequest("The upscale factor must be 2 or 4.")
 
 
-def _check_lora_scales(provider: str, model: str, loras: tuple[LoraRef, ...]) -> None:
-    """Each LoRA's weight within what the provider's LoRA model takes, before anything is
+def _check_lora_scales(entry: ModelEntry, loras: tuple[LoraRef, ...]) -> None:
+    """Each LoRA's weight within what the LoRA model's schema takes, before anything is
     charged (the provider would refuse it only after)."""
-    low, high = lora_scale_range(provider)
+    low, high = entry.limits.lora_scale
     for lora in loras:
         if not low <= lora.scale <= high:
             raise InvalidRequest(
-                f"LoRA scale must be between {low:g} and {high:g} on {model} "
+                f"LoRA scale must be between {low:g} and {high:g} on {entry.model} "
                 f"(got {lora.scale:g} for {escape(lora.name or lora.path)})."
             )
 
 
-def _check_limits(provider: str, model: str, steps: int | None, guidance: float | None) -> None:
-    limits = model_limits(provider, model)
+def _check_limits(
+    entry: ModelEntry, steps: int | None, guidance: float | None, strength: float | None
+) -> None:
+    limits, model = entry.limits, entry.model
     if steps is not None and not limits.min_steps <= steps <= limits.max_steps:
         raise InvalidRequest(
             f"steps must be between {limits.min_steps} and {limits.max_steps} for {model} "
             f"(got {steps})."
         )
-    if guidance is not None:
-        if limits.guidance is None:
-            raise InvalidRequest(f"{model} does not take a guidance value: leave guidance empty.")
+    if guidance is not None and limits.guidance is not None:
         low, high = limits.guidance
         if not low <= guidance <= high:
             raise InvalidRequest(
-                f"guidance must be between {low:g} and {high:g} for {model} on {provider} "
-                f"(got {guidance:g})."
+                f"guidance must be between {low:g} and {high:g} for {model} on "
+                f"{entry.provider} (got {guidance:g})."
             )
+    if strength is not None and limits.strength is not None:
+        low, high = limits.strength
+        if not low <= strength <= high:
+            raise InvalidRequest(
+                f"strength must be between {low:g} and {high:g} for {model} (got {strength:g})."
+            )
+
+
+# The providers whose inputs the bot writes from the schema alone (`model_input`); CivitAI's
+# workflow steps and OpenAI's sizes are shaped by their adapters, checked option by option.
+SCHEMA_MAPPED = ("fal", "replicate")
+
+
+def _check_schema(entry: ModelEntry, request: GenerationRequest) -> None:
+    """The whole input as the provider would receive it, validated against the published
+    schema: whatever the checks above missed is still refused before the quota is touched."""
+    if entry.provider not in SCHEMA_MAPPED:
+        return
+    image = PLACEHOLDER_IMAGE if request.mode in ("img2img", "upscale") else None
+    problems = entry.schema.problems(model_input(entry, request, image))
+    if problems:
+        first = problems[0]
+        where = f"{first.field}: " if first.field else ""
+        raise InvalidRequest(f"{entry.model} would refuse this request ({where}{first.message}).")
 
 
 @dataclass(frozen=True)
@@ -291,18 +320,32 @@ class RequestOptions:
         )
 
     def fitted(self, config: Config) -> RequestOptions:
-        """Inherited values moved into the target model's ranges: a derived job (a V button on
-        a 4-step schnell result goes to an image-to-image model that takes 10–50) adapts where
-        a member's own out-of-range choice is refused."""
-        if self.steps is None:
-            return self
+        """Inherited values adapted to the target model's schema: a derived job (a V button on
+        a 4-step schnell result goes to an image-to-image model that takes 10–50) moves values
+        into range and drops those the model has no input for, where a member's own choice is
+        refused."""
         provider = self.provider or config.generation.default_provider
         if provider not in config.providers:
             return self  # refused by `build`, with the reason
         special = mode_model(config, provider, self.mode, has_loras=bool(self.loras))
-        model = special or self.model or config.providers[provider].model
-        limits = model_limits(provider, model)
-        return replace(self, steps=min(max(self.steps, limits.min_steps), limits.max_steps))
+        entry = catalogue_for(config).entry(
+            provider, special or self.model or config.providers[provider].model
+        )
+        if entry is None:
+            return self
+        limits = entry.limits
+        steps, guidance = self.steps, self.guidance
+        if steps is not None:
+            steps = min(max(steps, limits.min_steps), limits.max_steps)
+        if guidance is not None and limits.guidance is not None:
+            guidance = min(max(guidance, limits.guidance[0]), limits.guidance[1])
+        return replace(
+            self,
+            steps=steps if entry.takes("steps") else None,
+            guidance=guidance if entry.takes("guidance") else None,
+            negative_prompt=self.negative_prompt if entry.takes("negative_prompt") else None,
+            count=min(self.count, limits.max_images) if self.count else self.count,
+        )
 
     @classmethod
     def inherited(cls, request: GenerationRequest) -> RequestOptions:

@@ -132,7 +132,9 @@ class RemixModal(discord.ui.Modal, title="Remix"):
     memory under their custom_id alone, so a restart, or two members remixing the same image at
     once, would otherwise lose a submission."""
 
-    def __init__(self, job_id: int, prompt: str, negative_prompt: str | None) -> None:
+    def __init__(
+        self, job_id: int, prompt: str, negative_prompt: str | None, *, offer_negative: bool
+    ) -> None:
         super().__init__(custom_id=custom_id(REMIX_FORM, job_id), timeout=15 * 60)
         self.add_item(
             discord.ui.TextInput(
@@ -143,6 +145,8 @@ class RemixModal(discord.ui.Modal, title="Remix"):
                 max_length=4000,
             )
         )
+        if not offer_negative:  # the model has no such input: the form doesn't pretend it has
+            return
         self.add_item(
             discord.ui.TextInput(
                 label="Negative prompt",
@@ -185,8 +189,9 @@ class RemixButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=REMIX
         if parent is None:
             return
         request = GenerationRequest.from_json(parent.inputs_json)
+        offer = interaction.client.derive.takes_negative_prompt(request)
         await interaction.response.send_modal(
-            RemixModal(parent.id, request.prompt, request.negative_prompt)
+            RemixModal(parent.id, request.prompt, request.negative_prompt, offer_negative=offer)
         )
 
 

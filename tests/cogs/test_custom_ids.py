@@ -76,10 +76,12 @@ async def test_each_button_builds_the_custom_id_its_own_template_reads_back() ->
         assert match is not None, (type(item).__name__, item.custom_id)
         again = await type(item).from_custom_id(None, item.item, match)  # type: ignore[arg-type]
         assert again.custom_id == item.custom_id
-    form = RemixModal(5, "a cat", None)
+    form = RemixModal(5, "a cat", None, offer_negative=True)
     assert re.fullmatch(REMIX_FORM_TEMPLATE, form.custom_id)
 
 
 async def test_custom_ids_keep_the_form_already_posted_messages_carry() -> None:
     assert [item.custom_id for item, _ in POSTED] == [expected for _, expected in POSTED]
-    assert RemixModal(5, "a cat", None).custom_id == "af:rxm:5"  # a form needs a running loop
+    assert (
+        RemixModal(5, "a cat", None, offer_negative=True).custom_id == "af:rxm:5"
+    )  # a form needs a running loop

@@ -121,12 +121,12 @@ async def test_invalid_or_contradictory_options_get_a_private_answer_and_no_job(
         contradictory = await h.imagine(
             prompt="x", provider="fal", model="black-forest-labs/flux-dev"
         )
-        bad_guidance = await h.imagine(prompt="x", model="fal-ai/flux/schnell", guidance=3.0)
+        bad_guidance = await h.imagine(prompt="x", model="fal-ai/flux/schnell", guidance=20.5)
         forged = await h.imagine(prompt="x", count=9)  # Discord would not send this
         await h.settled()
         for interaction, words in (
             (contradictory, "is a replicate model but the provider is fal"),
-            (bad_guidance, "does not take a guidance value"),
+            (bad_guidance, "guidance must be between 1 and 20 for fal-ai/flux/schnell"),
             (forged, "count must be between 1 and 4 images (got 9)"),
         ):
             callbacks = interaction.callbacks()
@@ -317,3 +317,15 @@ async def test_a_fixed_seed_on_replicate_flux_turns_go_fast_off_so_it_reproduces
         inputs = {i["prompt"]: i for _, i, _ in fake_replicate.creates}
         assert inputs["seeded"]["seed"] == 42 and inputs["seeded"]["go_fast"] is False
         assert "go_fast" not in inputs["random"]  # the model's default (fast) stays
+
+
+async def test_a_negative_prompt_on_a_flux_model_is_refused_not_dropped(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    async with running_bot(fake_discord, db_path) as h:
+        interaction = await h.imagine(prompt="a harbour", negative_prompt="boats")
+        await h.settled()
+        (answer,) = interaction.private_answers()
+        assert answer == "No model on this bot takes a negative prompt: leave that option empty."
+        assert fake_fal.submits == []
+        assert await h.job_for(interaction) is None

@@ -115,7 +115,7 @@ async def test_sizes_and_options_the_model_lacks_are_refused_naming_a_provider_t
         assert private_answer(seeded) == (
             "openai can't do a fixed seed on this bot; fal can: pick provider fal."
         )
-        assert "openai can't do a negative prompt" in private_answer(negative)
+        assert "No model on this bot takes a negative prompt" in private_answer(negative)
         for interaction in (wide, sixteen, seeded, negative):
             assert await h.job_for(interaction) is None
         assert fake_openai.requests == []

@@ -148,6 +148,31 @@ async def test_reroll_keeps_the_inputs_with_a_new_seed(
         assert f"reroll of <@{ALICE}>'s [#{parent.id}]" in (h.original(click).content or "")
 
 
+async def test_remix_form_offers_no_negative_prompt_where_the_model_takes_none(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    async with running_bot(fake_discord, db_path) as h:
+        interaction, message = await finished(h, "a lighthouse")  # fal-ai/flux/dev
+        parent = await h.job_for(interaction)
+        assert parent is not None
+        click = await fake_discord.send_component(message, f"af:rx:{parent.id}", user_id=BOB)
+        await h.settled()
+        (callback,) = click.callbacks()
+        inputs = [c for row in callback.json["data"]["components"] for c in row["components"]]
+        assert [i["custom_id"] for i in inputs] == ["prompt"]
+        # A forged submission with one anyway is refused, not silently dropped.
+        forged = await fake_discord.send_modal_submit(
+            f"af:rxm:{parent.id}", {"prompt": "a lighthouse", "negative_prompt": "fog"}, user_id=BOB
+        )
+        await h.idle()
+        (answer,) = forged.private_answers()
+        assert "No model on this bot takes a negative prompt" in answer
+        assert len(fake_fal.submits) == 1
+        assert await h.job_for(forged) is None
+        assert await h.bot.db.jobs.quota_used(BOB, parent.quota_day) == 0
+
+
 async def test_remix_by_another_member_is_charged_to_them_and_credits_the_author(
     fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
 ) -> None:
@@ -166,13 +191,10 @@ async def test_remix_by_another_member_is_charged_to_them_and_credits_the_author
         assert inputs[0]["value"] == "a lighthouse"
 
         submit = await fake_discord.send_modal_submit(
-            f"af:rxm:{parent.id}",
-            {inputs[0]["custom_id"]: "a lighthouse at dawn", inputs[1]["custom_id"]: "fog"},
-            user_id=BOB,
+            f"af:rxm:{parent.id}", {inputs[0]["custom_id"]: "a lighthouse at dawn"}, user_id=BOB
         )
         await h.idle()
         assert fake_fal.submits[-1][1]["prompt"] == "a lighthouse at dawn"
-        assert fake_fal.submits[-1][1]["negative_prompt"] == "fog"
         child = await h.job_for(submit)
         assert child is not None
         assert (child.kind, child.user_id, child.parent_job_id) == ("remix", BOB, parent.id)
@@ -277,12 +299,12 @@ async def test_remix_forms_survive_a_restart_and_two_members_remixing_at_once(
     async with running_bot(fake_discord, db_path) as h2:
         second = await fake_discord.send_modal_submit(
             f"af:rxm:{parent.id}",
-            {"prompt": "a harbour in snow", "negative_prompt": "boats"},
+            {"prompt": "a harbour in snow"},
             user_id=carol,
         )
         await h2.idle()
         prompts = [(s[1]["prompt"], s[1].get("negative_prompt")) for s in fake_fal.submits[1:]]
-        assert prompts == [("a harbour at night", None), ("a harbour in snow", "boats")]
+        assert prompts == [("a harbour at night", None), ("a harbour in snow", None)]
         for submit, member in ((first, BOB), (second, carol)):
             child = await h2.job_for(submit)
             assert child is not None

@@ -14,6 +14,24 @@ True) or ignore (it then runs to completion). A cancelled job shows ``COMPLETED`
 ``error="Request cancelled"``, ``error_type="client_cancelled"``, and its result URL answers
 499 ``{"detail": "Request cancelled", "error_type": "client_cancelled"}`` (fal's documented
 request-error format and code for ``client_cancelled``).
+
+Storage (what fal's clients do to upload an input file, fal-client's ``AsyncCDNTokenManager`` and
+fal-js ``cdn.ts``): ``POST /storage/auth/token?storage_type=fal-cdn-v3`` with the key and ``{}``
+answers ``{token, token_type, base_url, created_at, expires_at}``; ``POST {base_url}/files/upload``
+with ``Authorization: {token_type} {token}``, the file's ``Content-Type`` and ``X-Fal-File-Name``
+stores the bytes on the fake CDN and answers ``{"access_url": url}``. Both live on this server
+(real fal: ``rest.fal.ai`` and ``v3.fal.media``); each upload is kept in ``uploads``.
+
+Published schemas (``published.py``): an endpoint with a document (the bot's shipped snapshots,
+plus any a test adds with ``publish``) has its arguments validated against it, and an argument
+out of schema fails the job the way a fal app's pydantic model does: ``COMPLETED`` with the
+error, its result a 422 ``{"detail": [{"loc": ["body", ...], "msg", "type", ...}]}``. Other
+endpoints (tests use ids such as ``fal-ai/flux-pro``) keep a few lax checks. fal's platform API
+``GET /v1/models?endpoint_id=…[&expand=openapi-3.0]`` (real: ``api.fal.ai``) is served here too:
+``{"models": [{"endpoint_id", "metadata", "openapi"?}], "next_cursor": null, "has_more": false}``;
+an unknown id is simply not listed. The key is optional there (fal's docs: it only raises rate
+limits), but a malformed or refused one is answered 401. Real fal serves that API from its own
+host, so those calls are recorded in ``platform_requests``, not in ``requests`` (the queue's).
 """
 
 from __future__ import annotations
@@ -33,8 +51,18 @@ from typing import Any
 
 from aiohttp import web
 
-from .cdn import CONTENT_TYPES, FakeCDN, FakeServer, Rec, make_image, record_of, seed_color
+from .cdn import (
+    CONTENT_TYPES,
+    FakeCDN,
+    FakeServer,
+    Rec,
+    Upload,
+    make_image,
+    record_of,
+    seed_color,
+)
 from .cdn import tqdm_line as _tqdm_line
+from .published import Published, fal_detail, fal_pointer, shipped
 from .tls import TLS
 
 DEFAULT_LOG_TEMPLATE = "{pct}%|{bar}| {step}/{total} [00:01<00:01, 4.00it/s]"
@@ -130,6 +158,11 @@ def validation_failure(field_name: str, msg: str, type_: str = "value_error") ->
 
 
 CANCELLED = FalFailure(status=499, detail="Request cancelled", error_type="client_cancelled")
+MAX_IDS_PER_CALL = 50  # GET /v1/models takes 1-50 endpoint ids
+
+
+def published(endpoint_id: str, document: dict[str, Any]) -> Published:
+    return Published(document, fal_pointer(document, endpoint_id))
 
 
 @dataclass
@@ -255,8 +288,16 @@ class FakeFal(FakeServer):
         self.default_output_format = "png"  # real flux/dev defaults to "jpeg"
         self.validate = True
         self.requests: list[Rec] = []
+        self.platform_requests: list[Rec] = []  # GET /v1/models (api.fal.ai at fal)
+        self.models_page_size: int | None = None  # GET /v1/models answers in pages of this many
         self.submits: list[tuple[str, dict[str, Any], str]] = []
         self.jobs: dict[str, Job] = {}
+        self.uploads: list[Upload] = []
+        self.storage_tokens: list[str] = []  # every CDN token handed out, oldest first
+        # endpoint id -> its published document and validator (see the module docstring)
+        self.schemas: dict[str, Published] = {
+            model: published(model, data["openapi"]) for model, data in shipped("fal").items()
+        }
         self._scripts: list[list[Any]] = []  # [prefix | None, Script, times | None]
         self._wait_cursor = 0
         self._new = asyncio.Event()
@@ -291,6 +332,11 @@ class FakeFal(FakeServer):
         """
         self._scripts.insert(0, [app_prefix, script, times])
 
+    def publish(self, endpoint_id: str, openapi_document: dict[str, Any]) -> None:
+        """Publish (or replace) an endpoint's OpenAPI document: listed by ``GET /v1/models``
+        and enforced on its submitted arguments from now on."""
+        self.schemas[endpoint_id] = published(endpoint_id, openapi_document)
+
     def completed_at(self, request_id: str) -> float | None:
         """Monotonic time the job's COMPLETED status became visible, or None if not yet."""
         job = self.jobs.get(request_id)
@@ -310,7 +356,8 @@ class FakeFal(FakeServer):
 
     # -- server ----------------------------------------------------------------------------
     def _record(self, request: web.Request, body: bytes) -> None:
-        self.requests.append(record_of(request, body))
+        platform = request.path.rstrip("/") == "/v1/models"
+        (self.platform_requests if platform else self.requests).append(record_of(request, body))
 
     def _urls(self, base: str, rid: str) -> dict[str, str]:
         url = f"{self.base_url}/{base}/requests/{rid}"
@@ -333,9 +380,15 @@ class FakeFal(FakeServer):
         return None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path.rstrip("/") == "/files/upload":  # the CDN takes its own token
+            return await self._upload(request)
+        if request.path.rstrip("/") == "/v1/models":  # the key is optional there
+            return self._models(request)
         denied = self._auth_error(request)
         if denied is not None:
             return denied
+        if request.path.rstrip("/") == "/storage/auth/token":
+            return self._storage_token(request)
         m = _JOB_RE.match(request.path)
         if m is None:
             if request.method == "POST":
@@ -356,6 +409,77 @@ class FakeFal(FakeServer):
             return self._cancel(job)
         return web.json_response({"detail": "Method Not Allowed"}, status=405)
 
+    def _models(self, request: web.Request) -> web.Response:
+        """fal's platform API `GET /v1/models`, find mode: the listed endpoints (those known,
+        in the order asked), each with its OpenAPI document when `expand=openapi-3.0`."""
+        if request.method != "GET":
+            return web.json_response({"detail": "Method Not Allowed"}, status=405)
+        if "Authorization" in request.headers and (denied := self._auth_error(request)):
+            return denied
+        wanted = request.query.getall("endpoint_id", [])
+        if len(wanted) > MAX_IDS_PER_CALL:
+            detail = f"At most {MAX_IDS_PER_CALL} endpoint_id values are allowed"
+            return web.json_response({"detail": detail}, status=400)
+        expand = "openapi-3.0" in request.query.getall("expand", [])
+        models = []
+        for endpoint_id in dict.fromkeys(wanted) if wanted else self.schemas:
+            found = self.schemas.get(endpoint_id)
+            if found is None:
+                continue
+            item: dict[str, Any] = {
+                "endpoint_id": endpoint_id,
+                "metadata": {"display_name": endpoint_id, "status": "active"},
+            }
+            if expand:
+                item["openapi"] = copy.deepcopy(found.document)
+            models.append(item)
+        # Pages: fal's page size "depends on query type and expansion parameters"; the cursor
+        # is opaque (here: the offset).
+        start = int(request.query.get("cursor") or 0)
+        end = start + (self.models_page_size or len(models) or 1)
+        more = end < len(models)
+        return web.json_response(
+            {
+                "models": models[start:end],
+                "next_cursor": str(end) if more else None,
+                "has_more": more,
+            }
+        )
+
+    def _storage_token(self, request: web.Request) -> web.Response:
+        if request.method != "POST":
+            return web.json_response({"detail": "Method Not Allowed"}, status=405)
+        if request.query.get("storage_type") != "fal-cdn-v3":
+            return web.json_response({"detail": "Unsupported storage type"}, status=400)
+        token = uuid.uuid4().hex
+        self.storage_tokens.append(token)
+        now = datetime.now(UTC)
+        return web.json_response(
+            {
+                "token": token,
+                "token_type": "Bearer",
+                "base_url": self.base_url,
+                "created_at": now.isoformat(),
+                "expires_at": (now + timedelta(hours=1)).isoformat(),
+            }
+        )
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        if request.method != "POST":
+            return web.json_response({"detail": "Method Not Allowed"}, status=405)
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or token.strip() not in self.storage_tokens:
+            return web.json_response({"detail": "Invalid or missing CDN token"}, status=401)
+        data = await request.read()
+        if not data:
+            return web.json_response({"detail": "Empty upload"}, status=400)
+        name = request.headers.get("X-Fal-File-Name")
+        content_type = request.headers.get("Content-Type", "application/octet-stream")
+        path = f"files/uploads/{uuid.uuid4().hex}/{name or 'upload.bin'}"
+        url = self.cdn.put(path, data, content_type)
+        self.uploads.append(Upload(data, content_type, name, url, dict(request.headers)))
+        return web.json_response({"access_url": url})
+
     def _json(self, job: Job, payload: Any, status: int = 200) -> web.Response:
         return web.json_response(
             payload, status=status, headers={"x-fal-request-id": job.request_id}
@@ -373,6 +497,10 @@ class FakeFal(FakeServer):
         return copy.deepcopy(self.default_script)
 
     def _validate(self, args: dict[str, Any], app_id: str = "") -> FalFailure | None:
+        schema = self.schemas.get(app_id)
+        if schema is not None:
+            errors = schema.errors(args)
+            return FalFailure(status=422, detail=fal_detail(errors)) if errors else None
         if is_upscaler(app_id):
             if not isinstance(args.get("image_url"), str):
                 return validation_failure("image_url", "Field required", "missing")

@@ -8,25 +8,56 @@ Prediction timeline (time-based), from the create time t0: ``starting`` for ``qu
 ``processing`` for ``run_s`` (``logs`` gets ``Using seed: N`` then one tqdm line per step, step
 ``i`` at ``queue_s + run_s * i / (steps + 1)``), then ``succeeded`` (or ``failed`` with ``error``).
 ``hang`` stays ``processing``; cancelling an unfinished prediction makes it ``canceled`` at once.
+``abort`` ends it ``aborted`` when it would have started (never ran: no logs, no predict_time).
+``drop`` leaves that many images out of the output, as cog-flux does with images its safety
+checker flags; when that is all of them the prediction fails with cog-flux's own error.
+
+Files: ``POST /v1/files`` (multipart ``content`` with optional ``filename``/``type`` fields)
+stores the bytes and answers the file object (``urls.get`` is ``/v1/files/{id}`` here, served
+with auth); each upload is kept in ``uploads``.
+
+Models (``published.py``): the bot's shipped snapshots (official models get a stable made-up
+version id; a community model keeps its snapshot's version), plus any a test adds with
+``publish``. ``GET /v1/models/{owner}/{name}`` answers the model with ``is_official`` and its
+``latest_version`` (``id``, ``openapi_schema``), ``.../versions/{id}`` one version. A prediction
+of a known model is validated against its version's ``Input`` schema (422 ``Input validation
+failed`` with gojsonschema's ``invalid_fields``); other models keep a few lax checks. Like
+Replicate, a community model has no model route: ``POST /v1/models/{owner}/{name}/predictions``
+(and ``"version": "owner/name"``) answers 422 ``Invalid version or not permitted``; it runs by
+``"version": "<id>"`` or ``"owner/name:<id>"``, and so does an unknown version id not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import random
 import re
 import string
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email import policy
+from email.parser import BytesParser
 from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
 
-from .cdn import CONTENT_TYPES, FakeCDN, FakeServer, Rec, make_image, record_of, seed_color
+from .cdn import (
+    CONTENT_TYPES,
+    FakeCDN,
+    FakeServer,
+    Rec,
+    Upload,
+    make_image,
+    record_of,
+    seed_color,
+)
 from .cdn import tqdm_line as _tqdm_line
+from .cog_flux import lora_weights_error
+from .published import REPLICATE_INPUT, Published, replicate_fields, shipped
 
 DEFAULT_LOG_TEMPLATE = "{pct}%|{bar}| {step}/{total} [00:00<00:01,  3.20it/s]"
 
@@ -46,7 +77,11 @@ ASPECT_RATIOS: dict[str, tuple[int, int]] = {
 }
 _ERROR_TYPE = "https://replicate.com/docs/topics/predictions/errors"
 _ID_CHARS = string.ascii_lowercase + string.digits
-_TERMINAL = ("succeeded", "failed", "canceled")
+_TERMINAL = ("succeeded", "failed", "canceled", "aborted")
+# cog-flux's predict.py when its safety checker flags every image
+ALL_NSFW = (
+    "All generated images contained NSFW content. Try running it again with a different prompt."
+)
 
 
 def problem(status: int, detail: str, title: str | None = None, **extra: Any) -> web.Response:
@@ -59,6 +94,34 @@ def problem(status: int, detail: str, title: str | None = None, **extra: Any) ->
         **extra,
     }
     return web.json_response(body, status=status, content_type="application/problem+json")
+
+
+def invalid_version() -> web.Response:
+    """What Replicate answers for a version that does not exist or may not be run that way
+    (a community model on the model route): replicate-javascript#307, replicate-python#320."""
+    return problem(
+        422,
+        "The specified version does not exist (or perhaps you don't have permission to use it?)",
+        "Invalid version or not permitted",
+    )
+
+
+def official_version(model: str) -> str:
+    """The stable made-up 64-hex version id of an official model's snapshot."""
+    return hashlib.sha256(f"fake-replicate:{model}".encode()).hexdigest()
+
+
+@dataclass
+class PublishedModel:
+    """A model the fake knows the schemas of: its versions, oldest first (the last is the
+    latest)."""
+
+    official: bool
+    versions: dict[str, Published] = field(default_factory=dict)
+
+    @property
+    def latest(self) -> str:
+        return next(reversed(self.versions))
 
 
 def invalid_input(errors: list[tuple[str, str, str]]) -> web.Response:
@@ -79,6 +142,8 @@ class Script:
     fail: str | None = None
     hang: bool = False
     output: Any = None
+    abort: bool = False
+    drop: int = 0
 
 
 @dataclass(eq=False)
@@ -113,7 +178,23 @@ class FakePrediction:
     def finished_at(self) -> float | None:
         if self.cancel_at is not None:
             return self.cancel_at
+        if self.script.abort:
+            return self.start_at
         return None if self.script.hang else self.run_end
+
+    @property
+    def requested(self) -> int:
+        n = self.input.get("num_outputs", 1)
+        return n if isinstance(n, int) else 1
+
+    @property
+    def error(self) -> str | None:
+        """What a finished, uncancelled prediction fails with (None: it succeeds)."""
+        if self.script.fail is not None:
+            return self.script.fail
+        if self.script.drop and self.script.drop >= self.requested:
+            return ALL_NSFW
+        return None
 
     def is_done(self, now: float) -> bool:
         end = self.finished_at
@@ -123,13 +204,15 @@ class FakePrediction:
         if self.cancel_at is not None and now >= self.cancel_at:
             return "canceled"
         if self.is_done(now):
-            return "failed" if self.script.fail is not None else "succeeded"
+            if self.script.abort:
+                return "aborted"
+            return "failed" if self.error is not None else "succeeded"
         return "starting" if now < self.start_at else "processing"
 
     def logs(self, now: float) -> str:
         end = self.finished_at
         limit = now if end is None else min(now, end)
-        if limit < self.start_at:
+        if limit < self.start_at or self.script.abort:
             return ""
         lines = [f"Using seed: {self.seed}"]
         n = self.script.steps
@@ -157,10 +240,19 @@ class FakeReplicate(FakeServer):
         self.image_bytes: bytes | None = None
         self.default_output_format = "png"  # real flux-dev defaults to "webp"
         self.validate = True
-        self.version_models: dict[str, str] = {}
+        # origins standing in for https://civitai.com when lora_weights is judged (cog_flux.py)
+        self.civitai_origins: set[str] = set()
+        self.version_models: dict[str, str] = {}  # version id -> model, for made-up models
+        self.models: dict[str, PublishedModel] = {}
+        for model, data in shipped("replicate").items():
+            official = bool(data.get("official", True))
+            version = official_version(model) if official else str(data["version"])
+            self.publish(model, data["openapi"], version=version, official=official)
         self.requests: list[Rec] = []
         self.creates: list[tuple[str, dict[str, Any], str]] = []
         self.predictions: dict[str, FakePrediction] = {}
+        self.uploads: list[Upload] = []
+        self.files: dict[str, dict[str, Any]] = {}
         self._scripts: list[list[Any]] = []
         self._wait_cursor = 0
         self._new = asyncio.Event()
@@ -172,6 +264,16 @@ class FakeReplicate(FakeServer):
         ``times=None`` keeps it until replaced; the newest matching script wins.
         """
         self._scripts.insert(0, [model, script, times])
+
+    def publish(
+        self, model: str, openapi_schema: dict[str, Any], *, version: str, official: bool = False
+    ) -> None:
+        """Publish a version of ``model`` ("owner/name") with its OpenAPI document (cog's, with
+        ``components.schemas.Input``); it becomes the model's latest version."""
+        known = self.models.setdefault(model, PublishedModel(official))
+        known.official = official
+        known.versions.pop(version, None)
+        known.versions[version] = Published(openapi_schema, REPLICATE_INPUT)
 
     def completed_at(self, prediction_id: str) -> float | None:
         """Monotonic time the prediction became terminal, or None if not yet."""
@@ -212,12 +314,23 @@ class FakeReplicate(FakeServer):
             return web.json_response(
                 {"type": "user", "username": "fake-user", "name": "Fake User", "github_url": None}
             )
+        if (m := re.fullmatch(r"/v1/models/([^/]+)/([^/]+)(?:/versions/([^/]+))?", path)) and (
+            method == "GET"
+        ):
+            return self._model(f"{m[1]}/{m[2]}", m[3])
         if m := re.fullmatch(r"/v1/models/([^/]+)/([^/]+)/predictions", path):
             if method != "POST":
                 return problem(405, "Method not allowed")
-            return await self._create(request, f"{m[1]}/{m[2]}", "hidden")
+            return await self._create(request, f"{m[1]}/{m[2]}")
         if path == "/v1/predictions" and method == "POST":
-            return await self._create(request, None, None)
+            return await self._create(request, None)
+        if path == "/v1/files" and method == "POST":
+            return await self._upload(request)
+        if m := re.fullmatch(r"/v1/files/([^/]+)", path):
+            item = self.files.get(m[1])
+            if item is None:
+                return problem(404, "Not found.")
+            return web.json_response(item) if method == "GET" else problem(405, "Not allowed")
         if m := re.fullmatch(r"/v1/predictions/([^/]+)(/cancel)?", path):
             pred = self.predictions.get(m[1])
             if pred is None:
@@ -229,6 +342,98 @@ class FakeReplicate(FakeServer):
                 return web.json_response(self.prediction_json(pred, time.monotonic()))
             return problem(405, "Method not allowed")
         return problem(404, "Not found.")
+
+    def _model(self, model: str, version: str | None) -> web.Response:
+        """``GET /v1/models/{owner}/{name}`` and ``.../versions/{id}``."""
+        known = self.models.get(model)
+        if known is None or (version is not None and version not in known.versions):
+            return problem(404, "Not found.")
+        if version is not None:
+            return web.json_response(_version_json(version, known.versions[version]))
+        owner, name = model.split("/", 1)
+        return web.json_response(
+            {
+                "url": f"https://replicate.com/{model}",
+                "owner": owner,
+                "name": name,
+                "description": None,
+                "visibility": "public",
+                "github_url": None,
+                "paper_url": None,
+                "license_url": None,
+                "run_count": 0,
+                "cover_image_url": None,
+                "default_example": None,
+                "is_official": known.official,
+                "latest_version": _version_json(known.latest, known.versions[known.latest]),
+            }
+        )
+
+    def _target(
+        self, route_model: str | None, ref: Any
+    ) -> tuple[str, str, Published | None] | web.Response:
+        """Which model and version a create runs, and the schema its input must meet (None:
+        a model the fake has no schema of), or the refusal."""
+        if route_model is not None:  # the model route: official models only
+            known = self.models.get(route_model)
+            if known is None:
+                return route_model, "hidden", None
+            if not known.official:
+                return invalid_version()
+            return route_model, "hidden", known.versions[known.latest]
+        if not isinstance(ref, str) or not ref:
+            return invalid_input([("version", "required", "version is required")])
+        model, colon, version = ref.partition(":")
+        if not colon and "/" in ref:  # "owner/name": official models only (2025-08)
+            return self._target(ref, None)
+        if not colon:
+            version = ref
+            model = next(
+                (m for m, k in self.models.items() if ref in k.versions),
+                self.version_models.get(ref, ""),
+            )
+        known = self.models.get(model)
+        if known is None:
+            return (model, version, None) if model else invalid_version()
+        schema = known.versions.get(version)
+        return (model, version, schema) if schema is not None else invalid_version()
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """``POST /v1/files``: the multipart form is parsed from the body the recording
+        middleware already read (aiohttp can't read the stream twice)."""
+        head = f"Content-Type: {request.headers.get('Content-Type', '')}\r\n\r\n".encode()
+        message = BytesParser(policy=policy.HTTP).parsebytes(head + await request.read())
+        fields: dict[str, Any] = {}
+        if message.is_multipart():
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                fields[str(name)] = part
+        content = fields.get("content")
+        if content is None or content.get_filename() is None:
+            return problem(400, "The request must include a file in the `content` field")
+        data = content.get_payload(decode=True) or b""
+        name = _text(fields.get("filename")) or content.get_filename()
+        content_type = _text(fields.get("type")) or content.get_content_type()
+        fid = "".join(random.choices(_ID_CHARS, k=26))
+        now = datetime.now(UTC)
+        url = f"{self.base_url}/v1/files/{fid}"
+        self.files[fid] = {
+            "id": fid,
+            "name": name,
+            "content_type": content_type,
+            "size": len(data),
+            "etag": hashlib.md5(data).hexdigest(),
+            "checksums": {
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "md5": hashlib.md5(data).hexdigest(),
+            },
+            "metadata": {},
+            "created_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "expires_at": (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "urls": {"get": url},
+        }
+        self.uploads.append(Upload(data, content_type, name, url, dict(request.headers)))
+        return web.json_response(self.files[fid], status=201)
 
     def _pick_script(self, model: str) -> Script:
         for entry in self._scripts:
@@ -258,30 +463,28 @@ class FakeReplicate(FakeServer):
             errors.append(("input.aspect_ratio", "enum", f"must be one of: {allowed}"))
         return errors
 
-    async def _create(
-        self, request: web.Request, model: str | None, version: str | None
-    ) -> web.Response:
+    async def _create(self, request: web.Request, model: str | None) -> web.Response:
         try:
             body = await request.json()
         except ValueError:
             body = None
         if not isinstance(body, dict):
             return problem(400, "The request body is not valid JSON", "Bad request")
-        if model is None:
-            ref = body.get("version")
-            if not isinstance(ref, str) or not ref:
-                return invalid_input([("version", "required", "version is required")])
-            if ":" in ref:
-                model, version = ref.split(":", 1)
-            elif "/" in ref:
-                model, version = ref, "hidden"
-            else:
-                model, version = self.version_models.get(ref, "unknown/unknown"), ref
+        target = self._target(model, body.get("version"))
+        if isinstance(target, web.Response):
+            return target
+        model, version, schema = target
         inp = body.get("input")
         if not isinstance(inp, dict):
             return invalid_input([("input", "required", "input is required")])
-        if self.validate and (errors := self._validate(inp, model)):
-            return invalid_input(errors)
+        if self.validate:
+            errors = (
+                replicate_fields(schema.errors(inp))
+                if schema is not None
+                else self._validate(inp, model)
+            )
+            if errors:
+                return invalid_input(errors)
         seed = inp.get("seed")
         pid = "".join(random.choices(_ID_CHARS, k=26))
         events = body.get("webhook_events_filter")
@@ -298,6 +501,11 @@ class FakeReplicate(FakeServer):
             webhook_events_filter=events if isinstance(events, list) else None,
             headers=dict(request.headers),
         )
+        lora_error = lora_weights_error(inp.get("lora_weights"), self.civitai_origins)
+        if self.validate and lora_error is not None:
+            # cog-flux raises while loading the LoRA inside predict(): the prediction is
+            # created and then fails with that text, it is not a 422 (see cog_flux.py).
+            pred.script.fail, pred.script.hang, pred.script.run_s = lora_error, False, 0.0
         self.predictions[pid] = pred
         self.creates.append((model, inp, pid))
         self._new.set()
@@ -314,8 +522,10 @@ class FakeReplicate(FakeServer):
         """The prediction object the API would return at monotonic time ``now``."""
         status = pred.status(now)
         url = f"{self.base_url}/v1/predictions/{pred.id}"
-        started = now >= pred.start_at and (
-            pred.cancel_at is None or pred.cancel_at > pred.start_at
+        started = (
+            now >= pred.start_at
+            and not pred.script.abort
+            and (pred.cancel_at is None or pred.cancel_at > pred.start_at)
         )
         out: dict[str, Any] = {
             "id": pred.id,
@@ -345,7 +555,7 @@ class FakeReplicate(FakeServer):
                 metrics["predict_time"] = round(end - pred.start_at, 3)
             out["metrics"] = metrics
         if status == "failed":
-            out["error"] = pred.script.fail
+            out["error"] = pred.error
         elif status == "succeeded":
             if pred.output is None:
                 pred.output = self._make_output(pred)
@@ -368,7 +578,8 @@ class FakeReplicate(FakeServer):
         fmt = "jpg" if fmt == "jpeg" else fmt
         scale = 1 if self.full_size_images else 16
         urls = []
-        for i in range(int(inp.get("num_outputs", 1) or 1)):
+        # cog-flux skips the images its safety checker flags (here: the last `drop`)
+        for i in range(max(int(inp.get("num_outputs", 1) or 1) - pred.script.drop, 0)):
             if self.image_bytes is not None and fmt == "png":
                 data = self.image_bytes  # shared, not re-encoded: cheap at benchmark scale
             else:
@@ -380,3 +591,20 @@ class FakeReplicate(FakeServer):
                 )
             urls.append(self.cdn.put(f"xezq/{pred.id}/out-{i}.{fmt}", data, CONTENT_TYPES[fmt]))
         return urls
+
+
+def _version_json(version: str, schema: Published) -> dict[str, Any]:
+    return {
+        "id": version,
+        "created_at": "2025-07-31T00:00:00.000000Z",
+        "cog_version": "0.9.0",
+        "openapi_schema": copy.deepcopy(schema.document),
+    }
+
+
+def _text(part: Any) -> str | None:
+    """A multipart form field's text value, or None when absent or empty."""
+    if part is None:
+        return None
+    value = part.get_payload(decode=True)
+    return value.decode("utf-8") if value else None

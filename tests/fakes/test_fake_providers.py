@@ -269,6 +269,36 @@ async def test_fal_stream_auth_and_timeline(fal: FakeFal, tls: TLS) -> None:
     assert job.status_polls == 1 and job.stream_opens == 1
 
 
+async def test_fal_storage_gives_a_cdn_token_for_the_key_and_uploads_only_with_it(
+    fal: FakeFal, tls: TLS
+) -> None:
+    token_url = f"{fal.base_url}/storage/auth/token"
+    png = make_png(16, 8)
+    connector = aiohttp.TCPConnector(ssl=tls.client_ssl_context())
+    async with aiohttp.ClientSession(connector=connector) as s:
+        async with s.post(token_url, params={"storage_type": "fal-cdn-v3"}, json={}) as r:
+            assert r.status == 401 and "detail" in await r.json()
+        async with s.post(
+            token_url,
+            params={"storage_type": "fal-cdn-v3"},
+            json={},
+            headers={"Authorization": "Key k"},
+        ) as r:
+            token = await r.json()
+        assert token["token_type"] == "Bearer" and token["base_url"] == fal.base_url
+        upload_url = f"{token['base_url']}/files/upload"
+        headers = {"Content-Type": "image/png", "X-Fal-File-Name": "in.png"}
+        async with s.post(upload_url, data=png, headers=headers) as r:
+            assert r.status == 401 and "detail" in await r.json()
+        headers["Authorization"] = f"{token['token_type']} {token['token']}"
+        async with s.post(upload_url, data=png, headers=headers) as r:
+            url = (await r.json())["access_url"]
+    assert (await fetch_image(url)).size == (16, 8)
+    assert [(u.data, u.content_type, u.file_name, u.url) for u in fal.uploads] == [
+        (png, "image/png", "in.png", url)
+    ]
+
+
 FLUX_DEV, FLUX_SCHNELL = "black-forest-labs/flux-dev", "black-forest-labs/flux-schnell"
 
 
@@ -375,6 +405,27 @@ async def test_replicate_refuses_an_unknown_token_as_unauthenticated(
         await bad._async_client.aclose()
 
 
+async def test_replicate_files_take_the_clients_upload_and_refuse_no_token(
+    rep: FakeReplicate, client: replicate.Client
+) -> None:
+    png = make_png(16, 8)
+    created = await client.files.async_create(
+        io.BytesIO(png), filename="in.png", content_type="image/png"
+    )
+    assert (created.name, created.content_type, created.size) == ("in.png", "image/png", len(png))
+    assert created.urls["get"] == f"{rep.base_url}/v1/files/{created.id}"
+    assert (await client.files.async_get(created.id)).id == created.id
+    assert [(u.data, u.content_type, u.url) for u in rep.uploads] == [
+        (png, "image/png", created.urls["get"])
+    ]
+    async with aiohttp.ClientSession() as s:
+        form = aiohttp.FormData()
+        form.add_field("content", png, filename="in.png", content_type="image/png")
+        async with s.post(f"{rep.base_url}/v1/files", data=form) as r:
+            assert r.status == 401 and (await r.json())["title"] == "Unauthenticated"
+    assert len(rep.uploads) == 1
+
+
 async def test_fal_result_options(fal: FakeFal, tls: TLS) -> None:
     hdr = {"Authorization": "Key k"}
     fal.script("fal-ai/flux", Script(queue_s=0, run_s=0.05, nsfw=[False, True]), times=1)
@@ -401,3 +452,271 @@ async def test_fal_result_options(fal: FakeFal, tls: TLS) -> None:
     assert [(i.format, i.size) for i in imgs] == [("JPEG", (20, 10))] * 2
     assert result["images"][0]["content_type"] == "image/jpeg"
     assert imgs[1].getpixel((5, 5)) == (0, 0, 0)
+
+
+# -- the published schemas: enforced on input, served like the providers serve them ------------
+
+SNAPSHOTS = Path(__file__).resolve().parents[2] / "bot" / "providers" / "schemas"
+TOY, TOY_VERSION = "acme/toy", "5c7d5dc6dd8bf75c1acaa8565735e7986bc5b66206b55cca93cb72c9bf15ccaa"
+
+
+def snapshot(provider: str, model: str) -> dict[str, Any]:
+    path = SNAPSHOTS / provider / (model.replace("/", "__") + ".json")
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def toy_schema(max_steps: int = 8) -> dict[str, Any]:
+    """A small cog-style document, as a community model's version publishes it."""
+    steps = {"type": "integer", "minimum": 1, "maximum": max_steps, "default": 4}
+    return {
+        "openapi": "3.0.2",
+        "info": {"title": "Cog", "version": "0.1.0"},
+        "components": {
+            "schemas": {
+                "Input": {
+                    "type": "object",
+                    "title": "Input",
+                    "required": ["prompt"],
+                    "properties": {"prompt": {"type": "string"}, "steps": steps},
+                },
+                "Output": {"type": "array", "items": {"type": "string", "format": "uri"}},
+            }
+        },
+    }
+
+
+async def fal_result_error(fake: FakeFal, app: str, args: dict[str, Any]) -> Any:
+    """Submit through the real fal-client (its hosts point at `fake_fal`, tests/conftest.py)
+    and return what its result fetch raised."""
+    import fal_client  # imported here: conftest fixed FAL_RUN_HOST before any import
+
+    fake.default_script = Script(queue_s=0, run_s=0.02, steps=0)
+    client = fal_client.AsyncClient(key="k")
+    handle = await client.submit(app, args)
+    try:
+        with pytest.raises(fal_client.FalClientHTTPError) as err:
+            await handle.get(interval=0.02)
+    finally:
+        await (await client._client).aclose()
+    return err.value
+
+
+async def test_fal_answers_steps_above_the_published_maximum_with_a_pydantic_422(
+    fake_fal: FakeFal,
+) -> None:
+    error = await fal_result_error(
+        fake_fal, "fal-ai/flux/dev", {"prompt": "p", "num_inference_steps": 51}
+    )
+    assert error.status_code == 422
+    assert error.response_headers.get("x-fal-retryable") == "false"
+    [detail] = error.message
+    assert detail["loc"] == ["body", "num_inference_steps"]
+    assert detail["type"] == "less_than_equal" and detail["ctx"] == {"le": 50}
+    assert detail["msg"] == "Input should be less than or equal to 50" and detail["input"] == 51
+    [job] = fake_fal.jobs.values()
+    assert job.result_fetches == 1 and job.result is None  # nothing was generated
+
+
+async def test_fal_names_a_negative_lora_scale_by_its_place_in_the_list(
+    fake_fal: FakeFal,
+) -> None:
+    loras = [{"path": "https://hf.test/a.safetensors", "scale": -3}]
+    error = await fal_result_error(fake_fal, "fal-ai/flux-lora", {"prompt": "p", "loras": loras})
+    assert error.status_code == 422
+    assert [(d["loc"], d["type"], d["msg"]) for d in error.message] == [
+        (
+            ["body", "loras", 0, "scale"],
+            "greater_than_equal",
+            "Input should be greater than or equal to 0",
+        )
+    ]
+
+
+async def test_fal_answers_a_lora_without_its_path_as_missing_at_that_place(
+    fake_fal: FakeFal,
+) -> None:
+    error = await fal_result_error(
+        fake_fal, "fal-ai/flux-lora", {"prompt": "p", "loras": [{"scale": 1}]}
+    )
+    assert [(d["loc"], d["type"], d["msg"]) for d in error.message] == [
+        (["body", "loras", 0, "path"], "missing", "Field required")
+    ]
+
+
+async def test_fal_validates_a_published_endpoint_with_its_document(fake_fal: FakeFal) -> None:
+    document = snapshot("fal", "fal-ai/flux/schnell")["openapi"]
+    document = json.loads(json.dumps(document).replace("/fal-ai/flux/schnell", "/acme/sketch"))
+    fake_fal.publish("acme/sketch", document)
+    error = await fal_result_error(fake_fal, "acme/sketch", {"prompt": "p", "num_images": 9})
+    assert [(d["loc"], d["type"]) for d in error.message] == [
+        (["body", "num_images"], "less_than_equal")
+    ]
+
+
+async def test_fal_models_api_serves_the_shipped_documents_by_endpoint_id(
+    fal: FakeFal, tls: TLS
+) -> None:
+    connector = aiohttp.TCPConnector(ssl=tls.client_ssl_context())
+    params = [
+        ("endpoint_id", "fal-ai/flux/dev"),
+        ("endpoint_id", "fal-ai/no-such-model"),
+        ("endpoint_id", "fal-ai/flux-lora"),
+        ("expand", "openapi-3.0"),
+    ]
+    async with (
+        aiohttp.ClientSession(connector=connector) as s,
+        s.get(f"{fal.base_url}/v1/models", params=params, headers={"Authorization": "Key k"}) as r,
+    ):
+        assert r.status == 200
+        body = await r.json()
+    assert [m["endpoint_id"] for m in body["models"]] == ["fal-ai/flux/dev", "fal-ai/flux-lora"]
+    assert body["models"][0]["openapi"] == snapshot("fal", "fal-ai/flux/dev")["openapi"]
+    assert body["models"][1]["openapi"] == snapshot("fal", "fal-ai/flux-lora")["openapi"]
+    assert (body["has_more"], body["next_cursor"]) == (False, None)
+    assert [r.path for r in fal.platform_requests] == ["/v1/models"] and fal.requests == []
+
+
+async def test_fal_models_api_lists_a_published_endpoint_only_with_its_document_when_expanded(
+    fal: FakeFal, tls: TLS
+) -> None:
+    document = snapshot("fal", "fal-ai/flux/dev")["openapi"]
+    fal.publish("acme/painter", document)
+    connector = aiohttp.TCPConnector(ssl=tls.client_ssl_context())
+    url = f"{fal.base_url}/v1/models"
+    async with aiohttp.ClientSession(connector=connector) as s:
+        async with s.get(url, params={"endpoint_id": "acme/painter"}) as r:
+            plain = await r.json()
+        async with s.get(url, params={"endpoint_id": "acme/painter", "expand": "openapi-3.0"}) as r:
+            expanded = await r.json()
+    assert [m["endpoint_id"] for m in plain["models"]] == ["acme/painter"]
+    assert "openapi" not in plain["models"][0]
+    assert expanded["models"][0]["openapi"] == document
+
+
+async def test_fal_models_api_takes_no_key_but_refuses_an_unknown_one(
+    fal: FakeFal, tls: TLS
+) -> None:
+    fal.bad_keys.add("bad")
+    connector = aiohttp.TCPConnector(ssl=tls.client_ssl_context())
+    url, params = f"{fal.base_url}/v1/models", {"endpoint_id": "fal-ai/flux/dev"}
+    async with aiohttp.ClientSession(connector=connector) as s:
+        async with s.get(url, params=params) as r:
+            assert r.status == 200 and len((await r.json())["models"]) == 1
+        async with s.get(url, params=params, headers={"Authorization": "Key bad"}) as r:
+            assert r.status == 401 and isinstance((await r.json())["detail"], str)
+
+
+async def test_replicate_refuses_a_lora_scale_below_the_published_minimum(
+    rep: FakeReplicate, client: replicate.Client
+) -> None:
+    with pytest.raises(ReplicateError) as err:
+        await client.models.predictions.async_create(
+            model="black-forest-labs/flux-dev-lora",
+            input={"prompt": "p", "lora_weights": "huggingface.co/a/b", "lora_scale": -3},
+        )
+    assert err.value.status == 422 and err.value.title == "Input validation failed"
+    assert err.value.detail == "- input.lora_scale: Must be greater than or equal to -1\n"
+    assert rep.creates == []
+
+
+async def test_replicate_refuses_schnell_steps_above_its_published_four(
+    rep: FakeReplicate, client: replicate.Client
+) -> None:
+    with pytest.raises(ReplicateError) as err:
+        await client.models.predictions.async_create(
+            model=FLUX_SCHNELL, input={"prompt": "p", "num_inference_steps": 8}
+        )
+    assert err.value.status == 422
+    assert err.value.detail == "- input.num_inference_steps: Must be less than or equal to 4\n"
+    assert rep.creates == []
+
+
+async def test_replicate_lists_every_invalid_field_with_its_gojsonschema_type(
+    rep: FakeReplicate,
+) -> None:
+    body = {"input": {"num_outputs": 0, "aspect_ratio": "7:3"}}
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": "Bearer t"}) as s,
+        s.post(f"{rep.base_url}/v1/models/{FLUX_DEV}/predictions", json=body) as r,
+    ):
+        assert r.status == 422 and r.content_type == "application/problem+json"
+        problem = await r.json()
+    assert [(f["field"], f["type"]) for f in problem["invalid_fields"]] == [
+        ("input", "required"),
+        ("input.aspect_ratio", "enum"),
+        ("input.aspect_ratio", "number_all_of"),
+        ("input.num_outputs", "number_gte"),
+    ]
+    assert problem["invalid_fields"][0]["description"] == "prompt is required"
+    assert rep.creates == []
+
+
+async def test_replicate_serves_an_official_models_schema_as_its_latest_version(
+    rep: FakeReplicate, client: replicate.Client
+) -> None:
+    model = await client.models.async_get(FLUX_DEV)
+    assert model.latest_version is not None
+    assert model.latest_version.openapi_schema == snapshot("replicate", FLUX_DEV)["openapi"]
+    assert len(model.latest_version.id) == 64 and int(model.latest_version.id, 16) >= 0
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": "Bearer t"}) as s,
+        s.get(f"{rep.base_url}/v1/models/{FLUX_DEV}") as r,
+    ):
+        assert (await r.json())["is_official"] is True
+
+
+async def test_replicate_serves_a_community_model_and_its_version_from_the_snapshot(
+    rep: FakeReplicate, client: replicate.Client
+) -> None:
+    shipped = snapshot("replicate", "nightmareai/real-esrgan")
+    model = await client.models.async_get("nightmareai/real-esrgan")
+    assert model.latest_version is not None and model.latest_version.id == shipped["version"]
+    version = await model.versions.async_get(shipped["version"])
+    assert version.openapi_schema == shipped["openapi"]
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": "Bearer t"}) as s,
+        s.get(f"{rep.base_url}/v1/models/nightmareai/real-esrgan") as r,
+    ):
+        assert (await r.json())["is_official"] is False
+    with pytest.raises(ReplicateError) as err:
+        await client.models.async_get("acme/no-such-model")
+    assert err.value.status == 404
+
+
+async def test_replicate_refuses_a_community_model_on_the_model_route(
+    rep: FakeReplicate, client: replicate.Client
+) -> None:
+    rep.publish(TOY, toy_schema(), version=TOY_VERSION)
+    with pytest.raises(ReplicateError) as err:
+        await client.models.predictions.async_create(model=TOY, input={"prompt": "p"})
+    assert err.value.status == 422 and err.value.title == "Invalid version or not permitted"
+    assert err.value.detail == (
+        "The specified version does not exist (or perhaps you don't have permission to use it?)"
+    )
+    assert rep.creates == []
+
+
+async def test_replicate_runs_a_community_model_by_its_version_id_in_either_form(
+    rep: FakeReplicate, client: replicate.Client
+) -> None:
+    rep.publish(TOY, toy_schema(), version=TOY_VERSION)
+    bare = await client.predictions.async_create(version=TOY_VERSION, input={"prompt": "p"})
+    named = await client.predictions.async_create(
+        version=f"{TOY}:{TOY_VERSION}", input={"prompt": "p", "steps": 8}
+    )
+    assert [(p.model, p.version) for p in (bare, named)] == [(TOY, TOY_VERSION)] * 2
+    assert [c[0] for c in rep.creates] == [TOY, TOY]
+
+
+async def test_replicate_validates_a_version_run_with_that_versions_schema(
+    rep: FakeReplicate, client: replicate.Client
+) -> None:
+    rep.publish(TOY, toy_schema(max_steps=8), version=TOY_VERSION)
+    rep.publish(TOY, toy_schema(max_steps=2), version="b" * 64)
+    await client.predictions.async_create(version=TOY_VERSION, input={"prompt": "p", "steps": 5})
+    with pytest.raises(ReplicateError) as err:
+        await client.predictions.async_create(version="b" * 64, input={"prompt": "p", "steps": 5})
+    assert err.value.status == 422
+    assert err.value.detail == "- input.steps: Must be less than or equal to 2\n"
+    assert len(rep.creates) == 1

@@ -25,13 +25,21 @@ GOOD_ENV = {
 
 
 def write_config(
-    tmp_path: Path, discord: FakeDiscord, civitai: FakeCivitai, openai_base: str
+    tmp_path: Path,
+    discord: FakeDiscord,
+    civitai: FakeCivitai,
+    openai_base: str,
+    *,
+    fal_models: tuple[str, ...] = ("fal-ai/flux/dev", "fal-ai/flux/schnell"),
 ) -> Path:
     config = tmp_path / "config.toml"
+    fal_host = f"https://{os.environ['FAL_RUN_HOST']}"
     config.write_text(
         f'[discord]\napi_base = "{discord.api_base}"\n'
         f'[database]\npath = "{tmp_path / "x.db"}"\n'
-        "[providers.replicate]\nenabled = true\n"
+        f'[providers.fal]\nmodels_base_url = "{fal_host}"\n'
+        f"models = {list(fal_models)!r}\n".replace("'", '"')
+        + "[providers.replicate]\nenabled = true\n"
         f'[providers.civitai]\nenabled = true\nbase_url = "{civitai.base_url}"\n'
         f'[providers.openai]\nenabled = true\nbase_url = "{openai_base}"\n'
         'api_key_env = "PROXY_KEY"\n',
@@ -76,13 +84,15 @@ async def test_doctor_says_ok_for_discord_and_every_provider_with_good_credentia
         "replicate: ok (account fake-user)",
         "civitai: ok",
         "openai: ok",
+        "catalogue: 9 of 9 model schema(s) read from the providers",
     ]
     # The cheapest authenticated calls, and nothing that generates anything.
     (fal_call,) = fake_fal.requests
     assert fal_call.method == "GET" and fal_call.path.endswith("/status")
     assert fal_call.headers["Authorization"] == "Key fal-key"
     assert fake_fal.submits == []
-    assert [r.path for r in fake_replicate.requests] == ["/v1/account"]
+    assert [r.path for r in fake_replicate.requests if r.path == "/v1/account"] == ["/v1/account"]
+    assert not [r for r in fake_replicate.requests if r.method != "GET"]
     (civitai_call,) = fake_civitai.requests
     assert (civitai_call.method, civitai_call.path, civitai_call.query) == (
         "POST",
@@ -165,6 +175,7 @@ async def test_doctor_reports_every_missing_secret_and_still_checks_the_rest(
         "API key>",
         "civitai: ok",
         "openai: PROXY_KEY is not set: export PROXY_KEY=<your openai API key>",
+        "catalogue: 5 of 5 model schema(s) read from the providers",
     ]
     assert fake_replicate.requests == [] and fake_openai.requests == []
     assert "Traceback" not in err
@@ -184,3 +195,28 @@ async def test_doctor_reports_every_missing_secret_and_still_checks_the_rest(
         _, check_err = await process.communicate()
     assert process.returncode == 2
     assert "DISCORD_TOKEN is not set" in check_err.decode()
+
+
+async def test_doctor_names_a_model_whose_schema_it_cannot_read_and_exits_1(
+    fake_discord: FakeDiscord,
+    fake_fal: FakeFal,
+    fake_replicate: FakeReplicate,
+    fake_civitai: FakeCivitai,
+    fake_openai: FakeOpenAIImages,
+    tmp_path: Path,
+) -> None:
+    config = write_config(
+        tmp_path,
+        fake_discord,
+        fake_civitai,
+        f"{fake_openai.base_url}/v1",
+        fal_models=("fal-ai/flux/dev", "fal-ai/no-such-model"),
+    )
+    code, out, err = await doctor(config, GOOD_ENV)
+    assert code == 1, (out, err)
+    lines = out.splitlines()
+    assert (
+        "fal: fal-ai/no-such-model: not offered: its schema could not be read "
+        "(the provider did not list it)"
+    ) in lines
+    assert lines[-1] == "catalogue: 8 of 9 model schema(s) read from the providers"

@@ -48,6 +48,12 @@ def config(providers: dict[str, Any], env: dict[str, str] | None = None, **raw: 
             {},
             "[providers.civitai] models_base_url = 'civitai.com' is not an http(s) URL",
         ),
+        (
+            {"fal": {"storage_url": "rest.fal.ai"}},
+            {},
+            "[providers.fal] storage_url = 'rest.fal.ai' is not an http(s) URL: use e.g. "
+            '"https://rest.fal.ai".',
+        ),
         ({"openai": {"api_key_env": "MY-KEY"}}, {}, "api_key_env = 'MY-KEY' is not an environment"),
         ({"civitai": {"base_urll": "x"}}, {}, "unknown key 'base_urll' in [providers.civitai]"),
     ],

@@ -35,8 +35,17 @@ def test_defaults(config: Config) -> None:
         ({"prompt": "a", "steps": 51}, "steps must be between 1 and 50"),
         ({"prompt": "a", "model": "fal-ai/flux/schnell", "steps": 13}, "between 1 and 12"),
         (
-            {"prompt": "a", "model": "fal-ai/flux/schnell", "guidance": 3},
-            "does not take a guidance",
+            {
+                "prompt": "a",
+                "provider": "replicate",
+                "model": "black-forest-labs/flux-schnell",
+                "guidance": 3,
+            },
+            "black-forest-labs/flux-schnell takes no guidance value; black-forest-labs/flux-dev does",
+        ),
+        (
+            {"prompt": "a", "negative_prompt": "blur"},
+            "No model on this bot takes a negative prompt",
         ),
         ({"prompt": "a", "provider": "replicate", "guidance": 15}, "between 0 and 10"),
         ({"prompt": "a", "model": "black-forest-labs/flux-dev"}, "is a replicate model"),
@@ -66,7 +75,6 @@ def test_provider_input_mapping(config: Config) -> None:
     request = build_request(
         config,
         prompt="p",
-        negative_prompt="blur",
         aspect_ratio="16:9",
         count=3,
         seed=7,
@@ -76,7 +84,6 @@ def test_provider_input_mapping(config: Config) -> None:
     fal = FalProvider("k").build_input(request)
     assert fal == {
         "prompt": "p",
-        "negative_prompt": "blur",
         "image_size": "landscape_16_9",
         "num_images": 3,
         "seed": 7,

@@ -139,8 +139,11 @@ class Interaction:
             is_message = callback.json.get("type") == CallbackType.CHANNEL_MESSAGE
             if is_message and int(data.get("flags") or 0) & FLAG_EPHEMERAL:
                 out.append(str(data.get("content") or ""))
+        # A message callback *is* the original: counted once, unless it was edited since.
+        answered = out[-1] if out else None
         out += [m.content or "" for m in self.followups() if m.ephemeral]
         original = self.original()
         if original is not None and original.ephemeral and not original.deleted:
-            out.append(original.content or "")
+            if (original.content or "") != answered:
+                out.append(original.content or "")
         return out
