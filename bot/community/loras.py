@@ -1,9 +1,11 @@
 """LoRAs: links a provider can fetch, and the server's LoRA library.
 
 A LoRA reaches a job from the library (by name) or as a link (https `.safetensors`, Hugging
-Face, CivitAI page or AIR). CivitAI links are looked up in CivitAI's public models API and
-refused when they don't fit the checkpoint; every link a provider would fetch must lead to a
-public server (`bot.moderation.netguard`), checked again whenever a job inherits it.
+Face, CivitAI page, download link or AIR). CivitAI links are looked up in CivitAI's public
+models API, refused when they don't fit the checkpoint, and passed to fal and Replicate as the
+version's download link (neither can load a page link); the library stores that link, and rows
+kept as page links before are resolved as they are used. Every link a provider would fetch must
+lead to a public server (`bot.moderation.netguard`), checked again whenever a job inherits it.
 """
 
 from __future__ import annotations
@@ -22,18 +24,26 @@ from bot.errors import InvalidRequest, ProviderError
 from bot.jobs.intake import JobService
 from bot.jobs.model import JobKind, Origin
 from bot.moderation.netguard import Resolver, check_provider_link, origin_of, system_resolver
-from bot.providers.civitai_models import DEFAULT_MODELS_BASE_URL, CivitaiModels, check_lora_fit
+from bot.providers.civitai_models import (
+    DEFAULT_MODELS_BASE_URL,
+    CivitaiModelInfo,
+    CivitaiModels,
+    check_lora_fit,
+)
 from bot.providers.request import LoraRef, RequestOptions
 from db.database import Database
 from db.loras import LoraRow
 
 MAX_LORAS = 3
 _LORA_NAME = re.compile(r"^[\w][\w .\-]{0,39}$")
+_CIVITAI_HOSTS = ("civitai.com", "www.civitai.com")
 
 
-def _is_civitai(path: str) -> bool:
-    host = (urlparse(path).hostname or "").lower()
-    return path.startswith("urn:air:") or host in ("civitai.com", "www.civitai.com")
+def _download_link(info: CivitaiModelInfo) -> str:
+    """The version's download link (`CivitaiModels.resolve` always finds or builds one)."""
+    if info.download_url is None:
+        raise InvalidRequest(f"CivitAI gives no download link for {info.name}.")
+    return info.download_url
 
 
 def validate_lora_url(url: str) -> str:
@@ -90,9 +100,10 @@ class LoraLibrary:
         self._db = db
         self._jobs = jobs
         self._session = session
-        civitai_api = origin_of(
+        self._models_base = (
             config.providers["civitai"].models_base_url or DEFAULT_MODELS_BASE_URL
-        )
+        ).rstrip("/")
+        civitai_api = origin_of(self._models_base)
         self._trusted_lora_origins = (civitai_api,) if civitai_api else ()
         self.resolver: Resolver = system_resolver  # a seam: tests answer for names
 
@@ -118,14 +129,9 @@ class LoraLibrary:
                 else None
             )
             if row is not None:
-                if row.nsfw and not channel_nsfw:
-                    raise InvalidRequest(
-                        f"The LoRA {escape(row.name)} is marked NSFW: use it in an "
-                        "age-restricted channel."
-                    )
-                scale = row.default_scale if choice.scale is None else choice.scale
-                refs.append(LoraRef(path=row.url, scale=scale, name=row.name))
-                triggers += [w.strip() for w in row.trigger_words.split(",") if w.strip()]
+                ref, words = await self._library_lora(row, choice, provider, channel_nsfw)
+                refs.append(ref)
+                triggers += words
                 continue
             looks_like_link = "://" in choice.ref or choice.ref.startswith("urn:")
             if not looks_like_link:
@@ -135,8 +141,8 @@ class LoraLibrary:
                 )
             path = validate_lora_url(choice.ref)
             scale = 1.0 if choice.scale is None else choice.scale
-            if _is_civitai(path) and provider != "civitai":
-                ref, words = await self._civitai_lora(path, scale, provider, channel_nsfw)
+            if self._is_civitai(path) and provider != "civitai":
+                ref, words = await self._civitai_lora(path, scale, channel_nsfw)
                 refs.append(ref)
                 triggers += words
                 continue
@@ -153,17 +159,43 @@ class LoraLibrary:
                 lora.path, trusted=self._trusted_lora_origins, resolver=self.resolver
             )
 
-    async def _civitai_lora(
-        self, path: str, scale: float, provider: str | None, channel_nsfw: bool
+    async def _library_lora(
+        self, row: LoraRow, choice: LoraChoice, provider: str | None, channel_nsfw: bool
     ) -> tuple[LoraRef, list[str]]:
-        """A CivitAI LoRA for a Flux provider: checked against Flux.1, passed on as a link
-        the provider can fetch (the version's download link for fal, the page for Replicate)."""
+        """A library row as a LoRA and its trigger words. A CivitAI row gets the checks and
+        the download link a CivitAI link gets (old rows hold page links), its trigger words
+        being the row's, else CivitAI's."""
+        if row.nsfw and not channel_nsfw:
+            raise InvalidRequest(
+                f"The LoRA {escape(row.name)} is marked NSFW: use it in an age-restricted channel."
+            )
+        scale = row.default_scale if choice.scale is None else choice.scale
+        words = [w.strip() for w in row.trigger_words.split(",") if w.strip()]
+        if self._is_civitai(row.url) and provider != "civitai":
+            ref, civitai_words = await self._civitai_lora(row.url, scale, channel_nsfw)
+            return replace(ref, name=row.name), words or civitai_words
+        return LoraRef(path=row.url, scale=scale, name=row.name), words
+
+    def _is_civitai(self, path: str) -> bool:
+        """A CivitAI AIR or link, on civitai.com or the configured models host."""
+        host = (urlparse(path).hostname or "").lower()
+        on_models_host = path.startswith(self._models_base + "/")
+        return path.startswith("urn:air:") or host in _CIVITAI_HOSTS or on_models_host
+
+    async def _civitai_info(self, path: str) -> CivitaiModelInfo:
         try:
-            info = await CivitaiModels.from_config(self._config, self._session).resolve(path)
+            return await CivitaiModels.from_config(self._config, self._session).resolve(path)
         except ProviderError as exc:
             raise InvalidRequest(f"I couldn't look that LoRA up on CivitAI: {exc.reason}") from None
+
+    async def _civitai_lora(
+        self, path: str, scale: float, channel_nsfw: bool
+    ) -> tuple[LoraRef, list[str]]:
+        """A CivitAI LoRA for a Flux provider: checked against Flux.1, passed on as the
+        version's download link, the one form both fal and Replicate load."""
+        info = await self._civitai_info(path)
         check_lora_fit(info, checkpoint_base_model="Flux.1 D", allow_nsfw=channel_nsfw)
-        link = info.download_url if provider != "replicate" and info.download_url else info.page_url
+        link = _download_link(info)
         licence = "commercial use allowed" if info.allow_commercial_use else "no commercial use"
         by = f" by {info.creator}" if info.creator else ""
         credit = f"{info.name}{by} (CivitAI, {info.base_model}, {licence})"
@@ -211,6 +243,12 @@ class LoraLibrary:
         if not -4.0 <= scale <= 4.0:
             raise InvalidRequest(f"default_scale must be between -4 and 4 (got {scale:g}).")
         url = validate_lora_url(url)
+        if self._is_civitai(url):
+            # kept as the download link providers load, not the page or AIR given
+            info = await self._civitai_info(url)
+            if not info.is_lora:
+                raise InvalidRequest(f"{info.name} is a {info.type} on CivitAI, not a LoRA.")
+            url = _download_link(info)
         await self.check_links([LoraRef(path=url)])
         row = LoraRow(
             guild_id=guild_id,

@@ -10,7 +10,10 @@ Stable API for the commands (e.g. `/lora`):
   `ref` is a civitai.com model page URL (`https://civitai.com/models/{id}[/slug]
   [?modelVersionId={versionId}]`), a download link (`/api/download/models/{versionId}`) or
   an AIR (`urn:air:{ecosystem}:{type}:civitai:{modelId}[@{versionId}]`). Without a version
-  the model's newest version is used.
+  the model's newest version is used. A link on the configured models host reads as the same
+  link on civitai.com. The info's `download_url` is the version's `downloadUrl`, or
+  `{base}/api/download/models/{versionId}` when the API gives none: the link fal and Replicate
+  (replicate/cog-flux `weights.py`) load a CivitAI LoRA from; they can't load a page link.
   Raises `InvalidRequest` (shown to the member as is) when the reference is malformed or
   CivitAI has no such model/version, and `ProviderError("civitai", ...)` when the API cannot
   be reached or refuses the token.
@@ -36,6 +39,8 @@ import yarl
 
 from bot.errors import InvalidRequest, ProviderError
 from bot.moderation.netguard import NotPublic, check_public_url, guarded_get
+from bot.providers.civitai_families import base_model_family
+from bot.providers.civitai_families import family_name as family_name  # re-exported
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -49,8 +54,10 @@ AIR_PATTERN = re.compile(
 )
 _PAGE_HOSTS = ("civitai.com", "www.civitai.com", "civitai.green", "www.civitai.green")
 
-# CivitAI's nsfwLevel is a bit set over the model's content: 1 PG, 2 PG-13, 4 R, 8 X, 16 XXX,
-# 32 blocked. R and above counts as NSFW here.
+# CivitAI's nsfwLevel is a bit set over the content: 1 PG, 2 PG-13, 4 R, 8 X, 16 XXX,
+# 32 blocked. R and above counts as NSFW here. A version's level is the union of its showcase
+# images' and the model's the union of its versions' (civitai/civitai nsfwLevels.service.ts),
+# so the version's own level is the one that says what this LoRA is.
 NSFW_LEVEL_R = 4
 NSFW_LEVEL_X = 8
 NSFW_LEVEL_XXX = 16
@@ -137,52 +144,6 @@ def parse_ref(ref: str) -> ModelRef:
     )
 
 
-_FAMILIES: tuple[tuple[str, str], ...] = (
-    ("sd 1", "sd1"),
-    ("sd 2", "sd2"),
-    ("sdxl", "sdxl"),
-    ("sd 3", "sd3"),
-    ("pony", "pony"),
-    ("illustrious", "illustrious"),
-    ("noobai", "noobai"),
-    ("flux.1", "flux1"),
-    ("flux.2", "flux2"),
-    ("hunyuan", "hunyuan"),
-    ("wan", "wan"),
-)
-
-
-def base_model_family(base_model: str) -> str:
-    """Base models whose LoRAs are interchangeable share a family: "SDXL 1.0", "SDXL Turbo"
-    and "SDXL Lightning" are all "sdxl"; "Flux.1 D" and "Flux.1 S" are "flux1". Pony and
-    Illustrious are SDXL derivatives with their own LoRA ecosystems, so they are their own
-    families. Unknown base models only match themselves."""
-    key = " ".join(base_model.lower().split())
-    for prefix, family in _FAMILIES:
-        if key.startswith(prefix):
-            return family
-    return key
-
-
-_FAMILY_NAMES = {
-    "sd1": "SD 1.x",
-    "sd2": "SD 2.x",
-    "sdxl": "SDXL",
-    "sd3": "SD 3",
-    "pony": "Pony",
-    "illustrious": "Illustrious",
-    "noobai": "NoobAI",
-    "flux1": "Flux.1",
-    "flux2": "Flux.2",
-}
-
-
-def family_name(family_or_base_model: str) -> str:
-    """A readable name for a base model family (an AIR ecosystem such as "sdxl")."""
-    family = base_model_family(family_or_base_model)
-    return _FAMILY_NAMES.get(family, family_or_base_model)
-
-
 def check_lora_fit(info: CivitaiModelInfo, *, checkpoint_base_model: str, allow_nsfw: bool) -> None:
     """Raise InvalidRequest with the reason when this LoRA must not be used with the checkpoint
     (wrong kind of model, another base model family, or NSFW where the server forbids it)."""
@@ -231,7 +192,7 @@ class CivitaiModels:
         )
 
     async def resolve(self, ref: str) -> CivitaiModelInfo:
-        wanted = parse_ref(ref)
+        wanted = parse_ref(self._as_civitai(ref))
         if wanted.model_id is None:
             assert wanted.version_id is not None
             version = await self._get(
@@ -267,12 +228,26 @@ class CivitaiModels:
                         f"Version {wanted.version_id} belongs to CivitAI model {owner}, "
                         f"not {wanted.model_id}."
                     )
-        return _info(model, version, self._page(int(model.get("id") or 0), version))
+        return _info(model, version, *self._links(int(model.get("id") or 0), version))
 
-    def _page(self, model_id: int, version: dict[str, Any]) -> str:
+    def _as_civitai(self, ref: str) -> str:
+        """A link on the configured models host (a mirror, a proxy, a test's fake) is read as
+        the same link on civitai.com: library rows keep download links on that host."""
+        ref = (ref or "").strip()
+        if self._base != DEFAULT_MODELS_BASE_URL and ref.startswith(self._base + "/"):
+            return DEFAULT_MODELS_BASE_URL + ref[len(self._base) :]
+        return ref
+
+    def _links(self, model_id: int, version: dict[str, Any]) -> tuple[str, str | None]:
+        """The version's page and download link (the API's `downloadUrl`, else built)."""
         url = f"{self._base}/models/{model_id}"
         version_id = version.get("id")
-        return f"{url}?modelVersionId={version_id}" if isinstance(version_id, int) else url
+        download = version.get("downloadUrl")
+        if not isinstance(version_id, int):
+            return url, download if isinstance(download, str) and download else None
+        if not isinstance(download, str) or not download:
+            download = f"{self._base}/api/download/models/{version_id}"
+        return f"{url}?modelVersionId={version_id}", download
 
     async def _get(self, path: str, what: str) -> dict[str, Any]:
         headers = {"Accept": "application/json"}
@@ -353,7 +328,9 @@ def make_air(base_model: str, model_type: str, model_id: int, version_id: int) -
     return f"urn:air:{ecosystem}:{kind}:civitai:{model_id}@{version_id}"
 
 
-def _info(model: dict[str, Any], version: dict[str, Any], page_url: str) -> CivitaiModelInfo:
+def _info(
+    model: dict[str, Any], version: dict[str, Any], page_url: str, download_url: str | None
+) -> CivitaiModelInfo:
     nested: dict[str, Any] = version["model"] if isinstance(version.get("model"), dict) else {}
     model_id = _int(model.get("id")) or _int(version.get("modelId")) or 0
     version_id = _int(version.get("id")) or 0
@@ -365,7 +342,6 @@ def _info(model: dict[str, Any], version: dict[str, Any], page_url: str) -> Civi
     creator = model.get("creator")
     commercial = commercial_uses(model.get("allowCommercialUse"))
     words = version.get("trainedWords") or []
-    download = version.get("downloadUrl")
     return CivitaiModelInfo(
         model_id=model_id,
         version_id=version_id,
@@ -375,7 +351,9 @@ def _info(model: dict[str, Any], version: dict[str, Any], page_url: str) -> Civi
         base_model=base_model,
         trained_words=tuple(str(w).strip() for w in words if str(w).strip()),
         nsfw=bool(model.get("nsfw") or nested.get("nsfw")),
-        nsfw_level=_int(model.get("nsfwLevel")) or _int(version.get("nsfwLevel")) or 0,
+        # the version's own level; the model's (every version's) only when it has none (0:
+        # not rated yet)
+        nsfw_level=_int(version.get("nsfwLevel")) or _int(model.get("nsfwLevel")) or 0,
         creator=str(creator.get("username")) if isinstance(creator, dict) else None,
         allow_commercial_use=commercial,
         allow_derivatives=bool(model.get("allowDerivatives", False)),
@@ -383,7 +361,7 @@ def _info(model: dict[str, Any], version: dict[str, Any], page_url: str) -> Civi
         allow_different_license=bool(model.get("allowDifferentLicense", False)),
         air=air,
         page_url=page_url,
-        download_url=download if isinstance(download, str) else None,
+        download_url=download_url,
     )
 
 

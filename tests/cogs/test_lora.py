@@ -88,6 +88,7 @@ async def test_replicate_takes_one_lora_and_refuses_two_naming_fal(
     db_path: Path,
 ) -> None:
     fake_replicate.script(None, ReplicateScript(queue_s=0, run_s=0.2, steps=1))
+    fake_replicate.civitai_origins.add(fake_civitai.base_url)  # it stands in for civitai.com
     fake_civitai.add_model(
         12345,
         "Cool Style",
@@ -110,7 +111,8 @@ async def test_replicate_takes_one_lora_and_refuses_two_naming_fal(
         await h.idle()
         model, inputs, _ = fake_replicate.creates[0]
         assert model == "black-forest-labs/flux-dev-lora"
-        assert inputs["lora_weights"].endswith("/models/12345?modelVersionId=777")
+        # the version's download link: cog-flux can't load a page link with ?modelVersionId
+        assert inputs["lora_weights"] == f"{fake_civitai.base_url}/api/download/models/777"
         assert inputs["lora_scale"] == 1.2
         assert inputs["prompt"] == "p, coolstyle"  # CivitAI's trigger words
         assert (await h.job_for(one)) is not None

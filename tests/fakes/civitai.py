@@ -251,19 +251,24 @@ class FakeCivitai(FakeServer):
         trained_words: list[str] | None = None,
         nsfw: bool = False,
         nsfw_level: int = 1,
+        version_nsfw_levels: dict[int, int] | None = None,
         creator: str = "artist",
         allow_commercial_use: list[str] | None = None,
         list_versions: bool = True,
     ) -> dict[str, Any]:
         """Register a model with ``versions`` as ``(version_id, base_model)``, newest first.
         ``list_versions=False`` leaves them out of the model's ``modelVersions`` (as the API
-        does for old or hidden versions), so only ``/model-versions/{id}`` knows them."""
+        does for old or hidden versions), so only ``/model-versions/{id}`` knows them.
+        Each version's own ``nsfwLevel`` is ``version_nsfw_levels[id]``, else ``nsfw_level``
+        (CivitAI's model level is the union of its versions' levels, which are the union of
+        their images': src/server/services/nsfwLevels.service.ts)."""
         model_versions = []
         for version_id, base_model in versions:
             version = {
                 "id": version_id,
                 "modelId": model_id,
                 "name": f"v{version_id}",
+                "nsfwLevel": (version_nsfw_levels or {}).get(version_id, nsfw_level),
                 "baseModel": base_model,
                 "trainedWords": list(trained_words or []),
                 "downloadUrl": f"{self.base_url}/api/download/models/{version_id}",
