@@ -139,7 +139,7 @@ _FINISH = f"""
         error = ?, error_retryable = ?,
         result = COALESCE(?, result), cancelled_by = COALESCE(?, cancelled_by),
         result_message_id = COALESCE(?, result_message_id),
-        withheld_images = ?, refunded_images = ?,
+        withheld_images = ?, refunded_images = ?, cost = COALESCE(?, cost),
         submit_pending = 0, finished_at = ?, updated_at = ?
     WHERE id = ? AND state IN ({_ACTIVE_MARKS})
 """
@@ -370,9 +370,11 @@ class JobStore:
         result_message_id: int | None = None,
         withheld_images: int = 0,
         refunded_images: int = 0,
+        cost: float | None = None,
     ) -> bool:
         """End a job and settle its quota in the same statement: done commits the reserved
-        images, every other end refunds them. Idempotent: a second call changes nothing."""
+        images, every other end refunds them. Idempotent: a second call changes nothing.
+        `cost` replaces the estimate reserved with the job (None keeps it)."""
         if state not in FINAL_STATES:
             raise ValueError(f"{state!r} is not a final state")
         now = time.time()
@@ -388,6 +390,7 @@ class JobStore:
                 result_message_id,
                 withheld_images,
                 refunded_images,
+                cost,
                 now,
                 now,
                 job_id,

@@ -182,6 +182,41 @@ def withheld_notice(count: int, *, charged: bool) -> str:
     )
 
 
+_PROVIDER_TITLES = {
+    "fal": "fal",
+    "replicate": "Replicate",
+    "civitai": "CivitAI",
+    "openai": "OpenAI",
+}
+
+
+def provider_title(provider: str) -> str:
+    """A provider as the member reads its name ("Replicate"), from its config name."""
+    return _PROVIDER_TITLES.get(provider, provider)
+
+
+def dropped_notice(dropped: int, requested: int, provider: str) -> str:
+    """Images the provider's safety filter left out of its output (never charged)."""
+    verb = "was" if dropped == 1 else "were"
+    return (
+        f"⚠️ {dropped} of {requested} images {verb} withheld by {provider_title(provider)}'s "
+        "safety filter (refunded to your quota)."
+    )
+
+
+def all_withheld_reason(provider: str, requested: int, said: str) -> str:
+    """Why a job failed when the provider's safety filter withheld every image; `said` is
+    the provider's own words."""
+    images = "the image" if requested == 1 else f"all {requested} images"
+    return f"{provider_title(provider)}'s safety filter withheld {images} ({said})"
+
+
+REPLICATE_ABORTED = (
+    "Replicate aborted the prediction before it started (it could not be started before its "
+    "deadline), so nothing was generated"
+)
+
+
 _ADVICE = {
     Advice.MAY_HELP: "Trying again in a little while may help.",
     Advice.WONT_HELP: "Trying again with the same options will not help: change the prompt or "

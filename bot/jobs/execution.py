@@ -10,7 +10,6 @@ was stored" can never become a second submission.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from dataclasses import dataclass, replace
 
@@ -18,6 +17,7 @@ from bot.delivery.downloads import download_images
 from bot.delivery.progress import ProgressView, ThrottledEditor, render_progress
 from bot.delivery.text import escape
 from bot.errors import DeliveryError, InvalidRequest, ProviderError
+from bot.jobs.input_images import provider_image
 from bot.jobs.model import JobState, sources
 from bot.jobs.retry import with_retries
 from bot.jobs.settlement import JobDeps, Settlement
@@ -187,18 +187,21 @@ class Execution:
     async def _submit_with_retries(
         self, job: JobRow, provider: Provider, request: GenerationRequest
     ) -> None:
+        # Uploaded (when large) once per provider, not once per submit attempt.
+        image = await provider_image(
+            self._deps.db, provider, request, job_id=job.id, retry=self._deps.retry
+        )
         await with_retries(
             self._deps.retry,
-            lambda: self._submit_once(job, provider, request),
+            lambda: self._submit_once(job, provider, request, image),
             what=f"job {job.id} submit to {provider.name}",
             should_retry=lambda exc: not exc.maybe_accepted,
         )
 
     async def _submit_once(
-        self, job: JobRow, provider: Provider, request: GenerationRequest
+        self, job: JobRow, provider: Provider, request: GenerationRequest, image: str | None
     ) -> None:
         db = self._deps.db
-        image = await self._input_image(request)
         # The turn comes before the row is marked: a job waiting for it has sent nothing, so a
         # restart meanwhile submits it normally instead of ending it as "maybe sent".
         async with self._submit_slot(provider.name):
@@ -218,18 +221,6 @@ class Execution:
         if slot is None:
             slot = self._submit_slots[provider] = asyncio.Semaphore(SUBMITS_PER_PROVIDER)
         return slot
-
-    async def _input_image(self, request: GenerationRequest) -> str | None:
-        """The job's prepared input image as a data URI (what both providers accept)."""
-        if request.image_id is None:
-            return None
-        stored = await self._deps.db.images.get(request.image_id)
-        if stored is None:
-            raise ProviderError(
-                request.provider, "the input image is no longer stored", retryable=False
-            )
-        data, content_type = stored
-        return f"data:{content_type};base64,{base64.b64encode(data).decode('ascii')}"
 
     async def _move_to_fallback(
         self,

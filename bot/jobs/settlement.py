@@ -19,7 +19,7 @@ import aiohttp
 from bot.config import Config
 from bot.delivery.downloads import ImageFile
 from bot.delivery.messenger import Messenger
-from bot.delivery.text import render_failure, render_result, withheld_notice
+from bot.delivery.text import dropped_notice, render_failure, render_result, withheld_notice
 from bot.errors import DeliveryError
 from bot.jobs.model import Advice, JobState, sources
 from bot.jobs.retry import RetryPolicy
@@ -102,15 +102,20 @@ class Settlement:
     async def deliver(
         self, job: JobRow, result: GenerationResult, files: list[ImageFile], elapsed_s: float
     ) -> None:
-        """Post the result (minus what the safety checker withheld), then charge it."""
+        """Post the result (minus what the safety checker withheld), then charge it. Images
+        the provider dropped from its output are never charged: not in the quota, not in the
+        cost."""
         db = self._deps.db
         await db.jobs.transition(job.id, sources(JobState.DELIVERING), JobState.DELIVERING)
         files, withheld, refund = await self._apply_safety(job, result, files)
+        dropped = min(result.dropped, job.image_count)
         request = GenerationRequest.from_json(job.inputs_json)
         parent = await db.jobs.get(job.parent_job_id) if job.parent_job_id else None
         content = render_result(job, request, result, elapsed_s=elapsed_s, parent=parent)
         if withheld:
             content += "\n" + withheld_notice(withheld, charged=not refund)
+        if dropped:
+            content += "\n" + dropped_notice(dropped, job.image_count, job.provider)
         try:
             delivered = await self._deps.messenger.finish(
                 job.id, job.origin, content, files, kind=job.kind, policy=self._deps.retry
@@ -132,8 +137,9 @@ class Settlement:
                 "attachments": list(delivered.attachment_urls),
             },
             result_message_id=delivered.message_id,
-            withheld_images=withheld,
-            refunded_images=withheld if refund else 0,
+            withheld_images=withheld + dropped,
+            refunded_images=(withheld if refund else 0) + dropped,
+            cost=_delivered_cost(job, dropped),
         )
         await self._finished(job.id)
 
@@ -164,3 +170,11 @@ class Settlement:
                 self._on_finished(job)
             except Exception:
                 log.exception("on_finished hook failed for job %s", job_id)
+
+
+def _delivered_cost(job: JobRow, dropped: int) -> float | None:
+    """The job's estimated cost for the images it delivered, when the provider dropped some
+    (None keeps the estimate reserved with the job)."""
+    if not dropped or not job.cost or job.image_count <= 0:
+        return None
+    return job.cost * (job.image_count - dropped) / job.image_count

@@ -54,6 +54,9 @@ class GenerationResult:
     images: tuple[GeneratedImage, ...]
     seed: int | None = None
     inference_s: float | None = None
+    # Images the provider's safety filter left out of its output without a trace (Replicate's
+    # FLUX models skip flagged images): asked for, never delivered, so never charged.
+    dropped: int = 0
 
 
 class Provider(ABC):
@@ -68,6 +71,13 @@ class Provider(ABC):
     @abstractmethod
     async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
         """Start the request at the provider and return its request id."""
+
+    async def upload_image(self, data: bytes, content_type: str, file_name: str) -> str | None:
+        """Put an input image on the provider's own file storage and return the URL to send
+        instead of an inline `data:` URI (which providers want only for small files). None:
+        this provider has no storage, so the image goes inline. Sending the same file twice
+        costs nothing, so errors are raised with `maybe_accepted` False."""
+        return None
 
     @abstractmethod
     def watch(self, model: str, request_id: str) -> AsyncIterator[ProviderUpdate]:

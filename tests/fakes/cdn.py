@@ -95,6 +95,17 @@ class Rec:
 
 
 @dataclass
+class Upload:
+    """One file uploaded to a fake provider's storage, and the URL it answered with."""
+
+    data: bytes
+    content_type: str
+    file_name: str | None
+    url: str
+    headers: dict[str, str]
+
+
+@dataclass
 class Fault:
     """A scripted response for the next ``times`` requests matching ``method`` and ``path_re``."""
 
