@@ -16,6 +16,7 @@ from bot.app import ArtFactoryBot
 from bot.community.loras import LoraChoice
 from bot.delivery.text import escape
 from bot.jobs.model import Origin
+from bot.providers.offers import Needs
 from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, RequestOptions
 from cogs.ui.choices import provider_choices
 from cogs.ui.interactions import defer_journalled, send_ephemeral, start_job
@@ -95,7 +96,7 @@ class Loras(commands.Cog):
             chosen = provider or await self.bot.preferences.default_provider(
                 interaction.guild_id,
                 interaction.channel_id,
-                needs=lambda capabilities: capabilities.max_loras >= len(choices),
+                needs=Needs(loras=len(choices)),
             )
             options = RequestOptions(
                 prompt=prompt,

@@ -1,4 +1,5 @@
-"""`/providers`: what each configured provider offers here, and how it has been doing."""
+"""`/providers`: what each configured provider offers here, and how it has been doing;
+`/models`: each model members can use here, what it does and its estimated price."""
 
 from __future__ import annotations
 
@@ -7,43 +8,18 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot
-from bot.config import Config, ProviderConfig
+from bot.config import Config
 from bot.ops.health import ProviderHealth
-from bot.providers.capabilities import PROVIDER_CAPABILITIES, Capabilities
+from bot.providers.listing import (
+    MODELS_NOTE,
+    MODELS_TITLE,
+    capability_line,
+    models_fields,
+    ratios_line,
+)
 from cogs.ui.interactions import defer_journalled
 
 HEALTH_WINDOW_S = 24 * 3600
-
-
-def capability_line(caps: Capabilities, settings: ProviderConfig) -> str:
-    can = ["text-to-image"]
-    if caps.image_to_image and settings.img2img_model:
-        can.append("image-to-image")
-    if caps.upscale and settings.upscale_model:
-        can.append("upscale")
-    if caps.max_loras and settings.lora_model:
-        can.append(f"≤{caps.max_loras} LoRA" + ("s" if caps.max_loras > 1 else ""))
-    can.append(f"≤{caps.max_images} images")
-    shows = [
-        what
-        for what, has in (("queue position", caps.queue_position), ("steps", caps.step_progress))
-        if has
-    ]
-    lacks = [
-        what
-        for what, has in (
-            ("negative prompt", caps.negative_prompt),
-            ("seed", caps.seed),
-            ("steps", caps.steps),
-            ("guidance", caps.guidance),
-        )
-        if not has
-    ]
-    line = " · ".join(can)
-    line += f"\nprogress: {', '.join(shows) if shows else 'elapsed time only'}"
-    if lacks:
-        line += f"\nno {', '.join(lacks)}"
-    return line
 
 
 def health_line(health: ProviderHealth | None) -> str:
@@ -60,18 +36,20 @@ def health_line(health: ProviderHealth | None) -> str:
 
 def providers_embed(config: Config, health: dict[str, ProviderHealth]) -> discord.Embed:
     default = config.generation.default_provider
-    embed = discord.Embed(title="Image providers", colour=discord.Colour.blurple())
+    embed = discord.Embed(
+        title="Image providers",
+        description="Each model's modes and price: `/models`.",
+        colour=discord.Colour.blurple(),
+    )
     for name in config.enabled_providers:
         settings = config.providers[name]
-        caps = PROVIDER_CAPABILITIES[name]
         models = ", ".join(
             f"`{m}`" + (" (default)" if m == settings.model else "")
             for m in settings.allowed_models()
         )
-        ratios = ", ".join(caps.aspect_ratios_for(settings.model))
         value = (
-            f"**models:** {models}\n{capability_line(caps, settings)}\n"
-            f"**ratios:** {ratios}\n**health:** {health_line(health.get(name))}"
+            f"**models:** {models}\n{capability_line(config, name)}\n"
+            f"**ratios:** {ratios_line(config, name)}\n**health:** {health_line(health.get(name))}"
         )
         title = name + (" ★ default" if name == default else "")
         embed.add_field(name=title, value=value[:1024], inline=False)
@@ -80,6 +58,15 @@ def providers_embed(config: Config, health: dict[str, ProviderHealth]) -> discor
             text="While a provider is down, jobs move to: "
             + ", ".join(config.generation.fallback_providers)
         )
+    return embed
+
+
+def models_embed(config: Config) -> discord.Embed:
+    embed = discord.Embed(
+        title=MODELS_TITLE, description=MODELS_NOTE, colour=discord.Colour.blurple()
+    )
+    for field in models_fields(config):
+        embed.add_field(name=field.name, value=field.value, inline=False)
     return embed
 
 
@@ -94,6 +81,13 @@ class ProvidersCog(commands.Cog):
         await defer_journalled(interaction, ephemeral=True)  # before the ledger
         health = await self.bot.provider_health.recent(HEALTH_WINDOW_S)
         await interaction.edit_original_response(embed=providers_embed(self.bot.config, health))
+
+    @app_commands.command(
+        name="models", description="The models you can use here: what each does and its price"
+    )
+    async def models(self, interaction: discord.Interaction) -> None:
+        await defer_journalled(interaction, ephemeral=True)
+        await interaction.edit_original_response(embed=models_embed(self.bot.config))
 
 
 async def setup(bot: ArtFactoryBot) -> None:

@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.app import ArtFactoryBot
 from bot.jobs.model import Origin
+from bot.providers.offers import Needs
 from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS
 from cogs.ui.choices import provider_choices
 from cogs.ui.interactions import send_ephemeral, start_job
@@ -107,7 +108,7 @@ class Variations(commands.Cog):
             chosen = provider or await self.bot.preferences.default_provider(
                 interaction.guild_id,
                 interaction.channel_id,
-                needs=lambda capabilities: capabilities.image_to_image,
+                needs=Needs(mode="img2img"),
             )
             return await derivations.variations_from_attachment(
                 origin,

@@ -37,6 +37,14 @@ class InputImageStore:
             row = await cur.fetchone()
         return (bytes(row[0]), str(row[1])) if row else None
 
+    async def size(self, image_id: int) -> tuple[int, int] | None:
+        """(width, height) of the image as it is sent, or None once it is gone."""
+        async with self._conn.execute(
+            "SELECT width, height FROM input_images WHERE id = ?", (image_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return (int(row[0]), int(row[1])) if row else None
+
     async def purge(self, older_than: float) -> int:
         """Drop input images no unfinished job needs any more; returns how many."""
         marks = ", ".join("?" for _ in ACTIVE_STATES)

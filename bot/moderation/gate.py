@@ -17,6 +17,7 @@ from bot.config import Config
 from bot.delivery.text import escape
 from bot.errors import InvalidRequest, Refused
 from bot.moderation.lookalikes import fold, strip_invisible, unconfuse
+from bot.providers.pricing import estimate_cost
 from bot.providers.request import GenerationRequest
 from db.database import Database
 from db.settings import GuildSettings
@@ -96,10 +97,13 @@ class ModerationService:
         self._db = db
         self.blocked_listeners: list[Callable[[int, int, int, str, str], None]] = []
 
-    def estimate_cost(self, request: GenerationRequest) -> float:
-        costs = self._config.costs
-        per_image = costs.per_model.get(request.model, costs.per_image.get(request.provider, 0.0))
-        return round(per_image * request.count, 6)
+    async def estimate_cost(self, request: GenerationRequest) -> float:
+        """The job's estimated cost (`bot/providers/pricing.py`): an image job is priced at its
+        input image's size, read from the ledger where the image waits."""
+        size = None
+        if request.image_id is not None and request.mode != "txt2img":
+            size = await self._db.images.size(request.image_id)
+        return estimate_cost(self._config, request, size)
 
     async def daily_limit(
         self, guild_id: int | None, user_id: int, role_ids: tuple[int, ...], day: str
@@ -128,7 +132,7 @@ class ModerationService:
     ) -> Admission:
         now = time.time() if now is None else now
         limit = await self.daily_limit(guild_id, user_id, role_ids, day)
-        cost = self.estimate_cost(request)
+        cost = await self.estimate_cost(request)
         if guild_id is None:
             return Admission(limit, None, month_start(now), cost)
         ban = await self._db.settings.active_ban(guild_id, user_id, now)

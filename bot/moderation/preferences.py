@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from bot.config import Config
-from bot.providers.capabilities import PROVIDER_CAPABILITIES, Capabilities
+from bot.providers.offers import Needs, can_serve
 from db.settings import SettingsStore
 
 
@@ -15,13 +13,13 @@ async def default_provider(
     guild_id: int | None,
     channel_id: int | None = None,
     model: str | None = None,
-    needs: Callable[[Capabilities], bool] | None = None,
+    needs: Needs | None = None,
 ) -> str:
     """The provider a member gets when they name none: the one offering the model they chose,
     else the server's `default_provider`, else the bot's; moved to the first provider the
     channel (or server) allows when that one is not allowed there, and to the first allowed one
-    that `needs` accepts (img2img, enough LoRAs) when it cannot do the job. When none can, the
-    preferred one stays, so the refusal names a provider that can."""
+    that `can_serve` the job's `needs` (img2img, enough LoRAs) when it cannot. When none can,
+    the preferred one stays, so the refusal names a provider that can."""
     enabled = list(config.enabled_providers)
     choice: str = config.generation.default_provider
     allowed = enabled
@@ -36,7 +34,7 @@ async def default_provider(
         offering = [p for p in enabled if model.strip() in config.providers[p].allowed_models()]
         if offering:
             return choice if choice in offering else offering[0]
-    able = [p for p in allowed if needs is None or needs(PROVIDER_CAPABILITIES[p])]
+    able = [p for p in allowed if needs is None or can_serve(config, p, needs)]
     if choice in able:
         return choice
     return able[0] if able else choice
@@ -55,6 +53,6 @@ class Preferences:
         guild_id: int | None,
         channel_id: int | None = None,
         model: str | None = None,
-        needs: Callable[[Capabilities], bool] | None = None,
+        needs: Needs | None = None,
     ) -> str:
         return await default_provider(self._config, self._store, guild_id, channel_id, model, needs)

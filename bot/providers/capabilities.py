@@ -1,8 +1,10 @@
-"""What each provider can honestly do, declared in one place.
+"""How each provider behaves, whatever the model: the progress it reports, how it flags unsafe
+images, how it bills, how many LoRAs one job may carry, and (OpenAI) the sizes each model family
+draws. Provider classes point at their entry here, so the declaration and the adapter cannot
+drift apart.
 
-Commands and buttons consult this before anything is charged: an option the chosen provider
-cannot honour is refused with the name of a provider that can. Provider classes point at their
-entry here, so the declaration and the adapter cannot drift apart.
+What a model takes (modes, options, ranges, image counts, ratios, price) is not written here:
+the model catalogue reads it from the model's published schema (`bot/providers/catalogue`).
 """
 
 from __future__ import annotations
@@ -14,20 +16,12 @@ ASPECT_RATIOS: tuple[str, ...] = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2
 
 @dataclass(frozen=True)
 class Capabilities:
-    text_to_image: bool = True
-    image_to_image: bool = False
-    max_loras: int = 0  # LoRAs per job; 0 = no LoRA support
-    upscale: bool = False
+    max_loras: int = 0  # LoRAs per job, whatever a model's schema lists; 0 = no LoRA support
     queue_position: bool = False
     step_progress: bool = False
     safety_flag: bool = False
-    max_images: int = 4
-    aspect_ratios: tuple[str, ...] = ASPECT_RATIOS
     cost_model: str = "per image"
-    negative_prompt: bool = True
-    seed: bool = True
-    steps: bool = True
-    guidance: bool = True
+    aspect_ratios: tuple[str, ...] = ASPECT_RATIOS  # OpenAI: models of no listed family
     # Ratios that depend on the model family: (family, ratios), first match wins; models of
     # no listed family get `aspect_ratios`.
     model_aspect_ratios: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -48,17 +42,13 @@ def in_family(model: str, family: str) -> bool:
 
 PROVIDER_CAPABILITIES: dict[str, Capabilities] = {
     "fal": Capabilities(
-        image_to_image=True,
         max_loras=3,
-        upscale=True,
         queue_position=True,
         step_progress=True,
         safety_flag=True,
     ),
     "replicate": Capabilities(
-        image_to_image=True,
         max_loras=1,
-        upscale=True,
         step_progress=True,
         safety_flag=True,
     ),
@@ -69,16 +59,12 @@ PROVIDER_CAPABILITIES: dict[str, Capabilities] = {
         queue_position=True,
         cost_model="Buzz per image",
     ),
-    # An OpenAI-compatible images API: one blocking call, fixed sizes, no seed/steps/guidance
-    # or negative prompt. GPT image models draw 1024², 1536x1024 and 1024x1536; DALL·E 3 (and
-    # most compatible servers) 1024², 1792x1024 and 1024x1792.
+    # An OpenAI-compatible images API: one blocking call, no progress, fixed sizes. GPT image
+    # models draw 1024², 1536x1024 and 1024x1536; DALL·E 3 (and most compatible servers) 1024²,
+    # 1792x1024 and 1024x1792.
     "openai": Capabilities(
         aspect_ratios=("1:1", "16:9", "9:16"),
         model_aspect_ratios=(("gpt-image", ("1:1", "3:2", "2:3")), ("dall-e-2", ("1:1",))),
-        negative_prompt=False,
-        seed=False,
-        steps=False,
-        guidance=False,
         cost_model="per image (billed by the API's owner)",
     ),
 }

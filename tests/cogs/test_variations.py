@@ -165,3 +165,23 @@ async def test_variations_follow_the_server_default_provider_unless_it_cannot_st
         assert [c[0] for c in fake_fal.submits] == ["fal-ai/flux/dev/image-to-image"]
         job = await h.job_for(moved)
         assert job is not None and (job.provider, job.state) == ("fal", "done")
+
+
+async def test_variations_skip_a_default_provider_that_has_no_image_to_image_model_here(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, fake_replicate: FakeReplicate, db_path: Path
+) -> None:
+    fake_replicate.script(None, ReplicateScript(queue_s=0, run_s=0.2, steps=1))
+    providers = {"fal": {"img2img_model": ""}}  # fal is the default, without image-to-image
+    async with running_bot(fake_discord, db_path, providers=providers) as h:
+        attachment = fake_discord.make_attachment("a.png", make_png(64, 64), "image/png")
+        interaction = await variations(h, attachment)
+        await h.idle()
+        assert fake_fal.submits == []
+        assert [c[0] for c in fake_replicate.creates] == ["black-forest-labs/flux-dev"]
+        job = await h.job_for(interaction)
+        assert job is not None and (job.provider, job.kind, job.state) == (
+            "replicate",
+            "variation",
+            "done",
+        )
+        assert len(h.original(interaction).attachments) == 1

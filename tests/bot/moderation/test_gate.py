@@ -128,7 +128,7 @@ async def test_budget_cap_stops_jobs_at_the_exact_threshold_under_concurrency(
     async with running_bot(
         fake_discord,
         db_path,
-        costs={"per_image": {"fal": 0.25, "replicate": 0.25}, "per_model": {}},
+        costs={"per_model": {"fal-ai/flux/dev": 0.25}},
         generation={"max_jobs_per_user": 50, "max_concurrent_jobs": 50},
     ) as h:
         await h.bot.db.settings.update_guild(

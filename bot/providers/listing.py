@@ -1,0 +1,131 @@
+"""What `/models` and `/providers` say about the models here, read from the model catalogue
+(each model's modes, limits and options come from its published schema) and the estimated
+prices (`pricing.py`), kept within Discord's embed limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.config import Config
+from bot.providers.capabilities import PROVIDER_CAPABILITIES
+from bot.providers.catalogue import catalogue_for
+from bot.providers.catalogue.checks import model_entries
+from bot.providers.catalogue.refresh import configured_models
+from bot.providers.offers import Needs, can_serve, job_entry
+from bot.providers.pricing import listed_price
+
+if TYPE_CHECKING:
+    from bot.providers.request import Mode
+
+# Discord's embed limits: characters per field value, fields per embed, characters in all.
+FIELD_VALUE_LIMIT = 1024
+FIELD_LIMIT = 25
+EMBED_TOTAL_LIMIT = 6000
+
+MODELS_TITLE = "Models"
+MODELS_NOTE = "Prices are estimates per 1:1 image (an upscaler: per 1:1 image upscaled)."
+SPECIAL_MODES: tuple[tuple[Mode, str], ...] = (
+    ("img2img", "image-to-image"),
+    ("upscale", "upscale"),
+)
+OPTION_NAMES = (
+    ("negative_prompt", "negative prompt"),
+    ("seed", "seed"),
+    ("steps", "steps"),
+    ("guidance", "guidance"),
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    value: str
+
+
+def money(amount: float, currency: str) -> str:
+    """`$0.025` in USD, `0.025 EUR` otherwise: at least cents, down to a tenth of a cent."""
+    text = f"{amount:.4f}".rstrip("0")
+    whole, _, cents = text.partition(".")
+    number = f"{whole}.{cents.ljust(2, '0')}"
+    return f"${number}" if currency.upper() == "USD" else f"{number} {currency}"
+
+
+def model_line(config: Config, provider: str, model: str) -> str:
+    """ "`fal-ai/flux/dev` — text-to-image · ~$0.025/image (default)"."""
+    entry = catalogue_for(config).entry(provider, model)
+    default = " (default)" if model == config.providers[provider].model else ""
+    if entry is None:
+        return f"`{model}` — not available: schema not read yet{default}"
+    upscale = entry.modes == {"upscale"}
+    price = listed_price(config, provider, model, upscale=upscale)
+    shown = (
+        f"~{money(price, config.costs.currency)}/image" if price is not None else "price unknown"
+    )
+    return f"`{model}` — {entry.describe_modes() or 'no usable mode'} · {shown}{default}"
+
+
+def fit_lines(lines: list[str], limit: int) -> str:
+    """The lines joined, as many as fit in `limit` characters with a last "…and N more"."""
+    text = "\n".join(lines)
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    for count, line in enumerate(lines):
+        rest = f"…and {len(lines) - count} more"
+        if len("\n".join([*kept, line, rest])) > limit:
+            return "\n".join([*kept, rest])
+        kept.append(line)
+    return "\n".join(kept)  # unreachable: the whole text did not fit
+
+
+def models_fields(config: Config) -> list[Field]:
+    """One field per enabled provider listing its models; the embed (with `MODELS_TITLE` and
+    `MODELS_NOTE`) stays within Discord's limits."""
+    budget = EMBED_TOTAL_LIMIT - len(MODELS_TITLE) - len(MODELS_NOTE)
+    default = config.generation.default_provider
+    fields: list[Field] = []
+    providers = list(config.enabled_providers)
+    for index, provider in enumerate(providers[:FIELD_LIMIT]):
+        name = provider + (" ★ default" if provider == default else "")
+        share = (budget - len(name)) // (len(providers[:FIELD_LIMIT]) - index)
+        lines = [model_line(config, provider, m) for m in configured_models(config, provider)]
+        value = fit_lines(lines, min(FIELD_VALUE_LIMIT, share)) or "no models"
+        fields.append(Field(name, value))
+        budget -= len(name) + len(value)
+    return fields
+
+
+def capability_line(config: Config, provider: str) -> str:
+    """What the provider's models here can do, the progress it shows and the options none of
+    its models takes (`/providers`)."""
+    entries = list(model_entries(config, provider))
+    default = catalogue_for(config).entry(provider, config.providers[provider].model)
+    can = ["text-to-image"] if any("txt2img" in e.modes for e in entries) else []
+    for mode, what in SPECIAL_MODES:
+        if can_serve(config, provider, Needs(mode=mode)):
+            can.append(what)
+    lora = job_entry(config, provider, Needs(loras=1))
+    if lora is not None and can_serve(config, provider, Needs(loras=1)):
+        most = lora.limits.max_loras
+        can.append(f"≤{most} LoRA" + ("s" if most > 1 else ""))
+    if default is not None:
+        can.append(f"≤{default.limits.max_images} images")
+    caps = PROVIDER_CAPABILITIES[provider]
+    shows = [
+        w
+        for w, has in (("queue position", caps.queue_position), ("steps", caps.step_progress))
+        if has
+    ]
+    line = " · ".join(can) or "schema not read yet"
+    line += f"\nprogress: {', '.join(shows) if shows else 'elapsed time only'}"
+    lacks = [what for option, what in OPTION_NAMES if not any(e.takes(option) for e in entries)]
+    if entries and lacks:
+        line += f"\nno {', '.join(lacks)}"
+    return line
+
+
+def ratios_line(config: Config, provider: str) -> str:
+    entry = catalogue_for(config).entry(provider, config.providers[provider].model)
+    return ", ".join(entry.aspect_ratios) if entry is not None else "schema not read yet"
