@@ -1,7 +1,6 @@
-"""How each provider behaves, whatever the model: the progress it reports, how it flags unsafe
-images, how it bills, how many LoRAs one job may carry, and (OpenAI) the sizes each model family
-draws. Provider classes point at their entry here, so the declaration and the adapter cannot
-drift apart.
+"""How each provider behaves, whatever the model: the progress it reports, how many LoRAs one
+job may carry, and (OpenAI) the sizes each model family draws. Provider classes point at their
+entry here, so the declaration and the adapter cannot drift apart.
 
 What a model takes (modes, options, ranges, image counts, ratios, price) is not written here:
 the model catalogue reads it from the model's published schema (`bot/providers/catalogue`).
@@ -19,8 +18,6 @@ class Capabilities:
     max_loras: int = 0  # LoRAs per job, whatever a model's schema lists; 0 = no LoRA support
     queue_position: bool = False
     step_progress: bool = False
-    safety_flag: bool = False
-    cost_model: str = "per image"
     aspect_ratios: tuple[str, ...] = ASPECT_RATIOS  # OpenAI: models of no listed family
     # Ratios that depend on the model family: (family, ratios), first match wins; models of
     # no listed family get `aspect_ratios`.
@@ -45,19 +42,16 @@ PROVIDER_CAPABILITIES: dict[str, Capabilities] = {
         max_loras=3,
         queue_position=True,
         step_progress=True,
-        safety_flag=True,
     ),
     "replicate": Capabilities(
         max_loras=1,
         step_progress=True,
-        safety_flag=True,
     ),
     # CivitAI's v2 workflows: text-to-image on a checkpoint AIR plus LoRA AIRs; queue
     # position comes from the job status, steps do not.
     "civitai": Capabilities(
         max_loras=5,
         queue_position=True,
-        cost_model="Buzz per image",
     ),
     # An OpenAI-compatible images API: one blocking call, no progress, fixed sizes. GPT image
     # models draw 1024², 1536x1024 and 1024x1536; DALL·E 3 (and most compatible servers) 1024²,
@@ -65,6 +59,5 @@ PROVIDER_CAPABILITIES: dict[str, Capabilities] = {
     "openai": Capabilities(
         aspect_ratios=("1:1", "16:9", "9:16"),
         model_aspect_ratios=(("gpt-image", ("1:1", "3:2", "2:3")), ("dall-e-2", ("1:1",))),
-        cost_model="per image (billed by the API's owner)",
     ),
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from bot.jobs.intake import quota_day
 from bot.moderation.netguard import Resolver
 from db.loras import LoraRow
 from tests.cogs.test_lora import answer, loras, opt
@@ -57,8 +58,9 @@ def resolving(table: dict[str, list[str]]) -> Resolver:
 
 
 async def nothing_charged(h: Harness, fake_fal: FakeFal) -> None:
+    """No provider request, and no quota used by the member in any server."""
     assert fake_fal.requests == []
-    assert (await h.bot.jobs.usage(MEMBER)).used == 0
+    assert await h.bot.db.jobs.quota_used(MEMBER, quota_day(time.time())) == 0
 
 
 async def test_lora_links_to_internal_addresses_are_refused(

@@ -65,9 +65,14 @@ def configured_models(config: Config, provider: str) -> list[str]:
 
 
 async def load_cached(catalogue: Catalogue, cache: SchemaCache) -> int:
-    """Install the schemas read at an earlier start (newer than the shipped snapshots)."""
+    """Install the schemas read at an earlier start, unless the bot now ships a newer snapshot
+    of the same model (an upgrade brought a schema taken after that read)."""
     installed = 0
     for row in await cache.all():
+        shipped = catalogue.entry(row.provider, row.model)
+        read_on = time.strftime("%Y-%m-%d", time.gmtime(row.fetched_at))
+        if shipped is not None and shipped.model == row.model and shipped.taken > read_on:
+            continue
         try:
             catalogue.install(entry_from(_with_price(catalogue, row.document)))
         except (SchemaError, KeyError, TypeError) as exc:

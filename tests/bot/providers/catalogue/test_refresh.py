@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -40,7 +41,9 @@ class Cache:
         self.rows[(provider, model)] = document
 
     async def all(self) -> list[CachedSchema]:
-        return [CachedSchema(p, m, d, 0.0) for (p, m), d in self.rows.items()]
+        return [CachedSchema(p, m, d, self.fetched_at) for (p, m), d in self.rows.items()]
+
+    fetched_at = time.time()
 
 
 @pytest.fixture
@@ -89,3 +92,12 @@ async def test_a_schema_read_at_an_earlier_start_is_used_while_the_provider_is_d
     outcomes = await refresh(catalogue_for(config), config, {"fal": Source(None)}, None)
     assert {o.model: o.source for o in outcomes}[NEW_MODEL] == "cache"
     assert build_request(config, prompt="p", model=NEW_MODEL).model == NEW_MODEL
+
+
+async def test_a_snapshot_shipped_after_the_cached_read_wins_over_it(config: Config) -> None:
+    cache = Cache()
+    cache.fetched_at = 0.0  # read in 1970: every shipped snapshot is newer
+    await cache.save("fal", "fal-ai/flux/dev", flux_dev_document("fal-ai/flux/dev", max_steps=28))
+    await cache.save("fal", NEW_MODEL, flux_dev_document())
+    assert await load_cached(catalogue_for(config), cache) == 1  # only the unshipped model
+    assert build_request(config, prompt="p", steps=40).steps == 40
