@@ -86,11 +86,13 @@ class ArtFactoryBot(commands.AutoShardedBot):
         intents = discord.Intents.none()
         intents.guilds = True
         intents.guild_reactions = True  # ⭐ votes on gallery posts
+        if config.discord.shard_ids:  # else all of them (only a whole set runs on SQLite yet)
+            options["shard_ids"] = sorted(config.discord.shard_ids)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
             help_command=None,
-            shard_count=config.discord.shard_count,
+            shard_count=config.discord.shard_count,  # None: as many as Discord recommends
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=ArtFactoryTree,
             http_trace=discord_trace(),  # lets final messages retry 5xx by the bot's policy

@@ -5,6 +5,8 @@
 - `load`: `load_config` / `parse_config`: the TOML file plus the secrets from the environment.
 - `messages`: pydantic's errors turned into one `ConfigError` line naming the key and the fix,
   so `python -m bot --check` prints it and exits 2 without a traceback.
+- `shards`: the checks on `[discord] shard_count` / `shard_ids` (a set that leaves shards to
+  another process is refused) and the `--shard-count` / `--shard-ids` flags that replace them.
 """
 
 from __future__ import annotations

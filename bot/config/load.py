@@ -29,10 +29,12 @@ def load_config(
     environ: typing.Mapping[str, str] | None = None,
     *,
     require_secrets: bool = True,
+    overrides: typing.Mapping[str, typing.Mapping[str, Any]] | None = None,
 ) -> Config:
     """Read, validate and type the config file; raise `ConfigError` with one clear line.
     `require_secrets=False` (for `doctor`) leaves a missing secret empty instead, so every
-    missing one can be reported at once."""
+    missing one can be reported at once. `overrides` replace keys of the file's sections
+    (command-line flags such as `--shard-count`), and are checked like them."""
     env = os.environ if environ is None else environ
     path = Path(path)
     try:
@@ -51,6 +53,10 @@ def load_config(
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}.") from None
+    for section, keys in (overrides or {}).items():
+        table = raw.setdefault(section, {})
+        if isinstance(table, dict):  # else the file's own mistake is reported
+            table.update(keys)
     return parse_config(raw, env, source=path, require_secrets=require_secrets)
 
 

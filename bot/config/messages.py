@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -94,12 +94,16 @@ def _not_a_table(section: str, model: type[BaseModel]) -> str:
 def _wrong_type(where: str, value: Any, hint: Any) -> str:
     if get_origin(hint) in (types.UnionType, typing.Union):  # `int | None`: TOML has no null
         hint = next(arg for arg in get_args(hint) if arg is not type(None))
+    if get_origin(hint) is Annotated:  # e.g. IntList: the type inside
+        hint = get_args(hint)[0]
     origin = get_origin(hint)
     if origin is Literal:
         options = " or ".join(repr(choice) for choice in get_args(hint))
         return f"{where} = {value!r} is not valid: use {options}."
     if origin is dict:
         return f"{where} must be a table of numbers, e.g. {{ fal = 0.025 }}."
+    if origin is tuple and get_args(hint)[:1] == (int,):
+        return f"{where} must be a list of whole numbers, e.g. [0, 1]."
     if origin is tuple:
         return f'{where} must be a list of strings, e.g. ["a", "b"].'
     expected = _EXPECTED.get(hint, "a value of the documented type")

@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.config.shards import check_shards
+
 ProviderName = Literal["fal", "replicate", "civitai", "openai"]
 PROVIDER_NAMES: tuple[str, ...] = get_args(ProviderName)
 SECRET_ENV: dict[str, str] = {
@@ -67,6 +69,7 @@ def _not_negative(value: float) -> float:
 
 
 StrList = Annotated[tuple[str, ...], BeforeValidator(_list_to_tuple)]
+IntList = Annotated[tuple[int, ...], BeforeValidator(_list_to_tuple)]
 Price = Annotated[float, AfterValidator(_not_negative)]
 Check = tuple[Callable[[Any], bool], str]
 
@@ -92,7 +95,8 @@ class Section(BaseModel):
 class DiscordConfig(Section):
     api_base: str = "https://discord.com/api/v10"
     dev_guild_id: int | None = None
-    shard_count: int | None = None
+    shard_count: int | None = None  # None: the count Discord recommends (GET /gateway/bot)
+    shard_ids: IntList | None = None  # None: all of them (bot/config/shards.py)
 
     checks: ClassVar[dict[str, Check]] = {
         "api_base": (
@@ -105,6 +109,11 @@ class DiscordConfig(Section):
         ),
         "shard_count": (lambda n: n is None or n >= 1, "must be at least 1, or be removed."),
     }
+
+    @model_validator(mode="after")
+    def _shards_run_here(self) -> DiscordConfig:
+        check_shards(self.shard_count, self.shard_ids)
+        return self
 
 
 class DatabaseConfig(Section):

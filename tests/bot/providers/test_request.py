@@ -41,7 +41,7 @@ def test_defaults(config: Config) -> None:
                 "model": "black-forest-labs/flux-schnell",
                 "guidance": 3,
             },
-            "black-forest-labs/flux-schnell takes no guidance value; black-forest-labs/flux-dev does",
+            "flux-schnell takes no guidance value; black-forest-labs/flux-dev does",
         ),
         (
             {"prompt": "a", "negative_prompt": "blur"},

@@ -10,6 +10,8 @@ message's own attachments (``attachment://``); ``FakeMessage`` keeps the unsigne
 Point discord.py at it with ``discord.http.Route.BASE = fake.api_base``; an
 ``AutoShardedClient``/``AutoShardedBot`` then finds the gateway through ``GET /gateway/bot``
 (a plain ``Client`` needs ``DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)``).
+``FakeDiscord(shard_count=n)`` serves ``n`` shards: each guild's events go only to the sessions of
+its shard, ``(guild_id >> 22) % n``; ``add_guild(shard=i)`` makes a guild on shard ``i``.
 
 Request bodies are validated against Discord's OpenAPI description when it is available
 (``spec_violations``). The wire facts the fake reproduces, and the discord.py quirks it honours,
@@ -35,6 +37,7 @@ from .constants import (
     TOKEN_LIFETIME,
 )
 from .fake import FakeDiscord
+from .gateway import Dispatched
 from .openapi import DEFAULT_SPEC_PATH
 from .records import FakeMessage, Interaction, RecordedFile, RecordedRequest
 
@@ -51,6 +54,7 @@ __all__ = [
     "FLAG_SUPPRESS_EMBEDS",
     "FLAG_SUPPRESS_NOTIFICATIONS",
     "TOKEN_LIFETIME",
+    "Dispatched",
     "FakeDiscord",
     "FakeMessage",
     "Interaction",

@@ -1,5 +1,5 @@
 """Application commands: sync (``PUT`` of the whole list, ``POST`` of one, ``GET``), globally or
-for the guild, echoed back with ids like Discord does. Dispatch finds commands by name, so
+for a guild of the bot, echoed back with ids like Discord does. Dispatch finds commands by name, so
 ``send_interaction`` uses the synced command's id when there is one."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class ApplicationCommands(SpecChecks):
         if rec.params["id"] != str(self.app_id):
             raise missing_access()
         gid = rec.params.get("gid")
-        if gid is not None and gid != str(self.guild_id):
+        if gid is not None and gid not in {str(g) for g in self.guild_channels}:
             raise missing_access()
         return int(gid) if gid is not None else None
 

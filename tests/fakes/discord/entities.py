@@ -1,5 +1,6 @@
-"""The world the bot sees: its own user and application, other users and members, the guild with
-its text channel, DM channels; their JSON and their REST endpoints."""
+"""The world the bot sees: its own user and application, other users and members, the guilds
+(each with a text channel; ``add_guild`` puts one on a chosen shard), DM channels; their JSON and
+their REST endpoints."""
 
 from __future__ import annotations
 
@@ -12,7 +13,22 @@ from .state import FakeState
 
 
 class Entities(FakeState):
-    """JSON of users, members, channels and the guild, and the endpoints that hand them out."""
+    """JSON of users, members, channels and guilds, and the endpoints that hand them out."""
+
+    def add_guild(self, *, shard: int = 0, shard_count: int | None = None) -> int:
+        """A new guild with a text channel, its id chosen so that its events go to ``shard`` of
+        ``shard_count`` (default: the fake's); returns the guild id (its channel is
+        ``guild_channels[id]``). Add guilds before the bot connects: a guild added later is
+        announced only by a GUILD_CREATE the test dispatches."""
+        count = shard_count or self.shard_count
+        if not 0 <= shard < count:
+            raise ValueError(f"shard {shard} is not one of {count} shards")
+        timestamp = (self._snowflake() >> 22) + 1
+        timestamp += (shard - timestamp) % count
+        guild_id = timestamp << 22
+        self._last_snowflake = max(self._last_snowflake, guild_id)
+        self.guild_channels[guild_id] = self._snowflake()
+        return guild_id
 
     def bot_user_json(self) -> dict[str, Any]:
         return {
@@ -80,8 +96,10 @@ class Entities(FakeState):
         return {
             "id": str(channel_id),
             "type": ChannelType.GUILD_TEXT,
-            "guild_id": str(self.guild_id),
-            "name": "art" if channel_id == self.channel_id else f"channel-{channel_id}",
+            "guild_id": str(self._guild_of(channel_id)),
+            "name": "art"
+            if channel_id in self.guild_channels.values()
+            else f"channel-{channel_id}",
             "position": 0,
             "permission_overwrites": [],
             "nsfw": channel_id in self.nsfw_channels,
@@ -92,10 +110,12 @@ class Entities(FakeState):
             "flags": 0,
         }
 
-    def guild_json(self) -> dict[str, Any]:
+    def guild_json(self, guild_id: int | None = None) -> dict[str, Any]:
+        """A GUILD_CREATE's guild (default: the first guild)."""
+        gid = self.guild_id if guild_id is None else guild_id
         return {
-            "id": str(self.guild_id),
-            "name": "Art Factory Test Guild",
+            "id": str(gid),
+            "name": "Art Factory Test Guild" if gid == self.guild_id else f"Guild {gid}",
             "icon": None,
             "splash": None,
             "discovery_splash": None,
@@ -124,10 +144,10 @@ class Entities(FakeState):
             "max_video_channel_users": 25,
             "max_stage_video_channel_users": 50,
             "features": [],
-            "roles": [self._everyone_role_json()],
+            "roles": [self._everyone_role_json(gid)],
             "emojis": [],
             "stickers": [],
-            "channels": [self.channel_json(self.channel_id)],
+            "channels": [self.channel_json(self.guild_channels[gid])],
             "threads": [],
             "members": [self.member_json(self.bot_user_id)],
             "member_count": 2,
@@ -144,9 +164,9 @@ class Entities(FakeState):
             "incidents_data": None,
         }
 
-    def _everyone_role_json(self) -> dict[str, Any]:
+    def _everyone_role_json(self, guild_id: int) -> dict[str, Any]:
         return {
-            "id": str(self.guild_id),
+            "id": str(guild_id),
             "name": "@everyone",
             "permissions": str(EVERYONE_PERMISSIONS),
             "position": 0,
@@ -211,7 +231,7 @@ class Entities(FakeState):
                 "rpc_origins": [],
                 "redirect_uris": [],
                 "hook": True,
-                "approximate_guild_count": 1,
+                "approximate_guild_count": len(self.guild_channels),
                 "bot": self.bot_user_json(),
                 "integration_types_config": {"0": {}},
             },

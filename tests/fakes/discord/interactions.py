@@ -201,7 +201,7 @@ class InteractionSender(Gateway, MessageStore, ApplicationCommands):
         locale: str = "en-US",
     ) -> dict[str, Any]:
         gid = self.guild_id if guild_id is None else guild_id
-        cid = self.channel_id if channel_id is None else channel_id
+        cid = self.guild_channels.get(gid, self.channel_id) if channel_id is None else channel_id
         channel = self.channel_json(cid)
         channel["guild_id"] = str(gid)
         channel["permissions"] = str(ALL_PERMISSIONS)

@@ -143,7 +143,7 @@ class Interaction:
         answered = out[-1] if out else None
         out += [m.content or "" for m in self.followups() if m.ephemeral]
         original = self.original()
-        if original is not None and original.ephemeral and not original.deleted:
-            if (original.content or "") != answered:
-                out.append(original.content or "")
+        shown = original is not None and original.ephemeral and not original.deleted
+        if original is not None and shown and (original.content or "") != answered:
+            out.append(original.content or "")
         return out

@@ -18,7 +18,7 @@ from .openapi import DEFAULT_SPEC_PATH, load_spec
 from .records import FakeMessage, Interaction, RecordedFile, RecordedRequest
 
 if TYPE_CHECKING:
-    from .gateway import GatewayConn, Session
+    from .gateway import Dispatched, GatewayConn, Session
     from .injections import Injection
     from .ratelimits import Bucket
 
@@ -36,11 +36,18 @@ class FakeState:
         guild_id: int = 2000,
         channel_id: int = 3000,
         attachment_size_limit: int = 10 * 1024 * 1024,
+        shard_count: int = 1,
+        max_concurrency: int = 1,
     ) -> None:
         self.app_id = app_id
         self.bot_user_id = bot_user_id
-        self.guild_id = guild_id
-        self.channel_id = channel_id
+        self.guild_id = guild_id  # the first guild (on shard 0 for any shard count)
+        self.channel_id = channel_id  # its text channel
+        # every guild the bot is in -> its text channel; `add_guild` adds one on a chosen shard
+        self.guild_channels: dict[int, int] = {guild_id: channel_id}
+        # the shards `GET /gateway/bot` recommends, and the fewest IDENTIFY accepts (4011)
+        self.shard_count = shard_count
+        self.max_concurrency = max_concurrency  # in `session_start_limit`; not enforced
         self.owner_id = OWNER_ID
         self.attachment_size_limit = attachment_size_limit
         self.max_request_size = 25 * 1024 * 1024
@@ -62,6 +69,8 @@ class FakeState:
         self.spec_violations: list[str] = []
         self.identified = asyncio.Event()
         self.identify_payloads: list[dict[str, Any]] = []
+        self.dispatches: list[Dispatched] = []  # every DISPATCH sent, with its session's shard
+        self.gateway_closes: list[int] = []  # close codes the fake ended connections with
         self.resume_count = 0
         self.failed_resumes = 0  # RESUMEs of unknown sessions, answered with op 9
         self.interactions: list[Interaction] = []
@@ -94,8 +103,8 @@ class FakeState:
         self._nonces: dict[tuple[int, str], int] = {}  # (channel, enforced nonce) -> message
         self._conns: set[GatewayConn] = set()
         self._sessions: dict[str, Session] = {}
-        self._current: GatewayConn | None = None
-        self._gateway_ready = asyncio.Event()
+        self._live: list[GatewayConn] = []  # identified or resumed, oldest first
+        self._gateway_ready = asyncio.Event()  # set whenever a connection joins `_live`
         self._last_snowflake = 0
         self._component_id = 0
         self._url_key = secrets.token_bytes(32)  # signs attachment URLs
@@ -152,5 +161,14 @@ class FakeState:
         cid = self.channel_id if channel_id is None else channel_id
         return [m for m in self.messages.values() if m.channel_id == cid and not m.deleted]
 
+    def shard_of(self, guild_id: int, shard_count: int | None = None) -> int:
+        """The shard that gets a guild's events: ``(guild_id >> 22) % num_shards``."""
+        return (guild_id >> 22) % (shard_count or self.shard_count)
+
     def _guild_of(self, channel_id: int) -> int | None:
-        return None if channel_id in self._dm_channels else self.guild_id
+        if channel_id in self._dm_channels:
+            return None
+        for guild, channel in self.guild_channels.items():
+            if channel == channel_id:
+                return guild
+        return self.guild_id  # any other channel id a test names belongs to the first guild
