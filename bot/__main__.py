@@ -1,5 +1,5 @@
 """Entry point: `python -m bot --config config.toml` (add `--check` to only validate;
-`db check` and `doctor` are maintenance commands)."""
+`db check`, `db migrate` and `doctor` are maintenance commands)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from collections.abc import Sequence
 import discord
 
 from bot.config import Config, load_config
+from bot.config.shards import add_shard_flags, shard_overrides
 from bot.errors import ConfigError
+from db.lock import LedgerLock, LedgerUnavailable
 
 log = logging.getLogger("bot")
 
@@ -28,11 +30,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--check", action="store_true", help="validate the config and exit (0 = valid)"
     )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    add_shard_flags(parser)  # --shard-count, --shard-ids: they win over [discord]
     parser.add_argument(
         "command",
         nargs="*",
-        help="optional maintenance command: `db check` (ledger integrity) or `doctor` "
-        "(each provider's key and reachability)",
+        help="optional maintenance command: `db check` (ledger integrity), `db migrate` "
+        "(apply pending migrations; not while the bot runs) or `doctor` (each provider's key "
+        "and reachability)",
     )
     return parser.parse_args(argv)
 
@@ -45,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         # doctor reports every missing secret itself, one line each, instead of the first one.
-        config = load_config(args.config, require_secrets=list(args.command or ()) != ["doctor"])
+        secrets = list(args.command or ()) != ["doctor"]
+        config = load_config(args.config, require_secrets=secrets, overrides=shard_overrides(args))
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
@@ -54,19 +59,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"config OK: {args.config} (providers: {providers})")
         return 0
     if args.command:
-        if list(args.command) == ["db", "check"]:
-            return asyncio.run(db_check(config))
+        if list(args.command) in (["db", "check"], ["db", "migrate"]):
+            from bot.ops.ledger import db_command
+
+            return db_command(config, args.command[1])
         if list(args.command) == ["doctor"]:
             from bot.ops.doctor import doctor
 
             return asyncio.run(doctor(config))
         print(
-            f"unknown command {' '.join(args.command)!r}: use `db check` or `doctor`.",
+            f"unknown command {' '.join(args.command)!r}: use `db check`, `db migrate` or "
+            "`doctor`.",
             file=sys.stderr,
         )
         return 2
     try:
-        asyncio.run(run_bot(config))
+        # One process per SQLite ledger (db/lock.py): taken before the journal and the
+        # database are opened, released once they are closed.
+        with LedgerLock(config.database.path):
+            asyncio.run(run_bot(config))
+    except LedgerUnavailable as exc:
+        print(f"database error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 0
     except sqlite3.DatabaseError as exc:
@@ -83,27 +97,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    return 0
-
-
-async def db_check(config: Config) -> int:
-    from db.database import Database
-
-    try:
-        db = await Database.open(config.database.path)
-        try:
-            problems = await db.integrity_check()
-            version = await db.schema_version()
-        finally:
-            await db.close()
-    except (sqlite3.DatabaseError, RuntimeError) as exc:
-        print(f"database problem: {config.database.path}: {exc}", file=sys.stderr)
-        return 1
-    if problems:
-        for problem in problems:
-            print(f"database problem: {problem}", file=sys.stderr)
-        return 1
-    print(f"database OK: {config.database.path} (schema version {version})")
     return 0
 
 

@@ -223,6 +223,13 @@ def test_db_check_reports_a_healthy_ledger(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(f'[database]\npath = "{tmp_path / "x.db"}"\n', encoding="utf-8")
     env = {**os.environ, "DISCORD_TOKEN": "t", "FAL_KEY": "k"}
+    subprocess.run(  # `db check` only reads: the ledger is made first
+        [sys.executable, "-m", "bot", "db", "migrate", "--config", str(config)],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+    )
     done = subprocess.run(
         [sys.executable, "-m", "bot", "db", "check", "--config", str(config)],
         env=env,
