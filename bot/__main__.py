@@ -16,6 +16,7 @@ import discord
 from bot.config import Config, load_config
 from bot.config.shards import add_shard_flags, shard_overrides
 from bot.errors import ConfigError
+from bot.refusals import RefusedByDiscord, explain
 from db.lock import LedgerLock, LedgerUnavailable
 
 log = logging.getLogger("bot")
@@ -90,12 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    except discord.LoginFailure:
-        print(
-            "config error: DISCORD_TOKEN was refused by Discord: export the bot token from the "
-            "Developer Portal (Bot → Reset Token).",
-            file=sys.stderr,
-        )
+    except RefusedByDiscord as exc:  # a refused token, too few shards, ... (bot/refusals.py)
+        print(exc, file=sys.stderr)
         return 2
     return 0
 
@@ -125,7 +122,8 @@ async def run_bot(config: Config) -> None:
             probe.cancel()
         error = results[0]
         if isinstance(error, BaseException) and not isinstance(error, asyncio.CancelledError):
-            raise error
+            count, recommended = config.discord.shard_count, bot.gateway_pin.shards
+            raise explain(error, shard_count=count, recommended=recommended)
 
 
 async def _start(bot: discord.Client, token: str) -> None:

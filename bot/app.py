@@ -20,6 +20,7 @@ from bot.delivery.messenger import Messenger
 from bot.delivery.posting import discord_trace
 from bot.errors import ArtFactoryError
 from bot.gateway import GatewayPin
+from bot.identify import IdentifyPacer
 from bot.jobs.intake import JobService
 from bot.jobs.journal import Intake, recover
 from bot.jobs.runner import JobRunner
@@ -101,9 +102,15 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self.config = config
         self._resources_ready = False
         # discord.py would re-identify at gateway.discord.gg, not at the gateway api_base names.
-        GatewayPin(self.http).install()
+        self.gateway_pin = GatewayPin(self.http).install()
+        self._identify_pacer = IdentifyPacer(self.gateway_pin.session_start_limit)
         self._recovery: asyncio.Task[int] | None = None
         self.catalogue_refresh: asyncio.Task[None] | None = None
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Waits for the shard's IDENTIFY bucket only (bot/identify.py), where discord.py would
+        sleep 5 s before every IDENTIFY but the first."""
+        await self._identify_pacer.wait(shard_id)
 
     async def setup_hook(self) -> None:
         self.db = await Database.open(

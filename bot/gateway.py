@@ -13,16 +13,28 @@ call is wrapped (discord.py has no hook for the gateway URL, and copying ``launc
 gateway goes to the URL from ``/gateway/bot`` instead. The URL is asked for once and asked for
 again after a failed connection, as Discord recommends. RESUMEs use the session's
 ``resume_gateway_url`` and pass through untouched.
+
+``HTTPClient.get_bot_gateway`` is wrapped too, so that every answer of ``GET /gateway/bot`` (the
+one ``launch_shards`` asks for when the shard count is Discord's, or the one asked for here) is
+kept: the IDENTIFY pacing (bot/identify.py) reads its ``session_start_limit`` and a refused
+shard count is explained with its ``shards`` (bot/refusals.py), without a request of their own.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from typing import TYPE_CHECKING
 
 import aiohttp
 import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import HTTPClient
+
+from bot.identify import StartLimit
+
+if TYPE_CHECKING:  # importing discord.types on its own first is circular
+    from discord.types.gateway import SessionStartLimit as SessionStartLimitPayload
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +45,39 @@ class GatewayPin:
     def __init__(self, http: HTTPClient) -> None:
         self._http = http
         self._connect = http.ws_connect
+        self._get_bot_gateway = http.get_bot_gateway
         self._gateway: yarl.URL | None = None
+        self.shards: int | None = None  # the shard count Discord recommended last
+        self.start_limit: StartLimit | None = None  # its session_start_limit
 
     def install(self) -> GatewayPin:
         self._http.ws_connect = self.ws_connect  # type: ignore[method-assign]
+        self._http.get_bot_gateway = self.get_bot_gateway  # type: ignore[method-assign]
         return self
+
+    async def get_bot_gateway(self) -> tuple[int, str, SessionStartLimitPayload]:
+        """``HTTPClient.get_bot_gateway``, keeping the answer."""
+        answer = await self._get_bot_gateway()
+        self._keep(answer)
+        return answer
+
+    async def session_start_limit(self) -> StartLimit:
+        """The last answer's ``session_start_limit`` (asked for if there was none yet)."""
+        if self.start_limit is not None:
+            return self.start_limit
+        return self._keep(await self._get_bot_gateway())
+
+    def _keep(self, answer: tuple[int, str, SessionStartLimitPayload]) -> StartLimit:
+        shards, _, limit = answer
+        self.shards = shards
+        self.start_limit = StartLimit(
+            total=limit["total"],
+            remaining=limit["remaining"],
+            reset_after_s=limit["reset_after"] / 1000,
+            max_concurrency=limit["max_concurrency"],
+            answered_at=time.monotonic(),
+        )
+        return self.start_limit
 
     async def ws_connect(self, url: str, *, compress: int = 0) -> aiohttp.ClientWebSocketResponse:
         """``HTTPClient.ws_connect`` with the default gateway swapped for the named one; the
@@ -55,6 +95,6 @@ class GatewayPin:
 
     async def _named_gateway(self) -> yarl.URL:
         if self._gateway is None:
-            _, url, _ = await self._http.get_bot_gateway()
+            _, url, _ = await self.get_bot_gateway()
             self._gateway = yarl.URL(url)
         return self._gateway

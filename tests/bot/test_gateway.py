@@ -12,8 +12,9 @@ from tests.harness import ENV, Harness, running_bot
 
 
 async def _identify_now(shard_id: int | None, *, initial: bool = False) -> None:
-    """discord.py waits 5 s before every IDENTIFY but the first (Discord asks for 1-5 s after an
-    INVALID_SESSION); the wait has nothing to do with where the bot connects, so tests skip it."""
+    """The bot waits a random 1-5 s before it IDENTIFYs a shard again (bot/identify.py: Discord
+    asks for it after an INVALID_SESSION); the wait has nothing to do with where the bot
+    connects, so tests skip it."""
 
 
 def skip_identify_pause(h: Harness) -> None:

@@ -25,16 +25,9 @@ from tests.harness import ENV, options, running_bot
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def _identify_now(
-    self: ArtFactoryBot, shard_id: int | None, *, initial: bool = False
-) -> None:
-    """discord.py waits 5 s before every IDENTIFY but the first; the fake lets every shard start
-    at once (its `max_concurrency` is the shard count), so the tests skip the wait."""
-
-
 @pytest.fixture
-async def two_shards(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
-    monkeypatch.setattr(ArtFactoryBot, "before_identify_hook", _identify_now)
+async def two_shards() -> AsyncIterator[FakeDiscord]:
+    # max_concurrency 2: the two shards are in different IDENTIFY buckets and start at once
     fake = FakeDiscord(shard_count=2, max_concurrency=2)
     await fake.start()
     yield fake
@@ -179,3 +172,24 @@ async def test_a_partial_shard_set_from_the_flags_is_refused_too(
         "config error: [discord] shard_ids = [0, 2] leaves shard 1 of 3 to "
     )
     assert fake_discord.requests == []
+
+
+async def test_too_few_shards_for_discord_end_the_process_with_one_line_and_exit_code_2(
+    tmp_path: Path,
+) -> None:
+    fake = FakeDiscord(shard_count=2)  # Discord requires 2: an IDENTIFY with [0, 1] gets 4011
+    await fake.start()
+    try:
+        config = write_config(tmp_path, fake, "shard_count = 1")
+        code, stderr = await run_bot_process(config)
+    finally:
+        await fake.close()
+    assert code == 2, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "Discord closed the gateway: sharding required (4011): the bot is in too many servers "
+        "for 1 shard: set [discord] shard_count (or --shard-count) to at least 2, or leave it "
+        "unset so the bot opens as many shards as Discord recommends."
+    )
+    assert [p["shard"] for p in fake.identify_payloads] == [[0, 1]]
+    assert fake.gateway_closes == [4011] and fake.live_shards() == []

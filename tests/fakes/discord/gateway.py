@@ -9,7 +9,8 @@ than ``shard_count`` would hold too many guilds (close 4011 Sharding required; n
 ``[0, 1]``). ``n`` only routes traffic: a guild's events go to every live session whose ``i`` is
 ``(guild_id >> 22) % n`` (its own ``n``), events without a guild to shard 0, and several
 sessions may hold the same shard (each gets its events). READY lists, and GUILD_CREATE
-announces, only the session's own guilds. ``max_concurrency`` is answered, not enforced.
+announces, only the session's own guilds. IDENTIFY is paced by ``max_concurrency`` buckets and
+limited by the session start budget as Discord does it (``identify.py``).
 
 The client asks for ``compress=zlib-stream`` but parses text frames as plain JSON, so nothing is
 compressed. ``AutoShardedClient`` re-identifies at ``DiscordWebSocket.DEFAULT_GATEWAY`` (the real
@@ -32,6 +33,7 @@ from aiohttp import WSMsgType, web
 
 from .constants import Opcode
 from .entities import Entities
+from .identify import IdentifyLimits
 from .records import RecordedRequest
 from .responses import Reply
 
@@ -69,7 +71,7 @@ class GatewayConn:
     session: Session | None = None
 
 
-class Gateway(Entities):
+class Gateway(Entities, IdentifyLimits):
     """One websocket server for every connection; the live sessions receive the dispatches."""
 
     async def dispatch(
@@ -162,7 +164,15 @@ class Gateway(Entities):
 
     async def _on_identify(self, conn: GatewayConn, d: Any) -> None:
         self.identify_payloads.append(d)
-        refused = self._shard_refusal(d.get("shard"))
+        self.identify_times.append(time.monotonic())
+        shard = d.get("shard")
+        refused = self._shard_refusal(shard)
+        if refused is None and self._identify_too_soon(shard[0] if shard else 0):
+            self.rate_limited_identifies.append(list(shard or [0, 1]))
+            await self._gw_send(conn, Opcode.INVALID_SESSION, False)  # Discord's answer
+            return
+        if refused is None and not self._take_session_start():
+            refused = 4004, b"Authentication failed."  # the token was reset (identify.py)
         if refused is not None:
             self.gateway_closes.append(refused[0])
             await conn.ws.close(code=refused[0], message=refused[1])
@@ -262,12 +272,7 @@ class Gateway(Entities):
             {
                 "url": self.gateway_url,
                 "shards": self.shard_count,
-                "session_start_limit": {
-                    "total": 1000,
-                    "remaining": 1000,
-                    "reset_after": 0,
-                    "max_concurrency": self.max_concurrency,
-                },
+                "session_start_limit": self._session_start_limit(),
             },
         )
 

@@ -38,6 +38,7 @@ class FakeState:
         attachment_size_limit: int = 10 * 1024 * 1024,
         shard_count: int = 1,
         max_concurrency: int = 1,
+        identify_window_s: float = 0.0,
     ) -> None:
         self.app_id = app_id
         self.bot_user_id = bot_user_id
@@ -47,7 +48,11 @@ class FakeState:
         self.guild_channels: dict[int, int] = {guild_id: channel_id}
         # the shards `GET /gateway/bot` recommends, and the fewest IDENTIFY accepts (4011)
         self.shard_count = shard_count
-        self.max_concurrency = max_concurrency  # in `session_start_limit`; not enforced
+        # IDENTIFY buckets (shard_id % max_concurrency) and the window each waits between two
+        # IDENTIFYs: Discord's is 5 s; 0 enforces none (identify.py)
+        self.max_concurrency = max_concurrency
+        self.identify_window_s = identify_window_s
+        self.session_start_total = 1000  # `session_start_limit.total`
         self.owner_id = OWNER_ID
         self.attachment_size_limit = attachment_size_limit
         self.max_request_size = 25 * 1024 * 1024
@@ -69,6 +74,8 @@ class FakeState:
         self.spec_violations: list[str] = []
         self.identified = asyncio.Event()
         self.identify_payloads: list[dict[str, Any]] = []
+        self.identify_times: list[float] = []  # time.monotonic() of each of identify_payloads
+        self.rate_limited_identifies: list[list[int]] = []  # shards answered op 9: too soon
         self.dispatches: list[Dispatched] = []  # every DISPATCH sent, with its session's shard
         self.gateway_closes: list[int] = []  # close codes the fake ended connections with
         self.resume_count = 0
@@ -105,6 +112,9 @@ class FakeState:
         self._sessions: dict[str, Session] = {}
         self._live: list[GatewayConn] = []  # identified or resumed, oldest first
         self._gateway_ready = asyncio.Event()  # set whenever a connection joins `_live`
+        self._bucket_identified_at: dict[int, float] = {}  # IDENTIFY bucket -> its last one
+        self._starts_left = self.session_start_total  # session starts left before the reset
+        self._starts_reset_at = time.monotonic() + 24 * 60 * 60.0
         self._last_snowflake = 0
         self._component_id = 0
         self._url_key = secrets.token_bytes(32)  # signs attachment URLs
