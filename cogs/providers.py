@@ -9,6 +9,7 @@ from discord.ext import commands
 
 from bot.app import ArtFactoryBot
 from bot.config import Config
+from bot.moderation.preferences import Here
 from bot.ops.health import ProviderHealth
 from bot.providers.listing import (
     MODELS_NOTE,
@@ -61,11 +62,14 @@ def providers_embed(config: Config, health: dict[str, ProviderHealth]) -> discor
     return embed
 
 
-def models_embed(config: Config) -> discord.Embed:
+def models_embed(config: Config, here: Here) -> discord.Embed:
     embed = discord.Embed(
         title=MODELS_TITLE, description=MODELS_NOTE, colour=discord.Colour.blurple()
     )
-    for field in models_fields(config):
+    fields = models_fields(
+        config, providers=here.providers, models=here.models, default=here.default_provider
+    )
+    for field in fields:
         embed.add_field(name=field.name, value=field.value, inline=False)
     return embed
 
@@ -86,8 +90,9 @@ class ProvidersCog(commands.Cog):
         name="models", description="The models you can use here: what each does and its price"
     )
     async def models(self, interaction: discord.Interaction) -> None:
-        await defer_journalled(interaction, ephemeral=True)
-        await interaction.edit_original_response(embed=models_embed(self.bot.config))
+        await defer_journalled(interaction, ephemeral=True)  # before the settings are read
+        here = await self.bot.preferences.here(interaction.guild_id, interaction.channel_id)
+        await interaction.edit_original_response(embed=models_embed(self.bot.config, here))
 
 
 async def setup(bot: ArtFactoryBot) -> None:

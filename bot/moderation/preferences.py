@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.config import Config
 from bot.providers.offers import Needs, can_serve
 from db.settings import SettingsStore
@@ -40,6 +42,17 @@ async def default_provider(
     return able[0] if able else choice
 
 
+@dataclass(frozen=True)
+class Here:
+    """What a server (and channel) lets members use, as the admission gate applies it: the
+    providers allowed (empty: all enabled), the models allowed for plain text-to-image (empty:
+    all), and the server's default provider (None: the bot's)."""
+
+    providers: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    default_provider: str | None = None
+
+
 class Preferences:
     """`default_provider` for the adapters, built once by the composition root: commands ask
     this instead of reaching into the settings store."""
@@ -56,3 +69,12 @@ class Preferences:
         needs: Needs | None = None,
     ) -> str:
         return await default_provider(self._config, self._store, guild_id, channel_id, model, needs)
+
+    async def here(self, guild_id: int | None, channel_id: int | None = None) -> Here:
+        """What `/models` lists for a member in this channel."""
+        if guild_id is None:
+            return Here()
+        settings = await self._store.guild(guild_id)
+        channel = await self._store.channel(guild_id, channel_id) if channel_id else None
+        providers = (channel.provider_list if channel else ()) or settings.provider_list
+        return Here(providers, settings.model_list, settings.default_provider)

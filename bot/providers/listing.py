@@ -80,17 +80,33 @@ def fit_lines(lines: list[str], limit: int) -> str:
     return "\n".join(kept)  # unreachable: the whole text did not fit
 
 
-def models_fields(config: Config) -> list[Field]:
-    """One field per enabled provider listing its models; the embed (with `MODELS_TITLE` and
-    `MODELS_NOTE`) stays within Discord's limits."""
+def models_fields(
+    config: Config,
+    *,
+    providers: tuple[str, ...] = (),
+    models: tuple[str, ...] = (),
+    default: str | None = None,
+) -> list[Field]:
+    """One field per provider a member may use here (`providers`; empty: every enabled one)
+    listing its models (the pickable ones narrowed to `models` when a server set them, as the
+    admission gate does; the image-to-image, LoRA and upscale models always); the embed (with
+    `MODELS_TITLE` and `MODELS_NOTE`) stays within Discord's limits."""
     budget = EMBED_TOTAL_LIMIT - len(MODELS_TITLE) - len(MODELS_NOTE)
-    default = config.generation.default_provider
+    enabled = list(config.enabled_providers)
+    if default not in enabled:
+        default = config.generation.default_provider
+    shown = [p for p in enabled if not providers or p in providers][:FIELD_LIMIT]
     fields: list[Field] = []
-    providers = list(config.enabled_providers)
-    for index, provider in enumerate(providers[:FIELD_LIMIT]):
+    for index, provider in enumerate(shown):
         name = provider + (" ★ default" if provider == default else "")
-        share = (budget - len(name)) // (len(providers[:FIELD_LIMIT]) - index)
-        lines = [model_line(config, provider, m) for m in configured_models(config, provider)]
+        share = (budget - len(name)) // (len(shown) - index)
+        settings = config.providers[provider]
+        special = (settings.img2img_model, settings.lora_model, settings.upscale_model)
+        lines = [
+            model_line(config, provider, m)
+            for m in configured_models(config, provider)
+            if not models or m in models or m in special
+        ]
         value = fit_lines(lines, min(FIELD_VALUE_LIMIT, share)) or "no models"
         fields.append(Field(name, value))
         budget -= len(name) + len(value)

@@ -88,3 +88,26 @@ async def test_providers_names_the_options_none_of_a_providers_models_takes(
         shown = fields(await ask(h, "providers"))
         assert "\nno negative prompt\n" in shown["fal ★ default"]
         assert "\nno " not in shown["civitai"]
+
+
+async def test_models_lists_only_what_this_server_allows(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, fake_replicate: FakeReplicate, db_path: Path
+) -> None:
+    async with running_bot(fake_discord, db_path) as h:
+        await h.bot.db.settings.update_guild(
+            fake_discord.guild_id,
+            providers="replicate",
+            models="black-forest-labs/flux-schnell",
+            default_provider="replicate",
+        )
+        shown = fields(await ask(h, "models"))
+        assert list(shown) == ["replicate ★ default"]
+        listed = [line.split("`")[1] for line in shown["replicate ★ default"].splitlines()]
+        # The server narrows the pickable models; the image-to-image, LoRA and upscale models
+        # stay, as the admission gate lets them through.
+        assert listed == [
+            "black-forest-labs/flux-dev",  # as the image-to-image model
+            "black-forest-labs/flux-schnell",
+            "black-forest-labs/flux-dev-lora",
+            "nightmareai/real-esrgan",
+        ]
