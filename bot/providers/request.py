@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from bot.config import Config
-from bot.delivery.text import escape
+from bot.delivery.text import escape, short_prompt
 from bot.errors import InvalidRequest
 from bot.providers.capabilities import ASPECT_RATIOS
 from bot.providers.catalogue import (
@@ -266,6 +266,7 @@ def _check_limits(
 # The providers whose inputs the bot writes from the schema alone (`model_input`); CivitAI's
 # workflow steps and OpenAI's sizes are shaped by their adapters, checked option by option.
 SCHEMA_MAPPED = ("fal", "replicate")
+SCHEMA_REASON_CHARS = 300
 
 
 def _check_schema(entry: ModelEntry, request: GenerationRequest) -> None:
@@ -278,7 +279,10 @@ def _check_schema(entry: ModelEntry, request: GenerationRequest) -> None:
     if problems:
         first = problems[0]
         where = f"{first.field}: " if first.field else ""
-        raise InvalidRequest(f"{entry.model} would refuse this request ({where}{first.message}).")
+        # The validator's words may quote the member's own text (a whole prompt): bounded, and
+        # shown as plain text.
+        said = escape(short_prompt(f"{where}{first.message}", SCHEMA_REASON_CHARS))
+        raise InvalidRequest(f"{entry.model} would refuse this request ({said}).")
 
 
 @dataclass(frozen=True)

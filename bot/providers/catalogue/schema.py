@@ -109,7 +109,9 @@ class InputSchema:
         return None
 
     def problems(self, data: Mapping[str, Any]) -> list[Problem]:
-        found = sorted(self._validator.iter_errors(dict(data)), key=lambda e: list(e.path))
+        # Paths mix keys and list indices: compared as text, never int against str.
+        errors = self._validator.iter_errors(dict(data))
+        found = sorted(errors, key=lambda e: [str(part) for part in e.path])
         return [Problem(tuple(error.path), error.message) for error in found]
 
     def _prop(self, name: str, within: str | None = None) -> Mapping[str, Any]:

@@ -40,3 +40,14 @@ def test_the_whole_input_is_validated_against_the_published_schema() -> None:
     ):
         build_request(config, prompt="p", model=NEW_MODEL, seed=5000)
     assert build_request(config, prompt="p", model=NEW_MODEL, seed=999).seed == 999
+
+
+def test_a_schema_refusal_quoting_the_prompt_is_bounded_and_plain_text() -> None:
+    config = config_with(prompt={"type": "string", "maxLength": 10})
+    prompt = "**bold** <@123> " + "x" * 2000
+    with pytest.raises(InvalidRequest) as refused:
+        build_request(config, prompt=prompt, model=NEW_MODEL)
+    text = str(refused.value)
+    assert text.startswith(f"{NEW_MODEL} would refuse this request (prompt: ")
+    assert len(text) < 400
+    assert "**bold**" not in text and "\\<@123>" in text  # shown as text, not a mention
