@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sqlite3
 import sys
 from collections.abc import Sequence
 
+import asyncpg
 import discord
 
 from bot.config import Config, load_config
 from bot.config.shards import add_shard_flags, shard_overrides
 from bot.errors import ConfigError
 from bot.refusals import RefusedByDiscord, explain
+from db.database import redacted
 from db.lock import LedgerLock, LedgerUnavailable
 
 log = logging.getLogger("bot")
@@ -74,10 +77,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    return serve(config)
+
+
+def serve(config: Config) -> int:
+    """Run the bot until it is stopped; every way it can't start is one line and exit 2."""
     try:
         # One process per SQLite ledger (db/lock.py): taken before the journal and the
         # database are opened, released once they are closed.
-        with LedgerLock(config.database.path):
+        # PostgreSQL serves several processes (db/postgres.py): no file lock there.
+        lock = LedgerLock(config.database.path) if config.database.url is None else None
+        with lock or contextlib.nullcontext():
             asyncio.run(run_bot(config))
     except LedgerUnavailable as exc:
         print(f"database error: {exc}", file=sys.stderr)
@@ -88,6 +98,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"database error: {config.database.path}: {exc}: check the file, or run "
             "`python -m bot db check --config ...`.",
+            file=sys.stderr,
+        )
+        return 2
+    except (asyncpg.PostgresError, ConnectionError) as exc:  # unreachable, wrong password
+        if config.database.url is None:
+            raise
+        print(
+            f"database error: {redacted(config.database.url or '')}: {exc}: check [database] "
+            "url (or DATABASE_URL) and that PostgreSQL is running.",
             file=sys.stderr,
         )
         return 2
@@ -108,7 +127,8 @@ async def run_bot(config: Config) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with bot:
-        runner = asyncio.create_task(_start(bot, config.secrets.discord_token.get()))
+        token = config.secrets.discord_token.get()
+        runner = asyncio.create_task(_start(bot, token, gateway=config.discord.role != "worker"))
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if stopper in done:
@@ -126,7 +146,7 @@ async def run_bot(config: Config) -> None:
             raise explain(error, shard_count=count, recommended=recommended)
 
 
-async def _start(bot: discord.Client, token: str) -> None:
+async def _start(bot: discord.Client, token: str, *, gateway: bool = True) -> None:
     """`bot.start(token)`, i.e. `login` then `connect`, with the garbage-collector settings for
     a long run (see bot.ops.gctune) in between: `login` runs `setup_hook` (extensions, commands,
     shared clients), so start-up is over, and no interaction can arrive before the gateway
@@ -135,7 +155,11 @@ async def _start(bot: discord.Client, token: str) -> None:
 
     await bot.login(token)
     gctune.tune_for_long_run()
-    await bot.connect()
+    if gateway:
+        await bot.connect()
+    else:  # --role worker: jobs from the ledger, answers over REST; no gateway to hold
+        log.info("worker: running jobs from the ledger (no gateway connection)")
+        await asyncio.Event().wait()
 
 
 if __name__ == "__main__":

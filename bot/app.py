@@ -114,9 +114,11 @@ class ArtFactoryBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         self.db = await Database.open(
-            self.config.database.path, busy_wait_s=self.config.database.busy_wait_s
+            self.config.database.target, busy_wait_s=self.config.database.busy_wait_s
         )
-        self.intake = Intake.beside(self.config.database.path)
+        if self.db.postgres:  # the processes of one bot take turns to IDENTIFY per bucket
+            self._identify_pacer.shared_turn = self.db.identify_turn
+        self.intake = Intake.beside(self.config.database.path, self._journal_suffix())
         stranded = self.intake.start()
         self.session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=120, connect=15),
@@ -156,9 +158,10 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self.reports = ReportService(self.db, self.derive)
         self.provider_health = ProviderHealthReport(self.db.stats)
         self._resources_ready = True
-        for extension in EXTENSIONS:
-            await self.load_extension(extension)
-        await self.sync_commands()
+        if self.config.discord.role != "worker":  # a worker has no gateway: no commands
+            for extension in EXTENSIONS:
+                await self.load_extension(extension)
+            await self.sync_commands()
         resumed = await self.runner.start()
         if resumed:
             log.info("resuming %d unfinished job(s) from the ledger", resumed)
@@ -167,6 +170,13 @@ class ArtFactoryBot(commands.AutoShardedBot):
             self._recovery = asyncio.create_task(
                 recover(self, self.intake, stranded, became_jobs), name="intake-recovery"
             )
+
+    def _journal_suffix(self) -> str:
+        """Each process of a bot split over several (PostgreSQL) keeps its own intake journal
+        (its own acknowledgements), even when they share a data folder."""
+        role, shards = self.config.discord.role, self.config.discord.shard_ids
+        parts = ([] if role == "all" else [role]) + [str(s) for s in sorted(shards or ())]
+        return "".join(f"-{part}" for part in parts) if self.db.postgres else ""
 
     async def _refresh_catalogue(self) -> None:
         """Each configured model's schema read from its provider now; the fallbacks are logged

@@ -68,6 +68,9 @@ class IdentifyPacer:
         self._starts_left = 0
         self._starts_usable_at = 0.0  # the starts left may be spent from then on
         self._starts_reset_at = 0.0
+        # With several processes on one ledger (PostgreSQL), the bucket's turn among all of
+        # them (db/postgres.py `identify_turn`): set by the bot once its database is open.
+        self.shared_turn: Callable[[int, float], Awaitable[None]] | None = None
 
     async def wait(self, shard_id: int | None) -> None:
         """Return when ``shard_id`` may IDENTIFY; the IDENTIFY is counted as sent then."""
@@ -88,6 +91,8 @@ class IdentifyPacer:
             delay = max(delay, self._spend_session_start(limits.total, now))
             if delay > 0:
                 await asyncio.sleep(delay)
+            if self.shared_turn is not None:
+                await self.shared_turn(bucket, IDENTIFY_WINDOW_S + IDENTIFY_SLACK_S)
             self._bucket_last[bucket] = time.monotonic()
             self._identified.add(shard)
 

@@ -73,6 +73,14 @@ class BusyRetryingConnection:
     def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> _Statement:
         return _Statement(lambda: self._retrying(lambda: self._conn.execute(sql, parameters)))
 
+    async def serialised(
+        self, key: tuple[int, int], sql: str, parameters: Iterable[Any]
+    ) -> aiosqlite.Cursor:
+        """One statement after every other holder of `key`: SQLite runs one statement at a
+        time on the one connection, so that is the statement alone (PostgreSQL takes a lock:
+        db/postgres.py)."""
+        return await self.execute(sql, parameters)
+
     async def executescript(self, script: str) -> aiosqlite.Cursor:
         """A script that failed to take its `BEGIN IMMEDIATE` is retried whole; one that failed
         later is left in its transaction for the caller to roll back."""

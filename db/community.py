@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from db.busy import BusyRetryingConnection
+from db.connection import Connection
 from db.rows import columns, reader
 
 
@@ -28,7 +28,7 @@ _share = reader(Share)
 
 
 class CommunityStore:
-    def __init__(self, conn: BusyRetryingConnection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     # -- reports -----------------------------------------------------------------------------
@@ -85,7 +85,9 @@ class CommunityStore:
         """Count a ⭐ added (+1) or taken back (-1) on a gallery post; False if the message is
         not one."""
         cursor = await self._conn.execute(
-            "UPDATE shares SET votes = MAX(votes + ?, 0) WHERE message_id = ?", (delta, message_id)
+            "UPDATE shares SET votes = CASE WHEN votes + ? < 0 THEN 0 ELSE votes + ? END "
+            "WHERE message_id = ?",
+            (delta, delta, message_id),
         )
         return cursor.rowcount == 1
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 
 from bot.jobs.model import ACTIVE_STATES
-from db.busy import BusyRetryingConnection
+from db.connection import Connection
 
 
 class InputImageStore:
-    def __init__(self, conn: BusyRetryingConnection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def save(
@@ -21,13 +21,13 @@ class InputImageStore:
     ) -> int:
         cursor = await self._conn.execute(
             "INSERT INTO input_images (data, content_type, width, height, source_url, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (data, content_type, width, height, source_url, time.time()),
         )
-        image_id = cursor.lastrowid
+        row = await cursor.fetchone()
         await cursor.close()
-        assert image_id is not None
-        return image_id
+        assert row is not None
+        return int(row[0])
 
     async def get(self, image_id: int) -> tuple[bytes, str] | None:
         """(the image's bytes, its content type), or None once it was purged or deleted."""

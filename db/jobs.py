@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.jobs.model import ACTIVE_STATES, FINAL_STATES, Origin
-from db.busy import BusyRetryingConnection
+from db.connection import Connection
+from db.reservation import CHARGED as _CHARGED
+from db.reservation import NewJob, reserve
 from db.rows import columns, flag, reader
 
 
@@ -96,42 +98,9 @@ class JobRow:
         return self.state in FINAL_STATES
 
 
-@dataclass(frozen=True)
-class NewJob:
-    """Everything needed to run and finish a job, captured when the command is accepted."""
-
-    origin: Origin
-    provider: str
-    model: str
-    inputs: dict[str, Any]
-    image_count: int
-    kind: str = "imagine"
-    parent_job_id: int | None = None
-    parent_image: int | None = None
-    cost: float = 0.0  # estimated, in the configured currency (USD by default)
-
-
 _JOB_COLUMNS = columns(JobRow)
 _job = reader(JobRow)
-_CHARGED = "image_count - refunded_images"  # what a job counts against its member's quota
 _ACTIVE_MARKS = ", ".join("?" for _ in ACTIVE_STATES)
-
-# The member's images for the day in that server and the server's spend for the month are
-# summed in the INSERT's own WHERE: the check and the reservation cannot be pulled apart.
-_RESERVE = f"""
-    INSERT INTO jobs (kind, parent_job_id, parent_image, user_id, guild_id, channel_id,
-                      application_id, interaction_id, interaction_token,
-                      interaction_created_at, message_id, attachment_size_limit,
-                      provider, model, inputs, image_count, cost, channel_nsfw,
-                      quota_day, created_at, updated_at)
-    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-    WHERE (SELECT COALESCE(SUM({_CHARGED}), 0) FROM jobs
-           WHERE user_id = ? AND guild_id IS ? AND quota_day = ?
-           AND quota_state != 'refunded') + ? <= ?
-      AND (? IS NULL OR (SELECT COALESCE(SUM(cost), 0) FROM jobs
-           WHERE guild_id IS ? AND created_at >= ? AND quota_state != 'refunded')
-           + ? <= ? + 1e-9)
-"""
 
 _FINISH = f"""
     UPDATE jobs SET state = ?,
@@ -145,37 +114,10 @@ _FINISH = f"""
 """
 
 
-def _new_job_values(job: NewJob, day: str, now: float) -> tuple[Any, ...]:
-    """The INSERT's values for a new job, in `_RESERVE`'s column order."""
-    return (
-        job.kind,
-        job.parent_job_id,
-        job.parent_image,
-        job.origin.user_id,
-        job.origin.guild_id,
-        job.origin.channel_id,
-        job.origin.application_id,
-        job.origin.interaction_id,
-        job.origin.interaction_token,
-        job.origin.interaction_created_at,
-        job.origin.message_id,
-        job.origin.attachment_size_limit,
-        job.provider,
-        job.model,
-        json.dumps(job.inputs, separators=(",", ":")),
-        job.image_count,
-        job.cost,
-        flag(job.origin.channel_nsfw),
-        day,
-        now,
-        now,
-    )
-
-
 class JobStore:
     """Jobs: reserving (with their quota), reading, and every state change up to the end."""
 
-    def __init__(self, conn: BusyRetryingConnection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     # -- reserving and quota ----------------------------------------------------------------
@@ -191,15 +133,16 @@ class JobStore:
     ) -> int | None:
         """Insert the job and reserve its images (and its estimated cost) in one statement, or
         return None if the member's images for `day` in that server, or the server's budget
-        for the month, cannot cover them."""
-        limits = (job.origin.user_id, job.origin.guild_id, day, job.image_count, daily_limit)
-        budget = (monthly_budget, job.origin.guild_id, month_start, job.cost, monthly_budget)
-        cursor = await self._conn.execute(
-            _RESERVE, (*_new_job_values(job, day, time.time()), *limits, *budget)
+        for the month, cannot cover them, or if its interaction already made a job
+        (db/reservation.py)."""
+        return await reserve(
+            self._conn,
+            job,
+            daily_limit=daily_limit,
+            day=day,
+            monthly_budget=monthly_budget,
+            month_start=month_start,
         )
-        job_id = cursor.lastrowid if cursor.rowcount == 1 else None
-        await cursor.close()
-        return job_id
 
     async def quota_used(self, user_id: int, day: str, guild_id: int | bool | None = False) -> int:
         """Images a member has used (or holds) on `day`: in one server, or everywhere when no
@@ -341,10 +284,17 @@ class JobStore:
     # -- state changes -----------------------------------------------------------------------
 
     async def transition(
-        self, job_id: int, from_states: Sequence[str], to_state: str, **values: Any
+        self,
+        job_id: int,
+        from_states: Sequence[str],
+        to_state: str,
+        *,
+        held_by: str | None = None,
+        **values: Any,
     ) -> bool:
         """Move a job between active states; False if it was not in one of `from_states`
-        (so calling twice is harmless)."""
+        (so calling twice is harmless), or if `held_by` is given and another process holds
+        the job's lease (db/leases.py)."""
         if to_state in FINAL_STATES:
             raise ValueError("use finish() to end a job: it settles the quota too")
         allowed = {"result", "error", "error_retryable", "cost", "attempts"}
@@ -352,9 +302,12 @@ class JobStore:
             raise ValueError(f"cannot set {set(values) - allowed} in a transition")
         sets = "".join(f", {k} = ?" for k in values)
         marks = ", ".join("?" for _ in from_states)
+        held = "" if held_by is None else " AND (owner IS NULL OR owner = ?)"
         cursor = await self._conn.execute(
-            f"UPDATE jobs SET state = ?, updated_at = ?{sets} WHERE id = ? AND state IN ({marks})",
-            (to_state, time.time(), *values.values(), job_id, *from_states),
+            f"UPDATE jobs SET state = ?, updated_at = ?{sets} "
+            f"WHERE id = ? AND state IN ({marks}){held}",
+            (to_state, time.time(), *values.values(), job_id, *from_states)
+            + (() if held_by is None else (held_by,)),
         )
         return cursor.rowcount == 1
 

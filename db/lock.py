@@ -5,8 +5,8 @@ twice), and each keeps its own intake journal and schedule in memory, so SQLite 
 one process. The bot and `db migrate` take this lock before they open the intake journal or
 the database; a second one is refused at once (`LedgerInUse`, one line naming the holder).
 Read-only commands (`db check`) take no lock: SQLite's WAL lets a reader see a consistent
-snapshot next to the one writer without disturbing it. Several processes will need a shared
-PostgreSQL database (issue 13).
+snapshot next to the one writer without disturbing it. Several processes share a PostgreSQL
+ledger instead (`[database] url`), where no file lock is taken.
 
 Why `flock(2)` on a file of its own:
 - the kernel drops the lock when the process dies, however it dies (SIGKILL, OOM, power), so a

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from db.busy import BusyRetryingConnection
+from db.connection import Connection
 from db.rows import columns, flag, reader
 
 
@@ -26,7 +26,7 @@ _lora = reader(LoraRow)
 
 
 class LoraStore:
-    def __init__(self, conn: BusyRetryingConnection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def add(self, lora: LoraRow) -> bool:

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from db.busy import BusyRetryingConnection
+from db.connection import Connection
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class CachedSchema:
 
 
 class SchemaStore:
-    def __init__(self, conn: BusyRetryingConnection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def save(

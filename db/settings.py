@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from db.busy import BusyRetryingConnection
+from db.connection import Connection
 from db.rows import columns, flag, reader
 
 
@@ -78,7 +78,7 @@ _ban = reader(Ban)
 
 
 class SettingsStore:
-    def __init__(self, conn: BusyRetryingConnection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     # -- server and channel settings ---------------------------------------------------------
@@ -230,7 +230,8 @@ class SettingsStore:
         """Give a member `images` more for `day` (added to what earlier grants gave)."""
         await self._conn.execute(
             "INSERT INTO quota_bonus (guild_id, user_id, day, images) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (guild_id, user_id, day) DO UPDATE SET images = images + excluded.images",
+            "ON CONFLICT (guild_id, user_id, day) "
+            "DO UPDATE SET images = quota_bonus.images + excluded.images",
             (guild_id, user_id, day, images),
         )
 

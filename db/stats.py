@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from db.busy import BusyRetryingConnection
+from db.connection import Connection
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,8 @@ class ProviderHealth:
 
 
 _COUNTS = """
-    SELECT provider, COUNT(*), SUM(state = 'done'), SUM(state IN ('failed', 'expired'))
+    SELECT provider, COUNT(*), SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END),
+           SUM(CASE WHEN state IN ('failed', 'expired') THEN 1 ELSE 0 END)
     FROM jobs WHERE created_at >= ? GROUP BY provider
 """
 
@@ -50,7 +51,7 @@ _MEDIANS = """
 
 
 class StatsStore:
-    def __init__(self, conn: BusyRetryingConnection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def provider_health(

@@ -11,12 +11,14 @@ first import of aiohttp (the fakes below): the bot's own session then trusts the
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.tls import TLS, make_tls
+from tests.postgres import Cluster, drop_ledger, ledger_url, start_cluster
+from tests.storage import LEDGERS
 
 TLS_MATERIAL: TLS = make_tls()
 os.environ["SSL_CERT_FILE"] = str(TLS_MATERIAL.ca_pem_path)
@@ -78,9 +80,40 @@ async def fake_openai(cdn: FakeCDN) -> AsyncIterator[FakeOpenAIImages]:
     await server.close()
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "artfactory.db"
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster | str]:
+    """The session's throwaway PostgreSQL, or the one-line reason there is none."""
+    try:
+        cluster = start_cluster()
+    except RuntimeError as exc:
+        if os.environ.get("ARTFACTORY_TEST_REQUIRE_POSTGRES"):  # .ci/run: never skip it there
+            raise
+        yield str(exc)
+        return
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_path(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_cluster: Cluster | str
+) -> AsyncIterator[Path]:
+    """Where a test's ledger lives: every test that keeps one runs on both engines. On
+    PostgreSQL the path still names the intake journal's folder, and `ledger_target(path)`
+    (the harness's config, `open_ledger`) turns it into the test's own schema."""
+    path = tmp_path / "data" / "artfactory.db"
+    if request.param == "sqlite":
+        yield path
+        return
+    if isinstance(postgres_cluster, str):
+        pytest.skip(postgres_cluster)
+    url = await ledger_url(postgres_cluster, path)
+    LEDGERS[path] = url
+    try:
+        yield path
+    finally:
+        LEDGERS.pop(path, None)
+        await drop_ledger(postgres_cluster, url)
 
 
 @pytest.fixture
@@ -90,3 +123,23 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
     yield server
     await server.close()
     assert server.spec_violations == [], server.spec_violations
+
+
+def _engine(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return None if callspec is None else callspec.params.get("db_path")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked `sqlite_only` (it is about SQLite itself: its file lock, its busy
+    handling) runs on SQLite alone, one marked `postgresql_only` (several processes on one
+    ledger) on PostgreSQL alone: the other copy is not collected."""
+    dropped = [
+        item
+        for item in items
+        if (item.get_closest_marker("sqlite_only") and _engine(item) == "postgresql")
+        or (item.get_closest_marker("postgresql_only") and _engine(item) == "sqlite")
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if i not in dropped]

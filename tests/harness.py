@@ -17,6 +17,7 @@ from bot.config import parse_config
 from bot.jobs.model import ACTIVE_STATES, FINAL_STATES
 from db.jobs import JobRow
 from tests.fakes.discord import FakeDiscord, FakeMessage, Interaction
+from tests.storage import database_config
 
 ENV = {
     "DISCORD_TOKEN": "fake-bot-token",
@@ -124,7 +125,7 @@ async def running_bot(
     raw = merge(
         {
             "discord": {"api_base": discord_fake.api_base, "dev_guild_id": discord_fake.guild_id},
-            "database": {"path": str(db_path)},
+            "database": database_config(db_path),
             "generation": {"retry_base_delay_s": 0.05, "retry_total_s": 20},
             "providers": {
                 # fal-client's hosts follow FAL_RUN_HOST (tests/conftest.py); fal's storage

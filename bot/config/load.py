@@ -53,6 +53,10 @@ def load_config(
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}.") from None
+    if env.get("DATABASE_URL", "").strip():  # the environment wins over the file
+        database = raw.setdefault("database", {})
+        if isinstance(database, dict):
+            database["url"] = env["DATABASE_URL"].strip()
     for section, keys in (overrides or {}).items():
         table = raw.setdefault(section, {})
         if isinstance(table, dict):  # else the file's own mistake is reported

@@ -10,14 +10,11 @@ right example (its usual key variable, its API root).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -26,7 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from bot.config.shards import check_shards
+from bot.config.section import Check, IntList, Price, Secret, Section, StrList
+from bot.config.shards import check_one_process, check_shards
 
 ProviderName = Literal["fal", "replicate", "civitai", "openai"]
 PROVIDER_NAMES: tuple[str, ...] = get_args(ProviderName)
@@ -40,63 +38,12 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HTTP = ("http://", "https://")
 
 
-class Secret:
-    """A secret value that never shows up in reprs, logs or tracebacks."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-
-def _list_to_tuple(value: Any) -> Any:
-    # TOML arrays arrive as lists; strict mode would refuse them for a tuple.
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _not_negative(value: float) -> float:
-    if value < 0:
-        raise ValueError("must be 0 or more.")
-    return value
-
-
-StrList = Annotated[tuple[str, ...], BeforeValidator(_list_to_tuple)]
-IntList = Annotated[tuple[int, ...], BeforeValidator(_list_to_tuple)]
-Price = Annotated[float, AfterValidator(_not_negative)]
-Check = tuple[Callable[[Any], bool], str]
-
-
-class Section(BaseModel):
-    """A config table: immutable, strictly typed, unknown keys refused.
-
-    `checks` maps a key to (rule, problem): when the rule fails, `problem` (with `{value}`)
-    completes the line "[section] key …"."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-    checks: ClassVar[dict[str, Check]] = {}
-
-    @field_validator("*")
-    @classmethod
-    def _apply_checks(cls, value: Any, info: ValidationInfo) -> Any:
-        check = cls.checks.get(info.field_name or "")
-        if check is not None and not check[0](value):
-            raise ValueError(check[1].format(value=value))
-        return value
-
-
 class DiscordConfig(Section):
     api_base: str = "https://discord.com/api/v10"
     dev_guild_id: int | None = None
     shard_count: int | None = None  # None: the count Discord recommends (GET /gateway/bot)
     shard_ids: IntList | None = None  # None: all of them (bot/config/shards.py)
+    role: Literal["all", "gateway", "worker"] = "all"  # --role: what this process does
 
     checks: ClassVar[dict[str, Check]] = {
         "api_base": (
@@ -111,14 +58,16 @@ class DiscordConfig(Section):
     }
 
     @model_validator(mode="after")
-    def _shards_run_here(self) -> DiscordConfig:
+    def _shards_are_valid(self) -> DiscordConfig:
         check_shards(self.shard_count, self.shard_ids)
         return self
 
 
 class DatabaseConfig(Section):
-    path: str = "data/artfactory.db"
+    path: str = "data/artfactory.db"  # SQLite; with `url`, only where the intake journal lives
+    url: str | None = None  # postgresql://user@host:port/db; DATABASE_URL wins
     busy_wait_s: float = 60.0
+    lease_s: float = 30.0  # a dead process's jobs move to another after this (PostgreSQL)
 
     checks: ClassVar[dict[str, Check]] = {
         "path": (
@@ -129,7 +78,21 @@ class DatabaseConfig(Section):
             lambda s: 0 < s <= 600,
             "= {value} is out of range: use a number of seconds between 1 and 600.",
         ),
+        "url": (
+            lambda url: url is None or url.startswith(("postgresql://", "postgres://")),
+            "is not a PostgreSQL URL: use postgresql://user@host:5432/artfactory, or remove "
+            "it to use the SQLite file at [database] path.",
+        ),
+        "lease_s": (
+            lambda s: 1 <= s <= 600,
+            "= {value} is out of range: use a number of seconds between 1 and 600.",
+        ),
     }
+
+    @property
+    def target(self) -> str:
+        """What `Database.open` is given: the PostgreSQL URL, else the SQLite file."""
+        return self.url or self.path
 
 
 class GenerationConfig(Section):
@@ -347,6 +310,13 @@ class ConfigFile(Section):
         if name not in PROVIDER_NAMES or not isinstance(table, dict) or "enabled" in table:
             return data
         return {**data, "providers": {**providers, name: {**table, "enabled": True}}}
+
+    @model_validator(mode="after")
+    def _one_process_unless_shared(self) -> ConfigFile:
+        """Several processes need PostgreSQL: SQLite serves one (bot/config/shards.py)."""
+        if self.database.url is None:
+            check_one_process(self.discord.shard_count, self.discord.shard_ids, self.discord.role)
+        return self
 
     @model_validator(mode="after")
     def _chosen_providers_are_enabled(self) -> ConfigFile:

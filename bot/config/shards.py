@@ -3,8 +3,9 @@ that replace them, and the one line for a shard set this version can't run.
 
 Discord routes each guild's events to shard `(guild_id >> 22) % shard_count`. One process runs
 every shard it is given (discord.py's `AutoShardedBot`); the shards of a count may only be split
-over several processes once those share a ledger, which needs PostgreSQL: SQLite serves one
-process, so `shard_ids` that leave shards to another process are refused here, at start.
+over several processes that share a ledger, which needs PostgreSQL (`[database] url`):
+SQLite serves one process, so there `shard_ids` that leave shards to another process, or a
+`--role` other than `all`, are refused here, at start.
 """
 
 from __future__ import annotations
@@ -39,13 +40,29 @@ def check_shards(count: int | None, ids: Sequence[int] | None) -> None:
             raise ValueError(
                 f"[discord] shard_ids = {shown} lists shard {shard} twice: list each shard once."
             )
-    left = [shard for shard in range(count) if shard not in shown]
+
+
+SEVERAL_PROCESSES = (
+    "several processes need a shared PostgreSQL ledger: set [database] url = "
+    '"postgresql://user@host:5432/artfactory" (or DATABASE_URL) in every process'
+)
+
+
+def check_one_process(count: int | None, ids: Sequence[int] | None, role: str) -> None:
+    """On SQLite, refuse what would leave part of the bot to another process."""
+    if role != "all":
+        raise ValueError(
+            f"[discord] role = {role!r} leaves the rest of the bot to another process, but "
+            f"{SEVERAL_PROCESSES}; or remove --role to run everything in this one."
+        )
+    if count is None or ids is None:
+        return
+    left = [shard for shard in range(count) if shard not in ids]
     if left:
         raise ValueError(
-            f"[discord] shard_ids = {shown} leaves {_shards(left)} of {count} to another "
-            "process, but several processes need a shared PostgreSQL ledger, which this version "
-            "does not support yet (SQLite serves one process): remove shard_ids so this process "
-            f"runs all {count} shards."
+            f"[discord] shard_ids = {list(ids)} leaves {_shards(left)} of {count} to another "
+            f"process, but {SEVERAL_PROCESSES}; or remove shard_ids so this process runs all "
+            f"{count} shards."
         )
 
 
@@ -68,6 +85,13 @@ def add_shard_flags(parser: argparse.ArgumentParser) -> None:
         metavar="0,1",
         help="the shards this process runs, comma-separated; replaces [discord] shard_ids",
     )
+    parser.add_argument(
+        "--role",
+        choices=("all", "gateway", "worker"),
+        help="all (default): everything; gateway: shards, acknowledgements and intake, no "
+        "jobs; worker: runs jobs, no gateway (both need [database] url); replaces "
+        "[discord] role",
+    )
 
 
 def _shard_list(text: str) -> list[int]:
@@ -82,6 +106,8 @@ def _shard_list(text: str) -> list[int]:
 def shard_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """The config keys the flags replace (the flags win over the file)."""
     keys: dict[str, Any] = {}
+    if getattr(args, "role", None) is not None:
+        keys["role"] = args.role
     if args.shard_count is not None:
         keys["shard_count"] = args.shard_count
     if args.shard_ids is not None:

@@ -97,9 +97,15 @@ class EditBudget:
     images, a failure) never wait for it."""
 
     def __init__(self, per_second: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._per_second = per_second
         self._gap = 1.0 / per_second
         self._next = -math.inf
         self._clock = clock
+
+    def share(self, processes: int) -> None:
+        """Split the bot-wide ceiling evenly with the other processes that run jobs (it is
+        Discord's limit for the whole bot, not for one process)."""
+        self._gap = max(1, processes) / self._per_second
 
     def reserve(self) -> float:
         """Reserve the next free slot; returns the seconds to wait until it."""

@@ -112,8 +112,8 @@ class Intake:
         self._lines = 0
 
     @classmethod
-    def beside(cls, db_path: str) -> Intake:
-        return cls(None if db_path == ":memory:" else Path(f"{db_path}-intake"))
+    def beside(cls, db_path: str, suffix: str = "") -> Intake:
+        return cls(None if db_path == ":memory:" else Path(f"{db_path}-intake{suffix}"))
 
     def start(self) -> list[Acknowledged]:
         """Open the journal; returns the entries a previous process left open (they stay open

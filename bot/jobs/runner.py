@@ -1,5 +1,10 @@
 """The loop that owns this process's jobs: fair slots, resume after a restart, the watchdog,
 cancels and shutdown. One job's own path is `execution`; how it ends is `settlement`.
+
+With several processes on one ledger (PostgreSQL) the ledger is the queue: a job starts only
+once this process holds its lease (bot/jobs/leases.py), under caps counted in all processes;
+the watchdog doubles as the look-out for jobs whose process died, woken by other processes'
+NOTIFYs and at least twice per lease. A `gateway` process accepts jobs and runs none.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from bot.delivery.progress import (
 )
 from bot.jobs.execution import Execution, Live
 from bot.jobs.intake import JobSubmitter
-from bot.jobs.model import ACTIVE_STATES, CancelOutcome, JobState
+from bot.jobs.leases import Claim, LeaseKeeper, heartbeat, process_id
+from bot.jobs.model import CancelOutcome, JobState
 from bot.jobs.retry import RetryPolicy
 from bot.jobs.scheduler import FairScheduler
 from bot.jobs.settlement import JobDeps, Settlement
@@ -36,6 +42,44 @@ from db.jobs import JobRow
 
 log = logging.getLogger(__name__)
 INPUT_IMAGE_TTL_S = 7 * 24 * 3600  # rerolls of image-to-image results need the input a while
+
+
+def cannot_resume(job: JobRow, providers: Mapping[str, Provider]) -> str | None:
+    """Why a job a previous (or a dead) process left can't be picked up again, or None."""
+    if job.state == JobState.QUEUED and job.submit_pending:
+        return (
+            f"The bot restarted while sending this job to {job.provider}, so it cannot "
+            "tell whether the job was accepted. It was not sent again, so you are not "
+            "charged twice."
+        )
+    provider = providers.get(job.provider)
+    request_id = job.provider_request_id
+    if request_id and provider is not None and not provider.can_resume(request_id):
+        return (
+            f"The bot restarted while {job.provider} was making this job, and a "
+            f"{job.provider} request cannot be picked up again after a restart (it is "
+            "one long call, not a queue), so its images were lost."
+        )
+    return None
+
+
+def make_live(job: JobRow, deps: JobDeps, budget: EditBudget) -> Live:
+    """A job's message while this process holds it: its progress view and throttled editor."""
+    origin = job.origin
+    request = GenerationRequest.from_json(job.inputs_json)
+    editor = ThrottledEditor(
+        lambda content: deps.messenger.edit(job.id, origin, content),
+        deps.config.generation.progress_interval_s,
+        budget=budget,
+    )
+    view = ProgressView(
+        prompt=request.prompt,
+        provider=job.provider,
+        model=job.model,
+        count=job.image_count,
+        started_at=job.interaction_created_at,
+    )
+    return Live(job=job, editor=editor, view=view)
 
 
 class JobRunner(JobSubmitter):
@@ -52,6 +96,7 @@ class JobRunner(JobSubmitter):
         clock: Callable[[], float] = time.time,
         moderation: ModerationService | None = None,
         on_finished: Callable[[JobRow], None] | None = None,
+        leases: LeaseKeeper | None = None,
     ) -> None:
         gen = config.generation
         retry = retry_policy or RetryPolicy(
@@ -60,12 +105,26 @@ class JobRunner(JobSubmitter):
             max_delay_s=max(8.0, gen.retry_base_delay_s),
             total_s=gen.retry_total_s,
         )
-        deps = JobDeps(config, db, providers, messenger, session, retry, clock, moderation)
+        self._leases = leases or LeaseKeeper(
+            db,
+            owner=process_id(),
+            lease_s=config.database.lease_s,
+            limits=(gen.max_concurrent_jobs, gen.max_jobs_per_user),
+            role=config.discord.role,
+            clock=clock,
+        )
+        owner = self._leases.owner
+        deps = JobDeps(config, db, providers, messenger, session, retry, clock, moderation, owner)
         self._deps = deps
         self._db = db
         self._settle = Settlement(deps, on_finished)
         self._execution = Execution(deps, self._settle)
+        self.runs_jobs = self._leases.role != "gateway"
         self._watchdog_interval_s = watchdog_interval_s
+        if self._leases.shared:
+            self._watchdog_interval_s = min(watchdog_interval_s, self._leases.poll_s)
+        self._wake = asyncio.Event()
+        self._blocked = False  # every slot of all processes is taken: wait for a wake-up
         self._scheduler = FairScheduler(gen.max_concurrent_jobs, gen.max_jobs_per_user)
         self._edit_budget = EditBudget(PROGRESS_EDITS_PER_S)  # shared by every job's editor
         self._tasks: set[asyncio.Task[None]] = set()
@@ -82,12 +141,21 @@ class JobRunner(JobSubmitter):
     def enqueue(self, job_id: int, user_id: int) -> None:
         if self._stopping or job_id in self._owners:
             return
+        if not self.runs_jobs:  # a gateway: a worker takes it from the ledger
+            self._spawn(self._leases.announce())
+            return
         self.idle.clear()
         self._owners[job_id] = user_id
         self._scheduler.push(user_id, job_id)
         self._dispatch()
         if self._scheduler.is_waiting(job_id):
             self._spawn(self._load_waiting(job_id))
+            if self._leases.shared:  # another process may have a free slot sooner
+                self._spawn(self._leases.announce())
+
+    def wake(self) -> None:
+        """Another process queued a job or freed a slot (its NOTIFY)."""
+        self._wake.set()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -96,21 +164,42 @@ class JobRunner(JobSubmitter):
 
     async def start(self) -> int:
         """Resume what a previous process left unfinished, then watch for orphaned rows."""
+        await self._leases.start()
+        if not self.runs_jobs:
+            return 0
         purged = await self._db.images.purge(self._deps.clock() - INPUT_IMAGE_TTL_S)
         if purged:
             log.info("purged %d input image(s) older than a week", purged)
         resumed = await self.resume_unfinished()
+        await self._leases.listen(self.wake)
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch_orphans())
+            beat = heartbeat(self._leases, self._running_ids, self._lost, self._edit_budget.share)
+            self._spawn(beat)
         return resumed
 
+    def _running_ids(self) -> list[int]:
+        return [job_id for job_id, live in self._live.items() if live.task is not None]
+
+    def _lost(self, job_id: int) -> None:
+        """Another process took this job over: stop it here without ending it."""
+        live = self._live.get(job_id)
+        if live is not None and live.task is not None and not live.task.done():
+            live.task.cancel()
+
     async def resume_unfinished(self) -> int:
-        """Queue every job a previous process left active; returns how many were resumed."""
+        """Queue every job a previous process left active (or a dead process left leased);
+        returns how many were resumed."""
         resumed = 0
-        for job in await self._db.jobs.in_states(ACTIVE_STATES):
-            if job.id in self._owners:
+        now = self._deps.clock()
+        limit = 4 * self._scheduler.global_limit + 100
+        for job_id, _ in await self._db.leases.claimable(self._leases.owner, now, limit):
+            if job_id in self._owners:
                 continue
-            lost = self._cannot_resume(job)
+            job = await self._db.jobs.get(job_id)
+            if job is None or job.is_final:
+                continue
+            lost = cannot_resume(job, self._deps.providers)
             if lost is not None:
                 await self._settle.fail(job.id, lost, retryable=True)
                 continue
@@ -118,37 +207,26 @@ class JobRunner(JobSubmitter):
             resumed += 1
         return resumed
 
-    def _cannot_resume(self, job: JobRow) -> str | None:
-        """Why a job a previous process left can't be picked up again, or None."""
-        if job.state == JobState.QUEUED and job.submit_pending:
-            return (
-                f"The bot restarted while sending this job to {job.provider}, so it cannot "
-                "tell whether the job was accepted. It was not sent again, so you are not "
-                "charged twice."
-            )
-        provider = self._deps.providers.get(job.provider)
-        request_id = job.provider_request_id
-        if request_id and provider is not None and not provider.can_resume(request_id):
-            return (
-                f"The bot restarted while {job.provider} was making this job, and a "
-                f"{job.provider} request cannot be picked up again after a restart (it is "
-                "one long call, not a queue), so its images were lost."
-            )
-        return None
-
     async def _watch_orphans(self) -> None:
         """A watchdog: active rows that no task of this process holds (a runner that died
         without settling its job) are picked up again."""
         while not self._stopping:
-            await asyncio.sleep(self._watchdog_interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._watchdog_interval_s)
+            self._wake.clear()
             try:
+                if self._blocked:
+                    self._blocked = False
+                    self._dispatch()
+                now = self._deps.clock()
+                limit = 4 * self._scheduler.global_limit + 100
                 orphans = [
-                    job
-                    for job in await self._db.jobs.in_states(ACTIVE_STATES)
-                    if job.id not in self._owners
+                    job_id
+                    for job_id, _ in await self._db.leases.claimable(self._leases.owner, now, limit)
+                    if job_id not in self._owners
                 ]
-                for job in orphans:
-                    log.warning("watchdog: job %s had no runner; resuming it", job.id)
+                for job_id in orphans:
+                    log.warning("watchdog: job %s had no runner; resuming it", job_id)
                 if orphans:
                     await self.resume_unfinished()
             except Exception:
@@ -160,11 +238,11 @@ class JobRunner(JobSubmitter):
             return
         if not self._scheduler.is_waiting(job_id):
             return
-        self._live[job_id] = self._make_live(job)
+        self._live[job_id] = make_live(job, self._deps, self._edit_budget)
         self._show_waiting_positions()
 
     def _dispatch(self) -> None:
-        while (ready := self._scheduler.pop_ready()) is not None:
+        while not self._blocked and (ready := self._scheduler.pop_ready()) is not None:
             user_id, job_id = ready
             task = asyncio.create_task(self._run_slot(user_id, job_id), name=f"job-{job_id}")
             self._tasks.add(task)
@@ -226,11 +304,15 @@ class JobRunner(JobSubmitter):
     # -- one job's slot ----------------------------------------------------------------------
 
     async def _run_slot(self, user_id: int, job_id: int) -> None:
+        claim = Claim.ELSEWHERE
         try:
+            claim = await self._leases.claim(job_id)
+            if claim is not Claim.TAKEN:
+                return
             job = await self._db.jobs.get(job_id)
             if job is None or job.is_final:
                 return
-            live = self._live.get(job_id) or self._make_live(job)
+            live = self._live.get(job_id) or make_live(job, self._deps, self._edit_budget)
             live.task = asyncio.current_task()
             self._live[job_id] = live
             live.view = replace(live.view, phase="submitting", bot_queue_position=None)
@@ -244,11 +326,19 @@ class JobRunner(JobSubmitter):
                 reason = "Something went wrong inside the bot."
                 await self._settle.fail(job_id, reason, retryable=True)
         finally:
-            self._live.pop(job_id, None)
-            self._owners.pop(job_id, None)
             self._scheduler.done(user_id)
-            if not self._stopping:
-                self._dispatch()
+            if claim is Claim.BUSY and not self._stopping:
+                # Every slot of all processes is taken: back to the front of the line until
+                # a job ends somewhere (a NOTIFY) or the watchdog's next pass.
+                self._scheduler.push_front(user_id, job_id)
+                self._blocked = True
+            else:
+                self._live.pop(job_id, None)
+                self._owners.pop(job_id, None)
+                if claim is Claim.TAKEN and self._leases.shared:
+                    self._spawn(self._leases.announce())
+                if not self._stopping:
+                    self._dispatch()
 
     async def _cancelled_by_member(self, job_id: int) -> bool:
         """The one cancel path: a member's cancel (not shutdown) ends the job, wherever it
@@ -266,23 +356,6 @@ class JobRunner(JobSubmitter):
             await self._settle.cancelled(job_id, live.cancel_by)
         return True
 
-    def _make_live(self, job: JobRow) -> Live:
-        origin = job.origin
-        request = GenerationRequest.from_json(job.inputs_json)
-        editor = ThrottledEditor(
-            lambda content: self._deps.messenger.edit(job.id, origin, content),
-            self._deps.config.generation.progress_interval_s,
-            budget=self._edit_budget,
-        )
-        view = ProgressView(
-            prompt=request.prompt,
-            provider=job.provider,
-            model=job.model,
-            count=job.image_count,
-            started_at=job.interaction_created_at,
-        )
-        return Live(job=job, editor=editor, view=view)
-
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def stop(self) -> None:
@@ -297,6 +370,9 @@ class JobRunner(JobSubmitter):
         await asyncio.gather(*tasks, return_exceptions=True)
         for live in list(self._live.values()):
             await live.editor.close(grace=0)
+        # Another process (or the next start) may take them over now, not after their leases
+        # run out: every lease of this process, the tasks above having ended.
+        await self._leases.stop()
 
     async def wait_idle(self) -> None:
         await self.idle.wait()

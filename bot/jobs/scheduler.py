@@ -24,6 +24,13 @@ class FairScheduler:
         self._waiting.setdefault(user_id, deque()).append(job_id)
         self._waiting_ids.add(job_id)
 
+    def push_front(self, user_id: int, job_id: int) -> None:
+        """Put back a job that could not start after all (the caps of all processes were
+        full): first in its member's line, and its member first in the round."""
+        self._waiting.setdefault(user_id, deque()).appendleft(job_id)
+        self._waiting.move_to_end(user_id, last=False)
+        self._waiting_ids.add(job_id)
+
     def is_waiting(self, job_id: int) -> bool:
         return job_id in self._waiting_ids
 

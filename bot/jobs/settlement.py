@@ -44,6 +44,7 @@ class JobDeps:
     retry: RetryPolicy
     clock: Callable[[], float]
     moderation: ModerationService | None = None
+    owner: str | None = None  # this process among the ledger's (bot/jobs/leases.py)
 
 
 class Settlement:
@@ -106,7 +107,15 @@ class Settlement:
         the provider dropped from its output are never charged: not in the quota, not in the
         cost."""
         db = self._deps.db
-        await db.jobs.transition(job.id, sources(JobState.DELIVERING), JobState.DELIVERING)
+        owner = self._deps.owner
+        delivering = await db.jobs.transition(
+            job.id, sources(JobState.DELIVERING), JobState.DELIVERING, held_by=owner
+        )
+        if not delivering and owner is not None:
+            holder = await db.leases.holder(job.id, self._deps.clock())
+            if holder is not None and holder != owner:  # this process stalled past its lease
+                log.warning("job %s: %s took it over; not delivering it here", job.id, holder)
+                return
         files, withheld, refund = await self._apply_safety(job, result, files)
         dropped = min(result.dropped, job.image_count)
         request = GenerationRequest.from_json(job.inputs_json)

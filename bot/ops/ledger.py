@@ -4,20 +4,25 @@
 a consistent snapshot beside the bot's writes); it never migrates, or checking a ledger after
 an upgrade would change its schema under the bot still running the old code. `db migrate`
 writes the schema, so like the bot it holds the ledger's lock (db/lock.py) and is refused
-while a bot runs.
+while a bot runs. On PostgreSQL (`[database] url`) both work while bots run: the migrations
+take PostgreSQL's advisory lock instead (db/postgres.py), so no file lock is needed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import sys
 from pathlib import Path
 
+import asyncpg
+
 from bot.config import Config
-from db.database import Database, migrations
+from db.database import Database, migrations, redacted
 from db.lock import LedgerLock, LedgerUnavailable
 
+DATABASE_ERRORS = (sqlite3.DatabaseError, asyncpg.PostgresError, OSError, RuntimeError)
 PENDING_HINT = "applied at the bot's next start or by `python -m bot db migrate`"
 
 
@@ -25,7 +30,8 @@ def db_command(config: Config, command: str) -> int:
     """Run `db <command>` ("check" or "migrate"); returns the exit code."""
     if command == "check":
         path = config.database.path
-        if path != ":memory:" and not Path(path).exists():  # opening it would create it
+        missing = path != ":memory:" and not Path(path).exists()  # opening it would create it
+        if config.database.url is None and missing:
             print(
                 f"database problem: {path} does not exist: the bot creates it at its first "
                 "start (or run `python -m bot db migrate`).",
@@ -34,7 +40,8 @@ def db_command(config: Config, command: str) -> int:
             return 1
         return asyncio.run(db_check(config))
     try:
-        with LedgerLock(config.database.path):
+        lock = LedgerLock(config.database.path) if config.database.url is None else None
+        with lock or contextlib.nullcontext():
             return asyncio.run(db_migrate(config))
     except LedgerUnavailable as exc:
         print(f"database error: {exc}", file=sys.stderr)
@@ -42,16 +49,17 @@ def db_command(config: Config, command: str) -> int:
 
 
 async def db_check(config: Config) -> int:
-    """SQLite's integrity and foreign-key checks and the schema version; 0 when healthy."""
-    path = config.database.path
+    """SQLite's integrity and foreign-key checks (PostgreSQL: every table readable) and the
+    schema version; 0 when healthy."""
+    path = _shown(config)
     try:
-        db = await Database.open(path, migrate=False)
+        db = await Database.open(config.database.target, migrate=False)
         try:
             problems = await db.integrity_check()
             version = await db.schema_version()
         finally:
             await db.close()
-    except (sqlite3.DatabaseError, RuntimeError) as exc:
+    except DATABASE_ERRORS as exc:
         print(f"database problem: {path}: {exc}", file=sys.stderr)
         return 1
     if problems:
@@ -72,15 +80,15 @@ async def db_check(config: Config) -> int:
 
 async def db_migrate(config: Config) -> int:
     """Apply the pending migrations (the caller holds the ledger's lock); 0 when done."""
-    path = config.database.path
+    path = _shown(config)
     try:
-        db = await Database.open(path, migrate=False)
+        db = await Database.open(config.database.target, migrate=False)
         try:
             before = await db.schema_version()
             after = await db.migrate()
         finally:
             await db.close()
-    except (sqlite3.DatabaseError, RuntimeError) as exc:
+    except DATABASE_ERRORS as exc:
         print(f"database problem: {path}: {exc}", file=sys.stderr)
         return 1
     if after == before:
@@ -88,3 +96,9 @@ async def db_migrate(config: Config) -> int:
     else:
         print(f"database migrated: {path} (schema version {before} → {after})")
     return 0
+
+
+def _shown(config: Config) -> str:
+    """The ledger as messages name it: the file, or the URL without its password."""
+    url = config.database.url
+    return config.database.path if url is None else redacted(url)

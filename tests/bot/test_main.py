@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from tests.conftest import FAL_PORT, TLS_MATERIAL
 from tests.fakes.cdn import FakeCDN
 from tests.fakes.discord import FakeDiscord, FakeMessage
 from tests.fakes.fal import FakeFal, Script
+from tests.storage import database_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = 2  # in the job killed mid-generation
@@ -253,3 +255,51 @@ def test_db_check_reports_a_healthy_ledger(tmp_path: Path) -> None:
     assert broken.returncode != 0
     assert "Traceback" not in broken.stderr
     assert "database" in broken.stderr
+
+
+@pytest.mark.postgresql_only
+def test_db_migrate_and_check_work_on_a_postgresql_ledger(db_path: Path, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(database_toml(db_path), encoding="utf-8")
+    env = {**os.environ, "DISCORD_TOKEN": "t", "FAL_KEY": "k"}
+
+    def run(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *command, "--config", str(config)],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    before = run("db", "check")
+    assert before.returncode == 0, before.stderr
+    assert f"schema version 0 of {len(migrations())}" in before.stdout
+    migrated = run("db", "migrate")
+    assert migrated.returncode == 0 and f"→ {len(migrations())})" in migrated.stdout
+    after = run("db", "check")
+    assert after.returncode == 0 and f"(schema version {len(migrations())})" in after.stdout
+    assert after.stdout.startswith("database OK: postgresql://")
+
+
+async def test_a_postgresql_that_cannot_be_reached_stops_the_bot_with_one_line(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[discord]\napi_base = "{fake_discord.api_base}"\n'
+        f'[database]\npath = "{tmp_path / "d" / "bot.db"}"\n'
+        f'url = "postgresql://bot:hunter2@127.0.0.1:{port}/artfactory"\n',
+        encoding="utf-8",
+    )
+    env = {**os.environ, "DISCORD_TOKEN": "fake-token", "FAL_KEY": "fal-key"}
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot", "--config", str(config)],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"database error: postgresql://bot:***@127.0.0.1:{port}/artfactory: ")
+    assert "check [database] url (or DATABASE_URL)" in line
+    assert "hunter2" not in done.stderr and "Traceback" not in done.stderr

@@ -99,6 +99,16 @@ def test_edit_budget_hands_out_evenly_spaced_slots() -> None:
     assert budget.reserve() == 0.0
 
 
+def test_an_edit_budget_shared_by_processes_gives_each_its_part_of_the_ceiling() -> None:
+    clock = Clock()
+    budget = EditBudget(10.0, clock=clock)
+    budget.share(2)  # two processes run jobs: 5 edits/s each, 10 for the bot
+    assert [budget.reserve() for _ in range(3)] == pytest.approx([0.0, 0.2, 0.4])
+    budget.share(1)
+    clock.now = 10.0
+    assert [budget.reserve() for _ in range(2)] == pytest.approx([0.0, 0.1])
+
+
 async def test_editors_sharing_a_budget_coalesce_instead_of_queueing() -> None:
     sent: list[tuple[int, str, float]] = []
     budget = EditBudget(20.0)

@@ -10,10 +10,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from bot.jobs.model import ACTIVE_STATES, FINAL_STATES
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal, Script
 from tests.harness import running_bot
+
+pytestmark = pytest.mark.sqlite_only  # another program's lock on the SQLite file
 
 QUICK = Script(queue_s=0.1, run_s=0.3, steps=2)
 

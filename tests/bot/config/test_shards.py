@@ -1,6 +1,6 @@
 """`[discord] shard_count` / `shard_ids` and the flags that replace them: each mistake is one line
-naming the key and the fix; a set that leaves shards to another process is refused, since
-several processes need a shared PostgreSQL ledger, which this version does not support yet."""
+naming the key and the fix; on SQLite a set that leaves shards to another process (or a role
+other than `all`) is refused, since several processes need a shared PostgreSQL ledger."""
 
 from __future__ import annotations
 
@@ -59,15 +59,47 @@ def test_each_shard_mistake_is_one_line_naming_the_key_and_the_fix(
     assert str(info.value) == expected
 
 
-def test_shard_ids_that_leave_shards_to_another_process_are_refused() -> None:
+def test_shard_ids_that_leave_shards_to_another_process_are_refused_on_sqlite() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config({"discord": {"shard_count": 4, "shard_ids": [2, 0]}}, ENV)
     assert str(info.value) == (
         "[discord] shard_ids = [2, 0] leaves shards 1 and 3 of 4 to another process, but "
-        "several processes need a shared PostgreSQL ledger, which this version does not "
-        "support yet (SQLite serves one process): remove shard_ids so this process runs all "
-        "4 shards."
+        "several processes need a shared PostgreSQL ledger: set [database] url = "
+        '"postgresql://user@host:5432/artfactory" (or DATABASE_URL) in every process; or '
+        "remove shard_ids so this process runs all 4 shards."
     )
+
+
+@pytest.mark.parametrize("role", ["gateway", "worker"])
+def test_a_role_that_leaves_work_to_another_process_is_refused_on_sqlite(role: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"discord": {"role": role}}, ENV)
+    assert str(info.value) == (
+        f"[discord] role = '{role}' leaves the rest of the bot to another process, but "
+        "several processes need a shared PostgreSQL ledger: set [database] url = "
+        '"postgresql://user@host:5432/artfactory" (or DATABASE_URL) in every process; or '
+        "remove --role to run everything in this one."
+    )
+
+
+def test_shards_and_roles_split_over_processes_are_accepted_on_postgresql() -> None:
+    url = "postgresql://bot@db:5432/artfactory"
+    discord = {"shard_count": 4, "shard_ids": [1], "role": "gateway"}
+    config = parse_config({"discord": discord, "database": {"url": url}}, ENV)
+    assert (config.discord.shard_ids, config.discord.role) == ((1,), "gateway")
+    assert config.database.target == url
+
+
+def test_database_url_from_the_environment_wins_over_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[database]\nurl = "postgresql://file@db/a"\n', encoding="utf-8")
+    env = {**ENV, "DATABASE_URL": "postgresql://env@db/b"}
+    assert load_config(path, env).database.url == "postgresql://env@db/b"
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused_with_the_fix() -> None:
+    with pytest.raises(ConfigError, match=r"\[database\] url .*postgresql://"):
+        parse_config({"database": {"url": "mysql://db/a"}}, ENV)
 
 
 def test_every_shard_of_the_count_in_any_order_is_accepted() -> None:

@@ -27,3 +27,16 @@ def test_positions_interleave_users() -> None:
         scheduler.push(1, job)
     scheduler.push(2, 9)
     assert scheduler.positions() == {1: 1, 9: 2, 2: 3, 3: 4}
+
+
+def test_a_job_put_back_starts_first_and_its_member_leads_the_round() -> None:
+    """A job that could not start (every process's slots were full) loses no place."""
+    scheduler = FairScheduler(global_limit=1, per_user_limit=1)
+    scheduler.push(1, 1)
+    scheduler.push(2, 20)
+    scheduler.push(1, 2)
+    assert scheduler.pop_ready() == (1, 1)
+    scheduler.done(1)
+    scheduler.push_front(1, 1)
+    assert scheduler.positions() == {1: 1, 20: 2, 2: 3}
+    assert scheduler.pop_ready() == (1, 1)

@@ -1,0 +1,111 @@
+"""Reserving a job: the INSERT of its row, guarded by the member's daily images, the server's
+monthly budget and its interaction (`db.jobs.reserve`).
+
+- The member's images for the day in that server and the server's spend for the month are
+  summed in the INSERT's own WHERE: the check and the reservation cannot be pulled apart.
+- On PostgreSQL, several processes reserve at once, and READ COMMITTED would let two
+  concurrent INSERTs each sum without the other's row; so the statement runs after a
+  transaction-level advisory lock on the server (`serialised`), and sees every reservation
+  committed before it. SQLite runs one statement at a time, so there it is the INSERT alone.
+- One interaction makes at most one job (a unique index, migration 0007): an
+  INTERACTION_CREATE that reaches two processes reserves once; the second INSERT does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bot.jobs.model import Origin
+from db.connection import Connection
+from db.rows import flag
+
+CHARGED = "image_count - refunded_images"  # what a job counts against its member's quota
+_RESERVATION_LOCK = 0x52_65_73_76  # "Resv": with the server id, the key a reservation takes
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """Everything needed to run and finish a job, captured when the command is accepted."""
+
+    origin: Origin
+    provider: str
+    model: str
+    inputs: dict[str, Any]
+    image_count: int
+    kind: str = "imagine"
+    parent_job_id: int | None = None
+    parent_image: int | None = None
+    cost: float = 0.0  # estimated, in the configured currency (USD by default)
+
+
+_RESERVE = f"""
+    INSERT INTO jobs (kind, parent_job_id, parent_image, user_id, guild_id, channel_id,
+                      application_id, interaction_id, interaction_token,
+                      interaction_created_at, message_id, attachment_size_limit,
+                      provider, model, inputs, image_count, cost, channel_nsfw,
+                      quota_day, created_at, updated_at)
+    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+    WHERE (SELECT COALESCE(SUM({CHARGED}), 0) FROM jobs
+           WHERE user_id = ? AND guild_id IS ? AND quota_day = ?
+           AND quota_state != 'refunded') + ? <= ?
+      AND (CAST(? AS REAL) IS NULL OR (SELECT COALESCE(SUM(cost), 0) FROM jobs
+           WHERE guild_id IS ? AND created_at >= ? AND quota_state != 'refunded')
+           + ? <= ? + 1e-9)
+    ON CONFLICT (interaction_id) WHERE interaction_id IS NOT NULL DO NOTHING
+    RETURNING id
+"""
+
+
+def _values(job: NewJob, day: str, now: float) -> tuple[Any, ...]:
+    """The INSERT's values for a new job, in `_RESERVE`'s column order."""
+    origin = job.origin
+    return (
+        job.kind,
+        job.parent_job_id,
+        job.parent_image,
+        origin.user_id,
+        origin.guild_id,
+        origin.channel_id,
+        origin.application_id,
+        origin.interaction_id,
+        origin.interaction_token,
+        origin.interaction_created_at,
+        origin.message_id,
+        origin.attachment_size_limit,
+        job.provider,
+        job.model,
+        json.dumps(job.inputs, separators=(",", ":")),
+        job.image_count,
+        job.cost,
+        flag(origin.channel_nsfw),
+        day,
+        now,
+        now,
+    )
+
+
+async def reserve(
+    conn: Connection,
+    job: NewJob,
+    *,
+    daily_limit: int,
+    day: str,
+    monthly_budget: float | None,
+    month_start: float,
+) -> int | None:
+    """The new job's id, or None when the quota, the budget or the interaction refuse it."""
+    origin = job.origin
+    limits = (origin.user_id, origin.guild_id, day, job.image_count, daily_limit)
+    budget = (monthly_budget, origin.guild_id, month_start, float(job.cost), monthly_budget)
+    scope = origin.guild_id if origin.guild_id is not None else -origin.user_id
+    cursor = await conn.serialised(
+        (_RESERVATION_LOCK, scope % (1 << 31)),
+        _RESERVE,
+        (*_values(job, day, time.time()), *limits, *budget),
+    )
+    row = await cursor.fetchone()
+    await cursor.close()
+    return int(row[0]) if row else None
