@@ -35,7 +35,7 @@ from bot.providers.catalogue import catalogue_for
 from bot.providers.catalogue.refresh import load_cached, refresh
 from bot.providers.catalogue.sources import schema_sources
 from cogs.ui.cancel import progress_components
-from cogs.ui.interactions import UNEXPECTED_ERROR, send_ephemeral
+from cogs.ui.interactions import UNEXPECTED_ERROR, acknowledged_elsewhere, send_ephemeral
 from cogs.ui.result_buttons import result_components
 from db.database import Database
 
@@ -244,6 +244,10 @@ class ArtFactoryTree(app_commands.CommandTree["ArtFactoryBot"]):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         original = getattr(error, "original", error)
+        if acknowledged_elsewhere(original):  # nothing to answer: the other one does
+            log.info("interaction %s: another process acknowledged it first", interaction.id)
+            self.client.intake.settle(interaction.id)
+            return
         if isinstance(original, ArtFactoryError):
             message = str(original)
         elif isinstance(error, app_commands.TransformerError):

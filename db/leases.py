@@ -106,14 +106,18 @@ class LeaseStore:
         )
         return int(cursor.rowcount)
 
-    async def claimable(self, owner: str, now: float, limit: int) -> list[tuple[int, int]]:
-        """(job id, member id) of active jobs no live process holds, oldest first."""
+    async def claimable(
+        self, owner: str, now: float, limit: int
+    ) -> list[tuple[int, int, bool]]:
+        """(job id, member id, whether a runner held it) of active jobs no live process
+        holds, oldest first: queued ones nobody took yet, and those whose runner died (its
+        lease ran out, or it was this process's own and its task ended without an end)."""
         async with self._conn.execute(
-            f"SELECT id, user_id FROM jobs WHERE state IN ({_ACTIVE}) "
+            f"SELECT id, user_id, owner IS NOT NULL FROM jobs WHERE state IN ({_ACTIVE}) "
             "AND (owner IS NULL OR owner = ? OR lease_until < ?) ORDER BY id LIMIT ?",
             (owner, now, limit),
         ) as cur:
-            return [(int(i), int(u)) for i, u in await cur.fetchall()]
+            return [(int(i), int(u), bool(held)) for i, u, held in await cur.fetchall()]
 
     # -- processes ---------------------------------------------------------------------------
 

@@ -193,7 +193,7 @@ class JobRunner(JobSubmitter):
         resumed = 0
         now = self._deps.clock()
         limit = 4 * self._scheduler.global_limit + 100
-        for job_id, _ in await self._db.leases.claimable(self._leases.owner, now, limit):
+        for job_id, _, _ in await self._db.leases.claimable(self._leases.owner, now, limit):
             if job_id in self._owners:
                 continue
             job = await self._db.jobs.get(job_id)
@@ -220,13 +220,11 @@ class JobRunner(JobSubmitter):
                     self._dispatch()
                 now = self._deps.clock()
                 limit = 4 * self._scheduler.global_limit + 100
-                orphans = [
-                    job_id
-                    for job_id, _ in await self._db.leases.claimable(self._leases.owner, now, limit)
-                    if job_id not in self._owners
-                ]
-                for job_id in orphans:
-                    log.warning("watchdog: job %s had no runner; resuming it", job_id)
+                found = await self._db.leases.claimable(self._leases.owner, now, limit)
+                orphans = [(job, held) for job, _, held in found if job not in self._owners]
+                for job_id, held in orphans:
+                    if held:  # unclaimed jobs are only queued here; these lost their runner
+                        log.warning("watchdog: job %s had no runner; resuming it", job_id)
                 if orphans:
                     await self.resume_unfinished()
             except Exception:

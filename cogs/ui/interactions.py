@@ -60,6 +60,15 @@ async def start_job(
     return job_id
 
 
+ALREADY_ACKNOWLEDGED = 40060  # Discord: "Interaction has already been acknowledged"
+
+
+def acknowledged_elsewhere(error: BaseException) -> bool:
+    """Another process of the bot acknowledged this interaction first (Discord delivered it
+    to both, e.g. across a resume): it is that process's to answer, not an error here."""
+    return isinstance(error, discord.HTTPException) and error.code == ALREADY_ACKNOWLEDGED
+
+
 async def _acknowledge_and_create(
     interaction: discord.Interaction,
     create: Callable[[Origin], Awaitable[int]],

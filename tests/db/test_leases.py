@@ -31,7 +31,7 @@ async def test_a_claimed_job_is_not_claimed_by_another_owner_while_its_lease_run
 async def test_a_lease_that_ran_out_lets_another_owner_take_the_job_over(db: Database) -> None:
     job = await _job(db)
     assert await db.leases.claim(job, "a", now=100.0, lease_s=30, limits=LIMITS)
-    assert await db.leases.claimable("b", 131.0, 10) == [(job, 1)]
+    assert await db.leases.claimable("b", 131.0, 10) == [(job, 1, True)]
     assert await db.leases.claim(job, "b", now=131.0, lease_s=30, limits=LIMITS)
     assert await db.leases.holder(job, 131.0) == "b"
 
@@ -73,7 +73,7 @@ async def test_released_leases_are_claimable_at_once(db: Database) -> None:
     job = await _job(db)
     await db.leases.claim(job, "a", now=100.0, lease_s=30, limits=LIMITS)
     assert await db.leases.release("a") == 1
-    assert await db.leases.claimable("b", 101.0, 10) == [(job, 1)]
+    assert await db.leases.claimable("b", 101.0, 10) == [(job, 1, False)]
 
 
 async def test_an_ended_job_is_never_claimable(db: Database) -> None:

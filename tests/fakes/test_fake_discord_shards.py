@@ -172,3 +172,59 @@ async def test_a_guild_made_for_a_shard_lands_on_it_for_any_shard_count() -> Non
     assert [(g >> 22) % 3 for g in guilds] == [2, 1, 0, 2]
     with pytest.raises(ValueError):
         fake.add_guild(shard=3)
+
+
+async def test_an_interaction_sent_to_chosen_shards_reaches_each_and_is_acknowledged_once(
+    sharded: FakeDiscord,
+) -> None:
+    """One INTERACTION_CREATE delivered to two shards (two processes of one bot): both get the
+    same id and token; the first callback is taken, the second gets 40060 as on Discord."""
+    async with gateway(sharded) as zero, gateway(sharded) as one:
+        await zero.identify([0, 2])
+        await one.identify([1, 2])  # no guild of its own: no GUILD_CREATE
+        await drain(zero, "GUILD_CREATE")
+        sent = await sharded.send_interaction("imagine", shard=[0, 1])
+        await drain(zero, "INTERACTION_CREATE")
+        await drain(one, "INTERACTION_CREATE")
+        moved = await sharded.send_interaction("imagine", shard=1)  # the first guild's, on 1
+        while len(one.events("INTERACTION_CREATE")) < 2:
+            await one.next()
+    first, second = zero.events("INTERACTION_CREATE")[0], one.events("INTERACTION_CREATE")[0]
+    assert (
+        (first["id"], first["token"])
+        == (second["id"], second["token"])
+        == (
+            str(sent.id),
+            sent.token,
+        )
+    )
+    assert [d["id"] for d in one.events("INTERACTION_CREATE")] == [str(sent.id), str(moved.id)]
+    assert [d["id"] for d in zero.events("INTERACTION_CREATE")] == [str(sent.id)]
+    url = f"{sharded.api_base}/interactions/{sent.id}/{sent.token}/callback"
+    async with aiohttp.ClientSession() as http:
+        answers: list[tuple[int, Any]] = []
+        for _ in range(2):
+            async with http.post(url, json={"type": 5}) as resp:
+                answers.append((resp.status, await resp.json() if resp.status != 204 else None))
+    assert answers[0] == (204, None)
+    assert answers[1][0] == 400 and answers[1][1]["code"] == 40060
+
+
+async def test_peak_requests_per_second_counts_every_client_in_rate_limit_windows(
+    sharded: FakeDiscord,
+) -> None:
+    async with aiohttp.ClientSession(headers={"Authorization": TOKEN}) as http:
+        for _ in range(3):
+            async with http.get(sharded.api_base + "/users/@me"):
+                pass
+    other = {"Authorization": "Bot other-token"}  # another process of the bot
+    async with (
+        aiohttp.ClientSession(headers=other) as http,
+        http.get(sharded.api_base + "/users/@me"),
+    ):
+        pass
+    assert sharded.peak_requests_per_second() == 4
+    assert sharded.peak_requests_per_second(since=sharded.requests[2].time) == 2
+    for rec, at in zip(sharded.requests, (100.0, 100.6, 101.1, 101.5), strict=True):
+        rec.time = at  # windows [100, 101) and [101.1, 102.1): not [100.6, 101.6)
+    assert sharded.peak_requests_per_second() == 2

@@ -5,9 +5,11 @@ member or user, ...)."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import secrets
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from .commands import ApplicationCommands
@@ -43,8 +45,10 @@ class InteractionSender(Gateway, MessageStore, ApplicationCommands):
         member_roles: list[int] | None = None,
         resolved: dict[str, Any] | None = None,
         locale: str = "en-US",
+        shard: int | Sequence[int] | None = None,
     ) -> Interaction:
-        """Dispatch a chat-input command (interaction type 2)."""
+        """Dispatch a chat-input command (interaction type 2); ``shard`` as in
+        ``send_raw_interaction``."""
         data = self._command_data(name, options, guild_id, resolved)
         return await self.send_raw_interaction(
             self._interaction_base(
@@ -57,7 +61,8 @@ class InteractionSender(Gateway, MessageStore, ApplicationCommands):
                 attachment_size_limit=attachment_size_limit,
                 member_roles=member_roles,
                 locale=locale,
-            )
+            ),
+            shard=shard,
         )
 
     async def send_autocomplete(
@@ -137,8 +142,14 @@ class InteractionSender(Gateway, MessageStore, ApplicationCommands):
             d["message"] = self._message_json(msg)
         return await self.send_raw_interaction(d)
 
-    async def send_raw_interaction(self, d: dict[str, Any]) -> Interaction:
+    async def send_raw_interaction(
+        self, d: dict[str, Any], *, shard: int | Sequence[int] | None = None
+    ) -> Interaction:
         """Dispatch an INTERACTION_CREATE; missing standard fields are filled in.
+
+        ``shard`` sends it to that shard's sessions instead of its guild's shard; several shards
+        each get the same interaction at once (Discord delivering it twice, e.g. to two
+        processes of one bot), and the first callback wins (a second gets 40060).
 
         A ``message`` whose id the fake does not know is registered as a stored message, and a
         known one is completed from the store, so callbacks 6/7 can update it.
@@ -184,7 +195,10 @@ class InteractionSender(Gateway, MessageStore, ApplicationCommands):
         self.interactions.append(inter)
         self._by_id[inter.id] = inter
         self._by_token[inter.token] = inter
-        await self.dispatch("INTERACTION_CREATE", d)
+        if shard is None or isinstance(shard, int):
+            await self.dispatch("INTERACTION_CREATE", d, shard=shard)
+        else:
+            await asyncio.gather(*(self.dispatch("INTERACTION_CREATE", d, shard=i) for i in shard))
         return inter
 
     def _interaction_base(

@@ -135,6 +135,8 @@ class Interaction:
         follow-ups (after a deferral), in order. How it was sent is the bot's business."""
         out = []
         for callback in self.callbacks():
+            if callback.status >= 300:  # refused (e.g. 40060): the member never saw it
+                continue
             data = callback.json.get("data") or {} if isinstance(callback.json, dict) else {}
             is_message = callback.json.get("type") == CallbackType.CHANNEL_MESSAGE
             if is_message and int(data.get("flags") or 0) & FLAG_EPHEMERAL:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import re
 import socket
 import time
@@ -137,6 +138,21 @@ class Server(Gateway, Injections, CDN, SpecChecks):
         finally:
             with contextlib.suppress(ValueError):
                 self._waiters.remove(entry)
+
+    def peak_requests_per_second(self, since: float = 0.0, until: float = math.inf) -> int:
+        """The most REST requests, from every client together, in one rate-limit window of a
+        second between the monotonic times ``since`` and ``until``: Discord's global limit (50
+        a second) is the bot's, however many processes share it. A window opens with the
+        first request after the previous one closed, as a rate-limit bucket's does
+        (``X-RateLimit-Reset-After`` counts from then)."""
+        times = sorted(r.time for r in self.requests if since <= r.time <= until)
+        peak, opened, count = 0, -math.inf, 0
+        for at in times:
+            if at >= opened + 1.0:
+                opened, count = at, 0
+            count += 1
+            peak = max(peak, count)
+        return peak
 
     @staticmethod
     def _matches(predicate: Callable[[RecordedRequest], bool], rec: RecordedRequest) -> bool:
