@@ -73,8 +73,7 @@ def start_cluster() -> Cluster:
         initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
     except FileNotFoundError:
         raise RuntimeError(
-            "PostgreSQL is not installed (no initdb): apt-get install postgresql, or set "
-            f"{ENV_URL}"
+            f"PostgreSQL is not installed (no initdb): apt-get install postgresql, or set {ENV_URL}"
         ) from None
     directory = Path(tempfile.mkdtemp(prefix="artfactory-pg-"))
     os.chmod(directory, 0o777)
