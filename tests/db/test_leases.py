@@ -118,3 +118,23 @@ async def test_processes_count_those_seen_lately_by_role(db: Database) -> None:
     assert await db.leases.live_processes(50.0, role="worker") == 1
     await db.leases.check_out("a")
     assert await db.leases.live_processes(50.0, role="worker") == 0
+
+
+async def test_concurrent_claims_from_several_connections_never_pass_the_bot_wide_cap(
+    db_path: Path,
+) -> None:
+    """Ten processes claiming forty queued jobs at once with five slots: five run."""
+    ledgers = [await open_ledger(db_path) for _ in range(10 if on_postgres(db_path) else 1)]
+    try:
+        jobs = [await _job(ledgers[0], user_id=n) for n in range(40)]
+        await asyncio.gather(*(ledger.jobs.quota_used(1, "d") for ledger in ledgers * 10))
+        claims = [
+            ledgers[n % len(ledgers)].leases.claim(
+                job, f"p{n % len(ledgers)}", now=100.0, lease_s=30, limits=(5, 2)
+            )
+            for n, job in enumerate(jobs)
+        ]
+        assert sum(await asyncio.gather(*claims)) == 5
+    finally:
+        for ledger in ledgers:
+            await ledger.close()
