@@ -199,10 +199,8 @@ class JobRunner(JobSubmitter):
             job = await self._db.jobs.get(job_id)
             if job is None or job.is_final:
                 continue
-            lost = cannot_resume(job, self._deps.providers)
-            if lost is not None:
-                await self._settle.fail(job.id, lost, retryable=True)
-                continue
+            # Whether it can be picked up is judged once its lease is ours (`_run_slot`): by
+            # now another process may have claimed it and begun to submit it.
             self.enqueue(job.id, job.user_id)
             resumed += 1
         return resumed
@@ -309,6 +307,10 @@ class JobRunner(JobSubmitter):
                 return
             job = await self._db.jobs.get(job_id)
             if job is None or job.is_final:
+                return
+            lost = cannot_resume(job, self._deps.providers)
+            if lost is not None:  # left mid-submit, or by a provider that can't re-attach
+                await self._settle.fail(job.id, lost, retryable=True)
                 return
             live = self._live.get(job_id) or make_live(job, self._deps, self._edit_budget)
             live.task = asyncio.current_task()
