@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,16 +88,36 @@ def num(value: float | None, digits: int = 1) -> str:
 # ------------------------------------------------------------------------------ the bot
 
 
+def fake_discord(**kwargs: Any) -> FakeDiscord:
+    """The fake Discord with Discord's rate limits and no OpenAPI validation (it costs the fake
+    milliseconds per request, which would be measured as the bot's latency; the test suite
+    validates the same requests). `kwargs`: e.g. shard_count, max_concurrency."""
+    fake = FakeDiscord(spec_path=None, **kwargs)
+    fake.rate_limits = dict(RATE_LIMITS)
+    return fake
+
+
 class BotProcess:
     """`python -m bot --config …` with the fakes' environment, plus /proc readings."""
 
-    def __init__(self, workdir: Path, config: Path, env: dict[str, str], profile: Path | None):
+    def __init__(
+        self,
+        workdir: Path,
+        config: Path,
+        env: dict[str, str],
+        profile: Path | None,
+        *,
+        flags: Sequence[str] = (),
+        name: str = "bot",
+    ):
         self.workdir = workdir
         self.config = config
         self.env = env
         self.profile = profile
-        self.lag_log = workdir / "loop-lag.log"
-        self.log_path = workdir / "bot.log"
+        self.flags = list(flags)  # e.g. --shard-count 2 --shard-ids 0 (bench/postgres.py)
+        self.name = name
+        self.lag_log = workdir / f"{name}-loop-lag.log"
+        self.log_path = workdir / f"{name}.log"
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -112,6 +132,7 @@ class BotProcess:
             "bot",
             "--config",
             str(self.config),
+            *self.flags,
             cwd=ROOT,
             env=env,
             stdout=self._log,
@@ -147,7 +168,8 @@ class BotProcess:
         return out
 
     async def stop(self) -> int:
-        assert self.process is not None
+        if self.process is None:  # never started
+            return 0
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -198,10 +220,7 @@ class Bench:
         self.cdn = FakeCDN()
         self.fal = FakeFal(self.tls, self.cdn, FakeFal.pick_port())
         self.replicate = FakeReplicate(self.cdn)
-        # No OpenAPI validation: it costs the fake milliseconds per request, which would be
-        # measured as the bot's latency. The test suite validates the same requests.
-        self.discord = FakeDiscord(spec_path=None)
-        self.discord.rate_limits = dict(RATE_LIMITS)
+        self.discord = fake_discord()
         self.bot: BotProcess | None = None
         self.counter = 0
         self.results: dict[str, Any] = {}
@@ -224,7 +243,7 @@ class Bench:
 api_base = "{self.discord.api_base}"
 dev_guild_id = {self.discord.guild_id}
 [database]
-path = "{self.workdir / "data" / "bench.db"}"
+{self.database_toml()}
 [generation]
 max_concurrent_jobs = 5000
 max_jobs_per_user = 50
@@ -248,14 +267,10 @@ images_per_user_per_day = 1000000
         }
         env.pop("SSL_CERT_DIR", None)
         self.env = env
-        profile = self.workdir / "bot.prof" if self.args.profile else None
-        self.bot = BotProcess(self.workdir, config, env, profile)
-        await self.bot.start()
         self.spy: asyncio.subprocess.Process | None = None
+        await self.start_bot(config)
         async with asyncio.timeout(60):
-            await self.discord.identified.wait()
-            while "imagine" not in self.discord.commands:
-                await asyncio.sleep(0.05)
+            await self.ready()
         # discord.py dispatches READY `guild_ready_timeout` (2 s) after the last guild.
         await asyncio.sleep(2.5)
         # The fakes time-stamp what they receive: a full collection in this process (the fakes
@@ -264,6 +279,21 @@ images_per_user_per_day = 1000000
         gc.collect()
         gc.freeze()
         gc.disable()
+
+    def database_toml(self) -> str:
+        """The `[database]` keys (bench/postgres.py gives a PostgreSQL URL instead)."""
+        return f'path = "{self.workdir / "data" / "bench.db"}"'
+
+    async def start_bot(self, config: Path) -> None:
+        profile = self.workdir / "bot.prof" if self.args.profile else None
+        self.bot = BotProcess(self.workdir, config, self.env, profile)
+        await self.bot.start()
+
+    async def ready(self) -> None:
+        """Until the bot is connected and its commands are synced."""
+        await self.discord.identified.wait()
+        while "imagine" not in self.discord.commands:
+            await asyncio.sleep(0.05)
 
     async def start_py_spy(self) -> None:
         """Sample the bot with py-spy from now until stop_py_spy() (run_phase() does it for the
@@ -295,7 +325,7 @@ images_per_user_per_day = 1000000
 
     async def close(self) -> None:
         await self.stop_py_spy()
-        if self.bot is not None and self.bot.process is not None:
+        if self.bot is not None:
             code = await self.bot.stop()
             self.results["bot_exit"] = code
             if self.args.profile and self.bot.profile is not None:
@@ -314,7 +344,13 @@ images_per_user_per_day = 1000000
         if job.provider != "fal":
             options.append({"name": "provider", "type": 3, "value": job.provider})
         job.send_wall = time.time()
-        job.inter = await self.discord.send_interaction("imagine", options, user_id=user_id)
+        job.inter = await self.discord.send_interaction(
+            "imagine", options, user_id=user_id, guild_id=self.guild_for(job)
+        )
+
+    def guild_for(self, job: Job) -> int | None:
+        """The server a job's command comes from (None: the fake's first one, on shard 0)."""
+        return None
 
     def state(self, job: Job) -> str:
         """ "pending", "delivered" (images posted) or "failed" (ended without images)."""
@@ -522,6 +558,26 @@ images_per_user_per_day = 1000000
             sum(w[2] for w in windows),
         )
 
+    def repeats(self, jobs: Iterable[Job]) -> dict[str, int]:
+        """What must happen at most once per job, counted: jobs submitted to the provider
+        twice (charged twice), delivered twice, and submitted but never delivered."""
+        token_of = {j.prompt: j.inter.token for j in jobs if j.inter is not None}
+        finals: Counter[str] = Counter()
+        for rec in self.discord.requests:
+            token = rec.params.get("token")
+            if rec.route == WEBHOOK_PATCH and rec.files and token is not None:
+                finals[token] += 1
+        submits: Counter[str] = Counter()
+        for _, arguments, _ in self.fal.submits:
+            prompt = arguments.get("prompt")
+            if isinstance(prompt, str) and prompt in token_of:
+                submits[prompt] += 1
+        return {
+            "submitted_twice": sum(n > 1 for n in submits.values()),
+            "delivered_twice": sum(finals[token_of[p]] > 1 for p in token_of),
+            "submitted_not_delivered": sum(finals[token_of[p]] == 0 for p in submits),
+        }
+
     def forget_payloads(self) -> None:
         """Drop image bytes the fakes kept from earlier phases (they add up to gigabytes)."""
         for rec in self.discord.requests:
@@ -572,13 +628,52 @@ def summarise_profile(path: Path, top: int = 25) -> str:
 # ------------------------------------------------------------------------------ the run
 
 
+async def steady_phase(
+    bench: Bench, args: argparse.Namespace, scale: float, slack_s: float = 90
+) -> PhaseResult:
+    """Arrivals at `steady_rate`/s, each a `generation_s` generation with 28 logged steps: in
+    flight climbs to ~rate x generation time (1000) and completions run at `rate`/s. Jobs
+    not delivered `slack_s` after the last generation could end are given up on."""
+    gen_s = args.generation_s
+    bench.fal.script(None, FalScript(queue_s=1.0, queue_positions=[2, 1, 0], run_s=gen_s, steps=28))
+    return await bench.run_phase(
+        "steady",
+        [
+            bench.new_job("fal", "steady")
+            for _ in range(int(args.steady_rate * args.steady_s * scale))
+        ],
+        rate=args.steady_rate,
+        users=500,
+        timeout=gen_s + args.steady_s * scale + slack_s,
+    )
+
+
+async def throughput_phase(
+    bench: Bench, args: argparse.Namespace, scale: float, timeout: float = 180
+) -> tuple[PhaseResult, float | None, float]:
+    """Jobs offered at `throughput_rate`/s to a 0 s provider, so the bot is the bottleneck:
+    the phase, jobs/s completed (last delivery - first interaction) and bot CPU s per job."""
+    bench.fal.script(None, FalScript(queue_s=0.0, queue_positions=[0], run_s=0.0, steps=0))
+    tput = await bench.run_phase(
+        "throughput",
+        [bench.new_job("fal", "tput") for _ in range(int(args.throughput_jobs * max(scale, 0.5)))],
+        rate=args.throughput_rate,
+        users=500,
+        timeout=timeout,
+    )
+    times = sorted(tput.delivered.values())
+    first_sent = min(j.inter.sent_at for j in tput.jobs if j.inter is not None)
+    span = (times[-1] - first_sent) if times else None
+    jobs_per_s = len(times) / span if span else None
+    return tput, jobs_per_s, tput.cpu_s / max(len(times), 1)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     bench = Bench(args)
     rows: list[tuple[str, str, str, str]] = []  # figure, measured, goal, verdict
     notes: list[str] = []
     scale = 0.25 if args.quick else 1.0
     gen_s = args.generation_s
-    steady_jobs = int(args.steady_rate * args.steady_s * scale)
     await bench.start()
     assert bench.bot is not None
     try:
@@ -595,18 +690,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         idle_acks = [a for _, a in bench.acks(idle)]
         _, idle_delivery, _ = bench.fal_breakdown(idle)
 
-        # 2. Steady state: arrivals at `steady_rate`/s, each a `gen_s` generation with 28 steps:
-        #    in flight climbs to ~rate x generation time (1000) and completions run at `rate`/s.
-        bench.fal.script(
-            None, FalScript(queue_s=1.0, queue_positions=[2, 1, 0], run_s=gen_s, steps=28)
-        )
-        steady = await bench.run_phase(
-            "steady",
-            [bench.new_job("fal", "steady") for _ in range(steady_jobs)],
-            rate=args.steady_rate,
-            users=500,
-            timeout=gen_s + args.steady_s * scale + 90,
-        )
+        # 2. Steady state: ~1000 in flight, completions at `steady_rate`/s.
+        steady = await steady_phase(bench, args, scale)
         hwm_kb = bench.bot.status_kb("VmHWM")
         in_flight = bench.in_flight_at(steady)
         acks = bench.acks(steady)
@@ -648,20 +733,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         bench.forget_payloads()
 
         # 5. Throughput with a 0 s provider: the bot is the bottleneck.
-        bench.fal.script(None, FalScript(queue_s=0.0, queue_positions=[0], run_s=0.0, steps=0))
-        tput_jobs = int(args.throughput_jobs * max(scale, 0.5))
-        tput = await bench.run_phase(
-            "throughput",
-            [bench.new_job("fal", "tput") for _ in range(tput_jobs)],
-            rate=args.throughput_rate,
-            users=500,
-            timeout=180,
-        )
+        tput, jobs_per_s, cpu_per_job = await throughput_phase(bench, args, scale)
         times = sorted(tput.delivered.values())
-        first_sent = min(j.inter.sent_at for j in tput.jobs if j.inter is not None)
-        span = (times[-1] - first_sent) if times else None
-        jobs_per_s = len(times) / span if span else None
-        cpu_per_job = tput.cpu_s / max(len(times), 1)
         tput_discord, tput_global = bench.discord_per_job(tput)
         bench.forget_payloads()
 
@@ -995,21 +1068,26 @@ def render(report: dict[str, Any], elapsed: float) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def workload_args(parser: argparse.ArgumentParser) -> None:
+    """The flags bench/postgres.py shares: the steady and throughput workloads, the image."""
     parser.add_argument("--quick", action="store_true", help="a quarter of the jobs")
-    parser.add_argument("--profile", action="store_true", help="run the bot under cProfile")
     parser.add_argument("--generation-s", type=float, default=20.0)
     parser.add_argument("--steady-rate", type=float, default=50.0, help="arrivals per second")
     parser.add_argument("--steady-s", type=float, default=24.0, help="seconds of arrivals")
+    parser.add_argument("--throughput-jobs", type=int, default=800)
+    parser.add_argument("--throughput-rate", type=float, default=100.0)
+    parser.add_argument("--image-px", type=int, default=512, help="side of the noise PNG")
+    parser.add_argument("--json", type=Path, help="also write the raw rows here")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    workload_args(parser)
+    parser.add_argument("--profile", action="store_true", help="run the bot under cProfile")
     parser.add_argument("--idle-jobs", type=int, default=20)
     parser.add_argument("--replicate-jobs", type=int, default=200)
     parser.add_argument("--replicate-rate", type=float, default=20.0)
-    parser.add_argument("--throughput-jobs", type=int, default=800)
-    parser.add_argument("--throughput-rate", type=float, default=100.0)
     parser.add_argument("--naive-jobs", type=int, default=1200)
-    parser.add_argument("--image-px", type=int, default=512, help="side of the noise PNG")
-    parser.add_argument("--json", type=Path, help="also write the raw rows here")
     parser.add_argument("--py-spy", type=Path, help="sample the bot with py-spy into this file")
     parser.add_argument(
         "--py-spy-phase",
