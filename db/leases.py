@@ -106,9 +106,7 @@ class LeaseStore:
         )
         return int(cursor.rowcount)
 
-    async def claimable(
-        self, owner: str, now: float, limit: int
-    ) -> list[tuple[int, int, bool]]:
+    async def claimable(self, owner: str, now: float, limit: int) -> list[tuple[int, int, bool]]:
         """(job id, member id, whether a runner held it) of active jobs no live process
         holds, oldest first: queued ones nobody took yet, and those whose runner died (its
         lease ran out, or it was this process's own and its task ended without an end)."""
