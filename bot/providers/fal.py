@@ -9,6 +9,12 @@ has it. If the stream cannot be opened or breaks off, the job falls back to poll
 through fal-client (paced by `PollPacer`), whose errors carry the usual retry semantics.
 The stream, and why it is read with aiohttp rather than fal-client's httpx, is in
 `fal_stream.py`.
+
+Every other call goes through fal-client's one httpx client, whose pool holds 100 connections.
+Requests beyond that wait inside httpcore, which re-scans every waiting request against every
+connection on each release: with thousands of results due at once that is quadratic and took a
+whole core (issue 14). So at most `CALLS_IN_FLIGHT` calls enter the pool; the rest wait on a
+semaphore, where a release wakes one waiter.
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ from bot.providers.pacing import PollPacer
 from bot.providers.request import GenerationRequest
 
 
+CALLS_IN_FLIGHT = 64  # below httpx's 100 connections, so nothing queues inside httpcore
+
+
 def _disable_client_retries() -> None:
     """fal-client retries 408/409/429, some 5xx and every transport error on its own, for about
     30 s and on submit too (a timed-out submit may then be sent twice). The bot's RetryPolicy
@@ -66,6 +75,7 @@ class FalProvider(Provider):
         self._handles: dict[str, AsyncRequestHandle] = {}
         self._streams = StatusStreams()
         self._storage = FalStorage(self._client, storage_url)
+        self._gate = asyncio.Semaphore(CALLS_IN_FLIGHT)
 
     def build_input(self, request: GenerationRequest, image: str | None = None) -> dict[str, Any]:
         entry = self._catalogue.entry(self.name, request.model)
@@ -77,7 +87,8 @@ class FalProvider(Provider):
 
     async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
         try:
-            handle = await self._client.submit(request.model, self.build_input(request, image))
+            async with self._gate:
+                handle = await self._client.submit(request.model, self.build_input(request, image))
         except Exception as exc:
             raise _as_provider_error(exc) from exc
         self._handles[handle.request_id] = handle
@@ -108,7 +119,9 @@ class FalProvider(Provider):
             # The stream was unavailable or ended early: poll until completion.
             pacer = PollPacer(self._poll_interval_s)
             while True:
-                update = update_for(await handle.status(with_logs=True))
+                async with self._gate:
+                    status = await handle.status(with_logs=True)
+                update = update_for(status)
                 yield update
                 if update.phase == "completed":
                     return
@@ -125,9 +138,10 @@ class FalProvider(Provider):
         # client's `handle.get()` would poll the status once more first.
         handle = await self._handle(model, request_id)
         try:
-            response = await handle.client.get(
-                handle.response_url, timeout=fal_client.client.QUEUE_POLL_TIMEOUT
-            )
+            async with self._gate:
+                response = await handle.client.get(
+                    handle.response_url, timeout=fal_client.client.QUEUE_POLL_TIMEOUT
+                )
             fal_client.client._raise_for_status(response)
             data = response.json()
         except Exception as exc:
@@ -139,7 +153,8 @@ class FalProvider(Provider):
     async def cancel(self, model: str, request_id: str) -> None:
         handle = await self._handle(model, request_id)
         try:
-            await handle.cancel()
+            async with self._gate:
+                await handle.cancel()
         except fal_client.client.FalClientHTTPError as exc:
             if exc.status_code != 400:  # 400 = already completed: nothing left to cancel
                 raise _as_provider_error(exc) from exc
