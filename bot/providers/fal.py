@@ -44,7 +44,6 @@ from bot.providers.fal_stream import StatusStreams, update_for
 from bot.providers.pacing import PollPacer
 from bot.providers.request import GenerationRequest
 
-
 CALLS_IN_FLIGHT = 64  # below httpx's 100 connections, so nothing queues inside httpcore
 
 
