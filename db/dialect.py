@@ -51,6 +51,13 @@ def query(sql: str) -> str:
     return _numbered(sql)
 
 
+@lru_cache(maxsize=1024)
+def returns_rows(sql: str) -> bool:
+    """Whether a statement answers with rows (read with `fetch`) or only a status."""
+    head = sql.lstrip().split(None, 1)[0].upper()
+    return head in ("SELECT", "WITH", "VALUES") or _RETURNING.search(sql) is not None
+
+
 def _numbered(sql: str) -> str:
     """`?` marks as `$n`, leaving string literals alone."""
     count = 0

@@ -30,8 +30,6 @@ MIGRATION_LOCK = 0x41_72_74_46  # "ArtF": the key every process takes to migrate
 IDENTIFY_LOCK = 0x49_64_6E_74  # "Idnt": with the bucket, the key of one IDENTIFY bucket
 POOL_SIZE = 10
 
-_ROWS_PREFIXES = ("SELECT", "WITH", "VALUES")
-
 
 def _number(text: str) -> int | float:
     value = float(text)
@@ -101,9 +99,8 @@ class PostgresConnection:
 
     async def run(self, sql: str, args: tuple[Any, ...]) -> PostgresCursor:
         text = dialect.query(sql)
-        head = text.lstrip().split(None, 1)[0].upper()
         async with self.pool.acquire() as conn:
-            if head in _ROWS_PREFIXES or " RETURNING " in text.upper():
+            if dialect.returns_rows(sql):
                 rows = await conn.fetch(text, *args)
                 return PostgresCursor(rows, len(rows))
             status = await conn.execute(text, *args)

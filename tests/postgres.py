@@ -13,6 +13,7 @@ the schema as `search_path` (asyncpg passes unknown URL parameters on as server 
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import hashlib
 import os
@@ -121,5 +122,6 @@ async def drop_ledger(cluster: Cluster, url: str) -> None:
             except asyncpg.PostgresError:
                 if time.monotonic() > deadline:
                     return  # left for the cluster's removal at the end of the session
+                await asyncio.sleep(0.1)
     finally:
         await conn.close()

@@ -20,7 +20,8 @@ from typing import Any
 
 from bot.jobs.model import FINAL_STATES
 from db.database import Database
-from tests.conftest import FAL_PORT
+from tests.conftest import FAL_PORT, TLS_MATERIAL
+from tests.fakes.cdn import FakeCDN
 from tests.fakes.discord import FakeDiscord, FakeMessage, Interaction
 from tests.fakes.fal import FakeFal
 from tests.harness import options
@@ -224,3 +225,18 @@ async def final_rows(
 
     await until(ended, timeout)
     return await rows(db, sql, value)
+
+
+@contextlib.asynccontextmanager
+async def fal_of_its_own() -> AsyncIterator[FakeFal]:
+    """A fake fal (and its CDN) on the session's fal port, for a module-scoped fixture: closed
+    when the fixture is done, so the port is free for the other tests' `fake_fal`."""
+    cdn = FakeCDN()
+    await cdn.start()
+    server = FakeFal(TLS_MATERIAL, cdn, FAL_PORT)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.close()
+        await cdn.close()

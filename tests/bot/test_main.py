@@ -20,10 +20,9 @@ import pytest
 import pytest_asyncio
 
 from db.database import migrations
-from tests.conftest import FAL_PORT, TLS_MATERIAL
-from tests.fakes.cdn import FakeCDN
 from tests.fakes.discord import FakeDiscord, FakeMessage
 from tests.fakes.fal import FakeFal, Script
+from tests.processes import fal_of_its_own
 from tests.storage import database_toml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,15 +181,8 @@ async def _kill_mid_job_and_restart(fake_fal: FakeFal, tmp_path: Path) -> AfterR
 async def after_restart(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AfterRestart]:
     """The kill and restart, once for the tests below; the fakes are closed before they run
     (so the fal port is free again for the other tests' `fake_fal`)."""
-    cdn = FakeCDN()
-    await cdn.start()
-    fake_fal = FakeFal(TLS_MATERIAL, cdn, FAL_PORT)
-    await fake_fal.start()
-    try:
+    async with fal_of_its_own() as fake_fal:
         outcome = await _kill_mid_job_and_restart(fake_fal, tmp_path_factory.mktemp("sigkill"))
-    finally:
-        await fake_fal.close()
-        await cdn.close()
     yield outcome
 
 

@@ -24,10 +24,9 @@ import pytest
 import pytest_asyncio
 
 from db.database import migrations
-from tests.conftest import FAL_PORT, TLS_MATERIAL
-from tests.fakes.cdn import FakeCDN
 from tests.fakes.discord import FakeDiscord, FakeMessage
 from tests.fakes.fal import FakeFal, Script
+from tests.processes import fal_of_its_own
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST, SECOND, THIRD = "first", "second", "third"  # each process's Discord token and fal key
@@ -231,15 +230,8 @@ async def _three_bots_on_one_ledger(fake_fal: FakeFal, tmp_path: Path) -> Shared
 async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SharedLedger]:
     """The whole run, once for the tests below (the fakes are closed before they run, so the
     fal port is free again for the other tests' `fake_fal`)."""
-    cdn = FakeCDN()
-    await cdn.start()
-    fake_fal = FakeFal(TLS_MATERIAL, cdn, FAL_PORT)
-    await fake_fal.start()
-    try:
+    async with fal_of_its_own() as fake_fal:
         outcome = await _three_bots_on_one_ledger(fake_fal, tmp_path_factory.mktemp("ledger"))
-    finally:
-        await fake_fal.close()
-        await cdn.close()
     yield outcome
 
 

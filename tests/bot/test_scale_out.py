@@ -21,8 +21,6 @@ import pytest
 import pytest_asyncio
 
 from bot.jobs.intake import quota_day
-from tests.conftest import FAL_PORT, TLS_MATERIAL
-from tests.fakes.cdn import FakeCDN
 from tests.fakes.discord import Interaction
 from tests.fakes.fal import FakeFal, Script
 from tests.postgres import Cluster
@@ -33,6 +31,7 @@ from tests.processes import (
     Fleet,
     delivered,
     fal_keys,
+    fal_of_its_own,
     final_rows,
     fleet,
     imagine,
@@ -58,13 +57,8 @@ def cluster(postgres_cluster: Cluster | str) -> Cluster:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def fal() -> AsyncIterator[FakeFal]:
     """One fake fal for the module (the port is the session's: closed before other modules)."""
-    cdn = FakeCDN()
-    await cdn.start()
-    server = FakeFal(TLS_MATERIAL, cdn, FAL_PORT)
-    await server.start()
-    yield server
-    await server.close()
-    await cdn.close()
+    async with fal_of_its_own() as server:
+        yield server
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

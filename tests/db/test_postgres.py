@@ -77,3 +77,11 @@ async def test_sums_read_as_numbers_not_decimals(db: Database) -> None:
     async with db.connection.execute("SELECT COALESCE(SUM(image_count), 0) + 2 FROM jobs") as cur:
         (total,) = await cur.fetchone()
     assert total == 2 and isinstance(total, int)
+
+
+def test_statements_with_rows_are_told_from_those_with_only_a_status() -> None:
+    assert dialect.returns_rows("  SELECT 1")
+    assert dialect.returns_rows("WITH x AS (SELECT 1) SELECT * FROM x")
+    assert dialect.returns_rows("UPDATE jobs SET a = ?\nRETURNING id")
+    assert not dialect.returns_rows("UPDATE jobs SET returning_note = ? WHERE id = ?")
+    assert not dialect.returns_rows("DELETE FROM jobs")
