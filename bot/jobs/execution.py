@@ -10,6 +10,7 @@ was stored" can never become a second submission.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, replace
 
@@ -135,21 +136,24 @@ class Execution:
     ) -> ProviderUpdate:
         """The provider's updates until it completes, shown as progress."""
         running = job.state == JobState.RUNNING
-        async for update in provider.watch(job.model, request_id):
-            if update.phase == "completed":
-                return update
-            if update.phase == "running" and not running:
-                running = True
-                await self._deps.db.jobs.transition(
-                    job.id, sources(JobState.RUNNING), JobState.RUNNING
+        # Closed here rather than by the garbage collector's finaliser hook, which wakes the
+        # loop through its self-pipe for every job.
+        async with contextlib.aclosing(provider.watch(job.model, request_id)) as updates:
+            async for update in updates:
+                if update.phase == "completed":
+                    return update
+                if update.phase == "running" and not running:
+                    running = True
+                    await self._deps.db.jobs.transition(
+                        job.id, sources(JobState.RUNNING), JobState.RUNNING
+                    )
+                live.show(
+                    phase=update.phase,
+                    queue_position=update.queue_position,
+                    step=update.step,
+                    total_steps=update.total_steps,
+                    detail=update.detail,
                 )
-            live.show(
-                phase=update.phase,
-                queue_position=update.queue_position,
-                step=update.step,
-                total_steps=update.total_steps,
-                detail=update.detail,
-            )
         raise ProviderError(provider.name, "the status stream ended early", retryable=True)
 
     async def _submit(self, job: JobRow, live: Live) -> JobRow:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -80,7 +80,7 @@ class Provider(ABC):
         return None
 
     @abstractmethod
-    def watch(self, model: str, request_id: str) -> AsyncIterator[ProviderUpdate]:
+    def watch(self, model: str, request_id: str) -> AsyncGenerator[ProviderUpdate, None]:
         """Yield updates until (and including) the `completed` one."""
 
     @abstractmethod

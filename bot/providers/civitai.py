@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -107,7 +107,7 @@ class CivitaiProvider(Provider):
             )
         return workflow_id
 
-    async def watch(self, model: str, request_id: str) -> AsyncIterator[ProviderUpdate]:
+    async def watch(self, model: str, request_id: str) -> AsyncGenerator[ProviderUpdate, None]:
         while True:
             update = update_for(await self._workflow(request_id))
             yield update

@@ -10,18 +10,19 @@ through fal-client (paced by `PollPacer`), whose errors carry the usual retry se
 The stream, and why it is read with aiohttp rather than fal-client's httpx, is in
 `fal_stream.py`.
 
-Every other call goes through fal-client's one httpx client, whose pool holds 100 connections.
-Requests beyond that wait inside httpcore, which re-scans every waiting request against every
-connection on each release: with thousands of results due at once that is quadratic and took a
-whole core (issue 14). So at most `CALLS_IN_FLIGHT` calls enter the pool; the rest wait on a
-semaphore, where a release wakes one waiter.
+Submit, result and cancel go over the same aiohttp session (`fal_http.py` says why not through
+fal-client's httpx); fal-client makes the handles, polls when a stream is unavailable, probes
+and uploads. At most `CALLS_IN_FLIGHT` calls are under way at once; the rest wait on a
+semaphore, where a release wakes one waiter (a connection pool's queue was quadratic in
+httpcore with thousands of results due at once, issue 14).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import fal_client
@@ -34,17 +35,17 @@ from bot.providers.base import (
     GenerationResult,
     Provider,
     ProviderUpdate,
-    parse_retry_after,
     trim_reason,
 )
 from bot.providers.capabilities import PROVIDER_CAPABILITIES
 from bot.providers.catalogue import Catalogue, model_input
+from bot.providers.fal_http import FalHttp, error_for
 from bot.providers.fal_storage import FalStorage
 from bot.providers.fal_stream import StatusStreams, update_for
 from bot.providers.pacing import PollPacer
 from bot.providers.request import GenerationRequest
 
-CALLS_IN_FLIGHT = 64  # below httpx's 100 connections, so nothing queues inside httpcore
+CALLS_IN_FLIGHT = 64  # fal calls under way at once (status streams are not counted)
 
 
 def _disable_client_retries() -> None:
@@ -72,7 +73,8 @@ class FalProvider(Provider):
         self._client = fal_client.AsyncClient(key=key)
         self._poll_interval_s = poll_interval_s
         self._handles: dict[str, AsyncRequestHandle] = {}
-        self._streams = StatusStreams()
+        self._http = FalHttp()
+        self._streams = StatusStreams(self._http)
         self._storage = FalStorage(self._client, storage_url)
         self._gate = asyncio.Semaphore(CALLS_IN_FLIGHT)
 
@@ -87,7 +89,9 @@ class FalProvider(Provider):
     async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
         try:
             async with self._gate:
-                handle = await self._client.submit(request.model, self.build_input(request, image))
+                handle = await self._http.submit(
+                    self._client, request.model, self.build_input(request, image)
+                )
         except Exception as exc:
             raise _as_provider_error(exc) from exc
         self._handles[handle.request_id] = handle
@@ -108,13 +112,14 @@ class FalProvider(Provider):
             self._handles[request_id] = handle
         return handle
 
-    async def watch(self, model: str, request_id: str) -> AsyncIterator[ProviderUpdate]:
+    async def watch(self, model: str, request_id: str) -> AsyncGenerator[ProviderUpdate, None]:
         handle = await self._handle(model, request_id)
         try:
-            async for update in self._streams.updates(handle):
-                yield update
-                if update.phase == "completed":
-                    return
+            async with contextlib.aclosing(self._streams.updates(handle)) as updates:
+                async for update in updates:
+                    yield update
+                    if update.phase == "completed":
+                        return
             # The stream was unavailable or ended early: poll until completion.
             pacer = PollPacer(self._poll_interval_s)
             while True:
@@ -138,11 +143,7 @@ class FalProvider(Provider):
         handle = await self._handle(model, request_id)
         try:
             async with self._gate:
-                response = await handle.client.get(
-                    handle.response_url, timeout=fal_client.client.QUEUE_POLL_TIMEOUT
-                )
-            fal_client.client._raise_for_status(response)
-            data = response.json()
+                data = await self._http.result(handle)
         except Exception as exc:
             raise _as_provider_error(exc) from exc
         finally:
@@ -153,10 +154,10 @@ class FalProvider(Provider):
         handle = await self._handle(model, request_id)
         try:
             async with self._gate:
-                await handle.cancel()
-        except fal_client.client.FalClientHTTPError as exc:
-            if exc.status_code != 400:  # 400 = already completed: nothing left to cancel
-                raise _as_provider_error(exc) from exc
+                await self._http.cancel(handle)
+        except ProviderError as exc:
+            if exc.status != 400:  # 400 = already completed: nothing left to cancel
+                raise
         finally:
             self._handles.pop(request_id, None)
 
@@ -181,7 +182,7 @@ class FalProvider(Provider):
 
     async def close(self) -> None:
         self._handles.clear()
-        await self._streams.close()
+        await self._http.close()
         # fal-client caches one httpx client per AsyncClient (asyncstdlib's cached_property
         # keeps it wrapped in an AwaitableValue); close it if it was ever created.
         cached = self._client.__dict__.get("_client")
@@ -222,20 +223,11 @@ def _parse_result(data: Any) -> GenerationResult:
 
 
 def _as_provider_error(exc: BaseException) -> ProviderError:
+    """Errors of the calls still made through fal-client (status polls, uploads)."""
+    if isinstance(exc, ProviderError):
+        return exc
     if isinstance(exc, fal_client.client.FalClientHTTPError):
-        status = exc.status_code
-        header = (exc.response_headers or {}).get("x-fal-retryable")
-        if header is not None:
-            retryable = header.strip().lower() == "true"
-        else:
-            retryable = status in (408, 409, 429) or status >= 500
-        return ProviderError(
-            "fal",
-            _describe_detail(exc.message, status),
-            retryable=retryable,
-            status=status,
-            retry_after=parse_retry_after(exc.response_headers or {}),
-        )
+        return error_for(exc.status_code, exc.response_headers or {}, exc.message)
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         return ProviderError("fal", f"could not reach fal ({type(exc).__name__})", retryable=True)
     if isinstance(exc, httpx.TimeoutException | fal_client.client.FalClientTimeoutError):
@@ -250,20 +242,3 @@ def _as_provider_error(exc: BaseException) -> ProviderError:
             maybe_accepted=True,
         )
     return ProviderError("fal", trim_reason(f"unexpected error: {exc}"), retryable=True)
-
-
-def _describe_detail(detail: Any, status: int) -> str:
-    if status in (401, 403):
-        return "fal refused the bot's API key (the bot owner must check FAL_KEY)"
-    if isinstance(detail, list):
-        parts = []
-        for item in detail:
-            if isinstance(item, dict):
-                loc = item.get("loc") or []
-                field = ".".join(str(p) for p in loc if p != "body")
-                msg = item.get("msg", "invalid value")
-                parts.append(f"{field}: {msg}" if field else str(msg))
-            else:
-                parts.append(str(item))
-        return trim_reason("; ".join(parts) or f"HTTP {status}")
-    return trim_reason(str(detail) or f"HTTP {status}")

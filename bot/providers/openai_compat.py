@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,7 +161,7 @@ class OpenAIImagesProvider(Provider):
     def can_resume(self, request_id: str) -> bool:
         return request_id in self._calls
 
-    async def watch(self, model: str, request_id: str) -> AsyncIterator[ProviderUpdate]:
+    async def watch(self, model: str, request_id: str) -> AsyncGenerator[ProviderUpdate, None]:
         call = self._call(request_id)
         if call.restart:
             call.restart = False

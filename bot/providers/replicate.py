@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
@@ -117,7 +117,7 @@ class ReplicateProvider(Provider):
             raise ProviderError("replicate", "the file upload returned no URL", retryable=True)
         return url
 
-    async def watch(self, model: str, request_id: str) -> AsyncIterator[ProviderUpdate]:
+    async def watch(self, model: str, request_id: str) -> AsyncGenerator[ProviderUpdate, None]:
         # Adaptive polling (see PollPacer): fast at first, slower while nothing changes (never
         # slower than poll_interval_s), dense again just before the finish the step rate
         # predicts. About 20 requests for a 20 s generation instead of one every interval.

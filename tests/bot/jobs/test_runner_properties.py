@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import itertools
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,7 @@ class ScriptedProvider(Provider):
             raise ProviderError("fal", "timed out", retryable=True, maybe_accepted=True)
         return request_id
 
-    async def watch(self, model: str, request_id: str) -> AsyncIterator[ProviderUpdate]:
+    async def watch(self, model: str, request_id: str) -> AsyncGenerator[ProviderUpdate, None]:
         remote = self.remote[request_id]
         while True:
             elapsed = asyncio.get_running_loop().time() - remote.started

@@ -1,0 +1,125 @@
+"""fal's queue calls made on the bot's aiohttp session (bot/providers/fal_http.py) instead of
+fal-client's httpx: the same requests, the same errors."""
+
+from __future__ import annotations
+
+import socket
+
+import fal_client
+import pytest
+
+from bot.config import parse_config
+from bot.errors import ProviderError
+from bot.providers.fal import FalProvider
+from bot.providers.request import build_request
+from tests.fakes.fal import FakeFal, Script
+
+ENV = {"DISCORD_TOKEN": "t", "FAL_KEY": "k"}
+
+
+def _request(prompt: str = "a lighthouse"):  # type: ignore[no-untyped-def]
+    return build_request(parse_config({}, ENV), prompt=prompt)
+
+
+async def test_queue_calls_carry_fal_clients_key_and_user_agent(fake_fal: FakeFal) -> None:
+    fake_fal.script(None, Script(queue_s=0.0, run_s=0.0, steps=1))
+    provider = FalProvider("k")
+    request = _request()
+    try:
+        request_id = await provider.submit(request)
+        async for _update in provider.watch(request.model, request_id):
+            pass
+        result = await provider.result(request.model, request_id)
+        await provider.cancel(request.model, request_id)
+    finally:
+        await provider.close()
+    assert result.images
+    calls = [r for r in fake_fal.requests if not r.path.endswith("/stream")]
+    assert [r.method for r in calls] == ["POST", "GET", "PUT"]
+    for record in calls:
+        assert record.headers["Authorization"] == "Key k"
+        assert record.headers["User-Agent"] == fal_client.client.USER_AGENT
+
+
+async def test_a_refused_input_names_each_field_and_is_not_retried(fake_fal: FakeFal) -> None:
+    detail = [{"loc": ["body", "num_images"], "msg": "must be at most 4", "type": "value_error"}]
+    fake_fal.inject("POST", r"^/fal-ai/flux", status=422, json={"detail": detail})
+    provider = FalProvider("k")
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await provider.submit(_request())
+    finally:
+        await provider.close()
+    assert caught.value.reason == "num_images: must be at most 4"
+    assert caught.value.status == 422
+    assert not caught.value.retryable
+
+
+async def test_fals_retryable_header_decides_over_the_status(fake_fal: FakeFal) -> None:
+    fake_fal.inject(
+        "POST",
+        r"^/fal-ai/flux",
+        status=500,
+        json={"detail": "model crashed on this input"},
+        headers={"x-fal-retryable": "false"},
+    )
+    provider = FalProvider("k")
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await provider.submit(_request())
+    finally:
+        await provider.close()
+    assert caught.value.reason == "model crashed on this input"
+    assert not caught.value.retryable
+
+
+async def test_a_queue_host_that_refuses_connections_was_never_reached(
+    fake_fal: FakeFal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    monkeypatch.setattr(fal_client.client, "QUEUE_URL_FORMAT", f"https://127.0.0.1:{closed}/")
+    provider = FalProvider("k")
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await provider.submit(_request())
+    finally:
+        await provider.close()
+    assert caught.value.retryable
+    assert not caught.value.maybe_accepted  # nothing was sent: a retry cannot charge twice
+    assert "could not reach fal" in caught.value.reason
+    assert fake_fal.requests == []
+
+
+async def test_a_result_that_is_not_json_is_a_retryable_error(fake_fal: FakeFal) -> None:
+    fake_fal.script(None, Script(queue_s=0.0, run_s=0.0, steps=1))
+    provider = FalProvider("k")
+    request = _request()
+    try:
+        request_id = await provider.submit(request)
+        fake_fal.inject("GET", r"/requests/[^/]+$", status=200, body="<html>gateway</html>")
+        with pytest.raises(ProviderError) as caught:
+            await provider.result(request.model, request_id)
+    finally:
+        await provider.close()
+    assert caught.value.retryable
+    assert "other than JSON" in caught.value.reason
+
+
+def test_the_environments_proxy_is_used_unless_no_proxy_names_the_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from yarl import URL
+
+    from bot.providers.fal_http import FalHttp
+
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "rest.fal.ai")
+    http = FalHttp()
+    assert http.proxy_for("https://queue.fal.run/fal-ai/flux/dev")["proxy"] == URL(
+        "http://proxy.example:3128"
+    )
+    assert http.proxy_for("https://rest.fal.ai/storage") == {}
