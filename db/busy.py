@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from bot.errors import DatabaseBusy
+from db.connection import FetchedRows
 
 SQLITE_BUSY_TIMEOUT_MS = 200
 DEFAULT_WAIT_S = 60.0
@@ -40,23 +41,29 @@ def is_busy(exc: BaseException) -> bool:
 
 
 class _Statement:
-    """What `execute` returns: awaitable (a cursor) and an async context manager (a cursor
-    closed on exit), like aiosqlite's own result object."""
+    """What `execute` returns: awaitable (the statement's rows) and an async context manager
+    giving them, like aiosqlite's own result object."""
 
-    def __init__(self, run: Callable[[], Awaitable[aiosqlite.Cursor]]) -> None:
+    def __init__(self, run: Callable[[], Awaitable[FetchedRows]]) -> None:
         self._run = run
-        self._cursor: aiosqlite.Cursor | None = None
 
-    def __await__(self) -> Generator[Any, None, aiosqlite.Cursor]:
+    def __await__(self) -> Generator[Any, None, FetchedRows]:
         return self._run().__await__()
 
-    async def __aenter__(self) -> aiosqlite.Cursor:
-        self._cursor = await self._run()
-        return self._cursor
+    async def __aenter__(self) -> FetchedRows:
+        return await self._run()
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._cursor is not None:
-            await self._cursor.close()
+        return None
+
+
+def _run_statement(conn: sqlite3.Connection, sql: str, parameters: Any) -> FetchedRows:
+    """On aiosqlite's worker thread: the statement, its rows and its cursor's close at once."""
+    cursor = conn.execute(sql, parameters)
+    try:
+        return FetchedRows(cursor.fetchall(), cursor.rowcount, cursor.lastrowid)
+    finally:
+        cursor.close()
 
 
 class BusyRetryingConnection:
@@ -71,11 +78,16 @@ class BusyRetryingConnection:
         return self._conn.in_transaction
 
     def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> _Statement:
-        return _Statement(lambda: self._retrying(lambda: self._conn.execute(sql, parameters)))
+        args = () if parameters is None else parameters
+        return _Statement(
+            lambda: self._retrying(
+                lambda: self._conn._execute(_run_statement, self._conn._conn, sql, args)
+            )
+        )
 
     async def serialised(
         self, key: tuple[int, int], sql: str, parameters: Iterable[Any]
-    ) -> aiosqlite.Cursor:
+    ) -> FetchedRows:
         """One statement after every other holder of `key`: SQLite runs one statement at a
         time on the one connection, so that is the statement alone (PostgreSQL takes a lock:
         db/postgres.py)."""

@@ -5,8 +5,29 @@ PostgreSQL's `PostgresConnection` (db/postgres.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
+
+
+class FetchedRows:
+    """The result of one statement, read like an aiosqlite cursor. Both engines fetch every
+    row with the statement itself: on SQLite that is one trip to aiosqlite's worker thread
+    instead of three (execute, fetch, close), each a thread hand-off and a loop wake-up."""
+
+    def __init__(self, rows: Sequence[Any], rowcount: int, lastrowid: int | None = None) -> None:
+        self._rows = list(rows)
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid  # None on PostgreSQL: the stores use RETURNING
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def close(self) -> None:
+        self._rows = []
 
 
 class Connection(Protocol):

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 import asyncpg
 
 from db import dialect
+from db.connection import FetchedRows
 
 MIGRATION_LOCK = 0x41_72_74_46  # "ArtF": the key every process takes to migrate
 IDENTIFY_LOCK = 0x49_64_6E_74  # "Idnt": with the bucket, the key of one IDENTIFY bucket
@@ -42,35 +43,16 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-class PostgresCursor:
-    """The result of one statement, read like an aiosqlite cursor."""
-
-    def __init__(self, rows: Sequence[Any], rowcount: int) -> None:
-        self._rows = list(rows)
-        self.rowcount = rowcount
-        self.lastrowid = None  # PostgreSQL has none: the stores use RETURNING
-
-    async def fetchone(self) -> Any:
-        return self._rows.pop(0) if self._rows else None
-
-    async def fetchall(self) -> list[Any]:
-        rows, self._rows = self._rows, []
-        return rows
-
-    async def close(self) -> None:
-        self._rows = []
-
-
 class _Statement:
     """Awaitable (a cursor) and an async context manager, like the SQLite side's."""
 
     def __init__(self, conn: PostgresConnection, sql: str, args: tuple[Any, ...]) -> None:
         self._conn, self._sql, self._args = conn, sql, args
 
-    def __await__(self) -> Generator[Any, None, PostgresCursor]:
+    def __await__(self) -> Generator[Any, None, FetchedRows]:
         return self._conn.run(self._sql, self._args).__await__()
 
-    async def __aenter__(self) -> PostgresCursor:
+    async def __aenter__(self) -> FetchedRows:
         return await self._conn.run(self._sql, self._args)
 
     async def __aexit__(self, *exc: object) -> None:
@@ -97,26 +79,26 @@ class PostgresConnection:
     def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> _Statement:
         return _Statement(self, sql, tuple(parameters or ()))
 
-    async def run(self, sql: str, args: tuple[Any, ...]) -> PostgresCursor:
+    async def run(self, sql: str, args: tuple[Any, ...]) -> FetchedRows:
         text = dialect.query(sql)
         async with self.pool.acquire() as conn:
             if dialect.returns_rows(sql):
                 rows = await conn.fetch(text, *args)
-                return PostgresCursor(rows, len(rows))
+                return FetchedRows(rows, len(rows))
             status = await conn.execute(text, *args)
         count = status.rsplit(" ", 1)[-1]
-        return PostgresCursor((), int(count) if count.isdigit() else 0)
+        return FetchedRows((), int(count) if count.isdigit() else 0)
 
     async def serialised(
         self, key: tuple[int, int], sql: str, parameters: Iterable[Any]
-    ) -> PostgresCursor:
+    ) -> FetchedRows:
         """One row-returning statement in a transaction that first takes the advisory lock
         `key`, so it reads everything committed by the holders before it (db/reservation.py)."""
         text = dialect.query(sql)
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *key)
             rows = await conn.fetch(text, *parameters)
-        return PostgresCursor(rows, len(rows))
+        return FetchedRows(rows, len(rows))
 
     async def close(self) -> None:
         if self._listener is not None:

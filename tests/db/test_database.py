@@ -49,3 +49,29 @@ async def test_upgrade_from_every_earlier_version_keeps_jobs(
         assert await upgraded.jobs.quota_used(7, "d") == 2
     finally:
         await upgraded.close()
+
+
+async def test_a_sqlite_statement_and_its_rows_take_one_trip_to_the_worker_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each trip is a thread hand-off and a wake-up of the event loop (issue 14)."""
+    import aiosqlite
+
+    db = await Database.open(tmp_path / "ledger.db")
+    trips = 0
+    real = aiosqlite.Connection._execute
+
+    async def counting(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal trips
+        trips += 1
+        return await real(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
+    try:
+        async with db.connection.execute("SELECT 1 UNION ALL SELECT 2") as cur:
+            assert await cur.fetchall() == [(1,), (2,)]
+        changed = await db.connection.execute("UPDATE jobs SET state = state WHERE 0")
+        assert changed.rowcount == 0
+        assert trips == 2
+    finally:
+        await db.close()
