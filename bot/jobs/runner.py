@@ -31,6 +31,7 @@ from bot.jobs.execution import Execution, Live
 from bot.jobs.intake import JobSubmitter
 from bot.jobs.leases import Claim, LeaseKeeper, heartbeat, process_id
 from bot.jobs.model import CancelOutcome, JobState
+from bot.jobs.places import WaitingPlaces
 from bot.jobs.retry import RetryPolicy
 from bot.jobs.scheduler import FairScheduler
 from bot.jobs.settlement import JobDeps, Settlement
@@ -129,6 +130,7 @@ class JobRunner(JobSubmitter):
         self._edit_budget = EditBudget(PROGRESS_EDITS_PER_S)  # shared by every job's editor
         self._tasks: set[asyncio.Task[None]] = set()
         self._live: dict[int, Live] = {}
+        self._places = WaitingPlaces(self._scheduler, self._live)
         self._owners: dict[int, int] = {}  # job id -> user id, for every job this process holds
         self._helpers: set[asyncio.Task[None]] = set()
         self._watchdog: asyncio.Task[None] | None = None
@@ -235,7 +237,7 @@ class JobRunner(JobSubmitter):
         if not self._scheduler.is_waiting(job_id):
             return
         self._live[job_id] = make_live(job, self._deps, self._edit_budget)
-        self._show_waiting_positions()
+        self._places.changed()
 
     def _dispatch(self) -> None:
         while not self._blocked and (ready := self._scheduler.pop_ready()) is not None:
@@ -246,23 +248,9 @@ class JobRunner(JobSubmitter):
             live = self._live.get(job_id)
             if live is not None:
                 live.task = task
-        self._show_waiting_positions()
+        self._places.changed()
         if self._scheduler.running_total == 0 and self._scheduler.waiting_total == 0:
             self.idle.set()
-
-    def _show_waiting_positions(self) -> None:
-        """Tell waiting members their place, but only when it changed a lot (it halved, or is
-        in the last ten), so a long queue costs each member a handful of edits, not hundreds."""
-        if not self._scheduler.waiting_total:
-            return
-        for job_id, place in self._scheduler.positions().items():
-            live = self._live.get(job_id)
-            if live is None:
-                continue  # its row is still loading; it renders its place when it arrives
-            shown = live.shown_position
-            if shown is None or (place != shown and (place <= 10 or place <= shown // 2)):
-                live.shown_position = place
-                live.show(phase="waiting", bot_queue_position=place)
 
     # -- cancel ------------------------------------------------------------------------------
 
@@ -362,6 +350,7 @@ class JobRunner(JobSubmitter):
         """Stop taking work and cancel this process's tasks. Provider requests keep running and
         their rows stay active, so the next start resumes them instead of paying twice."""
         self._stopping = True
+        self._places.close()
         tasks = [*self._tasks, *self._helpers]
         if self._watchdog is not None:
             tasks.append(self._watchdog)
