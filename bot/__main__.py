@@ -18,6 +18,7 @@ import discord
 from bot.config import Config, load_config
 from bot.config.shards import add_shard_flags, shard_overrides
 from bot.errors import ConfigError
+from bot.ops import eventloop, limits
 from bot.refusals import RefusedByDiscord, explain
 from db.database import redacted
 from db.lock import LedgerLock, LedgerUnavailable
@@ -88,7 +89,11 @@ def serve(config: Config) -> int:
         # PostgreSQL serves several processes (db/postgres.py): no file lock there.
         lock = LedgerLock(config.database.path) if config.database.url is None else None
         with lock or contextlib.nullcontext():
-            asyncio.run(run_bot(config))
+            limits.raise_open_files()
+            eventloop.run(lambda: run_bot(config), config.runtime.event_loop)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
     except LedgerUnavailable as exc:
         print(f"database error: {exc}", file=sys.stderr)
         return 2
@@ -121,6 +126,7 @@ async def run_bot(config: Config) -> None:
     from bot.ops import looplag
 
     probe = looplag.start_from_env()  # None unless ARTFACTORY_LOOP_LAG_LOG is set
+    log.info("event loop: %s", eventloop.name())
     bot = ArtFactoryBot(config)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

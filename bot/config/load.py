@@ -84,6 +84,7 @@ def parse_config(
         providers=providers,
         quotas=file.quotas,
         costs=file.costs,
+        runtime=file.runtime,
         secrets=_secrets(providers, file.generation.default_provider, environ, require_secrets),
         source=source,
     )

@@ -285,6 +285,12 @@ class CostConfig(Section):
     )
 
 
+class RuntimeConfig(Section):
+    # "auto": uvloop where it is installed (a dependency except on Windows), else asyncio's
+    # own loop; "uvloop" insists on it; "asyncio" never uses it (bot/ops/eventloop.py).
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+
+
 class ConfigFile(Section):
     """What the TOML file may hold, checked as a whole (secrets come from the environment)."""
 
@@ -294,6 +300,7 @@ class ConfigFile(Section):
     providers: ProvidersConfig = ProvidersConfig()
     quotas: QuotaConfig = QuotaConfig()
     costs: CostConfig = CostConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
 
     @model_validator(mode="before")
     @classmethod
@@ -356,6 +363,7 @@ class Config(BaseModel):
     quotas: QuotaConfig
     secrets: Secrets
     costs: CostConfig = CostConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
     source: Path | None = None
     # The model catalogue built for this config (bot.providers.catalogue.catalogue_for): derived
     # from the providers' published schemas, not configured, so it is no field.
