@@ -1,11 +1,12 @@
-"""Benchmark: the bot's own overhead, from one job to a thousand in flight.
+"""Benchmark: the bot's own overhead, from one job to ten thousand in flight.
 
 Runs the real bot (`python -m bot --config …`, a separate process) against the loopback fakes
 of tests/fakes (Discord with per-route rate limits, fal over TLS, Replicate, an image CDN), in
 this process, and prints a table. See bench/README.md for what each figure means.
 
-    /work/venv/bin/python bench/run.py            # the full run, ~165 s on 2 cores
-    /work/venv/bin/python bench/run.py --quick    # a quarter of the jobs, a smoke test (~110 s)
+    /work/venv/bin/python bench/run.py            # the full run, ~8 min on 2 cores
+    /work/venv/bin/python bench/run.py --quick    # fewer jobs, a smoke test (~3 min)
+    /work/venv/bin/python bench/run.py --no-scale --no-announce   # without the two long phases
     /work/venv/bin/python bench/run.py --profile  # the bot under cProfile (slower; see README)
 
 Not part of the test suite: pytest only collects tests/.
@@ -22,6 +23,7 @@ import json
 import os
 import platform
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -63,7 +65,10 @@ WEBHOOK_PATCH = "PATCH /webhooks/{id}/{token}/messages/{mid}"
 _FAL_JOB = re.compile(r"/requests/(?P<id>[^/]+)(?P<rest>/status/stream|/status|/cancel)?/?$")
 _FRAME = re.compile(r"^(.*) \((?:.*/)?([^/:]+)(?::\d+)?\)$")  # "f (/x/y.py:12)" -> "f (y.py)"
 _REP_JOB = re.compile(r"^/v1/predictions/(?P<id>[^/]+)(?P<rest>/cancel)?$")
-PHASES = ("idle", "steady", "replicate", "burst", "throughput")  # the bot's phases, in order
+# the bot's phases, in order (the naive baseline, last, is a process of its own)
+PHASES = ("idle", "steady", "replicate", "burst", "throughput", "scale", "announce")
+ANNOUNCE_CHANNEL_BASE = 60_000_000  # the announce phase's channels: this id + 0, 1, 2…
+ANNOUNCE_CHANNELS = 5
 
 
 # ------------------------------------------------------------------------------ statistics
@@ -83,6 +88,14 @@ def ms(value: float | None) -> str:
 
 def num(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
+
+
+def verdict(ok: bool | None) -> str:
+    return "—" if ok is None else ("met" if ok else "**missed**")
+
+
+def le(value: float | None, goal: float) -> bool | None:
+    return None if value is None else value <= goal
 
 
 # ------------------------------------------------------------------------------ the bot
@@ -192,6 +205,7 @@ class Job:
     provider: str
     inter: Interaction | None = None
     send_wall: float = 0.0
+    channel_id: int | None = None  # None: its server's usual channel
 
 
 @dataclass
@@ -224,6 +238,7 @@ class Bench:
         self.bot: BotProcess | None = None
         self.counter = 0
         self.results: dict[str, Any] = {}
+        self._payloads_seen = 0  # discord.requests up to here: forget_new_payloads() did them
 
     # -- setup ------------------------------------------------------------------------
 
@@ -245,9 +260,9 @@ dev_guild_id = {self.discord.guild_id}
 [database]
 {self.database_toml()}
 [generation]
-max_concurrent_jobs = 5000
+max_concurrent_jobs = {self.job_cap()}
 max_jobs_per_user = 50
-job_timeout_s = 300
+job_timeout_s = {self.job_timeout_s()}
 [providers.fal]
 poll_interval_s = 2.0
 [providers.replicate]
@@ -279,6 +294,19 @@ images_per_user_per_day = 1000000
         gc.collect()
         gc.freeze()
         gc.disable()
+
+    def job_cap(self) -> int:
+        """`max_concurrent_jobs`: no phase may wait for a slot, so at least the largest scale
+        level and the announcement (10,000 at the least)."""
+        largest = max([*(getattr(self.args, "scale_levels", None) or []), 0])
+        return max(10_000, largest, getattr(self.args, "announce_jobs", None) or 0)
+
+    def job_timeout_s(self) -> int:
+        """`job_timeout_s`: 300, or longer if a scale level's generations last longer
+        (a level of N generates for N / rate + 5 s, its last job starts N / rate s in)."""
+        largest = max([*(getattr(self.args, "scale_levels", None) or []), 0])
+        rate = getattr(self.args, "scale_rate", None) or 100.0
+        return min(3600, max(300, int(2 * largest / rate + 120)))
 
     def database_toml(self) -> str:
         """The `[database]` keys (bench/postgres.py gives a PostgreSQL URL instead)."""
@@ -345,7 +373,11 @@ images_per_user_per_day = 1000000
             options.append({"name": "provider", "type": 3, "value": job.provider})
         job.send_wall = time.time()
         job.inter = await self.discord.send_interaction(
-            "imagine", options, user_id=user_id, guild_id=self.guild_for(job)
+            "imagine",
+            options,
+            user_id=user_id,
+            guild_id=self.guild_for(job),
+            channel_id=job.channel_id,
         )
 
     def guild_for(self, job: Job) -> int | None:
@@ -386,7 +418,6 @@ images_per_user_per_day = 1000000
         limited_before = self.discord.rate_limited_count
         cpu_before = self.bot.cpu_s()
         started, started_wall = time.monotonic(), time.time()
-        pending = set(range(len(jobs)))
         result = PhaseResult(name, jobs, started, 0.0, started_wall, 0.0, 0.0)
         sampler = asyncio.create_task(self._sample_rss(jobs, result))
         sends: list[asyncio.Task[None]] = []
@@ -405,10 +436,7 @@ images_per_user_per_day = 1000000
                             await asyncio.sleep(wait)
                     sends.append(asyncio.create_task(self.send(job, user)))
                 await asyncio.gather(*sends)
-                while pending:
-                    pending = {i for i in pending if self.state(jobs[i]) == "pending"}
-                    if pending:
-                        await asyncio.sleep(0.1)
+                await self._wait_ended(jobs)
         except TimeoutError:
             pass
         finally:
@@ -437,11 +465,35 @@ images_per_user_per_day = 1000000
         )
         return result
 
+    async def _wait_ended(self, jobs: list[Job]) -> None:
+        """Until every job ended. Checked in order from the first unfinished one (jobs end
+        roughly in the order they were sent), so a check costs the jobs that ended since the
+        last one, not every job in flight: at 10,000 in flight a full pass stalls this
+        process's loop, the fakes' clock, for ~6 ms, which would be measured as the bot's."""
+        first = 0
+        while first < len(jobs):
+            while first < len(jobs) and self.state(jobs[first]) != "pending":
+                first += 1
+            if first < len(jobs):
+                await asyncio.sleep(0.1)
+
     async def _sample_rss(self, jobs: list[Job], result: PhaseResult) -> None:
+        """(jobs in flight, VmRSS) every 0.2 s. Ended jobs are not looked at again, and the
+        count yields to the fakes every 1000 jobs (see _wait_ended)."""
         assert self.bot is not None
+        unended = list(jobs)
         while True:
-            in_flight = sum(1 for j in jobs if j.inter is not None and self.state(j) == "pending")
+            in_flight = 0
+            still: list[Job] = []
+            for k, job in enumerate(unended):
+                if k % 1000 == 999:
+                    await asyncio.sleep(0)
+                if self.state(job) == "pending":
+                    still.append(job)
+                    in_flight += job.inter is not None
+            unended = still
             result.rss_samples.append((in_flight, self.bot.status_kb("VmRSS")))
+            self.forget_new_payloads()
             await asyncio.sleep(0.2)
 
     # -- measurements -----------------------------------------------------------------
@@ -578,6 +630,29 @@ images_per_user_per_day = 1000000
             "submitted_not_delivered": sum(finals[token_of[p]] == 0 for p in submits),
         }
 
+    def forget_new_payloads(self) -> None:
+        """forget_payloads() for the requests answered since the last call and the messages
+        they edited, as a phase goes: 10,000 deliveries would otherwise keep 10,000 uploaded
+        images (~8 GB) in this process until the phase ends."""
+        records = self.discord.requests
+        i = self._payloads_seen
+        while i < len(records) and records[i].status != 0:  # 0: still being answered
+            rec = records[i]
+            i += 1
+            if not rec.files:
+                continue
+            for f in rec.files:
+                f.data = b""
+            token, mid = rec.params.get("token") or "", rec.params.get("mid") or ""
+            if mid == "@original":
+                message = self.discord.message(token)
+            else:
+                message = self.discord.message(int(mid)) if mid.isdigit() else None
+            if message is not None:
+                for f in (*message.attachments, *message.previous_attachments):
+                    f.data = b""
+        self._payloads_seen = i
+
     def forget_payloads(self) -> None:
         """Drop image bytes the fakes kept from earlier phases (they add up to gigabytes)."""
         for rec in self.discord.requests:
@@ -668,6 +743,188 @@ async def throughput_phase(
     return tput, jobs_per_s, tput.cpu_s / max(len(times), 1)
 
 
+@dataclass
+class ScaleLevel:
+    """One level of the scale phase: N jobs in flight at once, and what they cost."""
+
+    n: int
+    result: PhaseResult
+    peak: int  # jobs in flight at once (sent, not yet delivered)
+    acks: list[float]
+    delivery: list[float]
+    discord_reqs: list[float]
+    fal_reqs: list[float]
+
+    @property
+    def cpu_per_job(self) -> float:
+        return self.result.cpu_s / self.n
+
+
+def peak_in_flight(result: PhaseResult) -> int:
+    """The most jobs sent and not yet delivered at once (just after each send)."""
+    sent = sorted(j.inter.sent_at for j in result.jobs if j.inter is not None)
+    done = sorted(result.delivered.values())
+    return max(
+        (bisect.bisect_right(sent, t) - bisect.bisect_right(done, t) for t in sent), default=0
+    )
+
+
+async def scale_phase(bench: Bench, args: argparse.Namespace) -> list[ScaleLevel]:
+    """One level per N in `scale_levels`, smallest first, each drained before the next; py-spy
+    (--py-spy-phase scale) samples all of them."""
+    levels: list[ScaleLevel] = []
+    if args.py_spy_phase == "scale":
+        await bench.start_py_spy()
+    try:
+        for n in args.scale_levels:
+            await asyncio.sleep(1.0)  # the previous phase's last settlements: not this level's
+            levels.append(await scale_level(bench, args, n))
+    finally:
+        if args.py_spy_phase == "scale":
+            await bench.stop_py_spy()
+    return levels
+
+
+async def scale_level(bench: Bench, args: argparse.Namespace, n: int) -> ScaleLevel:
+    """N jobs offered at `scale_rate`/s, each generating for N / rate + 5 s (2 logged steps):
+    all N are in flight before the first completes, then completions come at ~rate/s. Every
+    job has a member of its own, so no per-member cap holds any back."""
+    rate = args.scale_rate
+    gen_s = n / rate + 5.0
+    bench.fal.script(None, FalScript(queue_s=0.5, queue_positions=[0], run_s=gen_s, steps=2))
+    result = await bench.run_phase(
+        f"scale {n}",  # not "scale": scale_phase() runs py-spy across the levels
+        [bench.new_job("fal", f"scale{n}") for _ in range(n)],
+        rate=rate,
+        users=n,
+        timeout=2 * n / rate + gen_s + 120,
+    )
+    fal_reqs, delivery, _ = bench.fal_breakdown(result)
+    discord_reqs, _ = bench.discord_per_job(result)
+    level = ScaleLevel(
+        n,
+        result,
+        peak_in_flight(result),
+        [a for _, a in bench.acks(result)],
+        delivery,
+        discord_reqs,
+        fal_reqs,
+    )
+    bench.forget_payloads()
+    return level
+
+
+def scale_rows(bench: Bench, levels: list[ScaleLevel]) -> list[tuple[str, str, str, str]]:
+    """A row per level, and the ratio of the largest level's CPU per job to the smallest's."""
+    rows = []
+    for level in levels:
+        r = level.result
+        rss_kb = max((kb for _, kb in r.rss_samples), default=0)
+        rows.append(
+            (
+                f"8. Cost per job, {level.n} in flight",
+                f"{len(r.delivered)}/{level.n} delivered, peak {level.peak} in flight; bot CPU "
+                f"{level.cpu_per_job * 1000:.1f} ms/job ({num(pct(level.discord_reqs, 50), 0)} "
+                f"Discord requests/job); ack p50 {ms(pct(level.acks, 50))} · "
+                f"p99 {ms(pct(level.acks, 99))}; delivery p50 {ms(pct(level.delivery, 50))} · "
+                f"p99 {ms(pct(level.delivery, 99))}; RSS peak {rss_kb / 1024:.0f} MB; loop lag "
+                f"max {ms(bench.lag_max(r)[0])}",
+                "flat",
+                "—",
+            )
+        )
+    if len(levels) >= 2:
+        low, high = min(levels, key=lambda lv: lv.n), max(levels, key=lambda lv: lv.n)
+        cpu = high.cpu_per_job / low.cpu_per_job if low.cpu_per_job else None
+        d_low, d_high = pct(low.delivery, 99), pct(high.delivery, 99)
+        rows.append(
+            (
+                f"8. CPU per job, {high.n} vs {low.n} in flight",
+                f"{num(cpu, 2)}× ({high.cpu_per_job * 1000:.1f} vs "
+                f"{low.cpu_per_job * 1000:.1f} ms/job); delivery p99 {ratio(d_high, d_low)}",
+                "≈ 1× (flat)",
+                "—",
+            )
+        )
+    return rows
+
+
+def scale_notes(levels: list[ScaleLevel], rate: float) -> list[str]:
+    return [
+        f"scale {lv.n}: offered at {rate:g}/s, {lv.n / rate + 5:g} s generations; "
+        f"{len(lv.result.delivered)} delivered, {lv.result.failed} failed, "
+        f"{lv.result.undelivered} unfinished over {lv.result.ended - lv.result.started:.0f} s; "
+        f"bot CPU {lv.result.cpu_s:.1f} s; requests/job p50 · p99: Discord "
+        f"{num(pct(lv.discord_reqs, 50), 0)} · {num(pct(lv.discord_reqs, 99), 0)}, fal "
+        f"{num(pct(lv.fal_reqs, 50), 0)} · {num(pct(lv.fal_reqs, 99), 0)}; "
+        f"429s: {lv.result.rate_limited}"
+        for lv in levels
+    ]
+
+
+async def announce_phase(bench: Bench, args: argparse.Namespace) -> PhaseResult:
+    """`announce_jobs` /imagine in the same instant from one server (a member each, spread
+    over ANNOUNCE_CHANNELS channels), each a ~2 s fal generation: every one must be
+    acknowledged quickly; they are then delivered as fast as the bot can."""
+    n = args.announce_jobs
+    bench.fal.script(None, FalScript(queue_s=0.2, queue_positions=[0], run_s=2.0, steps=2))
+    jobs = [bench.new_job("fal", "announce") for _ in range(n)]
+    for job in jobs:
+        job.channel_id = ANNOUNCE_CHANNEL_BASE + job.n % ANNOUNCE_CHANNELS
+    result = await bench.run_phase("announce", jobs, rate=None, users=n, timeout=120 + n / 10)
+    return result
+
+
+def refused(job: Job) -> bool:
+    """The member got an answer but no job: a private answer as the callback, or the public
+    placeholder deleted (a refusal after the acknowledgement, cogs/ui/interactions.py)."""
+    inter = job.inter
+    if inter is None or inter.responded_at is None:
+        return False
+    if inter.response_type == 4:  # CHANNEL_MESSAGE: answered instead of deferred
+        return True
+    message = inter.original()
+    return message is not None and message.deleted
+
+
+def announce_note(result: PhaseResult) -> str:
+    """How long the fake Discord took to dispatch the burst: a callback that arrives while it
+    is still sending waits for its loop, so the first commands' acks can include part of it."""
+    sent = [j.inter.sent_at for j in result.jobs if j.inter is not None]
+    spread = max(sent) - min(sent) if sent else None
+    return (
+        f"announce phase: the fake Discord dispatched the {len(result.jobs)} commands over "
+        f"{ms(spread)}; bot CPU {result.cpu_s:.1f} s over {result.ended - result.started:.0f} s; "
+        f"RSS peak {max((kb for _, kb in result.rss_samples), default=0) / 1024:.0f} MB"
+    )
+
+
+def announce_rows(bench: Bench, result: PhaseResult) -> list[tuple[str, str, str, str]]:
+    n = len(result.jobs)
+    acks = [a for _, a in bench.acks(result)]
+    p99 = pct(acks, 99)
+    _, delivery, _ = bench.fal_breakdown(result)
+    answered_all = len(acks) == n
+    return [
+        (
+            f"9. Ack latency, {n} /imagine at once (one server)",
+            f"p50 {ms(pct(acks, 50))} · p99 {ms(p99)} · max {ms(max(acks, default=None))} "
+            f"({len(acks)}/{n} answered, {sum(refused(j) for j in result.jobs)} refused)",
+            "p99 ≤ 500 ms",
+            verdict(None if p99 is None else (p99 <= 0.5 and answered_all)),
+        ),
+        (
+            f"9. Announcement of {n}: delivery",
+            f"{len(result.delivered)}/{n} delivered ({result.failed} failed, "
+            f"{result.undelivered} unfinished) in {result.ended - result.started:.0f} s; "
+            f"delivery p50 {ms(pct(delivery, 50))} · p99 {ms(pct(delivery, 99))}; "
+            f"{result.rate_limited} × 429; loop lag max {ms(bench.lag_max(result)[0])}",
+            "—",
+            "—",
+        ),
+    ]
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     bench = Bench(args)
     rows: list[tuple[str, str, str, str]] = []  # figure, measured, goal, verdict
@@ -738,7 +995,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         tput_discord, tput_global = bench.discord_per_job(tput)
         bench.forget_payloads()
 
-        # 6. The naive pattern on the same job shape, as its own process.
+        # 6. Cost per job from 100 to 10,000 in flight; 7. an announcement's burst of commands.
+        levels = [] if args.no_scale else await scale_phase(bench, args)
+        announce = None if args.no_announce else await announce_phase(bench, args)
+        bench.forget_payloads()
+
+        # 8. The naive pattern on the same job shape, as its own process.
         bench.fal.script(
             None, FalScript(queue_s=1.0, queue_positions=[2, 1, 0], run_s=gen_s, steps=28)
         )
@@ -749,12 +1011,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await bench.close()
 
     # ---------------------------------------------------------------- the table
-    def verdict(ok: bool | None) -> str:
-        return "—" if ok is None else ("met" if ok else "**missed**")
-
-    def le(value: float | None, goal: float) -> bool | None:
-        return None if value is None else value <= goal
-
     p99_high = pct(high, 99)
     rows.append(
         (
@@ -946,6 +1202,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         f"throughput phase: offered {args.throughput_rate:g} jobs/s; bot CPU {tput.cpu_s:.1f} s "
         f"for {len(times)} jobs"
     )
+    rows += scale_rows(bench, levels)
+    notes += scale_notes(levels, args.scale_rate)
+    if announce is not None:
+        rows += announce_rows(bench, announce)
+    if announce is not None:
+        notes.append(announce_note(announce))
     notes.append(f"naive baseline: {naive['summary']}")
     notes.append(
         f"loop lag over the whole run: max {ms(max((w[0] for w in lag_all), default=None))}; "
@@ -1080,6 +1342,34 @@ def workload_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="also write the raw rows here")
 
 
+def levels_arg(text: str) -> list[int]:
+    """--scale-levels: "100,1000,10000" -> [100, 1000, 10000] (sorted, each at least 1)."""
+    try:
+        levels = sorted(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of whole numbers: {text!r}") from None
+    if not levels or levels[0] < 1:
+        raise argparse.ArgumentTypeError("give at least one level, each at least 1")
+    return levels
+
+
+def raise_fd_limit(needed: int) -> None:
+    """Each job in flight holds a connection in the bot (its fal status stream) and one in
+    this process (the fake fal's end): 10,000 in flight need ~10,000 descriptors in each
+    process. Raise the soft limit to the hard one (the bot inherits it), and say so if that is
+    not enough."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        print(
+            f"warning: open files limited to {soft} (ulimit -n); the most jobs in flight "
+            f"need ~{needed}: expect connection errors",
+            file=sys.stderr,
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     workload_args(parser)
@@ -1088,6 +1378,22 @@ def main() -> int:
     parser.add_argument("--replicate-jobs", type=int, default=200)
     parser.add_argument("--replicate-rate", type=float, default=20.0)
     parser.add_argument("--naive-jobs", type=int, default=1200)
+    parser.add_argument(
+        "--scale-levels",
+        type=levels_arg,
+        help="jobs in flight at each level of the scale phase (default 100,1000,10000; "
+        "--quick 100,1000)",
+    )
+    parser.add_argument(
+        "--scale-rate", type=float, default=100.0, help="scale phase: arrivals per second"
+    )
+    parser.add_argument("--no-scale", action="store_true", help="skip the scale phase")
+    parser.add_argument(
+        "--announce-jobs",
+        type=int,
+        help="commands at once in the announce phase (3000; --quick 750)",
+    )
+    parser.add_argument("--no-announce", action="store_true", help="skip the announce phase")
     parser.add_argument("--py-spy", type=Path, help="sample the bot with py-spy into this file")
     parser.add_argument(
         "--py-spy-phase",
@@ -1096,6 +1402,18 @@ def main() -> int:
         help="the phase --py-spy samples (default: steady)",
     )
     args = parser.parse_args()
+    if args.scale_levels is None:
+        args.scale_levels = [100, 1000] if args.quick else [100, 1000, 10_000]
+    if args.announce_jobs is None:
+        args.announce_jobs = 750 if args.quick else 3000
+    raise_fd_limit(
+        max(
+            [0]
+            + ([] if args.no_scale else args.scale_levels)
+            + ([] if args.no_announce else [args.announce_jobs])
+        )
+        + 2000
+    )
     started = time.monotonic()
     report = asyncio.run(run(args))
     text = render(report, time.monotonic() - started)
