@@ -30,13 +30,18 @@ log = logging.getLogger(__name__)
 
 # At most this many submit requests to one provider at once; the other jobs wait their turn.
 # Measured with 200 /imagine at once (bench/README.md): sent together, every submit opened its
-# own TLS connection (fal-client's httpx pool opens up to 100 and queues the rest in a list it
-# scans on each request and release) and the event loop advanced 60-120 of them in one pass at
-# 0.5-1.5 ms each: loop stalls of 70-190 ms. In turns of 16, later submits reuse the keep-alive
-# connections of earlier ones (httpx keeps 20) and a pass holds at most 16 of them. A bot with
-# the default `max_concurrent_jobs` (16) never waits here; at ~150 ms per submit, 16 at a time
-# still send ~100 a second.
+# own TLS connection and the event loop advanced 60-120 of them in one pass at 0.5-1.5 ms each:
+# loop stalls of 70-190 ms. In turns of 16, later submits reuse the keep-alive connections of
+# earlier ones and a pass holds at most 16 of them. A bot with the default
+# `max_concurrent_jobs` (16) never waits here; at ~150 ms per submit, 16 at a time still send
+# ~100 a second.
 SUBMITS_PER_PROVIDER = 16
+
+# At most this many jobs hold their images in memory (downloaded, then posted) at once; the
+# others wait with theirs still at the provider. 1,500 jobs finishing together held 1,500
+# downloads at once: ~800 MB (bench/README.md, issue 14). Posting is I/O-bound, so 32 keep
+# the uplink busy: at ~0.3 s per post of a few MB, ~100 results a second.
+DELIVERIES_AT_ONCE = 32
 
 
 @dataclass
@@ -63,6 +68,7 @@ class Execution:
         self._deps = deps
         self._settle = settlement
         self._submit_slots: dict[str, asyncio.Semaphore] = {}  # provider -> its submit turns
+        self._deliveries = asyncio.Semaphore(DELIVERIES_AT_ONCE)
 
     def deadline_s(self, job: JobRow) -> float:
         """Seconds left for this job: the clock starts when it is first submitted, and a
@@ -81,33 +87,35 @@ class Execution:
             await self._settle.fail(job.id, reason, retryable=False)
             return
         started = self._deps.clock()
-        try:
-            async with asyncio.timeout(self.deadline_s(job)):
-                result, job = await self._generate(job, live)
-                live.show(phase="finishing")
-                files = await download_images(
-                    self._deps.session,
-                    result,
-                    job_id=job.id,
-                    per_file_limit=job.attachment_size_limit,
+        async with contextlib.AsyncExitStack() as held:
+            try:
+                async with asyncio.timeout(self.deadline_s(job)):
+                    result, job = await self._generate(job, live)
+                    live.show(phase="finishing")
+                    await held.enter_async_context(self._deliveries)  # until it is posted
+                    files = await download_images(
+                        self._deps.session,
+                        result,
+                        job_id=job.id,
+                        per_file_limit=job.attachment_size_limit,
+                    )
+                    live.cancellable = False
+            except TimeoutError:
+                await live.editor.close()
+                await self._settle.expire(job.id)
+                return
+            except (ProviderError, DeliveryError) as exc:
+                await live.editor.close()
+                what = (
+                    # The provider's words may quote the prompt: shown as text, like the prompt.
+                    f"{exc.provider} could not make the images: {escape(exc.reason)}"
+                    if isinstance(exc, ProviderError)
+                    else f"The images were made but {exc}"
                 )
-                live.cancellable = False
-        except TimeoutError:
+                await self._settle.fail(job.id, what, retryable=exc.retryable)
+                return
             await live.editor.close()
-            await self._settle.expire(job.id)
-            return
-        except (ProviderError, DeliveryError) as exc:
-            await live.editor.close()
-            what = (
-                # The provider's words may quote the prompt: shown as text, like the prompt.
-                f"{exc.provider} could not make the images: {escape(exc.reason)}"
-                if isinstance(exc, ProviderError)
-                else f"The images were made but {exc}"
-            )
-            await self._settle.fail(job.id, what, retryable=exc.retryable)
-            return
-        await live.editor.close()
-        await self._settle.deliver(job, result, files, self._deps.clock() - started)
+            await self._settle.deliver(job, result, files, self._deps.clock() - started)
 
     async def _generate(self, job: JobRow, live: Live) -> tuple[GenerationResult, JobRow]:
         if job.provider_request_id is None:

@@ -255,3 +255,39 @@ async def test_a_gateway_disconnect_mid_job_does_not_affect_the_job(
         job = await h.job_for(interaction)
         assert job is not None and job.state == "done"
         assert len(fake_fal.submits) == 1
+
+
+async def test_no_more_than_deliveries_at_once_jobs_hold_their_images(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of jobs finishing together would each hold their downloaded images at once
+    (issue 14: ~800 MB for 1,500); the others wait with theirs still at the provider."""
+    monkeypatch.setattr(execution, "DELIVERIES_AT_ONCE", 2)
+    real = execution.download_images
+    holding = 0
+    most = 0
+
+    async def slow_download(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal holding, most
+        holding += 1
+        most = max(most, holding)
+        await asyncio.sleep(0.1)
+        return await real(*args, **kwargs)
+
+    real_deliver = execution.Settlement.deliver
+
+    async def deliver(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal holding
+        try:
+            return await real_deliver(self, *args, **kwargs)
+        finally:
+            holding -= 1
+
+    monkeypatch.setattr(execution, "download_images", slow_download)
+    monkeypatch.setattr(execution.Settlement, "deliver", deliver)
+    fake_fal.script(None, Script(queue_s=0.0, run_s=0.2, steps=1))
+    async with running_bot(fake_discord, db_path) as h:
+        interactions = [await h.imagine(prompt=f"at once {n}", user_id=5000 + n) for n in range(6)]
+        await h.idle()
+        assert all(len(h.original(i).attachments) == 1 for i in interactions)
+    assert most == 2
