@@ -9,7 +9,8 @@ against a test double, such a bot never comes back.
 
 All of those paths open their socket through the client's ``HTTPClient.ws_connect``, so that one
 call is wrapped (discord.py has no hook for the gateway URL, and copying ``launch_shards`` and
-``Shard`` would tie the bot to far more of its private code): a connection aimed at the default
+``Shard`` would tie the bot to far more of its private code; the socket it returns is made to
+take turns with the rest of the loop, `take_turns`): a connection aimed at the default
 gateway goes to the URL from ``/gateway/bot`` instead. The URL is asked for once and asked for
 again after a failed connection, as Discord recommends. RESUMEs use the session's
 ``resume_gateway_url`` and pass through untouched.
@@ -22,9 +23,10 @@ shard count is explained with its ``shards`` (bot/refusals.py), without a reques
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import yarl
@@ -84,17 +86,37 @@ class GatewayPin:
         query (API version, encoding, compression) is kept."""
         target = yarl.URL(url)
         if target.with_query(None) != DiscordWebSocket.DEFAULT_GATEWAY:
-            return await self._connect(url, compress=compress)
+            return take_turns(await self._connect(url, compress=compress))
         gateway = await self._named_gateway()
         log.debug("connecting to the gateway %s instead of the default", gateway)
         try:
-            return await self._connect(str(gateway.with_query(target.query)), compress=compress)
+            socket = await self._connect(str(gateway.with_query(target.query)), compress=compress)
         except (OSError, aiohttp.ClientError):
             self._gateway = None  # it may have moved: ask /gateway/bot again next time
             raise
+        return take_turns(socket)
 
     async def _named_gateway(self) -> yarl.URL:
         if self._gateway is None:
             _, url, _ = await self.get_bot_gateway()
             self._gateway = yarl.URL(url)
         return self._gateway
+
+
+def take_turns(socket: aiohttp.ClientWebSocketResponse) -> aiohttp.ClientWebSocketResponse:
+    """Let the loop run between two gateway messages.
+
+    aiohttp hands out a message already received without suspending, so discord.py parsed a
+    whole burst of buffered events (1,500 ``INTERACTION_CREATE`` at once: one 650 ms stretch,
+    issue 14) before any command handler it had started could send its acknowledgement, and
+    heartbeats and every job waited as long. With a turn between messages each command's
+    handler runs up to its acknowledgement right after its event is parsed. Events are still
+    parsed one after another, in order, by the one reader."""
+    receive = socket.receive
+
+    async def receive_in_turn(*args: Any, **kwargs: Any) -> aiohttp.WSMessage:
+        await asyncio.sleep(0)
+        return await receive(*args, **kwargs)
+
+    socket.receive = receive_in_turn  # type: ignore[method-assign]
+    return socket

@@ -70,3 +70,25 @@ async def test_with_shard_count_configured_every_identify_uses_the_configured_ga
         await wait_for_identifies(fake_discord, 2)
         assert fake_discord.identify_payloads[1]["shard"] == [0, 1]
         await assert_imagine_works(h, fake_fal)
+
+
+async def test_the_gateway_reader_lets_the_loop_run_between_two_buffered_messages() -> None:
+    """aiohttp returns a buffered message without suspending: without a turn in between, a
+    burst of commands is parsed whole before any handler can acknowledge (issue 14)."""
+    from bot.gateway import take_turns
+
+    class Buffered:
+        async def receive(self, timeout: float | None = None) -> str:
+            return "message"  # already buffered: no suspension
+
+    order: list[str] = []
+    socket = take_turns(Buffered())  # type: ignore[arg-type]
+
+    async def handler() -> None:
+        order.append("handler")
+
+    first = await socket.receive()
+    order.append(first)
+    asyncio.get_running_loop().create_task(handler())  # what dispatching the event starts
+    order.append(await socket.receive())
+    assert order == ["message", "handler", "message"]
