@@ -270,6 +270,8 @@ enabled = true
 poll_interval_s = 2.0
 [quotas]
 images_per_user_per_day = 1000000
+[runtime]
+event_loop = "{self.args.event_loop}"
 """,
             encoding="utf-8",
         )
@@ -1333,6 +1335,12 @@ def render(report: dict[str, Any], elapsed: float) -> str:
 def workload_args(parser: argparse.ArgumentParser) -> None:
     """The flags bench/postgres.py shares: the steady and throughput workloads, the image."""
     parser.add_argument("--quick", action="store_true", help="a quarter of the jobs")
+    parser.add_argument(
+        "--event-loop",
+        choices=("auto", "uvloop", "asyncio"),
+        default="auto",
+        help="the bot's [runtime] event_loop (auto: uvloop where installed)",
+    )
     parser.add_argument("--generation-s", type=float, default=20.0)
     parser.add_argument("--steady-rate", type=float, default=50.0, help="arrivals per second")
     parser.add_argument("--steady-s", type=float, default=24.0, help="seconds of arrivals")

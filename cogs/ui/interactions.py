@@ -80,6 +80,7 @@ async def _acknowledge_and_create(
         message_id = (await interaction.original_response()).id
     client: ArtFactoryBot = interaction.client  # type: ignore[assignment]
     client.intake.acknowledged(interaction.id, message_id)
+    await client.intake.earlier_acknowledged()
     try:
         return await create(origin_of(interaction, received_at, message_id))
     except Refusal as exc:
