@@ -57,8 +57,12 @@ class Imagine(commands.Cog):
         steps: app_commands.Range[int, 1, 50] | None = None,
         guidance: app_commands.Range[float, 0.0, 20.0] | None = None,
     ) -> None:
+        built: dict[str, GenerationRequest] = {}  # checked before the ack, reused after it
+
         def build(chosen: str) -> GenerationRequest:
-            return build_request(
+            if chosen in built:
+                return built[chosen]
+            built[chosen] = build_request(
                 self.bot.config,
                 prompt=prompt,
                 negative_prompt=negative_prompt,
@@ -70,6 +74,7 @@ class Imagine(commands.Cog):
                 steps=steps,
                 guidance=guidance,
             )
+            return built[chosen]
 
         # Options are checked before the acknowledgement wherever no database read is needed,
         # so a bad option gets a private answer at once: with the provider the member named,

@@ -12,6 +12,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTION = ("bot", "cogs", "db")
+# Extras the bot imports only when configured to, after checking they are installed
+# (bot/ops/eventloop.py for uvloop).
+RUNTIME_EXTRAS = ("uvloop",)
 
 
 def imported_top_levels() -> set[str]:
@@ -28,9 +31,10 @@ def imported_top_levels() -> set[str]:
 
 def declared() -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = [spec for name in RUNTIME_EXTRAS for spec in project["optional-dependencies"][name]]
     return {
         re.split(r"[<>=!~;\[ ]", spec, maxsplit=1)[0].strip().lower().replace("_", "-")
-        for spec in project["dependencies"]
+        for spec in [*project["dependencies"], *extras]
     }
 
 

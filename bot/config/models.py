@@ -286,9 +286,10 @@ class CostConfig(Section):
 
 
 class RuntimeConfig(Section):
-    # "auto": uvloop where it is installed (a dependency except on Windows), else asyncio's
-    # own loop; "uvloop" insists on it; "asyncio" never uses it (bot/ops/eventloop.py).
-    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    # "asyncio": the standard loop; "uvloop" insists on uvloop (`pip install ".[uvloop]"`);
+    # "auto": uvloop where installed, else asyncio. Why asyncio is the default: measured in
+    # bench/README.md (bot/ops/eventloop.py).
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "asyncio"
 
 
 class ConfigFile(Section):

@@ -25,7 +25,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,9 @@ def origin_of(
     )
 
 
+_ORIGIN_FIELDS = tuple(f.name for f in fields(Origin) if f.name != "role_ids")
+
+
 @dataclass(frozen=True)
 class Acknowledged:
     """A journal entry: the interaction acknowledged, and how to name it to its member."""
@@ -81,7 +84,9 @@ class Acknowledged:
         return cls(origin_of(interaction, received_at), _describe(interaction), command, job)
 
     def to_json(self) -> dict[str, Any]:
-        origin = {k: v for k, v in asdict(self.origin).items() if k != "role_ids"}
+        # Flat fields, read directly: `asdict` deep-copies, and this runs before every
+        # acknowledgement.
+        origin = {name: getattr(self.origin, name) for name in _ORIGIN_FIELDS}
         return {"origin": origin, "what": self.what, "command": self.command, "job": self.job}
 
     @classmethod

@@ -7,6 +7,7 @@ import io
 import itertools
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from tests.fakes.cdn import FakeCDN, make_png
@@ -329,3 +330,28 @@ async def test_a_negative_prompt_on_a_flux_model_is_refused_not_dropped(
         assert answer == "No model on this bot takes a negative prompt: leave that option empty."
         assert fake_fal.submits == []
         assert await h.job_for(interaction) is None
+
+
+async def test_imagine_checks_its_request_against_the_schema_once(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checked before the acknowledgement and reused after it: the schema check is the
+    costliest step of an /imagine (issue 14)."""
+    import bot.providers.request
+
+    real = bot.providers.request.build_request
+    builds = 0
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal builds
+        builds += 1
+        return real(*args, **kwargs)
+
+    # The cog's module is executed anew when the bot loads it, importing this one.
+    monkeypatch.setattr(bot.providers.request, "build_request", counting)
+    fake_fal.script(None, Script(queue_s=0.0, run_s=0.1, steps=1))
+    async with running_bot(fake_discord, db_path) as h:
+        interaction = await h.imagine(prompt="checked once")
+        await h.idle()
+        assert len(h.original(interaction).attachments) == 1
+    assert builds == 1

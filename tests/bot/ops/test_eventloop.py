@@ -1,5 +1,5 @@
-"""`[runtime] event_loop` (bot/ops/eventloop.py): uvloop by default where installed, asyncio's
-loop on request, and a clear refusal when uvloop is demanded but missing."""
+"""`[runtime] event_loop` (bot/ops/eventloop.py): asyncio's loop by default, uvloop on request,
+and a clear refusal when uvloop is demanded but missing."""
 
 from __future__ import annotations
 
@@ -20,14 +20,14 @@ async def _loop_kind() -> str:
     return eventloop.name()
 
 
-def test_auto_is_the_default_and_runs_on_uvloop() -> None:
+def test_the_standard_loop_is_the_default() -> None:
     choice = parse_config({}, ENV).runtime.event_loop
-    assert choice == "auto"
-    assert eventloop.run(_loop_kind, choice) == "uvloop"
+    assert eventloop.run(_loop_kind, choice) == "asyncio"
 
 
-def test_asyncio_keeps_the_standard_loop() -> None:
-    assert eventloop.run(_loop_kind, "asyncio") == "asyncio"
+def test_uvloop_and_auto_run_on_uvloop_where_installed() -> None:
+    assert eventloop.run(_loop_kind, "uvloop") == "uvloop"
+    assert eventloop.run(_loop_kind, "auto") == "uvloop"
 
 
 def test_auto_falls_back_to_asyncio_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
