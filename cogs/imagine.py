@@ -80,10 +80,14 @@ class Imagine(commands.Cog):
         # so a bad option gets a private answer at once: with the provider the member named,
         # or, when none was named, against every enabled provider (invalid for all of them is
         # invalid whatever the server's default). That default is read after the
-        # acknowledgement: nothing may wait on the database before it.
+        # acknowledgement: nothing may wait on the database before it. In a burst of commands
+        # (a server's announcement) the check waits until after the acknowledgement, where an
+        # invalid option is answered privately too: Discord's 3 s are for everyone's ack.
         checked: GenerationRequest | None = None
         try:
-            if provider is not None:
+            if self.bot.intake.in_burst():
+                pass
+            elif provider is not None:
                 checked = build(provider)
             else:
                 preferred = await self.bot.preferences.default_provider(None, None, model)
@@ -93,12 +97,10 @@ class Imagine(commands.Cog):
             return
 
         async def create(origin: Origin) -> int:
-            request = checked or build(
-                await self.bot.preferences.default_provider(
-                    interaction.guild_id, interaction.channel_id, model
-                )
+            chosen = provider or await self.bot.preferences.default_provider(
+                interaction.guild_id, interaction.channel_id, model
             )
-            return await self.bot.jobs.create(request, origin)
+            return await self.bot.jobs.create(checked or build(chosen), origin)
 
         await start_job(interaction, create)
 

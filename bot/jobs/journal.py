@@ -36,6 +36,7 @@ from bot.jobs.model import Origin
 
 log = logging.getLogger(__name__)
 
+BURST_ACKS = 20  # this many commands awaiting their acknowledgement make a burst
 ACKS_FIRST_MAX_S = 2.0  # the longest a job's work waits for earlier acknowledgements
 COMPACT_AFTER_LINES = 10_000  # then the file is rewritten with only the open entries
 FORGET_AFTER_S = 24 * 3600  # older entries are dropped unanswered: nobody is waiting any more
@@ -166,6 +167,10 @@ class Intake:
     def pending(self) -> int:
         return len(self._open)
 
+    def in_burst(self) -> bool:
+        """At least `BURST_ACKS` commands are waiting for their acknowledgement."""
+        return self._order.unanswered >= BURST_ACKS
+
     async def earlier_acknowledged(self) -> None:
         """Wait (up to `ACKS_FIRST_MAX_S`) until every command that arrived before this call
         has been acknowledged or answered (see `AckOrder`)."""
@@ -227,6 +232,10 @@ class AckOrder:
         self._unanswered: dict[int, int] = {}  # interaction id -> its place in arrival order
         self._queue: deque[tuple[int, int]] = deque()  # (place, id), oldest first
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()  # (place, future)
+
+    @property
+    def unanswered(self) -> int:
+        return len(self._unanswered)
 
     def begun(self, interaction_id: int) -> None:
         self._seq += 1

@@ -355,3 +355,33 @@ async def test_imagine_checks_its_request_against_the_schema_once(
         await h.idle()
         assert len(h.original(interaction).attachments) == 1
     assert builds == 1
+
+
+async def test_in_a_burst_options_are_checked_after_the_acknowledgement_and_still_refused(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discord's 3 s are for every command's acknowledgement (issue 14): in a burst the schema
+    check moves after it, and a bad option is answered privately all the same."""
+    from bot.jobs import journal
+
+    monkeypatch.setattr(journal, "BURST_ACKS", 0)  # every command counts as part of a burst
+    async with running_bot(fake_discord, db_path) as h:
+        interaction = await h.imagine(prompt="x", model="fal-ai/flux/schnell", guidance=20.5)
+        await h.settled()
+        callbacks = interaction.callbacks()
+        assert [c.json["type"] for c in callbacks] == [5]  # acknowledged first, publicly
+        followups = [
+            r
+            for r in fake_discord.requests
+            if r.method == "POST" and r.path.endswith(interaction.token)
+        ]
+        assert len(followups) == 1
+        assert followups[0].json["flags"] & 64
+        assert (
+            "guidance must be between 1 and 20 for fal-ai/flux/schnell"
+            in (followups[0].json["content"])
+        )
+        original = interaction.original()
+        assert original is None or original.deleted  # no public "thinking…" left behind
+        assert await h.job_for(interaction) is None
+    assert fake_fal.requests == []
