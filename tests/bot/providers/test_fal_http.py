@@ -21,6 +21,16 @@ def _request(prompt: str = "a lighthouse"):  # type: ignore[no-untyped-def]
     return build_request(parse_config({}, ENV), prompt=prompt)
 
 
+async def _refused_submit() -> ProviderError:
+    provider = FalProvider("k")
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await provider.submit(_request())
+    finally:
+        await provider.close()
+    return caught.value
+
+
 async def test_queue_calls_carry_fal_clients_key_and_user_agent(fake_fal: FakeFal) -> None:
     fake_fal.script(None, Script(queue_s=0.0, run_s=0.0, steps=1))
     provider = FalProvider("k")
@@ -44,15 +54,10 @@ async def test_queue_calls_carry_fal_clients_key_and_user_agent(fake_fal: FakeFa
 async def test_a_refused_input_names_each_field_and_is_not_retried(fake_fal: FakeFal) -> None:
     detail = [{"loc": ["body", "num_images"], "msg": "must be at most 4", "type": "value_error"}]
     fake_fal.inject("POST", r"^/fal-ai/flux", status=422, json={"detail": detail})
-    provider = FalProvider("k")
-    try:
-        with pytest.raises(ProviderError) as caught:
-            await provider.submit(_request())
-    finally:
-        await provider.close()
-    assert caught.value.reason == "num_images: must be at most 4"
-    assert caught.value.status == 422
-    assert not caught.value.retryable
+    error = await _refused_submit()
+    assert error.reason == "num_images: must be at most 4"
+    assert error.status == 422
+    assert not error.retryable
 
 
 async def test_fals_retryable_header_decides_over_the_status(fake_fal: FakeFal) -> None:
@@ -63,14 +68,9 @@ async def test_fals_retryable_header_decides_over_the_status(fake_fal: FakeFal) 
         json={"detail": "model crashed on this input"},
         headers={"x-fal-retryable": "false"},
     )
-    provider = FalProvider("k")
-    try:
-        with pytest.raises(ProviderError) as caught:
-            await provider.submit(_request())
-    finally:
-        await provider.close()
-    assert caught.value.reason == "model crashed on this input"
-    assert not caught.value.retryable
+    error = await _refused_submit()
+    assert error.reason == "model crashed on this input"
+    assert not error.retryable
 
 
 async def test_a_queue_host_that_refuses_connections_was_never_reached(
@@ -80,15 +80,10 @@ async def test_a_queue_host_that_refuses_connections_was_never_reached(
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
     monkeypatch.setattr(fal_client.client, "QUEUE_URL_FORMAT", f"https://127.0.0.1:{closed}/")
-    provider = FalProvider("k")
-    try:
-        with pytest.raises(ProviderError) as caught:
-            await provider.submit(_request())
-    finally:
-        await provider.close()
-    assert caught.value.retryable
-    assert not caught.value.maybe_accepted  # nothing was sent: a retry cannot charge twice
-    assert "could not reach fal" in caught.value.reason
+    error = await _refused_submit()
+    assert error.retryable
+    assert not error.maybe_accepted  # nothing was sent: a retry cannot charge twice
+    assert "could not reach fal" in error.reason
     assert fake_fal.requests == []
 
 
