@@ -92,6 +92,8 @@ class FalProvider(Provider):
                 handle = await self._http.submit(
                     self._client, request.model, self.build_input(request, image)
                 )
+        except ProviderError:
+            raise
         except Exception as exc:
             raise _as_provider_error(exc) from exc
         self._handles[handle.request_id] = handle
@@ -144,6 +146,8 @@ class FalProvider(Provider):
         try:
             async with self._gate:
                 data = await self._http.result(handle)
+        except ProviderError:
+            raise
         except Exception as exc:
             raise _as_provider_error(exc) from exc
         finally:
@@ -224,8 +228,6 @@ def _parse_result(data: Any) -> GenerationResult:
 
 def _as_provider_error(exc: BaseException) -> ProviderError:
     """Errors of the calls still made through fal-client (status polls, uploads)."""
-    if isinstance(exc, ProviderError):
-        return exc
     if isinstance(exc, fal_client.client.FalClientHTTPError):
         return error_for(exc.status_code, exc.response_headers or {}, exc.message)
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):

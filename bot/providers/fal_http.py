@@ -72,12 +72,12 @@ class FalHttp:
             )
         return self._session
 
-    def proxy_for(self, url: str) -> dict[str, Any]:
+    def proxy_for(self, url: URL) -> dict[str, Any]:
         """`proxy`/`proxy_auth` for a request to `url`, from HTTPS_PROXY/NO_PROXY & co."""
-        host = url.split("://", 1)[-1].split("/", 1)[0]
+        host = url.host or ""
         if host not in self._proxies:
             try:
-                proxy, auth = get_env_proxy_for_url(URL(url))
+                proxy, auth = get_env_proxy_for_url(url)
                 self._proxies[host] = {"proxy": proxy, "proxy_auth": auth}
             except LookupError:
                 self._proxies[host] = {}
@@ -95,7 +95,7 @@ class FalHttp:
         data = await self._call(
             "POST",
             fal_client.client.QUEUE_URL_FORMAT + model,
-            _headers(httpx_client.headers),
+            credentials(httpx_client.headers),
             body=json.dumps(arguments, separators=(",", ":"), allow_nan=False).encode(),
             timeout_s=client.default_timeout,
         )
@@ -111,7 +111,7 @@ class FalHttp:
         return await self._call(
             "GET",
             handle.response_url,
-            _headers(handle.client.headers),
+            credentials(handle.client.headers),
             timeout_s=QUEUE_TIMEOUT_S,
         )
 
@@ -119,14 +119,21 @@ class FalHttp:
         await self._call(
             "PUT",
             handle.cancel_url,
-            _headers(handle.client.headers),
+            credentials(handle.client.headers),
             timeout_s=QUEUE_TIMEOUT_S,
         )
 
     async def _call(
-        self, method: str, url: str, headers: dict[str, str], *, timeout_s: float, body: bytes = b""
+        self,
+        method: str,
+        address: str,
+        headers: dict[str, str],
+        *,
+        timeout_s: float,
+        body: bytes = b"",
     ) -> Any:
         session = await self.session()
+        url = URL(address)
         timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=_connect_timeout(url))
         if body:
             headers = {**headers, "Content-Type": "application/json"}
@@ -154,7 +161,7 @@ class FalHttp:
 async def _exchange(
     session: aiohttp.ClientSession,
     method: str,
-    url: str,
+    url: URL,
     headers: dict[str, str],
     body: bytes,
     limits: aiohttp.ClientTimeout,
@@ -174,7 +181,7 @@ async def _exchange(
         ) from exc
 
 
-def _headers(client_headers: Any) -> dict[str, str]:
+def credentials(client_headers: Any) -> dict[str, str]:
     """fal-client's own credentials and user agent, from its authenticated httpx client."""
     return {
         "Authorization": client_headers.get("authorization", ""),
@@ -182,21 +189,18 @@ def _headers(client_headers: Any) -> dict[str, str]:
     }
 
 
-def _connect_timeout(url: str) -> float | None:
+def _connect_timeout(url: URL) -> float | None:
     """fal-client caps connecting to a host with a backup domain, so an unreachable one fails
     over quickly."""
-    host = url.split("://", 1)[-1].split("/", 1)[0]
     domains = fal_client.client._BACKUP_DOMAINS
-    if host in domains or host in domains.values():
+    if url.host in domains or url.host in domains.values():
         return float(fal_client.client._BACKUP_DOMAIN_CONNECT_TIMEOUT)
     return None
 
 
-def _backup_url(url: str) -> str | None:
-    scheme, _, rest = url.partition("://")
-    host, slash, path = rest.partition("/")
-    backup = fal_client.client._BACKUP_DOMAINS.get(host)
-    return f"{scheme}://{backup}{slash}{path}" if backup else None
+def _backup_url(url: URL) -> URL | None:
+    backup = fal_client.client._BACKUP_DOMAINS.get(url.host or "")
+    return url.with_host(backup) if backup else None
 
 
 def http_error(status: int, headers: dict[str, str], raw: bytes) -> ProviderError:

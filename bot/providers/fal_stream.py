@@ -18,9 +18,10 @@ from typing import Any
 
 import aiohttp
 from fal_client.client import AsyncRequestHandle, Completed, InProgress, Queued, Status
+from yarl import URL
 
 from bot.providers.base import ProviderUpdate, parse_step, trim_reason
-from bot.providers.fal_http import FalHttp
+from bot.providers.fal_http import FalHttp, credentials
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +39,13 @@ class StatusStreams:
         new way for a job to fail."""
         final: ProviderUpdate | None = None
         headers = {
-            # fal-client's own credentials and user agent, from its authenticated client
-            "Authorization": handle.client.headers.get("authorization", ""),
-            "User-Agent": handle.client.headers.get("user-agent", ""),
+            **credentials(handle.client.headers),
             "Accept": "text/event-stream",
             "Cache-Control": "no-store",
         }
         try:
             session = await self._http.session()
-            url = handle.status_url + "/stream"
+            url = URL(handle.status_url + "/stream")
             async with session.get(
                 url, params={"logs": "1"}, headers=headers, **self._http.proxy_for(url)
             ) as response:

@@ -114,7 +114,26 @@ def test_the_environments_proxy_is_used_unless_no_proxy_names_the_host(
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("NO_PROXY", "rest.fal.ai")
     http = FalHttp()
-    assert http.proxy_for("https://queue.fal.run/fal-ai/flux/dev")["proxy"] == URL(
+    assert http.proxy_for(URL("https://queue.fal.run/fal-ai/flux/dev"))["proxy"] == URL(
         "http://proxy.example:3128"
     )
-    assert http.proxy_for("https://rest.fal.ai/storage") == {}
+    assert http.proxy_for(URL("https://rest.fal.ai/storage")) == {}
+
+
+async def test_an_unreachable_queue_host_fails_over_to_its_backup_domain(
+    fake_fal: FakeFal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fal-client's `AsyncBackupDomainTransport`, kept: a host that refuses the connection is
+    tried once more on its backup domain (here 127.0.0.2, where nothing listens, backed by the
+    fake on 127.0.0.1)."""
+    port = fake_fal.host.rsplit(":", 1)[1]
+    monkeypatch.setattr(fal_client.client, "QUEUE_URL_FORMAT", f"https://127.0.0.2:{port}/")
+    monkeypatch.setattr(fal_client.client, "_BACKUP_DOMAINS", {"127.0.0.2": "127.0.0.1"})
+    fake_fal.script(None, Script(queue_s=0.0, run_s=0.0, steps=1))
+    provider = FalProvider("k")
+    try:
+        request_id = await provider.submit(_request())
+    finally:
+        await provider.close()
+    assert [r.method for r in fake_fal.requests] == ["POST"]
+    assert request_id == fake_fal.submits[0][2]
