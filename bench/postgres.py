@@ -424,6 +424,7 @@ def main() -> int:
     if unknown:
         parser.error(f"--setups: unknown {', '.join(sorted(unknown))}; use {', '.join(SETUPS)}")
     args.profile, args.py_spy, args.py_spy_phase = False, None, None  # run.py's, not offered
+    args.py_spy_seconds = None
     if args.kills is None:
         args.kills = 1 if args.quick else 3
     started = time.monotonic()

@@ -341,6 +341,7 @@ event_loop = "{self.args.event_loop}"
                 "--format",
                 "raw",
                 "--nonblocking",
+                *(["--duration", str(seconds)] if (seconds := self.args.py_spy_seconds) else []),
                 "-o",
                 str(self.args.py_spy),
                 stdout=asyncio.subprocess.DEVNULL,
@@ -1416,6 +1417,12 @@ def main() -> int:
         choices=PHASES,
         default="steady",
         help="the phase --py-spy samples (default: steady)",
+    )
+    parser.add_argument(
+        "--py-spy-seconds",
+        type=int,
+        default=None,
+        help="sample only the first N seconds of that phase (e.g. an announcement's acks)",
     )
     args = parser.parse_args()
     if args.scale_levels is None:

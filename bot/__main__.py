@@ -18,7 +18,7 @@ import discord
 from bot.config import Config, load_config
 from bot.config.shards import add_shard_flags, shard_overrides
 from bot.errors import ConfigError
-from bot.ops import eventloop, limits
+from bot.ops import eventloop, limits, tlsbuffers
 from bot.refusals import RefusedByDiscord, explain
 from db.database import redacted
 from db.lock import LedgerLock, LedgerUnavailable
@@ -90,6 +90,7 @@ def serve(config: Config) -> int:
         lock = LedgerLock(config.database.path) if config.database.url is None else None
         with lock or contextlib.nullcontext():
             limits.raise_open_files()
+            tlsbuffers.share_tls_read_buffers()
             eventloop.run(lambda: run_bot(config), config.runtime.event_loop)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)

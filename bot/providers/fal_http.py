@@ -14,7 +14,6 @@ unavailable, and uploads.
 from __future__ import annotations
 
 import asyncio
-import asyncio.sslproto
 import json
 import logging
 import os
@@ -29,6 +28,7 @@ from fal_client.client import AsyncRequestHandle
 from yarl import URL
 
 from bot.errors import ProviderError
+from bot.ops import tlsbuffers
 from bot.providers.base import parse_retry_after, trim_reason
 
 log = logging.getLogger(__name__)
@@ -36,11 +36,6 @@ log = logging.getLogger(__name__)
 # A status stream is idle between changes; fal sends a comment every 15 s to keep it open, so a
 # minute of silence means the connection is dead and polling takes over.
 STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=15, sock_connect=15, sock_read=60)
-
-# asyncio's SSL transport (3.11+) gives every TLS connection a 256 KiB read buffer, allocated
-# and zeroed up front: a thousand open status streams held ~270 MB in them alone. A TLS record
-# carries at most 16 KiB of data, so a read never needs more than that.
-TLS_READ_BUFFER = 16 * 1024
 
 # fal-client's read timeout for results and cancels (its QUEUE_POLL_TIMEOUT).
 QUEUE_TIMEOUT_S = 120.0
@@ -55,7 +50,7 @@ class FalHttp:
 
     async def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            _limit_tls_read_buffers()
+            tlsbuffers.share_tls_read_buffers()
             # Loading a CA bundle takes tens of milliseconds: not on the event loop.
             context = await asyncio.to_thread(_tls_context)
             if self._session is not None and not self._session.closed:
@@ -263,15 +258,6 @@ def _transport_error(exc: BaseException) -> ProviderError:
         retryable=True,
         maybe_accepted=True,
     )
-
-
-def _limit_tls_read_buffers() -> None:
-    """Shrink asyncio's per-connection TLS read buffer (a class attribute it reads when each
-    connection is made; process-wide, and only ever lowered)."""
-    protocol = getattr(asyncio.sslproto, "SSLProtocol", None)
-    current = getattr(protocol, "max_size", None)
-    if isinstance(current, int) and current > TLS_READ_BUFFER:
-        protocol.max_size = TLS_READ_BUFFER  # type: ignore[union-attr]
 
 
 def _tls_context() -> ssl.SSLContext:
