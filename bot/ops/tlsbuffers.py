@@ -36,7 +36,7 @@ def _buffer() -> tuple[bytearray, memoryview]:
     return shared
 
 
-class SharedBufferSSLProtocol(_Standard):  # type: ignore[misc]
+class SharedBufferSSLProtocol(_Standard):
     """asyncio's TLS protocol, reading into its thread's buffer."""
 
     max_size = TLS_READ_BUFFER
