@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import aiohttp
@@ -18,6 +19,8 @@ from bot.community.reports import ReportService
 from bot.config import Config
 from bot.delivery.messenger import Messenger
 from bot.delivery.posting import discord_trace
+from bot.delivery.text import UNEXPECTED_ERROR
+from bot.early_ack import NOT_SENT, EarlyAcks
 from bot.errors import ArtFactoryError
 from bot.gateway import GatewayPin
 from bot.identify import IdentifyPacer
@@ -35,7 +38,7 @@ from bot.providers.catalogue import catalogue_for
 from bot.providers.catalogue.refresh import load_cached, refresh
 from bot.providers.catalogue.sources import schema_sources
 from cogs.ui.cancel import progress_components
-from cogs.ui.interactions import UNEXPECTED_ERROR, acknowledged_elsewhere, send_ephemeral
+from cogs.ui.interactions import acknowledged_elsewhere, send_ephemeral
 from cogs.ui.result_buttons import result_components
 from db.database import Database
 
@@ -81,6 +84,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
     reports: ReportService
     provider_health: ProviderHealthReport
     intake: Intake
+    early_acks: EarlyAcks
 
     def __init__(self, config: Config, **options: object) -> None:
         discord.http.Route.BASE = config.discord.api_base.rstrip("/")
@@ -132,6 +136,9 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self.catalogue_refresh = asyncio.create_task(
             self._refresh_catalogue(), name="catalogue-refresh"
         )
+        self.early_acks = EarlyAcks(
+            self.intake, discord.http.Route.BASE, self.http.user_agent
+        ).install(self._connection)
         self.providers = build_providers(self.config, self.session)
         self.messenger = Messenger(
             self, progress_components=progress_components, result_components=result_components
@@ -225,6 +232,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
                 except Exception as exc:
                     log.warning("closing provider %s: %s", provider.name, exc)
             await self.session.close()
+            await self.early_acks.close()
             await self.db.close()
             self.intake.close()
             self._resources_ready = False
@@ -262,5 +270,10 @@ class ArtFactoryTree(app_commands.CommandTree["ArtFactoryBot"]):
                 exc_info=original,
             )
             message = UNEXPECTED_ERROR
+        early = self.client.early_acks.claim(interaction.id)
+        if early is not None and await early.landed(interaction) != NOT_SENT:
+            # Refused before its cog ran, but already "thinking…" in public: that goes.
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
         await send_ephemeral(interaction, message)
         self.client.intake.settle(interaction.id)  # answered: nothing left to recover

@@ -85,7 +85,7 @@ class Imagine(commands.Cog):
         # invalid option is answered privately too: Discord's 3 s are for everyone's ack.
         checked: GenerationRequest | None = None
         try:
-            if self.bot.intake.in_burst():
+            if self.bot.intake.in_burst() or self.bot.early_acks.acknowledged_early(interaction.id):
                 pass
             elif provider is not None:
                 checked = build(provider)

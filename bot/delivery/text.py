@@ -235,6 +235,9 @@ def render_failure(job: JobRow, prompt: str, reason: str, advice: Advice) -> str
     return "\n".join(lines)
 
 
+UNEXPECTED_ERROR = "Something went wrong on our side; nothing was charged. Please try again."
+
+
 def lost_notice(what: str) -> str:
     """A command acknowledged just before a crash, before it was recorded (bot/jobs/journal.py)."""
     return (

@@ -61,6 +61,26 @@ def origin_of(
     )
 
 
+def origin_from_raw(data: dict[str, Any], received_at: float) -> Origin:
+    """`origin_of` from an INTERACTION_CREATE's payload, before discord.py has built the
+    interaction (bot/early_ack.py)."""
+    member = data.get("member") or {}
+    channel = data.get("channel") or {}
+    guild_id = data.get("guild_id")
+    return Origin(
+        user_id=int((member.get("user") or data.get("user") or {})["id"]),
+        guild_id=int(guild_id) if guild_id is not None else None,
+        channel_id=int(data.get("channel_id") or channel.get("id") or 0),
+        application_id=int(data["application_id"]),
+        interaction_id=int(data["id"]),
+        interaction_token=str(data["token"]),
+        interaction_created_at=received_at,
+        attachment_size_limit=int(data.get("attachment_size_limit", Origin.attachment_size_limit)),
+        role_ids=tuple(int(role) for role in member.get("roles", ())),
+        channel_nsfw=bool(channel.get("nsfw", False)),
+    )
+
+
 _ORIGIN_FIELDS = tuple(f.name for f in fields(Origin) if f.name != "role_ids")
 
 

@@ -14,16 +14,17 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.delivery.text import UNEXPECTED_ERROR
+from bot.early_ack import NOT_SENT
 from bot.errors import Refusal
 from bot.jobs.journal import Acknowledged, origin_of
 from bot.jobs.model import Origin
 
 if TYPE_CHECKING:
     from bot.app import ArtFactoryBot
+    from bot.early_ack import EarlyAck
 
 log = logging.getLogger(__name__)
-
-UNEXPECTED_ERROR = "Something went wrong on our side; nothing was charged. Please try again."
 
 
 async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
@@ -47,10 +48,14 @@ async def start_job(
     (bot/jobs/journal.py). A refusal replaces the public placeholder with a private answer; nothing
     is charged."""
     bot: ArtFactoryBot = interaction.client  # type: ignore[assignment]
-    received_at = time.time()
-    bot.intake.begin(Acknowledged.of(interaction, received_at))
+    early = bot.early_acks.claim(interaction.id)  # acknowledged from the gateway event
+    if early is not None:
+        received_at = early.entry.origin.interaction_created_at
+    else:
+        received_at = time.time()
+        bot.intake.begin(Acknowledged.of(interaction, received_at))
     try:
-        job_id = await _acknowledge_and_create(interaction, create, received_at)
+        job_id = await _acknowledge_and_create(interaction, create, received_at, early)
     except asyncio.CancelledError:
         raise  # shutting down: the entry stays open and the next start answers it
     except BaseException:
@@ -73,12 +78,15 @@ async def _acknowledge_and_create(
     interaction: discord.Interaction,
     create: Callable[[Origin], Awaitable[int]],
     received_at: float,
+    early: EarlyAck | None = None,
 ) -> int | None:
-    callback = await interaction.response.defer(thinking=True)
-    message_id = callback.message_id if callback is not None else None
+    client: ArtFactoryBot = interaction.client  # type: ignore[assignment]
+    message_id = await early.landed(interaction) if early is not None else NOT_SENT
+    if message_id == NOT_SENT:
+        callback = await interaction.response.defer(thinking=True)
+        message_id = callback.message_id if callback is not None else None
     if message_id is None:
         message_id = (await interaction.original_response()).id
-    client: ArtFactoryBot = interaction.client  # type: ignore[assignment]
     client.intake.acknowledged(interaction.id, message_id)
     await client.intake.earlier_acknowledged()
     try:
