@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import deque
@@ -54,11 +55,15 @@ class EarlyAck:
         """The message id the acknowledgement made (None: not named), or NOT_SENT when it
         failed and the caller must acknowledge itself. Marks `interaction.response` done."""
         message_id = await self.sent
-        if message_id == NOT_SENT:
-            return NOT_SENT
-        # discord.py has no public way to say the response was made elsewhere.
-        interaction.response._response_type = discord.InteractionResponseType(DEFERRED)
+        if message_id != NOT_SENT:
+            self.mark(interaction)
         return message_id
+
+    @staticmethod
+    def mark(interaction: discord.Interaction[Any]) -> None:
+        """Mark `interaction.response` done with the public "thinking…" (discord.py has no
+        public way to say the response was made elsewhere)."""
+        interaction.response._response_type = discord.InteractionResponseType(DEFERRED)
 
 
 class EarlyAcks:
@@ -143,21 +148,18 @@ class EarlyAcks:
                 headers=self._ack_headers,
                 timeout=ACK_TIMEOUT,
             ) as response:
-                body = await response.json() if response.status == 200 else None
-                if response.status >= 300:
-                    log.warning(
-                        "early acknowledgement of %s: HTTP %s",
-                        origin.interaction_id,
-                        response.status,
-                    )
-                    return NOT_SENT
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                status = response.status
+                body = await response.read() if status == 200 else b""
+        except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("early acknowledgement of %s failed: %s", origin.interaction_id, exc)
             return NOT_SENT
         finally:
             self._sending -= 1
             if self._sending == 0:
                 self._landed.set()
+        if status >= 300:
+            log.warning("early acknowledgement of %s: HTTP %s", origin.interaction_id, status)
+            return NOT_SENT
         message_id = _message_id(body)
         if message_id is not None:
             self._intake.acknowledged(entry.interaction_id, message_id)
@@ -212,11 +214,14 @@ class EarlyAcks:
         self._intake.settle(early.entry.interaction_id)
 
 
-def _message_id(body: Any) -> int | None:
-    """The message a callback made: `interaction.response_message_id`, or the resource's."""
-    if not isinstance(body, dict):
+def _message_id(body: bytes) -> int | None:
+    """The message a callback made (`interaction.response_message_id`, or the resource's);
+    None when the answer does not say (the acknowledgement landed all the same)."""
+    try:
+        answer: Any = json.loads(body)
+        named = (answer.get("interaction") or {}).get("response_message_id")
+        if named is None:
+            named = ((answer.get("resource") or {}).get("message") or {}).get("id")
+        return int(named) if named is not None else None
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
-    named = (body.get("interaction") or {}).get("response_message_id")
-    if named is None:
-        named = ((body.get("resource") or {}).get("message") or {}).get("id")
-    return int(named) if named is not None else None

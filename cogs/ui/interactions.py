@@ -83,8 +83,15 @@ async def _acknowledge_and_create(
     client: ArtFactoryBot = interaction.client  # type: ignore[assignment]
     message_id = await early.landed(interaction) if early is not None else NOT_SENT
     if message_id == NOT_SENT:
-        callback = await interaction.response.defer(thinking=True)
-        message_id = callback.message_id if callback is not None else None
+        try:
+            callback = await interaction.response.defer(thinking=True)
+            message_id = callback.message_id if callback is not None else None
+        except discord.HTTPException as exc:
+            if early is None or not acknowledged_elsewhere(exc):
+                raise
+            # The early acknowledgement's answer was lost, but it had landed.
+            early.mark(interaction)
+            message_id = None
     if message_id is None:
         message_id = (await interaction.original_response()).id
     client.intake.acknowledged(interaction.id, message_id)

@@ -34,9 +34,10 @@ RAW = {
 
 class Answer:
     status = 200
+    body = b'{"interaction": {"id": "900", "response_message_id": "1234"}}'
 
-    async def json(self) -> dict[str, Any]:
-        return {"interaction": {"id": "900", "response_message_id": "1234"}}
+    async def read(self) -> bytes:
+        return self.body
 
 
 class Session:
@@ -84,6 +85,16 @@ async def test_the_journal_notes_an_early_acknowledgement_before_it_is_sent(
     method, url, journalled = session.requests[0]
     assert (method, url) == ("POST", "http://discord.test/api/v10/interactions/900/tok900/callback")
     assert journalled == 1
+
+
+async def test_an_acknowledgement_whose_answer_names_no_message_has_still_landed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(Answer, "body", b"<html>")
+    acks, _, _ = early_acks(Intake(None), monkeypatch, burst=True)
+    acks.parse(RAW)
+    early = acks.claim(900)
+    assert early is not None and await early.sent is None  # not NOT_SENT: no second ack
 
 
 async def test_outside_a_burst_the_event_goes_straight_to_discord_py(
