@@ -106,7 +106,12 @@ class EarlyAcks:
         if not self._takes(data):
             self._parse(data)
             return
-        entry = Acknowledged(origin_from_raw(data, time.time()), f"`/{data['data']['name']}`")
+        try:
+            origin = origin_from_raw(data, time.time())
+        except (KeyError, ValueError, TypeError):  # not as documented: discord.py's to handle
+            self._parse(data)
+            return
+        entry = Acknowledged(origin, f"`/{data['data']['name']}`")
         self._intake.begin(entry)  # before the acknowledgement, as always
         self._sending += 1
         self._landed.clear()
@@ -177,7 +182,10 @@ class EarlyAcks:
                     await asyncio.wait_for(self._landed.wait(), wait)
                 continue
             self._held.popleft()
-            self._parse(data)
+            try:
+                self._parse(data)
+            except Exception:  # as discord.py's socket would: log it, go on with the rest
+                log.exception("handling interaction %s failed", data.get("id"))
             self._watch(int(data["id"]))
             await asyncio.sleep(0)
 

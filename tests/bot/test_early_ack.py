@@ -172,3 +172,14 @@ async def test_a_command_refused_before_its_cog_keeps_no_early_placeholder(
         assert await h.job_for(interaction) is None
         assert h.bot.intake.pending == 0
     assert fake_fal.requests == []
+
+
+async def test_an_event_it_cannot_read_goes_to_discord_py_unacknowledged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    intake = Intake(None)
+    acks, session, state = early_acks(intake, monkeypatch, burst=True)
+    odd = {key: value for key, value in RAW.items() if key != "token"}
+    acks.parse(odd)
+    assert state.parsed == [odd]
+    assert session.requests == [] and intake.pending == 0
