@@ -136,9 +136,8 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self.catalogue_refresh = asyncio.create_task(
             self._refresh_catalogue(), name="catalogue-refresh"
         )
-        self.early_acks = EarlyAcks(
-            self.intake, discord.http.Route.BASE, self.http.user_agent
-        ).install(self._connection)
+        early = EarlyAcks(self.intake, discord.http.Route.BASE, self.http.user_agent)
+        self.early_acks = early.install(self._connection)
         self.providers = build_providers(self.config, self.session)
         self.messenger = Messenger(
             self, progress_components=progress_components, result_components=result_components
