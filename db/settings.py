@@ -13,6 +13,9 @@ from typing import Any
 from db.connection import Connection
 from db.rows import columns, flag, reader
 
+FRESH_S = 5.0  # how long a read of a server's settings is used before it is read again
+KEPT_MAX = 10_000  # reads kept at most (all dropped at once when full: they are cheap to redo)
+
 
 @dataclass(frozen=True)
 class GuildSettings:
@@ -78,13 +81,49 @@ _ban = reader(Ban)
 
 
 class SettingsStore:
+    """A server's settings, channel rules and prompt filters are read by every job (the
+    default provider, then the admission gate) and change only by `/admin`: reads are kept for
+    `FRESH_S`. Every write here drops what it could have changed, so this process sees its own
+    changes at once; another process of a bot split over PostgreSQL sees them within `FRESH_S`.
+    A read that a write overtook is not kept (`_writes`)."""
+
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._recent: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self._writes = 0
+
+    def _kept(self, key: tuple[Any, ...]) -> Any:
+        kept = self._recent.get(key)
+        if kept is None or time.monotonic() - kept[0] > FRESH_S:
+            return None
+        return kept[1]
+
+    def _keep(self, key: tuple[Any, ...], value: Any, writes_before: int) -> None:
+        if writes_before != self._writes:
+            return
+        if len(self._recent) >= KEPT_MAX:
+            self._recent.clear()
+        self._recent[key] = (time.monotonic(), value)
+
+    def _changed(self, guild_id: int) -> None:
+        self._writes += 1
+        for key in [k for k in self._recent if k[1] == guild_id]:
+            del self._recent[key]
 
     # -- server and channel settings ---------------------------------------------------------
 
     async def guild(self, guild_id: int) -> GuildSettings:
         """The server's settings (the defaults when it never changed any)."""
+        key = ("guild", guild_id)
+        kept: GuildSettings | None = self._kept(key)
+        if kept is not None:
+            return kept
+        writes = self._writes
+        settings = await self._read_guild(guild_id)
+        self._keep(key, settings, writes)
+        return settings
+
+    async def _read_guild(self, guild_id: int) -> GuildSettings:
         async with self._conn.execute(
             f"SELECT {columns(GuildSettings)} FROM guild_settings WHERE guild_id = ?",
             (guild_id,),
@@ -108,9 +147,20 @@ class SettingsStore:
                 + ", updated_at = excluded.updated_at",
                 (guild_id, *stored, time.time()),
             )
+            self._changed(guild_id)
         return await self.guild(guild_id)
 
     async def channel(self, guild_id: int, channel_id: int) -> ChannelSettings:
+        key = ("channel", guild_id, channel_id)
+        kept: ChannelSettings | None = self._kept(key)
+        if kept is not None:
+            return kept
+        writes = self._writes
+        rules = await self._read_channel(guild_id, channel_id)
+        self._keep(key, rules, writes)
+        return rules
+
+    async def _read_channel(self, guild_id: int, channel_id: int) -> ChannelSettings:
         async with self._conn.execute(
             f"SELECT {columns(ChannelSettings)} FROM channel_settings "
             "WHERE guild_id = ? AND channel_id = ?",
@@ -146,6 +196,7 @@ class SettingsStore:
                 time.time(),
             ),
         )
+        self._changed(guild_id)
         return await self.channel(guild_id, channel_id)
 
     # -- prompt filters ----------------------------------------------------------------------
@@ -157,6 +208,7 @@ class SettingsStore:
             "VALUES (?, ?, ?, ?, ?)",
             (guild_id, kind, pattern, added_by, time.time()),
         )
+        self._changed(guild_id)
         return cursor.rowcount == 1
 
     async def remove_filter(self, guild_id: int, kind: str, pattern: str) -> bool:
@@ -164,15 +216,23 @@ class SettingsStore:
             "DELETE FROM prompt_filters WHERE guild_id = ? AND kind = ? AND pattern = ?",
             (guild_id, kind, pattern),
         )
+        self._changed(guild_id)
         return cursor.rowcount == 1
 
     async def filters(self, guild_id: int) -> list[tuple[str, str]]:
         """(kind, pattern) of every filter of the server, by kind then pattern."""
-        async with self._conn.execute(
-            "SELECT kind, pattern FROM prompt_filters WHERE guild_id = ? ORDER BY kind, pattern",
-            (guild_id,),
-        ) as cur:
-            return [(str(k), str(p)) for k, p in await cur.fetchall()]
+        key = ("filters", guild_id)
+        kept: tuple[tuple[str, str], ...] | None = self._kept(key)
+        if kept is None:
+            writes = self._writes
+            async with self._conn.execute(
+                "SELECT kind, pattern FROM prompt_filters WHERE guild_id = ? "
+                "ORDER BY kind, pattern",
+                (guild_id,),
+            ) as cur:
+                kept = tuple((str(k), str(p)) for k, p in await cur.fetchall())
+            self._keep(key, kept, writes)
+        return list(kept)
 
     # -- quota tiers -------------------------------------------------------------------------
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from db import settings
 from db.database import Database
+from db.settings import GuildSettings, SettingsStore
 
 GUILD = 10
 
@@ -76,3 +78,50 @@ async def test_a_timed_ban_is_active_only_until_it_ends(db: Database) -> None:
     assert await db.settings.active_ban(GUILD, 1, 1000.0) is None
     assert await db.settings.unban(GUILD, 1)
     assert not await db.settings.unban(GUILD, 1)
+
+
+async def test_settings_read_once_are_kept_until_they_are_no_longer_fresh(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every job reads them (issue 14); another process's change shows within FRESH_S."""
+    other_process = SettingsStore(db._conn)
+    assert (await db.settings.guild(GUILD)).monthly_budget is None
+    assert await db.settings.filters(GUILD) == []
+    await other_process.update_guild(GUILD, monthly_budget=5.0)
+    await other_process.add_filter(GUILD, "word", "gore", 1)
+    assert (await db.settings.guild(GUILD)).monthly_budget is None  # kept: no statement
+    assert await db.settings.filters(GUILD) == []
+    monkeypatch.setattr(settings, "FRESH_S", 0.0)
+    assert (await db.settings.guild(GUILD)).monthly_budget == 5.0
+    assert await db.settings.filters(GUILD) == [("word", "gore")]
+
+
+async def test_this_processs_own_changes_are_seen_at_once(db: Database) -> None:
+    await db.settings.guild(GUILD)
+    await db.settings.channel(GUILD, 1)
+    await db.settings.filters(GUILD)
+    await db.settings.update_guild(GUILD, monthly_budget=5.0)
+    await db.settings.update_channel(GUILD, 1, generation=False, providers=None)
+    await db.settings.add_filter(GUILD, "word", "gore", 1)
+    assert (await db.settings.guild(GUILD)).monthly_budget == 5.0
+    assert (await db.settings.channel(GUILD, 1)).generation is False
+    assert await db.settings.filters(GUILD) == [("word", "gore")]
+    await db.settings.remove_filter(GUILD, "word", "gore")
+    assert await db.settings.filters(GUILD) == []
+
+
+async def test_a_read_a_write_overtook_is_not_kept(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = db.settings
+    read = store._read_guild
+
+    async def overtaken(guild_id: int) -> GuildSettings:
+        before = await read(guild_id)
+        monkeypatch.setattr(store, "_read_guild", read)
+        await store.update_guild(GUILD, monthly_budget=7.0)  # lands while the read is out
+        return before
+
+    monkeypatch.setattr(store, "_read_guild", overtaken)
+    assert (await store.guild(GUILD)).monthly_budget is None  # the read that was out
+    assert (await store.guild(GUILD)).monthly_budget == 7.0
