@@ -43,7 +43,7 @@ APPLICATION_COMMAND = 2
 NOT_SENT = -1  # the early acknowledgement failed: the cog acknowledges as it usually does
 ACK_TIMEOUT = aiohttp.ClientTimeout(total=10)
 CONNECTIONS = 256
-BODY = b'{"type":5}'  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+BODY = json.dumps({"type": DEFERRED}).encode()
 
 
 @dataclass(frozen=True)
@@ -69,18 +69,12 @@ class EarlyAck:
 class EarlyAcks:
     """Wraps discord.py's INTERACTION_CREATE parser to acknowledge job commands of a burst."""
 
-    def __init__(
-        self,
-        intake: Intake,
-        api_base: str,
-        user_agent: str,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
+    def __init__(self, intake: Intake, api_base: str, user_agent: str) -> None:
         self._intake = intake
         # Its own pool, so a burst's acknowledgements never queue behind image downloads;
         # capped, unlike discord.py's, so that a burst opens at most that many connections
         # (each a TLS handshake at Discord) and then reuses them.
-        self._session = session or aiohttp.ClientSession(
+        self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=CONNECTIONS), timeout=ACK_TIMEOUT
         )
         self._api_base = api_base.rstrip("/")

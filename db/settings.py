@@ -181,8 +181,9 @@ class SettingsStore:
     async def update_channel(
         self, guild_id: int, channel_id: int, *, generation: bool | None, providers: str | None
     ) -> ChannelSettings:
-        """Change what is given (None keeps the channel's current value)."""
-        current = await self.channel(guild_id, channel_id)
+        """Change what is given (None keeps the channel's current value, read afresh: a kept
+        read could undo another process's change)."""
+        current = await self._read_channel(guild_id, channel_id)
         await self._conn.execute(
             "INSERT INTO channel_settings (guild_id, channel_id, generation, providers, "
             "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, channel_id) DO UPDATE "

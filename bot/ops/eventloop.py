@@ -3,9 +3,10 @@
 Measured with bench/run.py (issue 14, bench/README.md): on this bot's work uvloop saved no CPU
 (21.7 vs 22.6 ms per job at 10,000 in flight, within the runs' spread) and cost ~1 GB more
 memory, because its TLS transport keeps a 256 KiB read buffer per connection, one per open
-status stream; asyncio's is lowered to 16 KiB (`bot/providers/fal_http.py`). So the standard
-loop is the default and uvloop an option (`[runtime] event_loop`), for a bot with few TLS
-connections and different traffic, or a later uvloop.
+status stream; asyncio's connections share one 16 KiB buffer per thread
+(`bot/ops/tlsbuffers.py`). So the standard loop is the default and uvloop an option
+(`[runtime] event_loop`), for a bot with few TLS connections and different traffic, or a later
+uvloop.
 """
 
 from __future__ import annotations

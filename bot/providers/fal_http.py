@@ -28,7 +28,6 @@ from fal_client.client import AsyncRequestHandle
 from yarl import URL
 
 from bot.errors import ProviderError
-from bot.ops import tlsbuffers
 from bot.providers.base import parse_retry_after, trim_reason
 
 log = logging.getLogger(__name__)
@@ -50,7 +49,6 @@ class FalHttp:
 
     async def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            tlsbuffers.share_tls_read_buffers()
             # Loading a CA bundle takes tens of milliseconds: not on the event loop.
             context = await asyncio.to_thread(_tls_context)
             if self._session is not None and not self._session.closed:

@@ -4,13 +4,13 @@ discord.py builds the interaction, and nobody is left at "thinking…" whatever 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import discord.state
 import pytest
+from aiohttp import web
 
 from bot import early_ack
 from bot.early_ack import EarlyAcks
@@ -32,31 +32,36 @@ RAW = {
 }
 
 
-class Answer:
-    status = 200
-    body = b'{"interaction": {"id": "900", "response_message_id": "1234"}}'
-
-    async def read(self) -> bytes:
-        return self.body
-
-
-class Session:
-    """Records each request and what the journal held when it was made."""
+class DiscordApi:
+    """Discord's interaction endpoints on loopback: records each request (method, path) with
+    what the journal held when it arrived."""
 
     def __init__(self, intake: Intake) -> None:
         self.intake = intake
         self.requests: list[tuple[str, str, int]] = []
+        self.callback_answer = b'{"interaction": {"id": "900", "response_message_id": "1234"}}'
+        self.base = ""
 
-    @contextlib.asynccontextmanager
-    async def _request(self, method: str, url: str, **_: Any) -> AsyncIterator[Answer]:
-        self.requests.append((method, url, self.intake.pending))
-        yield Answer()
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append((request.method, request.path, self.intake.pending))
+        if request.path.endswith("/callback"):
+            return web.Response(body=self.callback_answer, content_type="application/json")
+        return web.Response(status=204)
 
-    def post(self, url: str, **kwargs: Any) -> Any:
-        return self._request("POST", url, **kwargs)
 
-    def delete(self, url: str, **kwargs: Any) -> Any:
-        return self._request("DELETE", url, **kwargs)
+@pytest.fixture
+async def api() -> AsyncIterator[DiscordApi]:
+    served = DiscordApi(Intake(None))
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", served.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    served.base = f"http://127.0.0.1:{port}/api/v10"
+    yield served
+    await runner.cleanup()
 
 
 class State:
@@ -65,63 +70,62 @@ class State:
         self.parsers = {"INTERACTION_CREATE": self.parsed.append}
 
 
-def early_acks(
-    intake: Intake, monkeypatch: pytest.MonkeyPatch, *, burst: bool
-) -> tuple[EarlyAcks, Session, State]:
+@pytest.fixture
+async def acks(api: DiscordApi) -> AsyncIterator[EarlyAcks]:
+    made = EarlyAcks(api.intake, api.base, "DiscordBot (x, 1)")
+    yield made
+    await made.close()
+
+
+def installed(
+    acks: EarlyAcks, monkeypatch: pytest.MonkeyPatch, *, burst: bool
+) -> tuple[EarlyAcks, State]:
     monkeypatch.setattr(journal, "BURST_ACKS", 0 if burst else 10**9)
-    session, state = Session(intake), State()
-    acks = EarlyAcks(intake, "http://discord.test/api/v10", "DiscordBot (x, 1)", session)  # type: ignore[arg-type]
-    return acks.install(state), session, state
+    state = State()
+    return acks.install(state), state
 
 
 async def test_the_journal_notes_an_early_acknowledgement_before_it_is_sent(
-    monkeypatch: pytest.MonkeyPatch,
+    api: DiscordApi, acks: EarlyAcks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    intake = Intake(None)
-    acks, session, _ = early_acks(intake, monkeypatch, burst=True)
-    acks.parse(RAW)
+    installed(acks, monkeypatch, burst=True)[0].parse(RAW)
     early = acks.claim(900)
     assert early is not None and await early.sent == 1234
-    method, url, journalled = session.requests[0]
-    assert (method, url) == ("POST", "http://discord.test/api/v10/interactions/900/tok900/callback")
-    assert journalled == 1
+    assert api.requests == [("POST", "/api/v10/interactions/900/tok900/callback", 1)]
 
 
 async def test_an_acknowledgement_whose_answer_names_no_message_has_still_landed(
-    monkeypatch: pytest.MonkeyPatch,
+    api: DiscordApi, acks: EarlyAcks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Answer, "body", b"<html>")
-    acks, _, _ = early_acks(Intake(None), monkeypatch, burst=True)
-    acks.parse(RAW)
+    api.callback_answer = b"<html>"
+    installed(acks, monkeypatch, burst=True)[0].parse(RAW)
     early = acks.claim(900)
     assert early is not None and await early.sent is None  # not NOT_SENT: no second ack
 
 
 async def test_outside_a_burst_the_event_goes_straight_to_discord_py(
-    monkeypatch: pytest.MonkeyPatch,
+    api: DiscordApi, acks: EarlyAcks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    intake = Intake(None)
-    acks, session, state = early_acks(intake, monkeypatch, burst=False)
+    _, state = installed(acks, monkeypatch, burst=False)
     acks.parse(RAW)
     assert state.parsed == [RAW]
-    assert session.requests == [] and intake.pending == 0
+    assert api.requests == [] and api.intake.pending == 0
 
 
 async def test_an_early_acknowledgement_no_handler_claims_is_answered(
-    monkeypatch: pytest.MonkeyPatch,
+    api: DiscordApi, acks: EarlyAcks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(early_ack, "UNCLAIMED_AFTER_S", 0.05)
-    intake = Intake(None)
-    acks, session, state = early_acks(intake, monkeypatch, burst=True)
+    _, state = installed(acks, monkeypatch, burst=True)
     acks.parse(RAW)  # discord.py gets it, and (here) nobody handles it
     async with asyncio.timeout(5):
-        while intake.pending:
+        while api.intake.pending:
             await asyncio.sleep(0.01)
     assert state.parsed == [RAW]
-    assert [(m, u.rsplit("/", 2)[-2:]) for m, u, _ in session.requests] == [
-        ("POST", ["tok900", "callback"]),
-        ("DELETE", ["messages", "@original"]),
-        ("POST", ["5", "tok900"]),
+    assert [(method, path) for method, path, _ in api.requests] == [
+        ("POST", "/api/v10/interactions/900/tok900/callback"),
+        ("DELETE", "/api/v10/webhooks/5/tok900/messages/@original"),
+        ("POST", "/api/v10/webhooks/5/tok900"),
     ]
 
 
@@ -175,11 +179,10 @@ async def test_a_command_refused_before_its_cog_keeps_no_early_placeholder(
 
 
 async def test_an_event_it_cannot_read_goes_to_discord_py_unacknowledged(
-    monkeypatch: pytest.MonkeyPatch,
+    api: DiscordApi, acks: EarlyAcks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    intake = Intake(None)
-    acks, session, state = early_acks(intake, monkeypatch, burst=True)
+    _, state = installed(acks, monkeypatch, burst=True)
     odd = {key: value for key, value in RAW.items() if key != "token"}
     acks.parse(odd)
     assert state.parsed == [odd]
-    assert session.requests == [] and intake.pending == 0
+    assert api.requests == [] and api.intake.pending == 0

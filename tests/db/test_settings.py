@@ -125,3 +125,13 @@ async def test_a_read_a_write_overtook_is_not_kept(
     monkeypatch.setattr(store, "_read_guild", overtaken)
     assert (await store.guild(GUILD)).monthly_budget is None  # the read that was out
     assert (await store.guild(GUILD)).monthly_budget == 7.0
+
+
+async def test_a_channel_update_keeps_another_processs_change_it_did_not_make(
+    db: Database,
+) -> None:
+    other_process = SettingsStore(db._conn)
+    await db.settings.channel(GUILD, 1)  # kept: the defaults
+    await other_process.update_channel(GUILD, 1, generation=None, providers="fal")
+    updated = await db.settings.update_channel(GUILD, 1, generation=False, providers=None)
+    assert (updated.generation, updated.providers) == (False, "fal")
