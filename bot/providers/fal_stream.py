@@ -10,6 +10,7 @@ request and release, so a thousand open streams made every fal request ~2.5 ms d
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -25,6 +26,8 @@ from bot.providers.fal_http import FalHttp, credentials
 
 log = logging.getLogger(__name__)
 
+STREAM_END_S = 5.0  # after COMPLETED, how long the end of the stream is awaited (keepalive: 15 s)
+
 
 class StatusStreams:
     """fal's status streams (`GET {status_url}/stream?logs=1`, server-sent events), one open
@@ -32,6 +35,7 @@ class StatusStreams:
 
     def __init__(self, http: FalHttp) -> None:
         self._http = http
+        self._ending: set[asyncio.Task[None]] = set()  # streams read to their end, see below
 
     async def updates(self, handle: AsyncRequestHandle) -> AsyncGenerator[ProviderUpdate, None]:
         """Updates from fal's status stream. Ends without a `completed` update when the stream
@@ -46,9 +50,10 @@ class StatusStreams:
         try:
             session = await self._http.session()
             url = URL(handle.status_url + "/stream")
-            async with session.get(
+            response = await session.get(
                 url, params={"logs": "1"}, headers=headers, **self._http.proxy_for(url)
-            ) as response:
+            )
+            try:
                 if response.status != 200 or response.content_type != "text/event-stream":
                     log.info(
                         "fal status stream for %s answered HTTP %s (%s); polling instead",
@@ -61,9 +66,14 @@ class StatusStreams:
                     async for data in events:
                         update = update_for(handle._parse_status(json.loads(data)))
                         if update.phase == "completed":
-                            final = update  # yielded once the connection is released
+                            final = update
                             break
                         yield update
+            finally:
+                if final is None:
+                    response.release()  # unread: the connection is closed, as it must be
+                else:
+                    self._read_to_end(response)
         except (aiohttp.ClientError, OSError, TimeoutError, ValueError, KeyError, TypeError) as exc:
             log.info(
                 "fal status stream for %s broke off (%s: %s); polling instead",
@@ -74,6 +84,26 @@ class StatusStreams:
             return
         if final is not None:
             yield final
+
+    def _read_to_end(self, response: aiohttp.ClientResponse) -> None:
+        """fal ends the stream after COMPLETED, but not always in the same packet: a response
+        released before its end closes its connection, and the next stream pays a new TLS
+        handshake. The end is awaited beside the job (which fetches its result at once), and
+        a stream that does not end soon is closed."""
+        task = asyncio.create_task(_drain(response), name="fal-stream-end")
+        self._ending.add(task)
+        task.add_done_callback(self._ending.discard)
+
+
+async def _drain(response: aiohttp.ClientResponse) -> None:
+    try:
+        async with asyncio.timeout(STREAM_END_S):
+            while await response.content.readany():
+                pass
+    except (aiohttp.ClientError, OSError, TimeoutError):
+        pass
+    finally:
+        response.release()
 
 
 async def _sse_data(content: aiohttp.StreamReader) -> AsyncGenerator[str, None]:

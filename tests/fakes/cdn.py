@@ -92,6 +92,7 @@ class Rec:
     json: Any
     headers: dict[str, str]
     time: float
+    peer: tuple[str, int] | None = None  # the client's address: one per connection it opened
 
 
 @dataclass
@@ -268,7 +269,13 @@ def record_of(request: web.Request, body: bytes) -> Rec:
         json=parsed,
         headers=dict(request.headers),
         time=time.monotonic(),
+        peer=_peer(request),
     )
+
+
+def _peer(request: web.Request) -> tuple[str, int] | None:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return (str(peer[0]), int(peer[1])) if peer else None
 
 
 class FakeCDN(FakeServer):

@@ -282,6 +282,7 @@ class FakeFal(FakeServer):
         self.default_script = Script(queue_positions=[2, 1, 0])
         self.bad_keys: set[str] = set()
         self.stream_keepalive = 15.0
+        self.stream_end_delay = 0.0  # how long after COMPLETED the server ends the stream
         self.full_size_images = False
         # PNG bytes every generated image uses instead of a fresh solid-colour one (benchmarks)
         self.image_bytes: bytes | None = None
@@ -665,6 +666,7 @@ class FakeFal(FakeServer):
                     await resp.write(f"data: {json.dumps(payload)}\n\n".encode())
                     last, last_write = payload, now
                     if payload["status"] == "COMPLETED":
+                        await asyncio.sleep(self.stream_end_delay)
                         break
                 elif now - last_write >= self.stream_keepalive:
                     await resp.write(b": ping\n\n")

@@ -55,6 +55,30 @@ async def test_fal_jobs_follow_the_status_stream_one_request_per_job(
         assert any("step" in s for s in states), states
 
 
+async def test_a_finished_status_stream_gives_its_connection_back_to_the_pool(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, cdn: FakeCDN, db_path: Path
+) -> None:
+    # The server ends the stream a moment after COMPLETED. Read to that end, the connection
+    # goes back to the pool: two jobs one after the other need two connections to fal (one
+    # for a stream, one for the result fetch beside it), not a new TLS handshake per stream.
+    # The images do not wait for that moment.
+    fake_fal.script(None, Script(queue_s=0.2, queue_positions=[0], run_s=1.0, steps=2))
+    fake_fal.stream_end_delay = 0.5
+    async with running_bot(fake_discord, db_path) as h:
+        for prompt in ("one connection", "and the same again"):
+            interaction = await h.imagine(prompt=prompt)
+            await finished(h, interaction)
+            job = fake_fal.jobs[fake_fal.submits[-1][2]]
+            completed = fake_fal.completed_at(job.request_id)
+            assert completed is not None
+            assert delivered_at(fake_discord, interaction) - completed < 0.4
+            await asyncio.sleep(0.7)  # the server has ended the stream
+        assert len(fake_fal.submits) == 2
+        peers = {r.peer for r in fake_fal.requests}
+        assert None not in peers
+        assert len(peers) == 2, sorted(peers)  # type: ignore[type-var]
+
+
 async def test_fal_falls_back_to_polling_when_the_stream_is_unavailable(
     fake_discord: FakeDiscord, fake_fal: FakeFal, cdn: FakeCDN, db_path: Path
 ) -> None:
