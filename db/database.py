@@ -45,18 +45,27 @@ from db.schemas import SchemaStore
 from db.settings import SettingsStore
 from db.stats import StatsStore
 
+POSTGRESQL_SUFFIX = ".postgresql.sql"
 
-def migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every numbered file in db/migrations, in order."""
+
+def migrations(engine: str = "sqlite") -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every numbered file in db/migrations, in order. A migration
+    one translation cannot serve both engines with (triggers) has a `NNNN_name.postgresql.sql`
+    beside it, which PostgreSQL (`engine="postgresql"`) runs instead."""
     found = []
+    companions: dict[str, str] = {}
     for entry in resources.files("db.migrations").iterdir():
         name = entry.name
-        if name.endswith(".sql") and name[:4].isdigit():
+        if name.endswith(POSTGRESQL_SUFFIX):
+            companions[name.removesuffix(POSTGRESQL_SUFFIX) + ".sql"] = entry.read_text("utf-8")
+        elif name.endswith(".sql") and name[:4].isdigit():
             found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
     found.sort()
     versions = [v for v, _, _ in found]
     if versions != list(range(1, len(found) + 1)):
         raise RuntimeError(f"migrations must be numbered 0001.. without gaps, found {versions}")
+    if engine == "postgresql":
+        return [(v, name, companions.get(name, sql)) for v, name, sql in found]
     return found
 
 
@@ -153,7 +162,7 @@ class Database:
     async def migrate(self, target: int | None = None) -> int:
         """Apply pending migrations, each in its own transaction with its version bump."""
         if isinstance(self._conn, PostgresConnection):
-            return await self._conn.migrate(migrations(), target)
+            return await self._conn.migrate(migrations("postgresql"), target)
         current = await self.schema_version()
         for version, name, sql in migrations():
             if version <= current or (target is not None and version > target):

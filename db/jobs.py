@@ -129,7 +129,6 @@ class JobStore:
         daily_limit: int,
         day: str,
         monthly_budget: float | None = None,
-        month_start: float = 0.0,
     ) -> int | None:
         """Insert the job and reserve its images (and its estimated cost) in one statement, or
         return None if the member's images for `day` in that server, or the server's budget
@@ -141,7 +140,6 @@ class JobStore:
             daily_limit=daily_limit,
             day=day,
             monthly_budget=monthly_budget,
-            month_start=month_start,
         )
 
     async def quota_used(self, user_id: int, day: str, guild_id: int | bool | None = False) -> int:
@@ -157,12 +155,13 @@ class JobStore:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def guild_spend(self, guild_id: int | None, since: float) -> float:
-        """What a server's jobs since `since` cost (refunded ones excluded): its budget use."""
+    async def guild_spend(self, guild_id: int | None, month: float) -> float:
+        """What a server's jobs of the month starting at `month` (db.reservation.month_start)
+        cost, refunded ones excluded: its budget use, as the triggers of migration 0008 keep
+        it (None: the jobs made outside any server)."""
         async with self._conn.execute(
-            "SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE guild_id IS ? AND created_at >= ? "
-            "AND quota_state != 'refunded'",
-            (guild_id, since),
+            "SELECT spent FROM guild_spend WHERE guild_id = ? AND month_start = ?",
+            (guild_id or 0, month),
         ) as cur:
             row = await cur.fetchone()
         return float(row[0]) if row else 0.0

@@ -1,8 +1,10 @@
 """Reserving a job: the INSERT of its row, guarded by the member's daily images, the server's
 monthly budget and its interaction (`db.jobs.reserve`).
 
-- The member's images for the day in that server and the server's spend for the month are
-  summed in the INSERT's own WHERE: the check and the reservation cannot be pulled apart.
+- The member's images for the day in that server (a sum over that member's jobs of the day)
+  and the server's spend for the month (one row of `guild_spend`, which triggers keep,
+  migration 0008) are read in the INSERT's own WHERE: the check and the reservation cannot be
+  pulled apart.
 - On PostgreSQL, several processes reserve at once, and READ COMMITTED would let two
   concurrent INSERTs each sum without the other's row; so the statement runs after a
   transaction-level advisory lock on the server (`serialised`), and sees every reservation
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.jobs.model import Origin
@@ -51,12 +54,18 @@ _RESERVE = f"""
     WHERE (SELECT COALESCE(SUM({CHARGED}), 0) FROM jobs
            WHERE user_id = ? AND guild_id IS ? AND quota_day = ?
            AND quota_state != 'refunded') + ? <= ?
-      AND (CAST(? AS REAL) IS NULL OR (SELECT COALESCE(SUM(cost), 0) FROM jobs
-           WHERE guild_id IS ? AND created_at >= ? AND quota_state != 'refunded')
-           + ? <= ? + 1e-9)
+      AND (CAST(? AS REAL) IS NULL OR COALESCE((SELECT spent FROM guild_spend
+           WHERE guild_id = ? AND month_start = ?), 0) + ? <= ? + 1e-9)
     ON CONFLICT (interaction_id) WHERE interaction_id IS NOT NULL DO NOTHING
     RETURNING id
 """
+
+
+def month_start(now: float) -> float:
+    """The start of `now`'s calendar month in UTC: a server's budget month. The triggers of
+    migration 0008 file each job under the month of its `created_at` the same way."""
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    return datetime(moment.year, moment.month, 1, tzinfo=UTC).timestamp()
 
 
 def _values(job: NewJob, day: str, now: float) -> tuple[Any, ...]:
@@ -94,17 +103,19 @@ async def reserve(
     daily_limit: int,
     day: str,
     monthly_budget: float | None,
-    month_start: float,
 ) -> int | None:
     """The new job's id, or None when the quota, the budget or the interaction refuse it."""
     origin = job.origin
+    now = time.time()
     limits = (origin.user_id, origin.guild_id, day, job.image_count, daily_limit)
-    budget = (monthly_budget, origin.guild_id, month_start, float(job.cost), monthly_budget)
+    # guild_spend (migration 0008): the month's total, one row; 0 stands for "no server".
+    month = month_start(now)
+    budget = (monthly_budget, origin.guild_id or 0, month, float(job.cost), monthly_budget)
     scope = origin.guild_id if origin.guild_id is not None else -origin.user_id
     cursor = await conn.serialised(
         (_RESERVATION_LOCK, scope % (1 << 31)),
         _RESERVE,
-        (*_values(job, day, time.time()), *limits, *budget),
+        (*_values(job, day, now), *limits, *budget),
     )
     row = await cursor.fetchone()
     await cursor.close()

@@ -109,7 +109,6 @@ class JobService:
             daily_limit=limit,
             day=day,
             monthly_budget=admission.monthly_budget,
-            month_start=admission.month_start,
         )
         if job_id is None:
             used = await self._db.jobs.quota_used(origin.user_id, day, origin.guild_id)

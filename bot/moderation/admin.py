@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from bot.config import Config
 from bot.errors import InvalidRequest
 from bot.jobs.intake import quota_day
-from bot.moderation.gate import ModerationService, month_start, normalize
+from bot.moderation.gate import ModerationService, normalize
 from db.database import Database
+from db.reservation import month_start
 from db.settings import ChannelSettings, GuildSettings
 
 MAX_PATTERN_CHARS = 200

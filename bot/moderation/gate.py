@@ -20,6 +20,7 @@ from bot.moderation.lookalikes import fold, strip_invisible, unconfuse
 from bot.providers.pricing import estimate_cost
 from bot.providers.request import GenerationRequest
 from db.database import Database
+from db.reservation import month_start
 from db.settings import GuildSettings
 
 # Leetspeak digits and symbols (not Unicode data: look-alike letters are in
@@ -68,11 +69,6 @@ def blocked_by(filters: list[tuple[str, str]], prompt: str) -> str | None:
             if regex.search(prompt) or any(regex.search(f) for f in forms):
                 return pattern
     return None
-
-
-def month_start(now: float) -> float:
-    moment = datetime.fromtimestamp(now, tz=UTC)
-    return datetime(moment.year, moment.month, 1, tzinfo=UTC).timestamp()
 
 
 def next_month(now: float) -> int:

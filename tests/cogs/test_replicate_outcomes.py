@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
+from db.reservation import month_start
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.replicate import ALL_NSFW, FakeReplicate, Script
 from tests.harness import running_bot
@@ -30,7 +32,9 @@ async def test_images_withheld_by_replicates_safety_filter_are_not_charged_and_t
         assert (job.withheld_images, job.refunded_images) == (1, 1)
         assert await h.bot.db.jobs.quota_used(4000, job.quota_day) == 3
         assert job.cost == pytest.approx(3 * 0.025)
-        assert await h.bot.db.jobs.guild_spend(job.guild_id, 0) == pytest.approx(3 * 0.025)
+        assert await h.bot.db.jobs.guild_spend(
+            job.guild_id, month_start(time.time())
+        ) == pytest.approx(3 * 0.025)
 
 
 async def test_a_replicate_job_whose_every_image_is_withheld_fails_and_is_refunded(
@@ -49,7 +53,7 @@ async def test_a_replicate_job_whose_every_image_is_withheld_fails_and_is_refund
         assert (job.state, job.quota_state, job.error_retryable) == ("failed", "refunded", False)
         assert ALL_NSFW.split(".")[0] in (job.error or "")
         assert await h.bot.db.jobs.quota_used(4000, job.quota_day) == 0
-        assert await h.bot.db.jobs.guild_spend(job.guild_id, 0) == 0
+        assert await h.bot.db.jobs.guild_spend(job.guild_id, month_start(time.time())) == 0
 
 
 async def test_an_aborted_replicate_prediction_ends_at_once_refunded_with_a_clear_message(

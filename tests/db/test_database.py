@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from db.database import Database, migrations
+from tests.storage import open_ledger
 
 
 async def test_open_creates_folders_and_applies_every_migration(tmp_path: Path) -> None:
@@ -75,3 +76,37 @@ async def test_a_sqlite_statement_and_its_rows_take_one_trip_to_the_worker_threa
         assert trips == 2
     finally:
         await db.close()
+
+
+async def test_the_budget_totals_start_from_the_jobs_already_in_the_ledger(db_path: Path) -> None:
+    # Migration 0008 adds up what the ledger already holds, month by month and server by
+    # server (refunded jobs and costless ones count nothing), on either engine.
+    old = await open_ledger(db_path, migrate=False)
+    try:
+        assert await old.migrate(target=7) == 7
+        november, december = 1_793_491_200.0, 1_796_083_200.0  # 2026-11-01, 2026-12-01 UTC
+        rows = [
+            (10, november + 5, 0.5, "committed"),
+            (10, december - 1, 0.25, "reserved"),
+            (10, december + 60, 1.0, "committed"),
+            (10, november + 9, 4.0, "refunded"),
+            (11, november + 7, None, "committed"),
+            (None, november + 8, 2.0, "committed"),
+        ]
+        for interaction, (guild_id, created_at, cost, quota_state) in enumerate(rows, start=1):
+            await old._conn.execute(
+                "INSERT INTO jobs (user_id, guild_id, channel_id, application_id, "
+                "interaction_id, interaction_token, interaction_created_at, "
+                "attachment_size_limit, provider, model, inputs, image_count, quota_day, "
+                "created_at, updated_at, state, cost, quota_state) "
+                "VALUES (7, ?, 1, 2, ?, 'tok', 0, 1000, 'fal', 'm', '{}', 1, 'd', ?, ?, "
+                "'done', ?, ?)",
+                (guild_id, interaction, created_at, created_at, cost, quota_state),
+            )
+        assert await old.migrate() == len(migrations())
+        assert await old.jobs.guild_spend(10, november) == 0.75
+        assert await old.jobs.guild_spend(10, december) == 1.0
+        assert await old.jobs.guild_spend(11, november) == 0.0
+        assert await old.jobs.guild_spend(None, november) == 2.0
+    finally:
+        await old.close()

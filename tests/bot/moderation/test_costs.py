@@ -3,6 +3,7 @@ for the request's size, else the operator's provider price (`bot/providers/prici
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from bot.config import Config, parse_config
 from bot.providers.catalogue import Price, catalogue_for
 from bot.providers.pricing import estimate_cost
 from bot.providers.request import GenerationRequest
+from db.reservation import month_start
 from tests.fakes.cdn import make_png
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal, Script
@@ -42,7 +44,9 @@ async def test_each_aspect_ratio_of_flux_dev_is_billed_as_one_fal_megapixel(
     async with running_bot(fake_discord, db_path, costs=FLAT_FAL) as h:
         cost = await _imagine_cost(h, aspect_ratio=aspect_ratio, count=2)
         assert cost == pytest.approx(2 * 0.025)
-        assert await h.bot.db.jobs.guild_spend(fake_discord.guild_id, 0) == pytest.approx(0.05)
+        assert await h.bot.db.jobs.guild_spend(
+            fake_discord.guild_id, month_start(time.time())
+        ) == pytest.approx(0.05)
 
 
 @pytest.mark.parametrize(

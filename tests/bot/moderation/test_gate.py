@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
 
 from bot.jobs.intake import quota_day
 from bot.moderation.gate import blocked_by, normalize
+from db.reservation import month_start
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal, Script
 from tests.harness import Harness, running_bot
@@ -141,7 +143,7 @@ async def test_budget_cap_stops_jobs_at_the_exact_threshold_under_concurrency(
         accepted = [j for i in burst if (j := await h.job_for(i)) is not None]
         assert len(accepted) == 8
         assert len(fake_fal.submits) == 8
-        spent = await h.bot.db.jobs.guild_spend(fake_discord.guild_id, 0)
+        spent = await h.bot.db.jobs.guild_spend(fake_discord.guild_id, month_start(time.time()))
         assert spent == pytest.approx(2.0)
         refused = [i for i in burst if await h.job_for(i) is None]
         texts = [
