@@ -1,10 +1,13 @@
-"""The ledger's cost per job as the ledger grows: a reservation under a server's monthly budget
-with 1,000 to 100,000 jobs already in the month, on SQLite (the one-command set-up).
+"""The ledger's cost per job as the ledger grows, on SQLite (the one-command set-up): with
+1,000 to 100,000 jobs already in the month, all in one server and all by one member,
 
-Each reservation goes through the bot's own store (`db.jobs.reserve`, one statement on
-aiosqlite's thread, fsync'd like every write); the jobs already there are written straight
-into the file first. For comparison, the same server's month added up the way the
-reservation did before migration 0008 (`SUM(cost)` over the month's jobs), timed alone.
+- a reservation under the server's monthly budget, by another member;
+- a claim of a new job of that member (the lease and the caps, db/leases.py).
+
+Each goes through the bot's own store (one statement on aiosqlite's thread, fsync'd like every
+write); the jobs already there are written straight into the file first. For comparison, the
+server's month added up the way the reservation did before migration 0008 (`SUM(cost)` over
+the month's jobs), timed alone.
 
     python bench/ledger.py             # 1,000 · 10,000 · 100,000 jobs in the month
     python bench/ledger.py --sizes 1000,10000 --reservations 50
@@ -26,6 +29,7 @@ from db.jobs import NewJob
 from db.reservation import month_start
 
 GUILD = 10
+MEMBER = 1000
 OLD_SUM = (
     "SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE guild_id IS ? AND created_at >= ? "
     "AND quota_state != 'refunded'"
@@ -38,10 +42,10 @@ _COLUMNS = (
 
 
 def fill(path: Path, jobs: int, now: float) -> None:
-    """`jobs` settled jobs of this month in one server, from 500 members, written directly."""
+    """`jobs` settled jobs of this month in one server by one member, written directly."""
     start = month_start(now)
     rows = (
-        (1000 + i % 500, GUILD, 1, 2, 10_000_000 + i, "tok", start, 8_000_000, "fal", "m",
+        (MEMBER, GUILD, 1, 2, 10_000_000 + i, "tok", start, 8_000_000, "fal", "m",
          "{}", 1, "d", start + (now - start) * i / jobs, now, "done", 0.025, "committed")
         for i in range(jobs)
     )  # fmt: skip
@@ -49,9 +53,9 @@ def fill(path: Path, jobs: int, now: float) -> None:
         conn.executemany(f"INSERT INTO jobs ({_COLUMNS}) VALUES ({','.join('?' * 18)})", rows)
 
 
-def new_job(n: int) -> NewJob:
+def new_job(n: int, user_id: int | None = None) -> NewJob:
     origin = Origin(
-        user_id=5000 + n,  # a member of their own: the day's quota sum stays small
+        user_id=5000 + n if user_id is None else user_id,
         guild_id=GUILD,
         channel_id=1,
         application_id=2,
@@ -65,8 +69,8 @@ def new_job(n: int) -> NewJob:
     return NewJob(origin, "fal", "m", {"prompt": "p"}, 1, cost=0.025)
 
 
-async def measure(jobs: int, reservations: int) -> tuple[float, float]:
-    """Median ms of one reservation under a budget, and of the old month's sum alone."""
+async def measure(jobs: int, reservations: int) -> tuple[float, float, float]:
+    """Median ms of one reservation under a budget, of a claim, and of the old month's sum."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "ledger.db"
         db = await Database.open(path)  # creates the file and migrates it
@@ -83,6 +87,18 @@ async def measure(jobs: int, reservations: int) -> tuple[float, float]:
                 )
                 took.append(time.perf_counter() - began)
                 assert job_id is not None
+            claims = []
+            for n in range(reservations):
+                job_id = await db.jobs.reserve(
+                    new_job(reservations + n, MEMBER), daily_limit=10**6, day="d"
+                )
+                assert job_id is not None
+                began = time.perf_counter()
+                claimed = await db.leases.claim(
+                    job_id, "bench", now=time.time(), lease_s=60, limits=(10**6, 10**6)
+                )
+                claims.append(time.perf_counter() - began)
+                assert claimed
         finally:
             await db.close()
         with sqlite3.connect(path) as conn:
@@ -91,7 +107,11 @@ async def measure(jobs: int, reservations: int) -> tuple[float, float]:
                 began = time.perf_counter()
                 conn.execute(OLD_SUM, (GUILD, month_start(now))).fetchall()
                 summed.append(time.perf_counter() - began)
-    return statistics.median(took) * 1000, statistics.median(summed) * 1000
+    return (
+        statistics.median(took) * 1000,
+        statistics.median(claims) * 1000,
+        statistics.median(summed) * 1000,
+    )
 
 
 def main() -> int:
@@ -99,11 +119,12 @@ def main() -> int:
     parser.add_argument("--sizes", default="1000,10000,100000", help="jobs in the month")
     parser.add_argument("--reservations", type=int, default=200)
     args = parser.parse_args()
-    print("| jobs in the month | reservation under a budget (median) | the month's SUM alone |")
-    print("| --- | --- | --- |")
+    print("| jobs in the month | reservation under a budget | claim | the month's SUM alone |")
+    print("| --- | --- | --- | --- |")
     for size in (int(part) for part in args.sizes.split(",")):
-        reserve_ms, sum_ms = asyncio.run(measure(size, args.reservations))
-        print(f"| {size:,} | {reserve_ms:.2f} ms | {sum_ms:.2f} ms |")
+        reserve_ms, claim_ms, sum_ms = asyncio.run(measure(size, args.reservations))
+        print(f"| {size:,} | {reserve_ms:.2f} ms | {claim_ms:.2f} ms | {sum_ms:.2f} ms |")
+    print("(medians)")
     return 0
 
 

@@ -3,6 +3,8 @@
 -- file's notes.
 DROP INDEX jobs_quota;
 CREATE INDEX jobs_quota ON jobs (user_id, quota_day, guild_id);
+CREATE INDEX jobs_in_flight_by_member ON jobs (user_id)
+    WHERE state IN ('queued', 'submitted', 'running', 'delivering');
 
 CREATE TABLE guild_spend (
     guild_id    INTEGER NOT NULL,

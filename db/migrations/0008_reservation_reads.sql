@@ -1,8 +1,11 @@
--- A reservation (db/reservation.py) reads what it checks without walking the server's jobs;
--- before, its cost grew with the ledger (issue 14; bench/ledger.py):
+-- A reservation (db/reservation.py) and a claim (db/leases.py) read what they check without
+-- walking the server's or the member's past jobs; before, their cost grew with the ledger
+-- (issue 14; bench/ledger.py):
 -- 1. The member's images of the day in one server: the quota index now has the server in
 --    it. SQLite chose the server's index (every job of the server) over the member's.
--- 2. The server's spend for the month: `guild_spend`, kept up to date by triggers as jobs are
+-- 2. The member's jobs in flight (the per-member cap of a claim): an index of the members'
+--    unfinished jobs. SQLite walked every job the member ever made.
+-- 3. The server's spend for the month: `guild_spend`, kept up to date by triggers as jobs are
 --    reserved, settled and refunded, is one row to read instead of the cost of every job of
 --    the month added up. `guild_id` 0 holds the jobs made outside any server. A job counts in
 --    the month it was created in, for its cost, unless it was refunded: what `SUM(cost)` over
@@ -10,6 +13,8 @@
 -- PostgreSQL runs 0008_reservation_reads.postgresql.sql instead (its own triggers).
 DROP INDEX jobs_quota;
 CREATE INDEX jobs_quota ON jobs (user_id, quota_day, guild_id);
+CREATE INDEX jobs_in_flight_by_member ON jobs (user_id)
+    WHERE state IN ('queued', 'submitted', 'running', 'delivering');
 
 CREATE TABLE guild_spend (
     guild_id    INTEGER NOT NULL,
