@@ -5,6 +5,9 @@ DROP INDEX jobs_quota;
 CREATE INDEX jobs_quota ON jobs (user_id, quota_day, guild_id);
 CREATE INDEX jobs_in_flight_by_member ON jobs (user_id)
     WHERE state IN ('queued', 'submitted', 'running', 'delivering');
+DROP INDEX jobs_unfinished;
+CREATE INDEX jobs_unfinished ON jobs (state, lease_until, owner)
+    WHERE state IN ('queued', 'submitted', 'running', 'delivering');
 
 CREATE TABLE guild_spend (
     guild_id    INTEGER NOT NULL,

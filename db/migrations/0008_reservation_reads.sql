@@ -4,7 +4,9 @@
 -- 1. The member's images of the day in one server: the quota index now has the server in
 --    it. SQLite chose the server's index (every job of the server) over the member's.
 -- 2. The member's jobs in flight (the per-member cap of a claim): an index of the members'
---    unfinished jobs. SQLite walked every job the member ever made.
+--    unfinished jobs. SQLite walked every job the member ever made. And the jobs in flight in
+--    all processes (the bot-wide cap; it grows with them, up to the cap): the index of the
+--    unfinished jobs now holds their leases too, so they are counted without reading a row.
 -- 3. The server's spend for the month: `guild_spend`, kept up to date by triggers as jobs are
 --    reserved, settled and refunded, is one row to read instead of the cost of every job of
 --    the month added up. `guild_id` 0 holds the jobs made outside any server. A job counts in
@@ -14,6 +16,9 @@
 DROP INDEX jobs_quota;
 CREATE INDEX jobs_quota ON jobs (user_id, quota_day, guild_id);
 CREATE INDEX jobs_in_flight_by_member ON jobs (user_id)
+    WHERE state IN ('queued', 'submitted', 'running', 'delivering');
+DROP INDEX jobs_unfinished;
+CREATE INDEX jobs_unfinished ON jobs (state, lease_until, owner)
     WHERE state IN ('queued', 'submitted', 'running', 'delivering');
 
 CREATE TABLE guild_spend (
