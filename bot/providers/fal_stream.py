@@ -89,7 +89,12 @@ class StatusStreams:
         """fal ends the stream after COMPLETED, but not always in the same packet: a response
         released before its end closes its connection, and the next stream pays a new TLS
         handshake. The end is awaited beside the job (which fetches its result at once), and
-        a stream that does not end soon is closed."""
+        a stream that does not end soon is closed. Most often the end came with COMPLETED:
+        the connection then goes back at once, before the result fetch looks for one."""
+        if response.content.is_eof():
+            response.content.read_nowait()
+            response.release()
+            return
         task = asyncio.create_task(_drain(response), name="fal-stream-end")
         self._ending.add(task)
         task.add_done_callback(self._ending.discard)
