@@ -7,14 +7,17 @@ written; every change is a single statement (db/database.py says why).
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from db.connection import Connection
 from db.rows import columns, flag, reader
 
 FRESH_S = 5.0  # how long a read of a server's settings is used before it is read again
 KEPT_MAX = 10_000  # reads kept at most (all dropped at once when full: they are cheap to redo)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -92,18 +95,20 @@ class SettingsStore:
         self._recent: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self._writes = 0
 
-    def _kept(self, key: tuple[Any, ...]) -> Any:
+    async def _through(self, key: tuple[Any, ...], read: Callable[[], Awaitable[T]]) -> T:
+        """The value kept under `key` while fresh, else `read()`'s, kept unless a write here
+        overtook the read."""
         kept = self._recent.get(key)
-        if kept is None or time.monotonic() - kept[0] > FRESH_S:
-            return None
-        return kept[1]
-
-    def _keep(self, key: tuple[Any, ...], value: Any, writes_before: int) -> None:
-        if writes_before != self._writes:
-            return
-        if len(self._recent) >= KEPT_MAX:
-            self._recent.clear()
-        self._recent[key] = (time.monotonic(), value)
+        if kept is not None and time.monotonic() - kept[0] <= FRESH_S:
+            value: T = kept[1]
+            return value
+        writes = self._writes
+        value = await read()
+        if writes == self._writes:
+            if len(self._recent) >= KEPT_MAX:
+                self._recent.clear()
+            self._recent[key] = (time.monotonic(), value)
+        return value
 
     def _changed(self, guild_id: int) -> None:
         self._writes += 1
@@ -114,14 +119,7 @@ class SettingsStore:
 
     async def guild(self, guild_id: int) -> GuildSettings:
         """The server's settings (the defaults when it never changed any)."""
-        key = ("guild", guild_id)
-        kept: GuildSettings | None = self._kept(key)
-        if kept is not None:
-            return kept
-        writes = self._writes
-        settings = await self._read_guild(guild_id)
-        self._keep(key, settings, writes)
-        return settings
+        return await self._through(("guild", guild_id), lambda: self._read_guild(guild_id))
 
     async def _read_guild(self, guild_id: int) -> GuildSettings:
         async with self._conn.execute(
@@ -151,14 +149,9 @@ class SettingsStore:
         return await self.guild(guild_id)
 
     async def channel(self, guild_id: int, channel_id: int) -> ChannelSettings:
-        key = ("channel", guild_id, channel_id)
-        kept: ChannelSettings | None = self._kept(key)
-        if kept is not None:
-            return kept
-        writes = self._writes
-        rules = await self._read_channel(guild_id, channel_id)
-        self._keep(key, rules, writes)
-        return rules
+        return await self._through(
+            ("channel", guild_id, channel_id), lambda: self._read_channel(guild_id, channel_id)
+        )
 
     async def _read_channel(self, guild_id: int, channel_id: int) -> ChannelSettings:
         async with self._conn.execute(
@@ -222,18 +215,15 @@ class SettingsStore:
 
     async def filters(self, guild_id: int) -> list[tuple[str, str]]:
         """(kind, pattern) of every filter of the server, by kind then pattern."""
-        key = ("filters", guild_id)
-        kept: tuple[tuple[str, str], ...] | None = self._kept(key)
-        if kept is None:
-            writes = self._writes
-            async with self._conn.execute(
-                "SELECT kind, pattern FROM prompt_filters WHERE guild_id = ? "
-                "ORDER BY kind, pattern",
-                (guild_id,),
-            ) as cur:
-                kept = tuple((str(k), str(p)) for k, p in await cur.fetchall())
-            self._keep(key, kept, writes)
+        kept = await self._through(("filters", guild_id), lambda: self._read_filters(guild_id))
         return list(kept)
+
+    async def _read_filters(self, guild_id: int) -> tuple[tuple[str, str], ...]:
+        async with self._conn.execute(
+            "SELECT kind, pattern FROM prompt_filters WHERE guild_id = ? ORDER BY kind, pattern",
+            (guild_id,),
+        ) as cur:
+            return tuple((str(k), str(p)) for k, p in await cur.fetchall())
 
     # -- quota tiers -------------------------------------------------------------------------
 
