@@ -32,6 +32,9 @@ endpoints (tests use ids such as ``fal-ai/flux-pro``) keep a few lax checks. fal
 an unknown id is simply not listed. The key is optional there (fal's docs: it only raises rate
 limits), but a malformed or refused one is answered 401. Real fal serves that API from its own
 host, so those calls are recorded in ``platform_requests``, not in ``requests`` (the queue's).
+
+Apps with their own output (``apps.FAL_APPS``: segmentation, fill, outpaint, captions, blend,
+video) read their input images at submit and answer in their own shape; see ``apps.py``.
 """
 
 from __future__ import annotations
@@ -50,7 +53,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from PIL import Image
 
+from . import apps
 from .cdn import (
     CONTENT_TYPES,
     FakeCDN,
@@ -205,6 +210,7 @@ class Job:
     stream_opens: int = 0
     result_fetches: int = 0
     result: dict[str, Any] | None = None
+    prepared: apps.Prepared | None = None  # the inputs an app in apps.FAL_APPS read
     # Set on cancel (and on shutdown) so open status streams look again at once.
     changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
@@ -294,6 +300,8 @@ class FakeFal(FakeServer):
         self.submits: list[tuple[str, dict[str, Any], str]] = []
         self.jobs: dict[str, Job] = {}
         self.uploads: list[Upload] = []
+        self.masks: list[Image.Image] = []  # the decoded mask of every fill (apps.py)
+        self.video_bytes: int | None = None  # the size of every generated video (apps.py)
         self.storage_tokens: list[str] = []  # every CDN token handed out, oldest first
         # endpoint id -> its published document and validator (see the module docstring)
         self.schemas: dict[str, Published] = {
@@ -538,6 +546,14 @@ class FakeFal(FakeServer):
             invalid = self._validate(args, app_id)
             if invalid is not None:
                 script = replace(script, fail=invalid, steps=0, run_s=min(script.run_s, 0.05))
+        prepared = None
+        if script.fail is None and script.result is None and apps.fal_app(app_id) is not None:
+            found = apps.fal_prepare(self, app_id, args)  # the app reads its inputs
+            if isinstance(found, list):
+                failure = FalFailure(status=422, detail=found)
+                script = replace(script, fail=failure, steps=0, run_s=min(script.run_s, 0.05))
+            else:
+                prepared = found
         seed = args.get("seed")
         rid = str(uuid.uuid4())
         job = Job(
@@ -551,6 +567,7 @@ class FakeFal(FakeServer):
             seed=seed if isinstance(seed, int) else random.randrange(2**32),
             webhook_url=request.query.get("fal_webhook"),
             headers=dict(request.headers),
+            prepared=prepared,
         )
         self.jobs[rid] = job
         self.submits.append((app_id, args, rid))
@@ -596,6 +613,8 @@ class FakeFal(FakeServer):
         args, script = job.arguments, job.script
         if script.result is not None:
             return copy.deepcopy(script.result)
+        if job.prepared is not None:  # an app with its own output (apps.py)
+            return apps.fal_result(self, job, job.prepared)
         if is_upscaler(job.app_id):
             # Like fal-ai/esrgan: one `image`, `scale` times the input (small here).
             data = make_image(32, 32, seed_color(job.seed, 0), fmt="png")

@@ -25,6 +25,10 @@ failed`` with gojsonschema's ``invalid_fields``); other models keep a few lax ch
 Replicate, a community model has no model route: ``POST /v1/models/{owner}/{name}/predictions``
 (and ``"version": "owner/name"``) answers 422 ``Invalid version or not permitted``; it runs by
 ``"version": "<id>"`` or ``"owner/name:<id>"``, and so does an unknown version id not.
+
+Models with their own output (``apps.REPLICATE_APPS``: flux-fill-dev, multi-image-kontext-pro,
+hailuo-02, kling-v1.6-pro) read their input files at create and answer in their own shape (or
+fail as the model does); see ``apps.py``.
 """
 
 from __future__ import annotations
@@ -44,7 +48,9 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from PIL import Image
 
+from . import apps
 from .cdn import (
     CONTENT_TYPES,
     FakeCDN,
@@ -165,6 +171,7 @@ class FakePrediction:
     cancel_at: float | None = None
     polls: int = 0
     output: Any = None
+    prepared: apps.Prepared | None = None  # the inputs a model in apps.REPLICATE_APPS read
 
     @property
     def start_at(self) -> float:
@@ -252,6 +259,8 @@ class FakeReplicate(FakeServer):
         self.creates: list[tuple[str, dict[str, Any], str]] = []
         self.predictions: dict[str, FakePrediction] = {}
         self.uploads: list[Upload] = []
+        self.masks: list[Image.Image] = []  # the decoded mask of every fill (apps.py)
+        self.video_bytes: int | None = None  # the size of every generated video (apps.py)
         self.files: dict[str, dict[str, Any]] = {}
         self._scripts: list[list[Any]] = []
         self._wait_cursor = 0
@@ -506,6 +515,16 @@ class FakeReplicate(FakeServer):
             # cog-flux raises while loading the LoRA inside predict(): the prediction is
             # created and then fails with that text, it is not a 422 (see cog_flux.py).
             pred.script.fail, pred.script.hang, pred.script.run_s = lora_error, False, 0.0
+        if (
+            apps.replicate_app(model) is not None
+            and pred.script.fail is None
+            and pred.script.output is None
+        ):
+            found = apps.replicate_prepare(self, model, inp)  # cog and the model read the input
+            if isinstance(found, str):
+                pred.script.fail, pred.script.hang, pred.script.run_s = found, False, 0.0
+            else:
+                pred.prepared = found
         self.predictions[pid] = pred
         self.creates.append((model, inp, pid))
         self._new.set()
@@ -565,6 +584,8 @@ class FakeReplicate(FakeServer):
     def _make_output(self, pred: FakePrediction) -> Any:
         if pred.script.output is not None:
             return copy.deepcopy(pred.script.output)
+        if pred.prepared is not None:  # a model with its own output (apps.py)
+            return apps.replicate_output(self, pred, pred.prepared)
         if "esrgan" in pred.model:  # real-esrgan answers with one URL string
             data = make_image(32, 32, seed_color(pred.seed, 0), fmt="png")
             return self.cdn.put(f"pbxt/{pred.id}/upscaled.png", data, CONTENT_TYPES["png"])

@@ -124,9 +124,12 @@ class InteractionSender(Gateway, MessageStore, ApplicationCommands):
         *,
         message: FakeMessage | int | None = None,
         user_id: int = DEFAULT_USER_ID,
+        selects: dict[str, list[str]] | None = None,
     ) -> Interaction:
-        """Dispatch a modal submission (type 5) with text inputs ``{custom_id: value}``."""
-        rows = [
+        """Dispatch a modal submission (type 5) with text inputs ``{custom_id: value}`` (in
+        action rows) and string selects ``{custom_id: [values]}`` (in labels, type 18, the
+        only place a modal takes a select)."""
+        rows: list[dict[str, Any]] = [
             {
                 "type": ComponentType.ACTION_ROW,
                 "components": [
@@ -134,6 +137,10 @@ class InteractionSender(Gateway, MessageStore, ApplicationCommands):
                 ],
             }
             for cid, value in values.items()
+        ]
+        rows += [
+            {"type": 18, "component": {"type": 3, "custom_id": cid, "values": chosen}}
+            for cid, chosen in (selects or {}).items()
         ]
         data = {"custom_id": custom_id, "components": rows}
         d = self._interaction_base(InteractionType.MODAL_SUBMIT, data, user_id=user_id)
