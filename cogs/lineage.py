@@ -34,6 +34,12 @@ KIND_NAMES: dict[str, str] = {
     JobKind.REMIX: "remix",
     JobKind.UPSCALE: "upscale",
     JobKind.LORA: "LoRA generation",
+    JobKind.REGION: "region edit",
+    JobKind.ZOOM: "zoom out",
+    JobKind.PAN: "pan",
+    JobKind.ANIMATE: "animation",
+    JobKind.BLEND: "blend",
+    JobKind.DESCRIBE: "description",
 }
 
 

@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.config.messages import explain
-from bot.config.models import PROVIDER_NAMES, Config, ConfigFile, ProviderConfig, Secret, Secrets
+from bot.config.models import Config, ConfigFile, Secret, Secrets
+from bot.config.providers import PROVIDER_NAMES, ProviderConfig
 from bot.errors import ConfigError
 
 MISSING_DISCORD_TOKEN = (

@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from bot.config.models import PROVIDER_NAMES, ConfigFile, ProviderConfig, ProvidersConfig
+from bot.config.models import ConfigFile
+from bot.config.providers import PROVIDER_NAMES, ProviderConfig, ProvidersConfig
 
 _EXPECTED: dict[Any, str] = {
     bool: "true or false",

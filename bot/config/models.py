@@ -2,40 +2,33 @@
 
 pydantic checks the types (strictly: `"5"` is not a number, `1` is not `true`) and refuses
 unknown keys; the value rules below are written as "[section] key …" endings, so the message
-module can turn any failure into one line that names the key and the fix. Each provider's
-defaults live on its own subclass of `ProviderConfig`, which also lets its checks quote the
-right example (its usual key variable, its API root).
+module can turn any failure into one line that names the key and the fix. The [providers.*]
+tables are in `providers.py`.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from bot.config.providers import (
+    HTTP_SCHEMES,
+    PROVIDER_NAMES,
+    ProviderConfig,
+    ProviderName,
+    ProvidersConfig,
+)
 from bot.config.section import Check, IntList, Price, Secret, Section, StrList
 from bot.config.shards import check_one_process, check_shards
-
-ProviderName = Literal["fal", "replicate", "civitai", "openai"]
-PROVIDER_NAMES: tuple[str, ...] = get_args(ProviderName)
-SECRET_ENV: dict[str, str] = {
-    "fal": "FAL_KEY",
-    "replicate": "REPLICATE_API_TOKEN",
-    "civitai": "CIVITAI_API_TOKEN",
-    "openai": "OPENAI_API_KEY",  # [providers.openai] api_key_env names another variable
-}
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_HTTP = ("http://", "https://")
 
 
 class DiscordConfig(Section):
@@ -47,7 +40,7 @@ class DiscordConfig(Section):
 
     checks: ClassVar[dict[str, Check]] = {
         "api_base": (
-            lambda url: url.startswith(_HTTP),
+            lambda url: url.startswith(HTTP_SCHEMES),
             '= {value!r} is not an http(s) URL: use e.g. "https://discord.com/api/v10".',
         ),
         "dev_guild_id": (
@@ -98,6 +91,7 @@ class DatabaseConfig(Section):
 class GenerationConfig(Section):
     default_provider: ProviderName = "fal"
     job_timeout_s: float = 300.0
+    video_timeout_s: float = 900.0  # Animate: clips take minutes at the providers
     max_concurrent_jobs: int = 16
     max_jobs_per_user: int = 2
     progress_interval_s: float = 1.5
@@ -106,10 +100,18 @@ class GenerationConfig(Section):
     retry_base_delay_s: float = 0.5
     retry_total_s: float = 60.0
 
+    def timeout_s(self, kind: str) -> float:
+        """A job's own deadline: a video's is longer."""
+        return self.video_timeout_s if kind == "animation" else self.job_timeout_s
+
     checks: ClassVar[dict[str, Check]] = {
         "job_timeout_s": (
             lambda s: 0 < s <= 3600,
             "= {value} is out of range: use a number of seconds between 1 and 3600.",
+        ),
+        "video_timeout_s": (
+            lambda s: 0 < s <= 7200,
+            "= {value} is out of range: use a number of seconds between 1 and 7200.",
         ),
         "max_concurrent_jobs": (lambda n: n >= 1, "must be at least 1."),
         "max_jobs_per_user": (lambda n: n >= 1, "must be at least 1."),
@@ -137,127 +139,13 @@ class GenerationConfig(Section):
         return names
 
 
-class ProviderConfig(Section):
-    """One provider's settings; the subclasses below hold each provider's defaults."""
-
-    enabled: bool = True
-    model: str = ""
-    models: StrList = ()
-    img2img_model: str = ""  # "" = this provider offers no image-to-image here
-    lora_model: str = ""
-    upscale_model: str = ""
-    poll_interval_s: float = 1.0
-    base_url: str = ""  # civitai: orchestration API; openai: the API root with /v1
-    models_base_url: str = ""  # civitai: the public models API (civitai.com)
-    api_key_env: str = ""  # the variable holding the key ("" = the provider's usual one)
-
-    checks: ClassVar[dict[str, Check]] = {
-        "model": (lambda model: bool(model.strip()), "is empty: set a model id."),
-        "poll_interval_s": (
-            lambda s: 0.2 <= s <= 30,
-            "must be between 0.2 and 30 seconds.",
-        ),
-    }
-
-    def allowed_models(self) -> tuple[str, ...]:
-        return self.models if self.model in self.models else (self.model, *self.models)
-
-    @field_validator("base_url", "models_base_url")
-    @classmethod
-    def _http_url(cls, url: str, info: ValidationInfo) -> str:
-        if url and not url.startswith(_HTTP):
-            key = info.field_name or ""
-            example = cls.model_fields[key].default or "https://api.example.com/v1"
-            raise ValueError(f'= {url!r} is not an http(s) URL: use e.g. "{example}".')
-        return url
-
-    @field_validator("api_key_env")
-    @classmethod
-    def _env_name(cls, name: str) -> str:
-        usual: str = cls.model_fields["api_key_env"].default
-        if not name:
-            return usual
-        if not _ENV_NAME.fullmatch(name):
-            raise ValueError(f'= {name!r} is not an environment variable name: use e.g. "{usual}".')
-        return name
-
-
-class FalConfig(ProviderConfig):
-    model: str = "fal-ai/flux/dev"
-    models: StrList = ("fal-ai/flux/dev", "fal-ai/flux/schnell")
-    img2img_model: str = "fal-ai/flux/dev/image-to-image"
-    lora_model: str = "fal-ai/flux-lora"
-    upscale_model: str = "fal-ai/esrgan"
-    models_base_url: str = "https://api.fal.ai"  # fal's platform API: the models' schemas
-    api_key_env: str = SECRET_ENV["fal"]
-    # fal's storage API (input images too large to send inline are uploaded through it). Its own
-    # setting: fal-client's upload hosts are fixed, not moved by FAL_RUN_HOST.
-    storage_url: str = "https://rest.fal.ai"
-
-    @field_validator("storage_url")
-    @classmethod
-    def _storage_http_url(cls, url: str) -> str:
-        if not url.startswith(_HTTP):
-            raise ValueError(f'= {url!r} is not an http(s) URL: use e.g. "https://rest.fal.ai".')
-        return url
-
-
-class ReplicateConfig(ProviderConfig):
-    enabled: bool = False
-    model: str = "black-forest-labs/flux-dev"
-    models: StrList = ("black-forest-labs/flux-dev", "black-forest-labs/flux-schnell")
-    img2img_model: str = "black-forest-labs/flux-dev"
-    lora_model: str = "black-forest-labs/flux-dev-lora"
-    upscale_model: str = "nightmareai/real-esrgan"
-    api_key_env: str = SECRET_ENV["replicate"]
-
-
-class CivitaiConfig(ProviderConfig):
-    """Checkpoints are AIRs; LoRAs ride on the chosen checkpoint, so `lora_model` defaults to
-    `model`. SDXL 1.0 base is the default checkpoint."""
-
-    enabled: bool = False
-    model: str = "urn:air:sdxl:checkpoint:civitai:101055@128078"
-    models: StrList = ("urn:air:sdxl:checkpoint:civitai:101055@128078",)
-    lora_model: str = "urn:air:sdxl:checkpoint:civitai:101055@128078"
-    base_url: str = "https://orchestration.civitai.com"
-    models_base_url: str = "https://civitai.com"
-    api_key_env: str = SECRET_ENV["civitai"]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _lora_on_the_checkpoint(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "model" in data and "lora_model" not in data:
-            return {**data, "lora_model": data["model"]}
-        return data
-
-
-class OpenAIConfig(ProviderConfig):
-    enabled: bool = False
-    model: str = "gpt-image-1.5"
-    models: StrList = ("gpt-image-1.5", "gpt-image-1-mini")
-    base_url: str = "https://api.openai.com/v1"
-    api_key_env: str = SECRET_ENV["openai"]
-
-
-class ProvidersConfig(Section):
-    """The [providers.*] tables; a provider left out keeps its defaults."""
-
-    fal: FalConfig = FalConfig()
-    replicate: ReplicateConfig = ReplicateConfig()
-    civitai: CivitaiConfig = CivitaiConfig()
-    openai: OpenAIConfig = OpenAIConfig()
-
-    def by_name(self) -> dict[str, ProviderConfig]:
-        return {name: getattr(self, name) for name in PROVIDER_NAMES}
-
-
-DEFAULT_PROVIDERS: dict[str, ProviderConfig] = ProvidersConfig().by_name()
-
-
 class QuotaConfig(Section):
     images_per_user_per_day: int = 25
     monthly_budget_per_server: float | None = None  # default cap; /admin settings overrides
+    # What the other outputs count as against the daily images: a second of video (a 5 s clip
+    # = 5 images by default), and one /describe (its four prompts).
+    images_per_video_second: float = 1.0
+    images_per_describe: int = 1
 
     checks: ClassVar[dict[str, Check]] = {
         "images_per_user_per_day": (
@@ -268,6 +156,8 @@ class QuotaConfig(Section):
             lambda cap: cap is None or cap >= 0,
             "must be 0 or more, or removed.",
         ),
+        "images_per_video_second": (lambda n: 0 < n <= 10, "must be more than 0, at most 10."),
+        "images_per_describe": (lambda n: 1 <= n <= 10, "must be between 1 and 10."),
     }
 
 

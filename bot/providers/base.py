@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from bot.providers.capabilities import Capabilities
+from bot.providers.catalogue.mapping import NO_EXTRA, ExtraInputs
 from bot.providers.request import GenerationRequest
 
 
@@ -51,12 +52,16 @@ class GeneratedImage:
 
 @dataclass(frozen=True)
 class GenerationResult:
+    """What a finished request made: images (a video is one `video/*` file among them, a
+    segmenter's mask one image) or, for a describe, texts."""
+
     images: tuple[GeneratedImage, ...]
     seed: int | None = None
     inference_s: float | None = None
     # Images the provider's safety filter left out of its output without a trace (Replicate's
     # FLUX models skip flagged images): asked for, never delivered, so never charged.
     dropped: int = 0
+    texts: tuple[str, ...] = ()
 
 
 class Provider(ABC):
@@ -64,12 +69,17 @@ class Provider(ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
 
     @abstractmethod
-    def build_input(self, request: GenerationRequest, image: str | None = None) -> dict[str, Any]:
+    def build_input(
+        self, request: GenerationRequest, image: str | None = None, extra: ExtraInputs = NO_EXTRA
+    ) -> dict[str, Any]:
         """Map the validated request onto this provider's own input names. `image` is the
-        input image (a data URI) for img2img and upscale requests."""
+        input image (a data URI or the provider's file URL) of the modes that take one, `extra`
+        the mask and a blend's other images."""
 
     @abstractmethod
-    async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
+    async def submit(
+        self, request: GenerationRequest, image: str | None = None, extra: ExtraInputs = NO_EXTRA
+    ) -> str:
         """Start the request at the provider and return its request id."""
 
     async def upload_image(self, data: bytes, content_type: str, file_name: str) -> str | None:

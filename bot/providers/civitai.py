@@ -45,6 +45,7 @@ from bot.providers.base import (
     trim_reason,
 )
 from bot.providers.capabilities import PROVIDER_CAPABILITIES
+from bot.providers.catalogue.mapping import NO_EXTRA, ExtraInputs
 from bot.providers.civitai_models import AIR_PATTERN, CivitaiModels, check_lora_fit, family_name
 from bot.providers.civitai_workflows import (
     TERMINAL,
@@ -82,11 +83,15 @@ class CivitaiProvider(Provider):
 
     # -- the interface ---------------------------------------------------------------------
 
-    def build_input(self, request: GenerationRequest, image: str | None = None) -> dict[str, Any]:
+    def build_input(
+        self, request: GenerationRequest, image: str | None = None, extra: ExtraInputs = NO_EXTRA
+    ) -> dict[str, Any]:
         """The whole workflow (see `civitai_workflows.workflow_body`)."""
         return workflow_body(request)
 
-    async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
+    async def submit(
+        self, request: GenerationRequest, image: str | None = None, extra: ExtraInputs = NO_EXTRA
+    ) -> str:
         if request.mode != "txt2img":
             raise ProviderError(
                 self.name, "CivitAI only does text-to-image on this bot", retryable=False

@@ -39,6 +39,8 @@ from bot.providers.base import (
 )
 from bot.providers.capabilities import PROVIDER_CAPABILITIES
 from bot.providers.catalogue import Catalogue, model_input
+from bot.providers.catalogue.mapping import NO_EXTRA, ExtraInputs
+from bot.providers.catalogue.schema import TEXT_OUTPUTS
 from bot.providers.fal_http import FalHttp, error_for
 from bot.providers.fal_storage import FalStorage
 from bot.providers.fal_stream import StatusStreams, update_for
@@ -78,19 +80,23 @@ class FalProvider(Provider):
         self._storage = FalStorage(self._client, storage_url)
         self._gate = asyncio.Semaphore(CALLS_IN_FLIGHT)
 
-    def build_input(self, request: GenerationRequest, image: str | None = None) -> dict[str, Any]:
+    def build_input(
+        self, request: GenerationRequest, image: str | None = None, extra: ExtraInputs = NO_EXTRA
+    ) -> dict[str, Any]:
         entry = self._catalogue.entry(self.name, request.model)
         if entry is None:  # build_request refuses such a model before it gets here
             raise ProviderError(
                 self.name, f"no input schema known for {request.model}", retryable=False
             )
-        return model_input(entry, request, image)
+        return model_input(entry, request, image, extra)
 
-    async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
+    async def submit(
+        self, request: GenerationRequest, image: str | None = None, extra: ExtraInputs = NO_EXTRA
+    ) -> str:
         try:
             async with self._gate:
                 handle = await self._http.submit(
-                    self._client, request.model, self.build_input(request, image)
+                    self._client, request.model, self.build_input(request, image, extra)
                 )
         except ProviderError:
             raise
@@ -196,8 +202,15 @@ class FalProvider(Provider):
 
 
 def _parse_result(data: Any) -> GenerationResult:
-    if isinstance(data, dict) and isinstance(data.get("image"), dict) and "images" not in data:
-        data = {**data, "images": [data["image"]]}  # upscalers answer with one `image`
+    if isinstance(data, dict) and "images" not in data:
+        # Upscalers and segmenters answer with one `image`, video models with one `video`,
+        # captioners with a string (florence `results`, moondream `output`).
+        one = data.get("image") or data.get("video")
+        if isinstance(one, dict):
+            data = {**data, "images": [one]}
+        texts = [data.get(k) for k in TEXT_OUTPUTS if isinstance(data.get(k), str)]
+        if texts and texts[0].strip():
+            return GenerationResult(images=(), texts=(texts[0].strip(),))
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise ProviderError("fal", "the result had no images", retryable=True)
     flags = data.get("has_nsfw_concepts") or []

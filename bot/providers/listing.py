@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import Config
 from bot.providers.capabilities import PROVIDER_CAPABILITIES
-from bot.providers.catalogue import catalogue_for
+from bot.providers.catalogue import ModelEntry, catalogue_for
 from bot.providers.catalogue.checks import model_entries
 from bot.providers.catalogue.refresh import configured_models
 from bot.providers.offers import Needs, can_serve, job_entry
@@ -58,12 +58,19 @@ def model_line(config: Config, provider: str, model: str) -> str:
     default = " (default)" if model == config.providers[provider].model else ""
     if entry is None:
         return f"`{model}` — not available: schema not read yet{default}"
+    modes = entry.describe_modes() or "no usable mode"
+    return f"`{model}` — {modes} · {_price(config, entry)}{default}"
+
+
+def _price(config: Config, entry: ModelEntry) -> str:
+    """Per image; a video model per second of video, where its price is known."""
+    currency = config.costs.currency
+    if "video" in entry.modes:
+        per_second = entry.price.per_video(1) if entry.price else None
+        return f"~{money(per_second, currency)}/s of video" if per_second else "price unknown"
     upscale = entry.modes == {"upscale"}
-    price = listed_price(config, provider, model, upscale=upscale)
-    shown = (
-        f"~{money(price, config.costs.currency)}/image" if price is not None else "price unknown"
-    )
-    return f"`{model}` — {entry.describe_modes() or 'no usable mode'} · {shown}{default}"
+    price = listed_price(config, entry.provider, entry.model, upscale=upscale)
+    return f"~{money(price, currency)}/image" if price is not None else "price unknown"
 
 
 def fit_lines(lines: list[str], limit: int) -> str:
@@ -101,7 +108,7 @@ def models_fields(
         name = provider + (" ★ default" if provider == default else "")
         share = (budget - len(name)) // (len(shown) - index)
         settings = config.providers[provider]
-        special = (settings.img2img_model, settings.lora_model, settings.upscale_model)
+        special = settings.mode_models()
         lines = [
             model_line(config, provider, m)
             for m in configured_models(config, provider)

@@ -52,6 +52,7 @@ from bot.providers.base import (
     trim_reason,
 )
 from bot.providers.capabilities import PROVIDER_CAPABILITIES, in_family
+from bot.providers.catalogue.mapping import NO_EXTRA, ExtraInputs
 from bot.providers.request import GenerationRequest
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -123,7 +124,9 @@ class OpenAIImagesProvider(Provider):
 
     # -- the interface ---------------------------------------------------------------------
 
-    def build_input(self, request: GenerationRequest, image: str | None = None) -> dict[str, Any]:
+    def build_input(
+        self, request: GenerationRequest, image: str | None = None, extra: ExtraInputs = NO_EXTRA
+    ) -> dict[str, Any]:
         """The arguments of one `images.generate` call for the whole job (`submit` splits `n`
         when the model draws fewer per call)."""
         arguments: dict[str, Any] = {
@@ -136,7 +139,9 @@ class OpenAIImagesProvider(Provider):
             arguments["response_format"] = "url"
         return arguments
 
-    async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
+    async def submit(
+        self, request: GenerationRequest, image: str | None = None, extra: ExtraInputs = NO_EXTRA
+    ) -> str:
         if request.mode != "txt2img" or request.loras:
             raise ProviderError(
                 self.name, "this API only does plain text-to-image on this bot", retryable=False

@@ -19,6 +19,7 @@ not known before the job runs: such a model costs its provider's `per_image`.
 from __future__ import annotations
 
 from bot.config import Config
+from bot.providers.action import DEFAULT_VIDEO_SECONDS
 from bot.providers.catalogue import catalogue_for
 from bot.providers.catalogue.mapping import PIXEL_SIZES
 from bot.providers.request import GenerationRequest
@@ -66,10 +67,25 @@ def price_per_image(config: Config, provider: str, model: str, megapixels: float
 def estimate_cost(
     config: Config, request: GenerationRequest, input_size: tuple[int, int] | None = None
 ) -> float:
-    """The whole job's estimated cost: its price per image times its images."""
+    """The whole job's estimated cost: its price per image times its images (a video: its
+    price per second of video times its seconds, where the catalogue has one)."""
+    if request.mode == "video":
+        return round(video_price(config, request) or 0.0, 6)
     megapixels = output_megapixels(request, input_size)
     per_image = price_per_image(config, request.provider, request.model, megapixels)
     return round((per_image or 0.0) * request.count, 6)
+
+
+def video_price(config: Config, request: GenerationRequest) -> float | None:
+    costs = config.costs
+    if request.model in costs.per_model:
+        return costs.per_model[request.model]
+    entry = catalogue_for(config).entry(request.provider, request.model)
+    usable = config.costs.currency.strip().upper() == CATALOGUE_CURRENCY
+    if entry is not None and entry.price is not None and usable:
+        seconds = request.duration or DEFAULT_VIDEO_SECONDS
+        return entry.price.per_video(seconds)
+    return costs.per_image.get(request.provider)
 
 
 def listed_price(

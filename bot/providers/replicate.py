@@ -29,6 +29,7 @@ from bot.providers.base import (
 )
 from bot.providers.capabilities import PROVIDER_CAPABILITIES
 from bot.providers.catalogue import Catalogue, ModelEntry, model_input
+from bot.providers.catalogue.mapping import NO_EXTRA, ExtraInputs
 from bot.providers.pacing import PollPacer
 from bot.providers.replicate_outcome import dropped, ending_reason, failure, get_prediction
 from bot.providers.request import GenerationRequest
@@ -62,8 +63,10 @@ class ReplicateProvider(Provider):
         self._poll_interval_s = poll_interval_s
         self._finished: dict[str, Prediction] = {}
 
-    def build_input(self, request: GenerationRequest, image: str | None = None) -> dict[str, Any]:
-        return model_input(self._entry(request.model), request, image)
+    def build_input(
+        self, request: GenerationRequest, image: str | None = None, extra: ExtraInputs = NO_EXTRA
+    ) -> dict[str, Any]:
+        return model_input(self._entry(request.model), request, image, extra)
 
     def _entry(self, model: str) -> ModelEntry:
         entry = self._catalogue.entry(self.name, model)
@@ -80,8 +83,10 @@ class ReplicateProvider(Provider):
         entry = self._entry(model)
         return None if entry.official else entry.version
 
-    async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
-        arguments = self.build_input(request, image)
+    async def submit(
+        self, request: GenerationRequest, image: str | None = None, extra: ExtraInputs = NO_EXTRA
+    ) -> str:
+        arguments = self.build_input(request, image, extra)
         try:
             version = self._version(request.model)
             if version is not None:

@@ -7,30 +7,32 @@ and the allowed range, so the member can fix it in one go.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 from bot.config import Config
 from bot.delivery.text import escape, short_prompt
 from bot.errors import InvalidRequest
+from bot.providers.action import DEFAULT_PROMPTS, IMAGE_MODES, NO_ACTION, Action, check_action
 from bot.providers.capabilities import ASPECT_RATIOS
 from bot.providers.catalogue import (
     MODE_NAMES,
     ModelEntry,
     catalogue_for,
     check_capabilities,
+    check_limits,
+    check_lora_scales,
     check_options,
     mode_model,
     model_input,
     require_entry,
 )
-from bot.providers.catalogue.mapping import PLACEHOLDER_IMAGE
+from bot.providers.catalogue.entry import Mode
+from bot.providers.catalogue.mapping import PLACEHOLDER_IMAGE, ExtraInputs
 
 MAX_PROMPT_CHARS = 6000  # Discord's own limit for a string option
 MAX_IMAGES = 4
 MAX_SEED = 2**32 - 1
 
-
-Mode = Literal["txt2img", "img2img", "upscale"]
 # The options a model may lack an input for, in `build_request`'s order.
 CHECKED_OPTIONS = ("negative_prompt", "seed", "steps", "guidance", "strength")
 
@@ -60,8 +62,19 @@ class GenerationRequest:
     mode: Mode = "txt2img"
     strength: float | None = None  # img2img: how far to move from the input image
     loras: tuple[LoraRef, ...] = field(default_factory=tuple)
-    image_id: int | None = None  # img2img/upscale: the prepared input image in the ledger
+    image_id: int | None = None  # IMAGE_MODES: the prepared input image in the ledger
     upscale_factor: int | None = None
+    # The image actions (issue 15):
+    mask_id: int | None = None  # inpaint: the mask in the ledger (white = repaint)
+    region: str | None = None  # inpaint by words: what the segmenter is asked to find first
+    extra_image_ids: tuple[int, ...] = ()  # blend: the images after the first
+    expand: tuple[int, int, int, int] = (0, 0, 0, 0)  # outpaint: pixels left, right, top, bottom
+    zoom_out: float | None = None  # outpaint: the share of the canvas around the image, in %
+    duration: int | None = None  # video: seconds
+    sources: tuple[int, ...] = ()  # blend: the jobs whose results were blended (credited)
+    # inpaint by words: "<provider>:<request id>" of the segmentation, once submitted (a
+    # restart re-attaches to it; bot/jobs/masks.py)
+    mask_request: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,7 +83,28 @@ class GenerationRequest:
     def from_json(cls, data: dict[str, Any]) -> GenerationRequest:
         values = dict(data)
         values["loras"] = tuple(LoraRef(**lora) for lora in values.get("loras") or ())
+        values["extra_image_ids"] = tuple(values.get("extra_image_ids") or ())
+        values["expand"] = tuple(values.get("expand") or (0, 0, 0, 0))
+        values["sources"] = tuple(values.get("sources") or ())
         return cls(**values)
+
+    @property
+    def action(self) -> Action:
+        return Action(
+            mask_id=self.mask_id,
+            region=self.region,
+            extra_image_ids=self.extra_image_ids,
+            expand=self.expand,
+            zoom_out=self.zoom_out,
+            duration=self.duration,
+            sources=self.sources,
+        )
+
+    @property
+    def image_ids(self) -> tuple[int, ...]:
+        """Every input image, the first one first."""
+        first = () if self.image_id is None else (self.image_id,)
+        return (*first, *self.extra_image_ids)
 
 
 def build_request(
@@ -90,6 +124,7 @@ def build_request(
     loras: tuple[LoraRef, ...] = (),
     image_id: int | None = None,
     upscale_factor: int | None = None,
+    action: Action = NO_ACTION,
 ) -> GenerationRequest:
     """Check every option against the config, the provider's capabilities and the model's
     limits; raise InvalidRequest naming the problem."""
@@ -110,8 +145,9 @@ def build_request(
         options=tuple(o for o, v in zip(CHECKED_OPTIONS, asked, strict=True) if v is not None),
     )
     _check_values(seed, mode, image_id, strength, upscale_factor)
-    _check_lora_scales(entry, loras)
-    _check_limits(entry, steps, guidance, strength)
+    check_action(entry, mode, image_id, action)
+    check_lora_scales(entry, loras)
+    check_limits(entry, steps, guidance, strength)
     request = GenerationRequest(
         prompt=prompt,
         provider=provider,
@@ -127,6 +163,7 @@ def build_request(
         loras=tuple(loras),
         image_id=image_id,
         upscale_factor=upscale_factor,
+        **asdict(action),
     )
     _check_schema(entry, request)
     return request
@@ -145,8 +182,8 @@ def _clean_prompts(
     prompt: str | None, negative_prompt: str | None, mode: Mode
 ) -> tuple[str, str | None]:
     prompt = (prompt or "").strip()
-    if mode == "upscale" and not prompt:
-        prompt = "upscale"
+    if mode in DEFAULT_PROMPTS and not prompt:
+        prompt = DEFAULT_PROMPTS[mode]
     if not prompt:
         raise InvalidRequest("The prompt is empty: describe the image you want.")
     if len(prompt) > MAX_PROMPT_CHARS:
@@ -219,48 +256,12 @@ def _check_values(
 ) -> None:
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise InvalidRequest(f"seed must be between 0 and {MAX_SEED} (got {seed}).")
-    if mode in ("img2img", "upscale") and image_id is None:
+    if mode in IMAGE_MODES and image_id is None:
         raise InvalidRequest("This needs an input image.")
     if strength is not None and not 0.05 <= strength <= 1.0:
         raise InvalidRequest(f"strength must be between 0.05 and 1.0 (got {strength:g}).")
     if upscale_factor is not None and upscale_factor not in (2, 4):
         raise InvalidRequest("The upscale factor must be 2 or 4.")
-
-
-def _check_lora_scales(entry: ModelEntry, loras: tuple[LoraRef, ...]) -> None:
-    """Each LoRA's weight within what the LoRA model's schema takes, before anything is
-    charged (the provider would refuse it only after)."""
-    low, high = entry.limits.lora_scale
-    for lora in loras:
-        if not low <= lora.scale <= high:
-            raise InvalidRequest(
-                f"LoRA scale must be between {low:g} and {high:g} on {entry.model} "
-                f"(got {lora.scale:g} for {escape(lora.name or lora.path)})."
-            )
-
-
-def _check_limits(
-    entry: ModelEntry, steps: int | None, guidance: float | None, strength: float | None
-) -> None:
-    limits, model = entry.limits, entry.model
-    if steps is not None and not limits.min_steps <= steps <= limits.max_steps:
-        raise InvalidRequest(
-            f"steps must be between {limits.min_steps} and {limits.max_steps} for {model} "
-            f"(got {steps})."
-        )
-    if guidance is not None and limits.guidance is not None:
-        low, high = limits.guidance
-        if not low <= guidance <= high:
-            raise InvalidRequest(
-                f"guidance must be between {low:g} and {high:g} for {model} on "
-                f"{entry.provider} (got {guidance:g})."
-            )
-    if strength is not None and limits.strength is not None:
-        low, high = limits.strength
-        if not low <= strength <= high:
-            raise InvalidRequest(
-                f"strength must be between {low:g} and {high:g} for {model} (got {strength:g})."
-            )
 
 
 # The providers whose inputs the bot writes from the schema alone (`model_input`); CivitAI's
@@ -274,8 +275,12 @@ def _check_schema(entry: ModelEntry, request: GenerationRequest) -> None:
     schema: whatever the checks above missed is still refused before the quota is touched."""
     if entry.provider not in SCHEMA_MAPPED:
         return
-    image = PLACEHOLDER_IMAGE if request.mode in ("img2img", "upscale") else None
-    problems = entry.schema.problems(model_input(entry, request, image))
+    image = PLACEHOLDER_IMAGE if request.mode in IMAGE_MODES else None
+    extra = ExtraInputs(
+        mask=PLACEHOLDER_IMAGE if request.mode == "inpaint" else None,
+        images=(PLACEHOLDER_IMAGE,) * len(request.extra_image_ids),
+    )
+    problems = entry.schema.problems(model_input(entry, request, image, extra))
     if problems:
         first = problems[0]
         where = f"{first.field}: " if first.field else ""
@@ -303,6 +308,7 @@ class RequestOptions:
     strength: float | None = None
     loras: tuple[LoraRef, ...] = ()
     upscale_factor: int | None = None
+    action: Action = NO_ACTION
 
     def build(self, config: Config, *, image_id: int | None = None) -> GenerationRequest:
         return build_request(
@@ -321,6 +327,7 @@ class RequestOptions:
             loras=self.loras,
             image_id=image_id,
             upscale_factor=self.upscale_factor,
+            action=self.action,
         )
 
     def fitted(self, config: Config) -> RequestOptions:
@@ -383,5 +390,6 @@ def retarget(config: Config, request: GenerationRequest, provider: str) -> Gener
         strength=request.strength,
         loras=request.loras,
         upscale_factor=request.upscale_factor,
+        action=request.action,
     )
     return options.build(config, image_id=request.image_id)

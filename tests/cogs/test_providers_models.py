@@ -40,6 +40,12 @@ async def test_models_lists_each_usable_model_with_its_modes_and_price_privately
             "`fal-ai/flux/dev/image-to-image` — image-to-image · ~$0.03/image",
             "`fal-ai/flux-lora` — text-to-image, LoRAs · ~$0.035/image",
             "`fal-ai/esrgan` — upscale · ~$0.002/image",
+            "`fal-ai/flux-pro/v1/fill` — inpainting · ~$0.05/image",
+            "`fal-ai/image-apps-v2/outpaint` — outpainting · ~$0.035/image",
+            "`fal-ai/evf-sam` — segmentation · ~$0.005/image",
+            "`fal-ai/florence-2-large/more-detailed-caption` — describing images · ~$0.025/image",
+            "`fal-ai/flux-pro/kontext/multi` — blending images · ~$0.04/image",
+            "`fal-ai/kling-video/v3/standard/image-to-video` — image-to-video · price unknown",
         ]
         assert shown["replicate"].splitlines() == [
             "`black-forest-labs/flux-dev` — text-to-image, image-to-image · ~$0.025/image"
@@ -48,6 +54,9 @@ async def test_models_lists_each_usable_model_with_its_modes_and_price_privately
             "`black-forest-labs/flux-dev-lora` — text-to-image, image-to-image, LoRAs"
             " · ~$0.032/image",
             "`nightmareai/real-esrgan` — upscale · ~$0.002/image",
+            "`black-forest-labs/flux-fill-dev` — inpainting · ~$0.025/image",
+            "`flux-kontext-apps/multi-image-kontext-pro` — blending images · ~$0.025/image",
+            "`minimax/hailuo-02` — image-to-video · price unknown",
         ]
     assert fake_fal.submits == [] and fake_replicate.creates == []
 
@@ -72,7 +81,7 @@ async def test_a_model_list_too_long_for_one_field_ends_with_how_many_more(
         value = fields(embed)["fal ★ default"]
         assert len(value) <= 1024
         *kept, last = value.splitlines()
-        assert last == f"…and {64 - len(kept)} more"  # 61 models and 3 for other jobs
+        assert last == f"…and {70 - len(kept)} more"  # 61 models and 9 for other jobs
         assert kept[0].startswith("`fal-ai/flux/dev`")
         parts = [embed["title"], embed["description"]]
         parts += [f["name"] + f["value"] for f in embed["fields"]]
@@ -103,11 +112,14 @@ async def test_models_lists_only_what_this_server_allows(
         shown = fields(await ask(h, "models"))
         assert list(shown) == ["replicate ★ default"]
         listed = [line.split("`")[1] for line in shown["replicate ★ default"].splitlines()]
-        # The server narrows the pickable models; the image-to-image, LoRA and upscale models
-        # stay, as the admission gate lets them through.
+        # The server narrows the pickable models; the image-to-image, LoRA, upscale and image
+        # action models stay, as the admission gate lets them through.
         assert listed == [
             "black-forest-labs/flux-dev",  # as the image-to-image model
             "black-forest-labs/flux-schnell",
             "black-forest-labs/flux-dev-lora",
             "nightmareai/real-esrgan",
+            "black-forest-labs/flux-fill-dev",
+            "flux-kontext-apps/multi-image-kontext-pro",
+            "minimax/hailuo-02",
         ]

@@ -13,6 +13,8 @@ from __future__ import annotations
 from bot.providers.catalogue.checks import (
     MODE_NAMES,
     check_capabilities,
+    check_limits,
+    check_lora_scales,
     check_options,
     mode_model,
     require_entry,
@@ -33,6 +35,8 @@ __all__ = [
     "SchemaError",
     "catalogue_for",
     "check_capabilities",
+    "check_limits",
+    "check_lora_scales",
     "check_options",
     "mode_model",
     "model_input",

@@ -9,26 +9,24 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.config import Config
+from bot.delivery.text import escape
 from bot.errors import InvalidRequest
-from bot.providers.catalogue.entry import OPTION_LABELS, ModelEntry
+from bot.providers.catalogue.entry import MODE_LABELS, OPTION_LABELS, ModelEntry
 from bot.providers.catalogue.registry import catalogue_for
 
 if TYPE_CHECKING:
-    from bot.providers.request import Mode
+    from bot.providers.request import LoraRef, Mode
 
-MODE_NAMES = {"txt2img": "text-to-image", "img2img": "image-to-image", "upscale": "upscaling"}
+MODE_NAMES = {**MODE_LABELS, "upscale": "upscaling"}
 
 
 def mode_model(config: Config, provider: str, mode: Mode, *, has_loras: bool) -> str | None:
     """The configured model for a special mode, or None for plain text-to-image."""
     settings = config.providers[provider]
-    if mode == "upscale":
-        return settings.upscale_model
-    if mode == "img2img":
-        return settings.img2img_model
-    if has_loras:
-        return settings.lora_model
-    return None
+    if mode == "txt2img":
+        return settings.lora_model if has_loras else None
+    model: str = getattr(settings, f"{mode}_model", "")
+    return model
 
 
 def require_entry(config: Config, provider: str, model: str) -> ModelEntry:
@@ -69,10 +67,8 @@ def check_capabilities(
         return entry is None or entry.limits.max_images >= count
 
     problems: list[tuple[str, Callable[[str], bool]]] = []
-    if mode == "img2img":
-        problems.append(("image-to-image", serves("img2img")))
-    if mode == "upscale":
-        problems.append(("upscaling", serves("upscale")))
+    if mode != "txt2img":
+        problems.append((MODE_NAMES[mode], serves(mode)))
     if loras:
         problems.append((f"{loras} LoRA" + ("s" if loras > 1 else ""), lora_room))
     if count > 1:
@@ -146,3 +142,39 @@ def check_options(
         if hint:
             raise InvalidRequest(f"{provider} can't do {what} on this bot{hint}.")
         raise InvalidRequest(f"No model on this bot takes {what}: leave that option empty.")
+
+
+def check_lora_scales(entry: ModelEntry, loras: tuple[LoraRef, ...]) -> None:
+    """Each LoRA's weight within what the LoRA model's schema takes, before anything is
+    charged (the provider would refuse it only after)."""
+    low, high = entry.limits.lora_scale
+    for lora in loras:
+        if not low <= lora.scale <= high:
+            raise InvalidRequest(
+                f"LoRA scale must be between {low:g} and {high:g} on {entry.model} "
+                f"(got {lora.scale:g} for {escape(lora.name or lora.path)})."
+            )
+
+
+def check_limits(
+    entry: ModelEntry, steps: int | None, guidance: float | None, strength: float | None
+) -> None:
+    limits, model = entry.limits, entry.model
+    if steps is not None and not limits.min_steps <= steps <= limits.max_steps:
+        raise InvalidRequest(
+            f"steps must be between {limits.min_steps} and {limits.max_steps} for {model} "
+            f"(got {steps})."
+        )
+    if guidance is not None and limits.guidance is not None:
+        low, high = limits.guidance
+        if not low <= guidance <= high:
+            raise InvalidRequest(
+                f"guidance must be between {low:g} and {high:g} for {model} on "
+                f"{entry.provider} (got {guidance:g})."
+            )
+    if strength is not None and limits.strength is not None:
+        low, high = limits.strength
+        if not low <= strength <= high:
+            raise InvalidRequest(
+                f"strength must be between {low:g} and {high:g} for {model} (got {strength:g})."
+            )

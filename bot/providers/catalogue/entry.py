@@ -13,8 +13,33 @@ from typing import Any, Literal
 from bot.providers.capabilities import ASPECT_RATIOS, PROVIDER_CAPABILITIES
 from bot.providers.catalogue.schema import InputSchema
 
-Mode = Literal["txt2img", "img2img", "upscale"]
-ALL_MODES: tuple[str, ...] = ("txt2img", "img2img", "lora", "upscale")
+Mode = Literal[
+    "txt2img", "img2img", "upscale", "inpaint", "outpaint", "segment", "describe", "blend", "video"
+]
+ALL_MODES: tuple[str, ...] = (
+    "txt2img",
+    "img2img",
+    "lora",
+    "upscale",
+    "inpaint",
+    "outpaint",
+    "segment",
+    "describe",
+    "blend",
+    "video",
+)
+MODE_LABELS = {
+    "txt2img": "text-to-image",
+    "img2img": "image-to-image",
+    "lora": "LoRAs",
+    "upscale": "upscale",
+    "inpaint": "inpainting",
+    "outpaint": "outpainting",
+    "segment": "segmentation",
+    "describe": "describing images",
+    "blend": "blending images",
+    "video": "image-to-video",
+}
 
 # The bot's options and the published input names that carry them, first match wins (fal's and
 # cog's snake_case, CivitAI's camelCase, OpenAI's `n` and `size`).
@@ -26,12 +51,29 @@ OPTION_NAMES: dict[str, tuple[str, ...]] = {
     "guidance": ("guidance_scale", "guidance", "cfgScale"),
     "count": ("num_images", "num_outputs", "n", "quantity"),
     "aspect_ratio": ("aspect_ratio", "image_size", "size", "width"),
-    "image": ("image_url", "image", "input_image"),
+    "image": (
+        "image_url",
+        "image",
+        "input_image",
+        "start_image_url",
+        "first_frame_image",
+        "start_image",
+        "input_image_1",
+    ),
+    "images": ("image_urls",),
+    "mask": ("mask_url", "mask_image_url", "mask"),
+    "expand": ("expand_left",),
+    "zoom_out": ("zoom_out_percentage",),
+    "duration": ("duration",),
     "strength": ("strength", "prompt_strength"),
     "loras": ("loras", "lora_weights", "additionalNetworks"),
     "lora_scale": ("lora_scale",),
     "upscale_factor": ("scale", "upscale_factor"),
 }
+
+# The start-frame inputs of image-to-video models (a Replicate video model's output is a bare
+# URI, like an image model's: these inputs, with a duration, are what tell it apart).
+VIDEO_FRAMES = ("start_image_url", "first_frame_image", "start_image")
 
 # What members call each option in refusals.
 OPTION_LABELS = {
@@ -48,9 +90,10 @@ DEFAULT_LORA_SCALE = (-4.0, 4.0)  # where a schema sets no bounds: the bot's own
 @dataclass(frozen=True)
 class Price:
     """What the provider charges for one output: per image, per megapixel (fal's: 1024x1024
-    pixels, each started one billed; see bot/providers/pricing.py) or per second of compute."""
+    pixels, each started one billed; see bot/providers/pricing.py), per second of compute, or
+    per second of the video made (`video_second`)."""
 
-    unit: Literal["image", "megapixel", "second"]
+    unit: Literal["image", "megapixel", "second", "video_second"]
     usd: float
 
     def per_image(self, megapixels: float) -> float | None:
@@ -58,7 +101,10 @@ class Price:
             return self.usd
         if self.unit == "megapixel":
             return self.usd * max(1, math.ceil(megapixels - 1e-9))
-        return None  # per second: not known before the job runs
+        return None  # per second: not known before the job runs; a video: see `per_video`
+
+    def per_video(self, seconds: float) -> float | None:
+        return self.usd * seconds if self.unit == "video_second" else None
 
 
 @dataclass(frozen=True)
@@ -107,6 +153,12 @@ class ModelEntry:
 
     @cached_property
     def modes(self) -> frozenset[str]:
+        """What the model does, read from its inputs and its output: a mask input inpaints,
+        expand fields outpaint, a text-prompted single-image output with `mask_only` segments,
+        a caption string describes, several input images blend, a video output animates."""
+        special = self._special_mode()
+        if special is not None:
+            return frozenset((special,))
         inputs, schema = self.inputs, self.schema
         modes = set()
         image = inputs.get("image")
@@ -120,6 +172,23 @@ class ModelEntry:
         elif image is not None:
             modes.add("upscale")
         return frozenset(modes)
+
+    def _special_mode(self) -> str | None:
+        inputs, schema = self.inputs, self.schema
+        output = schema.output_kind
+        if output == "video" or ("duration" in inputs and inputs.get("image") in VIDEO_FRAMES):
+            return "video"
+        if output == "text":
+            return "describe"
+        if "mask" in inputs:
+            return "inpaint"
+        if "expand" in inputs:
+            return "outpaint"
+        if "images" in inputs or schema.has("input_image_2"):
+            return "blend"
+        if "prompt" in inputs and schema.has("mask_only") and output == "image":
+            return "segment"
+        return None
 
     @cached_property
     def limits(self) -> ModelLimits:
@@ -183,13 +252,7 @@ class ModelEntry:
         return tuple(r for r in ASPECT_RATIOS if r in offered)
 
     def describe_modes(self) -> str:
-        names = {
-            "txt2img": "text-to-image",
-            "img2img": "image-to-image",
-            "lora": "LoRAs",
-            "upscale": "upscale",
-        }
-        return ", ".join(names[m] for m in ALL_MODES if m in self.modes)
+        return ", ".join(MODE_LABELS[m] for m in ALL_MODES if m in self.modes)
 
 
 def _int_range(bounds: tuple[float, float] | None) -> tuple[int, int] | None:
@@ -203,6 +266,6 @@ def as_price(data: Any) -> Price | None:
     if not isinstance(data, dict):
         return None
     unit, usd = data.get("unit"), data.get("usd")
-    if unit in ("image", "megapixel", "second") and isinstance(usd, int | float):
+    if unit in ("image", "megapixel", "second", "video_second") and isinstance(usd, int | float):
         return Price(unit, float(usd))
     return None

@@ -55,12 +55,7 @@ class Outcome:
 
 def configured_models(config: Config, provider: str) -> list[str]:
     settings = config.providers[provider]
-    models = [
-        *settings.allowed_models(),
-        settings.img2img_model,
-        settings.lora_model,
-        settings.upscale_model,
-    ]
+    models = (*settings.allowed_models(), *settings.mode_models())
     return list(dict.fromkeys(m for m in models if m))
 
 

@@ -43,6 +43,9 @@ class InputSchema:
     """The JSON Schema of a model's input, references inlined."""
 
     schema: Mapping[str, Any]
+    # What the model answers with, from the published output schema: "images" (a list), "image"
+    # (one), "file" (one bare URI: Replicate's single-output models), "video" or "text".
+    output_kind: str = "images"
     _validator: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -52,7 +55,7 @@ class InputSchema:
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any], model: str) -> InputSchema:
-        return cls(inline(input_ref(document, model), document))
+        return cls(inline(input_ref(document, model), document), output_kind(document, model))
 
     @cached_property
     def properties(self) -> Mapping[str, Mapping[str, Any]]:
@@ -156,6 +159,36 @@ def input_ref(document: Mapping[str, Any], model: str) -> Mapping[str, Any]:
     if isinstance(schemas.get("Input"), Mapping):  # Replicate (cog)
         return dict(schemas["Input"])
     raise SchemaError(f"no input schema found in the published document for {model}")
+
+
+TEXT_OUTPUTS = ("results", "output", "caption")  # captioners' string fields (florence, moondream)
+
+
+def output_kind(document: Mapping[str, Any], model: str) -> str:
+    """The shape of the model's output (see `InputSchema.output_kind`): fal's result path's
+    200 response, or cog's `Output` component."""
+    schemas = (document.get("components") or {}).get("schemas") or {}
+    found: Any = None
+    wanted = "/" + model.split(":", 1)[0].strip("/")
+    for path, item in (document.get("paths") or {}).items():
+        if str(path).startswith(wanted) and isinstance((item or {}).get("get"), Mapping):
+            content = ((item["get"].get("responses") or {}).get("200") or {}).get("content")
+            found = ((content or {}).get("application/json") or {}).get("schema")
+            break
+    if found is None:
+        found = schemas.get("Output")
+    if not isinstance(found, Mapping):
+        return "images"
+    output = inline(found, document)
+    if output.get("type") == "string":
+        return "file"
+    props = output.get("properties") or {}
+    for name in ("video", "images", "image"):
+        if name in props:
+            return name
+    if any((props.get(name) or {}).get("type") == "string" for name in TEXT_OUTPUTS):
+        return "text"
+    return "images"
 
 
 def inline(node: Any, document: Mapping[str, Any], depth: int = 0) -> Any:

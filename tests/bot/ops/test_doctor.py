@@ -84,7 +84,7 @@ async def test_doctor_says_ok_for_discord_and_every_provider_with_good_credentia
         "replicate: ok (account fake-user)",
         "civitai: ok",
         "openai: ok",
-        "catalogue: 9 of 9 model schema(s) read from the providers",
+        "catalogue: 18 of 18 model schema(s) read from the providers",
     ]
     # The cheapest authenticated calls, and nothing that generates anything.
     (fal_call,) = fake_fal.requests
@@ -175,7 +175,7 @@ async def test_doctor_reports_every_missing_secret_and_still_checks_the_rest(
         "API key>",
         "civitai: ok",
         "openai: PROXY_KEY is not set: export PROXY_KEY=<your openai API key>",
-        "catalogue: 5 of 5 model schema(s) read from the providers",
+        "catalogue: 11 of 11 model schema(s) read from the providers",
     ]
     assert fake_replicate.requests == [] and fake_openai.requests == []
     assert "Traceback" not in err
@@ -219,4 +219,4 @@ async def test_doctor_names_a_model_whose_schema_it_cannot_read_and_exits_1(
         "fal: fal-ai/no-such-model: not offered: its schema could not be read "
         "(the provider did not list it)"
     ) in lines
-    assert lines[-1] == "catalogue: 8 of 9 model schema(s) read from the providers"
+    assert lines[-1] == "catalogue: 17 of 18 model schema(s) read from the providers"
