@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.community.actions import ImageActions
 from bot.community.derive import Derivations
 from bot.community.gallery import GalleryService
 from bot.community.lineage import Lineages
@@ -39,7 +40,7 @@ from bot.providers.catalogue.refresh import load_cached, refresh
 from bot.providers.catalogue.sources import schema_sources
 from cogs.ui.cancel import progress_components
 from cogs.ui.interactions import acknowledged_elsewhere, send_ephemeral
-from cogs.ui.result_buttons import result_components
+from cogs.ui.layouts import result_components
 from db.database import Database
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.jobs",
     "cogs.results",
     "cogs.variations",
+    "cogs.describe",
+    "cogs.blend",
     "cogs.lora",
     "cogs.lineage",
     "cogs.providers",
@@ -77,6 +80,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
     audit: AuditLog
     loras: LoraLibrary
     derive: Derivations
+    actions: ImageActions
     lineage: Lineages
     preferences: Preferences
     admin: AdminService
@@ -154,15 +158,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
             moderation=self.moderation,
             on_finished=self.audit.job_finished,
         )
-        self.jobs = JobService(self.config, self.db, self.runner, moderation=self.moderation)
-        self.loras = LoraLibrary(self.config, self.db, self.jobs, self.session)
-        self.derive = Derivations(self.config, self.db, self.jobs, self.session, self.loras)
-        self.lineage = Lineages(self.db)
-        self.preferences = Preferences(self.config, self.db.settings)
-        self.admin = AdminService(self.config, self.db, self.moderation)
-        self.gallery = GalleryService(self.db, self.derive)
-        self.reports = ReportService(self.db, self.derive)
-        self.provider_health = ProviderHealthReport(self.db.stats)
+        self._community_services()
         self._resources_ready = True
         if self.config.discord.role != "worker":  # a worker has no gateway: no commands
             for extension in EXTENSIONS:
@@ -176,6 +172,19 @@ class ArtFactoryBot(commands.AutoShardedBot):
             self._recovery = asyncio.create_task(
                 recover(self, self.intake, stranded, became_jobs), name="intake-recovery"
             )
+
+    def _community_services(self) -> None:
+        """What the cogs call: jobs, derivations, image actions, settings, gallery, reports."""
+        self.jobs = JobService(self.config, self.db, self.runner, moderation=self.moderation)
+        self.loras = LoraLibrary(self.config, self.db, self.jobs, self.session)
+        self.derive = Derivations(self.config, self.db, self.jobs, self.session, self.loras)
+        self.actions = ImageActions(self.config, self.db, self.jobs, self.derive)
+        self.lineage = Lineages(self.db)
+        self.preferences = Preferences(self.config, self.db.settings)
+        self.admin = AdminService(self.config, self.db, self.moderation)
+        self.gallery = GalleryService(self.db, self.derive)
+        self.reports = ReportService(self.db, self.derive)
+        self.provider_health = ProviderHealthReport(self.db.stats)
 
     def _journal_suffix(self) -> str:
         """Each process of a bot split over several (PostgreSQL) keeps its own intake journal

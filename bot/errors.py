@@ -86,6 +86,25 @@ class ProviderError(ArtFactoryError):
         super().__init__(f"{provider}: {reason}")
 
 
+class RegionNotFound(ArtFactoryError):
+    """Vary (Region): the words matched nothing in the image (or no model here can find a
+    region by words). The job ends refunded."""
+
+    def __init__(self, region: str, *, by_words: bool = True) -> None:
+        self.region = region
+        if by_words:
+            text = (
+                f"Nothing in the image matched “{region}”: describe that part differently, or "
+                "pick a rough region (left half, top third, centre…)."
+            )
+        else:
+            text = (
+                "No model on this bot can find a region by words: pick a rough region (left "
+                "half, top third, centre…)."
+            )
+        super().__init__(text)
+
+
 class JobTimedOut(ArtFactoryError):
     """The job ran past `job_timeout_s`."""
 

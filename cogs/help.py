@@ -11,11 +11,12 @@ from discord.ext import commands
 from bot.app import ArtFactoryBot
 
 BUTTONS = (
-    "**V1–V4** variations of that image · **U1–U4** upscale it · 🔁 **Reroll** the same "
-    "prompt with a new seed · 🎨 **Remix** with your own prompt (anyone may remix anyone's "
-    "image; it counts against the remixer's quota) · ⭐ **Share** to the server's gallery "
-    "(the author) · 🚩 **Report** to the moderators · 🗑 **Delete** (the author or moderators) "
-    "· ❌ **Cancel** while it is still running."
+    "**V1–V4** variations of that image · **U1–U4** that image alone, with its actions: "
+    "**Vary (Subtle/Strong/Region)**, **Zoom Out 1.5x/2x**, pan ⬅️➡️⬆️⬇️, **Upscale**, "
+    "**Animate** · 🔁 **Reroll** the same prompt with a new seed · 🎨 **Remix** with your own "
+    "prompt (anyone may build on anyone's image; it counts against their quota) · ⭐ **Share** "
+    "to the server's gallery (the author) · 🚩 **Report** to the moderators · 🗑 **Delete** "
+    "(the author or moderators) · ❌ **Cancel** while it is still running."
 )
 
 

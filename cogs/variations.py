@@ -12,6 +12,7 @@ from bot.app import ArtFactoryBot
 from bot.jobs.model import Origin
 from bot.providers.offers import Needs
 from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS
+from cogs.ui.attachments import first_image
 from cogs.ui.choices import provider_choices
 from cogs.ui.interactions import send_ephemeral, start_job
 
@@ -19,15 +20,6 @@ STRENGTH_CHOICES = [
     app_commands.Choice(name="subtle (0.35)", value="subtle"),
     app_commands.Choice(name="strong (0.75)", value="strong"),
 ]
-
-
-def first_image(message: discord.Message) -> discord.Attachment | None:
-    for attachment in message.attachments:
-        if (attachment.content_type or "").startswith(
-            "image/"
-        ) or attachment.filename.lower().endswith((".png", ".jpg", ".jpeg", ".webp", ".gif")):
-            return attachment
-    return None
 
 
 class Variations(commands.Cog):

@@ -280,6 +280,16 @@ class JobStore:
         )
         return cursor.rowcount == 1
 
+    async def set_inputs(self, job_id: int, inputs: dict[str, Any]) -> bool:
+        """Record what a job's preparation made (Vary (Region)'s mask, its segmentation's
+        request id) while it is still unsubmitted; False once it is past that."""
+        cursor = await self._conn.execute(
+            "UPDATE jobs SET inputs = ?, updated_at = ? WHERE id = ? AND state = 'queued' "
+            "AND provider_request_id IS NULL AND submit_pending = 0",
+            (json.dumps(inputs, separators=(",", ":")), time.time(), job_id),
+        )
+        return cursor.rowcount == 1
+
     # -- state changes -----------------------------------------------------------------------
 
     async def transition(

@@ -8,7 +8,7 @@ job is always charged to the member who asked for it; the parent's author gets t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import aiohttp
@@ -26,7 +26,9 @@ from bot.providers.request import GenerationRequest, RequestOptions
 from db.database import Database
 from db.jobs import JobRow
 
-STRENGTH_WORDS = {"subtle": 0.35, "strong": 0.75}
+STRENGTH_WORDS = {"subtle": 0.35, "strong": 0.75}  # also Vary (Subtle) and Vary (Strong)
+NOMINAL_SIZE = (1024, 1024)
+IMAGELESS = (JobKind.DESCRIBE, JobKind.ANIMATE)  # results with no image to build on
 VARIATION_STRENGTH = 0.6  # the V buttons
 
 
@@ -66,7 +68,7 @@ class Derivations:
 
     # -- input images ---------------------------------------------------------------------
 
-    async def _prepare(self, url: str, size: int | None) -> PreparedImage:
+    async def prepare(self, url: str, size: int | None) -> PreparedImage:
         if not is_discord_url(url, self._image_origins):
             raise InvalidRequest("Only images attached on Discord can be used.")
         return await load_input_image(
@@ -80,26 +82,28 @@ class Derivations:
             raise DeliveryError("only images posted on Discord can be copied", retryable=False)
         return await fetch_posted_image(self._session, url, stem=stem, limit=limit)
 
-    async def _create_with_image(
+    async def create_with_image(
         self,
         url: str,
         size: int | None,
         origin: Origin,
-        options: RequestOptions,
+        options: RequestOptions | Callable[[int, int], RequestOptions],
         *,
         kind: JobKind,
         parent: JobRow | None = None,
         parent_image: int | None = None,
     ) -> int:
         """Options checked before anything is downloaded; the image stored, then the job (the
-        image is dropped again when the job is refused)."""
-        options.build(self._config, image_id=0)
-        image = await self._prepare(url, size)
+        image is dropped again when the job is refused). `options` may depend on the image's
+        size (an outpaint's margins): then it is checked first at a nominal 1024x1024."""
+        shaped = options if callable(options) else (lambda _w, _h: options)
+        shaped(*NOMINAL_SIZE).build(self._config, image_id=0)
+        image = await self.prepare(url, size)
         image_id = await self._db.images.save(
             image.data, image.content_type, image.width, image.height, url
         )
         try:
-            request = options.build(self._config, image_id=image_id)
+            request = shaped(image.width, image.height).build(self._config, image_id=image_id)
             return await self._jobs.create(
                 request, origin, kind=kind, parent=parent, parent_image=parent_image
             )
@@ -150,7 +154,7 @@ class Derivations:
             mode="img2img",
             strength=value if value is not None else VARIATION_STRENGTH,
         )
-        return await self._create_with_image(
+        return await self.create_with_image(
             url,
             size,
             origin,
@@ -173,6 +177,8 @@ class Derivations:
             raise InvalidRequest("That job has no finished images to build on.")
         if job.deleted_at is not None:
             raise InvalidRequest("That result was deleted.")
+        if index is not None and JobKind(job.kind) in IMAGELESS:
+            raise InvalidRequest("That result has no image to build on.")
         if index is not None and not 0 <= index < job.image_count:
             raise InvalidRequest(
                 f"That result has only {job.image_count} image"
@@ -181,7 +187,7 @@ class Derivations:
             )
         return job
 
-    def _image_url(self, parent: JobRow, index: int, attachment_urls: Sequence[str]) -> str:
+    def image_url(self, parent: JobRow, index: int, attachment_urls: Sequence[str]) -> str:
         """The clicked image: the message's own attachment (fresh Discord URL) when present,
         else the URL recorded when it was delivered."""
         for url in attachment_urls:
@@ -202,19 +208,24 @@ class Derivations:
         return await self._jobs.create(new, origin, kind=JobKind.REROLL, parent=parent)
 
     async def variation(
-        self, parent: JobRow, index: int, origin: Origin, attachment_urls: Sequence[str]
+        self,
+        parent: JobRow,
+        index: int,
+        origin: Origin,
+        attachment_urls: Sequence[str],
+        strength: float = VARIATION_STRENGTH,
     ) -> int:
         request = GenerationRequest.from_json(parent.inputs_json)
         options = replace(
             RequestOptions.inherited(request),
             model=None,
             mode="img2img",
-            strength=VARIATION_STRENGTH,
+            strength=strength,
             loras=(),
         ).fitted(self._config)
         options.build(self._config, image_id=0)  # the options first, as for any job
-        url = self._image_url(parent, index, attachment_urls)
-        return await self._create_with_image(
+        url = self.image_url(parent, index, attachment_urls)
+        return await self.create_with_image(
             url, None, origin, options, kind=JobKind.VARIATION, parent=parent, parent_image=index
         )
 
@@ -230,8 +241,8 @@ class Derivations:
             upscale_factor=2,
         )
         options.build(self._config, image_id=0)
-        url = self._image_url(parent, index, attachment_urls)
-        return await self._create_with_image(
+        url = self.image_url(parent, index, attachment_urls)
+        return await self.create_with_image(
             url, None, origin, options, kind=JobKind.UPSCALE, parent=parent, parent_image=index
         )
 

@@ -32,6 +32,14 @@ _MAGIC = {
 }
 
 
+class TooLarge(DeliveryError):
+    """A download past its cap: stopped there (`size` when the server announced it)."""
+
+    def __init__(self, message: str, size: int | None) -> None:
+        super().__init__(message, retryable=False)
+        self.size = size
+
+
 @dataclass(frozen=True)
 class ImageFile:
     filename: str
@@ -107,19 +115,63 @@ async def _download(
                     retryable=response.status >= 500 or response.status == 429,
                 )
             if (response.content_length or 0) > max_bytes:
-                raise DeliveryError(f"{what} is too large to fetch", retryable=False)
+                raise TooLarge(f"{what} is too large to fetch", response.content_length)
             chunks = []
             size = 0
             async for chunk in response.content.iter_chunked(256 * 1024):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise DeliveryError(f"{what} is too large to fetch", retryable=False)
+                    raise TooLarge(f"{what} is too large to fetch", None)
                 chunks.append(chunk)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise DeliveryError(
             f"the images could not be downloaded ({type(exc).__name__})", retryable=True
         ) from exc
     return b"".join(chunks)
+
+
+async def fetch_file(
+    session: aiohttp.ClientSession, url: str, *, max_bytes: int, timeout_s: float = 60.0
+) -> bytes:
+    """One file of a provider's result (a mask, a video) as bytes, capped at `max_bytes`."""
+    if url.startswith("data:"):
+        return decode_data_url(url)
+    return await _download(
+        session,
+        url,
+        max_bytes=max_bytes,
+        timeout_s=timeout_s,
+        server="the provider's",
+        what="the result file",
+    )
+
+
+async def fetch_video(
+    session: aiohttp.ClientSession, url: str, *, stem: str, limit: int, timeout_s: float = 120.0
+) -> tuple[ImageFile | None, int | None]:
+    """A video result as an MP4 file when it is at most `limit` bytes; otherwise (None, its
+    size when known): the download stops at the limit, a larger clip is linked, not held."""
+    if url.startswith("data:"):
+        data = decode_data_url(url)
+    else:
+        try:
+            data = await _download(
+                session,
+                url,
+                max_bytes=limit,
+                timeout_s=timeout_s,
+                server="the provider's",
+                what="the video",
+            )
+        except TooLarge as exc:
+            return None, exc.size
+    if len(data) > limit:
+        return None, len(data)
+    if data[4:8] != b"ftyp":
+        raise DeliveryError(
+            "the provider returned something that is not an MP4 video", retryable=True
+        )
+    return ImageFile(f"{stem}.mp4", data, "video/mp4"), len(data)
 
 
 async def fetch_posted_image(

@@ -98,6 +98,7 @@ class Messenger:
         files: Sequence[ImageFile] = (),
         *,
         kind: str | None = None,
+        items: int | None = None,
         policy: RetryPolicy | None = None,
     ) -> Delivered:
         """The final state of the job's message, with the result buttons when there are images:
@@ -106,8 +107,9 @@ class Messenger:
         is posted once (bot/delivery/posting.py; the reply's nonce is fixed per job and kind:
         result or notice). DeliveryError when no path worked."""
         view = None
-        if files and kind is not None and self.result_components is not None:
-            view = self.result_components(job_id, kind, len(files))
+        items = len(files) if items is None else items
+        if items and kind is not None and self.result_components is not None:
+            view = self.result_components(job_id, kind, items)
         paths = self._paths(
             job_id, origin, content, files, view, nonce=f"af{job_id}{'r' if kind else 'n'}"
         )

@@ -13,6 +13,7 @@ those gaps on top of the two helpers; `quote` also keeps the escaped text within
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
@@ -133,14 +134,18 @@ def is_spoiler(url: str) -> bool:
 # -- a job's messages -----------------------------------------------------------------------
 
 
-def credit(job: JobRow, parent: JobRow | None) -> str | None:
-    """ "remix of @alice's #123" (linked to the parent's message), for derived results."""
+def credit(job: JobRow, parent: JobRow | None, others: Sequence[JobRow] = ()) -> str | None:
+    """ "remix of @alice's #123" (linked to the parent's message), for derived results; a
+    blend names every source whose author is known ("blend of @alice's #1, @bob's #2")."""
     if parent is None or job.kind not in {k.value for k in JobKind if k.derived}:
         return None
     what = job.kind
     if job.parent_image is not None and JobKind(job.kind).of_one_image:
         what += f" of image {job.parent_image + 1}"
-    return f"{what} of <@{parent.user_id}>'s [#{parent.id}]({result_link(parent)})"
+    named = [parent, *(o for o in others if o.id != parent.id)]
+    return f"{what} of " + ", ".join(
+        f"<@{source.user_id}>'s [#{source.id}]({result_link(source)})" for source in named
+    )
 
 
 def render_result(
@@ -150,6 +155,7 @@ def render_result(
     *,
     elapsed_s: float,
     parent: JobRow | None = None,
+    sources: Sequence[JobRow] = (),
 ) -> str:
     seed = f"seed {result.seed}" if result.seed is not None else "random seed"
     timing = f"{elapsed_s:.1f} s"
@@ -164,12 +170,33 @@ def render_result(
             for lora in request.loras
         )
         lines.append(f"-# LoRA: {names}")
-    line = credit(job, parent)
+    line = credit(job, parent, sources)
     if line:
         lines.append(f"-# {line}")
     via = f" (fallback: {job.fallback_from} was down)" if job.fallback_from else ""
     lines.append(f"`{seed}` · {job.provider}{via} · `{job.model}` · {timing} · job #{job.id}")
     return "\n".join(lines)
+
+
+def render_prompts(job: JobRow, prompts: list[str], *, elapsed_s: float) -> str:
+    """/describe: the candidate prompts, numbered like their Imagine buttons."""
+    lines = [f"🔎 **Prompts for this image** — <@{job.user_id}>"]
+    lines += [f"**{i}.** {quote(prompt, 400)}" for i, prompt in enumerate(prompts, 1)]
+    lines.append(
+        f"-# Imagine <n> runs that prompt (charged then) · `{job.model}` · {elapsed_s:.1f} s · "
+        f"job #{job.id}"
+    )
+    return "\n".join(lines)
+
+
+def video_link_notice(url: str, size: int | None, limit: int) -> str:
+    """Animate: a clip larger than the channel takes is linked, with the reason."""
+    big = f"{size / 1024 / 1024:.1f} MB, more than" if size else "larger than"
+    return (
+        f"🎞️ The clip is {big} the {limit / 1024 / 1024:.0f} MB this channel takes as an "
+        f"attachment, so the image above is its first frame: [watch the clip]({url}) "
+        "(the provider keeps it for a limited time)."
+    )
 
 
 def withheld_notice(count: int, *, charged: bool) -> str:

@@ -14,15 +14,17 @@ import contextlib
 import logging
 from dataclasses import dataclass, replace
 
-from bot.delivery.downloads import download_images
 from bot.delivery.progress import ProgressView, ThrottledEditor, render_progress
 from bot.delivery.text import escape
-from bot.errors import DeliveryError, InvalidRequest, ProviderError
-from bot.jobs.input_images import provider_image
+from bot.errors import DeliveryError, InvalidRequest, ProviderError, RegionNotFound
+from bot.jobs.input_images import provider_extras, provider_image
+from bot.jobs.masks import MaskMaker
 from bot.jobs.model import JobState, sources
+from bot.jobs.outputs import job_output
 from bot.jobs.retry import with_retries
 from bot.jobs.settlement import JobDeps, Settlement
 from bot.providers.base import GenerationResult, Provider, ProviderUpdate
+from bot.providers.catalogue.mapping import ExtraInputs
 from bot.providers.request import GenerationRequest, retarget
 from db.jobs import JobRow
 
@@ -69,11 +71,12 @@ class Execution:
         self._settle = settlement
         self._submit_slots: dict[str, asyncio.Semaphore] = {}  # provider -> its submit turns
         self._deliveries = asyncio.Semaphore(DELIVERIES_AT_ONCE)
+        self._masks = MaskMaker(deps)
 
     def deadline_s(self, job: JobRow) -> float:
         """Seconds left for this job: the clock starts when it is first submitted, and a
         resumed job keeps its original deadline."""
-        timeout = self._deps.config.generation.job_timeout_s
+        timeout = self._deps.config.generation.timeout_s(job.kind)
         if job.submitted_at is None:
             return timeout
         return max(job.submitted_at + timeout - self._deps.clock(), 0.0)
@@ -93,16 +96,15 @@ class Execution:
                     result, job = await self._generate(job, live)
                     live.show(phase="finishing")
                     await held.enter_async_context(self._deliveries)  # until it is posted
-                    files = await download_images(
-                        self._deps.session,
-                        result,
-                        job_id=job.id,
-                        per_file_limit=job.attachment_size_limit,
-                    )
+                    output = await job_output(self._deps.session, self._deps.db, job, result)
                     live.cancellable = False
             except TimeoutError:
                 await live.editor.close()
                 await self._settle.expire(job.id)
+                return
+            except RegionNotFound as exc:
+                await live.editor.close()
+                await self._settle.fail(job.id, str(exc), retryable=False)
                 return
             except (ProviderError, DeliveryError) as exc:
                 await live.editor.close()
@@ -115,10 +117,11 @@ class Execution:
                 await self._settle.fail(job.id, what, retryable=exc.retryable)
                 return
             await live.editor.close()
-            await self._settle.deliver(job, result, files, self._deps.clock() - started)
+            await self._settle.deliver(job, result, output, self._deps.clock() - started)
 
     async def _generate(self, job: JobRow, live: Live) -> tuple[GenerationResult, JobRow]:
         if job.provider_request_id is None:
+            job = await self._masks.ensure(job, lambda text: live.show(detail=text))
             job = await self._submit(job, live)
         provider = self._deps.providers[job.provider]
         request_id = job.provider_request_id
@@ -200,18 +203,23 @@ class Execution:
         self, job: JobRow, provider: Provider, request: GenerationRequest
     ) -> None:
         # Uploaded (when large) once per provider, not once per submit attempt.
-        image = await provider_image(
-            self._deps.db, provider, request, job_id=job.id, retry=self._deps.retry
-        )
+        db, retry = self._deps.db, self._deps.retry
+        image = await provider_image(db, provider, request, job_id=job.id, retry=retry)
+        extra = await provider_extras(db, provider, request, job_id=job.id, retry=retry)
         await with_retries(
             self._deps.retry,
-            lambda: self._submit_once(job, provider, request, image),
+            lambda: self._submit_once(job, provider, request, image, extra),
             what=f"job {job.id} submit to {provider.name}",
             should_retry=lambda exc: not exc.maybe_accepted,
         )
 
     async def _submit_once(
-        self, job: JobRow, provider: Provider, request: GenerationRequest, image: str | None
+        self,
+        job: JobRow,
+        provider: Provider,
+        request: GenerationRequest,
+        image: str | None,
+        extra: ExtraInputs,
     ) -> None:
         db = self._deps.db
         # The turn comes before the row is marked: a job waiting for it has sent nothing, so a
@@ -220,7 +228,7 @@ class Execution:
             if not await db.jobs.begin_submit(job.id):
                 raise RuntimeError(f"job {job.id} is no longer waiting to be submitted")
             try:
-                request_id = await provider.submit(request, image)
+                request_id = await provider.submit(request, image, extra)
             except ProviderError as exc:
                 if not exc.maybe_accepted:
                     await db.jobs.submit_refused(job.id)

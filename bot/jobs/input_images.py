@@ -16,6 +16,7 @@ import base64
 from bot.errors import ProviderError
 from bot.jobs.retry import RetryPolicy, with_retries
 from bot.providers.base import Provider
+from bot.providers.catalogue.mapping import ExtraInputs
 from bot.providers.request import GenerationRequest
 from db.database import Database
 
@@ -39,12 +40,39 @@ async def provider_image(
     any other provider call."""
     if request.image_id is None:
         return None
-    stored = await db.images.get(request.image_id)
+    return await _as_sent(db, provider, request.image_id, job_id=job_id, retry=retry)
+
+
+async def provider_extras(
+    db: Database,
+    provider: Provider,
+    request: GenerationRequest,
+    *,
+    job_id: int,
+    retry: RetryPolicy,
+) -> ExtraInputs:
+    """The mask and a blend's other images, each sent as `provider_image` sends the first."""
+    mask = None
+    if request.mask_id is not None:
+        mask = await _as_sent(db, provider, request.mask_id, job_id=job_id, retry=retry)
+    images = tuple(
+        [
+            await _as_sent(db, provider, image_id, job_id=job_id, retry=retry)
+            for image_id in request.extra_image_ids
+        ]
+    )
+    return ExtraInputs(mask=mask, images=images)
+
+
+async def _as_sent(
+    db: Database, provider: Provider, image_id: int, *, job_id: int, retry: RetryPolicy
+) -> str:
+    stored = await db.images.get(image_id)
     if stored is None:
         raise ProviderError(provider.name, "the input image is no longer stored", retryable=False)
     data, content_type = stored
     if len(data) > INLINE_IMAGE_LIMIT:
-        name = f"input-{job_id}.{_EXTENSIONS.get(content_type, 'bin')}"
+        name = f"input-{job_id}-{image_id}.{_EXTENSIONS.get(content_type, 'bin')}"
         url = await with_retries(
             retry,
             lambda: provider.upload_image(data, content_type, name),

@@ -14,6 +14,7 @@ from bot.config import Config
 from bot.errors import BudgetExceeded, InvalidRequest, QuotaExceeded
 from bot.jobs.model import JobKind, Origin
 from bot.moderation.gate import ModerationService, next_month
+from bot.providers.action import quota_images
 from bot.providers.request import GenerationRequest
 from db.database import Database
 from db.jobs import JobRow, NewJob
@@ -93,12 +94,13 @@ class JobService:
         limit = admission.daily_limit
         if limit == 0:
             raise InvalidRequest("Image generation is turned off for you on this server.")
+        charge = quota_images(self._config, request.mode, request.count, request.duration)
         new = NewJob(
             origin=origin,
             provider=request.provider,
             model=request.model,
             inputs=request.to_json(),
-            image_count=request.count,
+            image_count=charge,
             kind=kind,
             parent_job_id=parent.id if parent else None,
             parent_image=parent_image,
@@ -112,8 +114,8 @@ class JobService:
         )
         if job_id is None:
             used = await self._db.jobs.quota_used(origin.user_id, day, origin.guild_id)
-            if used + request.count > limit:
-                raise QuotaExceeded(limit, used, request.count, next_reset(now))
+            if used + charge > limit:
+                raise QuotaExceeded(limit, used, charge, next_reset(now))
             spent = await self._db.jobs.guild_spend(origin.guild_id, admission.month_start)
             raise BudgetExceeded(
                 admission.monthly_budget or 0.0, spent, admission.cost, next_month(now)

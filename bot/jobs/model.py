@@ -94,16 +94,29 @@ class JobKind(StrEnum):
     VARIATION = "variation"
     REMIX = "remix"
     UPSCALE = "upscale"
+    # The image actions (issue 15); the values are how credit lines name them.
+    REGION = "region edit"  # Vary (Region)
+    ZOOM = "zoom out"
+    PAN = "pan"
+    ANIMATE = "animation"
+    BLEND = "blend"
+    DESCRIBE = "describe"
 
     @property
     def derived(self) -> bool:
         """Built on another member's image: the result credits its author."""
-        return self in (JobKind.REROLL, JobKind.VARIATION, JobKind.REMIX, JobKind.UPSCALE)
+        return self not in (JobKind.IMAGINE, JobKind.LORA, JobKind.DESCRIBE)
 
     @property
     def of_one_image(self) -> bool:
         """Built on one image of a result (its number is shown)."""
-        return self in (JobKind.VARIATION, JobKind.UPSCALE)
+        return self not in (
+            JobKind.IMAGINE,
+            JobKind.LORA,
+            JobKind.REROLL,
+            JobKind.REMIX,
+            JobKind.DESCRIBE,
+        )
 
 
 class Advice(Enum):

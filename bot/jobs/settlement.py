@@ -19,9 +19,17 @@ import aiohttp
 from bot.config import Config
 from bot.delivery.downloads import ImageFile
 from bot.delivery.messenger import Messenger
-from bot.delivery.text import dropped_notice, render_failure, render_result, withheld_notice
+from bot.delivery.text import (
+    dropped_notice,
+    render_failure,
+    render_prompts,
+    render_result,
+    video_link_notice,
+    withheld_notice,
+)
 from bot.errors import DeliveryError
 from bot.jobs.model import Advice, JobState, sources
+from bot.jobs.outputs import Output, candidate_prompts
 from bot.jobs.retry import RetryPolicy
 from bot.moderation.gate import ModerationService
 from bot.providers.base import GenerationResult, Provider
@@ -84,7 +92,7 @@ class Settlement:
         job = await self._deps.db.jobs.get(job_id)
         if job is not None:
             await self.cancel_at_provider(job)
-        limit = self._deps.config.generation.job_timeout_s
+        limit = self._deps.config.generation.timeout_s(job.kind if job else "")
         reason = f"It took longer than the {limit:g} s limit and was stopped."
         await self.end(job_id, JobState.EXPIRED, reason, Advice.MAY_HELP)
 
@@ -101,33 +109,35 @@ class Settlement:
     # -- with a result -----------------------------------------------------------------------
 
     async def deliver(
-        self, job: JobRow, result: GenerationResult, files: list[ImageFile], elapsed_s: float
+        self, job: JobRow, result: GenerationResult, output: Output, elapsed_s: float
     ) -> None:
         """Post the result (minus what the safety checker withheld), then charge it. Images
         the provider dropped from its output are never charged: not in the quota, not in the
         cost."""
         db = self._deps.db
-        owner = self._deps.owner
-        delivering = await db.jobs.transition(
-            job.id, sources(JobState.DELIVERING), JobState.DELIVERING, held_by=owner
-        )
-        if not delivering and owner is not None:
-            holder = await db.leases.holder(job.id, self._deps.clock())
-            if holder is not None and holder != owner:  # this process stalled past its lease
-                log.warning("job %s: %s took it over; not delivering it here", job.id, holder)
-                return
-        files, withheld, refund = await self._apply_safety(job, result, files)
-        dropped = min(result.dropped, job.image_count)
+        if not await self._claim_delivery(job):
+            return
         request = GenerationRequest.from_json(job.inputs_json)
-        parent = await db.jobs.get(job.parent_job_id) if job.parent_job_id else None
-        content = render_result(job, request, result, elapsed_s=elapsed_s, parent=parent)
+        prompts = candidate_prompts(result.texts) if request.mode == "describe" else []
+        if request.mode == "describe" and not prompts:
+            await self.fail(job.id, "The model could not describe this image.", retryable=True)
+            return
+        files, withheld, refund = await self._apply_safety(job, result, output.files)
+        dropped = min(result.dropped, job.image_count)
+        content = await self._content(job, request, result, output, prompts, elapsed_s)
         if withheld:
             content += "\n" + withheld_notice(withheld, charged=not refund)
         if dropped:
             content += "\n" + dropped_notice(dropped, job.image_count, job.provider)
         try:
             delivered = await self._deps.messenger.finish(
-                job.id, job.origin, content, files, kind=job.kind, policy=self._deps.retry
+                job.id,
+                job.origin,
+                content,
+                files,
+                kind=job.kind,
+                items=len(prompts) or len(files),
+                policy=self._deps.retry,
             )
         except DeliveryError as exc:
             log.warning("job %s: the result could not be posted: %s", job.id, exc)
@@ -144,6 +154,8 @@ class Settlement:
                 "inference_s": result.inference_s,
                 "delivered_by": delivered.how,
                 "attachments": list(delivered.attachment_urls),
+                **({"prompts": prompts} if prompts else {}),
+                **({"video": output.video_url} if output.video_url else {}),
             },
             result_message_id=delivered.message_id,
             withheld_images=withheld + dropped,
@@ -151,6 +163,45 @@ class Settlement:
             cost=_delivered_cost(job, dropped),
         )
         await self._finished(job.id)
+
+    async def _claim_delivery(self, job: JobRow) -> bool:
+        """The job moves to delivering here, unless another process took it over meanwhile
+        (this one stalled past its lease)."""
+        db, owner = self._deps.db, self._deps.owner
+        delivering = await db.jobs.transition(
+            job.id, sources(JobState.DELIVERING), JobState.DELIVERING, held_by=owner
+        )
+        if not delivering and owner is not None:
+            holder = await db.leases.holder(job.id, self._deps.clock())
+            if holder is not None and holder != owner:
+                log.warning("job %s: %s took it over; not delivering it here", job.id, holder)
+                return False
+        return True
+
+    async def _content(
+        self,
+        job: JobRow,
+        request: GenerationRequest,
+        result: GenerationResult,
+        output: Output,
+        prompts: list[str],
+        elapsed_s: float,
+    ) -> str:
+        """The result message's text: a /describe's prompts, else the prompt and credits
+        (every blended source's author), with a too-large clip's link."""
+        if prompts:
+            return render_prompts(job, prompts, elapsed_s=elapsed_s)
+        db = self._deps.db
+        parent = await db.jobs.get(job.parent_job_id) if job.parent_job_id else None
+        blended = [row for row in [await db.jobs.get(i) for i in request.sources] if row]
+        content = render_result(
+            job, request, result, elapsed_s=elapsed_s, parent=parent, sources=blended
+        )
+        if output.video_url:
+            content += "\n" + video_link_notice(
+                output.video_url, output.video_bytes, job.attachment_size_limit
+            )
+        return content
 
     async def _apply_safety(
         self, job: JobRow, result: GenerationResult, files: list[ImageFile]

@@ -152,7 +152,7 @@ class ModerationService:
                 f"{', '.join(settings.model_list)}."
             )
         filters = await self._db.settings.filters(guild_id)
-        texts = [request.prompt, request.negative_prompt or ""]
+        texts = [request.prompt, request.negative_prompt or "", request.region or ""]
         match = next((m for t in texts if (m := blocked_by(filters, t))), None) if filters else None
         if match is not None:
             for listener in self.blocked_listeners:

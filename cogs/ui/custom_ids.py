@@ -25,6 +25,12 @@ REROLL = "af:rr"
 REMIX = "af:rx"  # the 🎨 button…
 REMIX_FORM = "af:rxm"  # …and the form it opens, answered by the results cog
 DELETE = "af:del"
+# A single image's actions (cogs/ui/image_actions.py): Vary (Subtle/Strong/Region), Zoom Out,
+# Pan, Upscale, Animate; the forms two of them open; a /describe's Imagine buttons.
+IMAGE_ACTION = "af:ia"
+REGION_FORM = "af:vrm"
+ANIMATE_FORM = "af:anm"
+DESCRIBED = "af:di"
 # The job's progress message (cogs/ui/cancel.py).
 CANCEL = "af:cancel"
 # The gallery (cogs/ui/share.py).
@@ -39,6 +45,14 @@ LINEAGE_PAGE = "af:lin"
 # The remix form's text inputs, read back from its submission by the results cog.
 REMIX_PROMPT = "prompt"
 REMIX_NEGATIVE_PROMPT = "negative_prompt"
+# The Vary (Region) and Animate forms' inputs.
+REGION_WORDS = "region"
+REGION_ROUGH = "rough"
+ACTION_PROMPT = "prompt"
+ANIMATE_DURATION = "duration"
+
+# The image actions' codes in IMAGE_ACTION ids (never change one: posted messages carry them).
+ACTION_CODES = ("vs", "vg", "vr", "z15", "z2", "pl", "pr", "pu", "pd", "up", "an")
 
 
 def custom_id(prefix: str, *values: int | str) -> str:
@@ -53,6 +67,12 @@ def _template(prefix: str, *fields: str) -> str:
 IMAGE_ACTION_TEMPLATE = _template(
     f"(?P<prefix>{re.escape(VARIATION)}|{re.escape(UPSCALE)})", JOB, IMAGE
 )
+SINGLE_ACTION_TEMPLATE = _template(
+    re.escape(IMAGE_ACTION), f"(?P<action>{'|'.join(ACTION_CODES)})", JOB, IMAGE
+)
+REGION_FORM_TEMPLATE = _template(re.escape(REGION_FORM), JOB, IMAGE)
+ANIMATE_FORM_TEMPLATE = _template(re.escape(ANIMATE_FORM), JOB, IMAGE)
+DESCRIBED_TEMPLATE = _template(re.escape(DESCRIBED), JOB, IMAGE)
 REROLL_TEMPLATE = _template(re.escape(REROLL), JOB)
 REMIX_TEMPLATE = _template(re.escape(REMIX), JOB)
 REMIX_FORM_TEMPLATE = _template(re.escape(REMIX_FORM), JOB)
@@ -66,6 +86,10 @@ LINEAGE_PAGE_TEMPLATE = _template(re.escape(LINEAGE_PAGE), JOB, PAGE, DIRECTION)
 
 TEMPLATES: dict[str, str] = {
     "image action": IMAGE_ACTION_TEMPLATE,
+    "single image action": SINGLE_ACTION_TEMPLATE,
+    "region form": REGION_FORM_TEMPLATE,
+    "animate form": ANIMATE_FORM_TEMPLATE,
+    "described prompt": DESCRIBED_TEMPLATE,
     "reroll": REROLL_TEMPLATE,
     "remix": REMIX_TEMPLATE,
     "remix form": REMIX_FORM_TEMPLATE,

@@ -1,6 +1,5 @@
-"""Buttons on finished results: V1-V4, U1-U4, 🔁 Reroll, 🎨 Remix (and the form it opens), 🗑
-Delete, with ⭐ Share per image (cogs/ui/share.py) and 🚩 Report (cogs/ui/report.py): the view
-the Messenger posts a result with (`result_components`).
+"""Buttons on finished results: 🔁 Reroll, 🎨 Remix (and the form it opens) and 🗑 Delete. The
+views a result is posted with, and the V/U buttons, are in cogs/ui/layouts.py.
 
 Every button is a `DynamicItem` whose custom_id carries the job id (and image number) and
 whose state is read from the ledger, so results keep working after restarts for as long as the
@@ -24,7 +23,6 @@ from bot.providers.request import GenerationRequest
 from cogs.ui.custom_ids import (
     DELETE,
     DELETE_TEMPLATE,
-    IMAGE_ACTION_TEMPLATE,
     REMIX,
     REMIX_FORM,
     REMIX_NEGATIVE_PROMPT,
@@ -32,13 +30,10 @@ from cogs.ui.custom_ids import (
     REMIX_TEMPLATE,
     REROLL,
     REROLL_TEMPLATE,
-    UPSCALE,
-    VARIATION,
     custom_id,
 )
 from cogs.ui.interactions import send_ephemeral, start_job
-from cogs.ui.report import ReportButton
-from cogs.ui.share import remove_gallery_posts, share_buttons
+from cogs.ui.share import remove_gallery_posts
 
 if TYPE_CHECKING:
     from bot.app import ArtFactoryBot
@@ -60,42 +55,6 @@ async def _parent(interaction: discord.Interaction[Any], job_id: int, index: int
     except InvalidRequest as exc:
         await send_ephemeral(interaction, str(exc))
         return None
-
-
-IMAGE_LABELS = {VARIATION: "V", UPSCALE: "U"}
-
-
-class ImageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=IMAGE_ACTION_TEMPLATE):
-    """V<n> (a variation of image n) or U<n> (the provider's upscaler on image n), by
-    `prefix`: VARIATION or UPSCALE."""
-
-    def __init__(self, prefix: str, job_id: int, index: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=f"{IMAGE_LABELS[prefix]}{index}",
-                style=discord.ButtonStyle.secondary,
-                custom_id=custom_id(prefix, job_id, index),
-            )
-        )
-        self.prefix, self.job_id, self.index = prefix, job_id, index
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: Any, match: re.Match[str], /
-    ) -> ImageButton:
-        return cls(match["prefix"], int(match["job_id"]), int(match["index"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        urls = _attachment_urls(interaction)
-        derivations = _bot(interaction).derive
-        derive = derivations.variation if self.prefix == VARIATION else derivations.upscale
-        index = self.index - 1
-
-        async def create(origin: Origin) -> int:
-            parent = await derivations.parent_for(self.job_id, interaction.guild_id, index)
-            return await derive(parent, index, origin, urls)
-
-        await start_job(interaction, create)
 
 
 class RerollButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=REROLL_TEMPLATE):
@@ -232,26 +191,4 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=DELE
         await bot.derive.mark_deleted(job.id)
 
 
-def result_components(job_id: int, kind: str, images: int) -> discord.ui.View:
-    """V1-V4 on the first row, U1-U4 on the second, ⭐ Share per image on the third, then
-    reroll, remix, delete and 🚩 report (an upscale has only the last two rows)."""
-    rows: list[list[discord.ui.Item[Any]]] = []
-    shown = range(1, min(images, 4) + 1)
-    if kind != "upscale":
-        rows.append([ImageButton(VARIATION, job_id, index) for index in shown])
-        rows.append([ImageButton(UPSCALE, job_id, index) for index in shown])
-    rows.append(list(share_buttons(job_id, images)))
-    actions: list[discord.ui.Item[Any]] = []
-    if kind != "upscale":
-        actions += [RerollButton(job_id), RemixButton(job_id)]
-    rows.append([*actions, DeleteButton(job_id), ReportButton(job_id)])
-    view = discord.ui.View(timeout=None)
-    for row, items in enumerate(r for r in rows if r):
-        for item in items:
-            item.row = row  # before add_item, which places the item
-            view.add_item(item)
-    view.stop()  # sent but not stored: the DynamicItem registry answers the clicks
-    return view
-
-
-RESULT_BUTTONS = (ImageButton, RerollButton, RemixButton, DeleteButton)
+RESULT_BUTTONS = (RerollButton, RemixButton, DeleteButton)

@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from cogs.lineage import LineagePage
 from cogs.ui.cancel import CancelJobButton
 from cogs.ui.custom_ids import REMIX_FORM_TEMPLATE, TEMPLATES, UPSCALE, VARIATION
+from cogs.ui.image_actions import ActionButton, AnimateModal, DescribedButton, RegionModal
+from cogs.ui.layouts import ImageButton
 from cogs.ui.report import ModBanButton, ModDeleteButton, ReportButton
 from cogs.ui.result_buttons import (
     DeleteButton,
-    ImageButton,
     RemixButton,
     RemixModal,
     RerollButton,
@@ -39,6 +40,11 @@ POSTED: list[tuple[discord.ui.DynamicItem[Any], str]] = [
     (ModDeleteButton(5), "af:mdel:5"),
     (ModBanButton(5), "af:mban:5"),
     (LineagePage(5, 12, "p"), "af:lin:5:12:p"),
+    (ActionButton("vs", 5, 1), "af:ia:vs:5:1"),
+    (ActionButton("z15", BIG_JOB, 4), f"af:ia:z15:{BIG_JOB}:4"),
+    (ActionButton("pd", 5, 2), "af:ia:pd:5:2"),
+    (ActionButton("an", 5, 1), "af:ia:an:5:1"),
+    (DescribedButton(5, 3), "af:di:5:3"),
 ]
 
 
@@ -85,3 +91,5 @@ async def test_custom_ids_keep_the_form_already_posted_messages_carry() -> None:
     assert (
         RemixModal(5, "a cat", None, offer_negative=True).custom_id == "af:rxm:5"
     )  # a form needs a running loop
+    assert RegionModal(5, 2, "a cat").custom_id == "af:vrm:5:2"
+    assert AnimateModal(5, 2, (5, 10)).custom_id == "af:anm:5:2"

@@ -37,10 +37,10 @@ async def test_lineage_shows_the_chain_and_children_and_pages_through_them(
         child = await click(h, root, f"af:rr:{root_job.id}", 5000)
         child_job = await h.job_for(child)
         assert child_job is not None
-        grandchild = await click(h, child, f"af:v:{child_job.id}:1", 6000)
+        grandchild = await click(h, child, f"af:ia:vs:{child_job.id}:1", 6000)
         grand_job = await h.job_for(grandchild)
         assert grand_job is not None
-        sibling = await click(h, root, f"af:v:{root_job.id}:1", 6000)
+        sibling = await click(h, root, f"af:ia:vs:{root_job.id}:1", 6000)
         sibling_job = await h.job_for(sibling)
         assert sibling_job is not None
 

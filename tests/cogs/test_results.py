@@ -111,7 +111,10 @@ async def test_upscale_uses_the_providers_upscaler_on_the_clicked_image(
         interaction, message = await finished(h, "tiny castle")
         parent = await h.job_for(interaction)
         assert parent is not None
-        click = await fake_discord.send_component(message, f"af:u:{parent.id}:1")
+        alone = await fake_discord.send_component(message, f"af:u:{parent.id}:1")
+        await h.idle()
+        single = h.original(alone)
+        click = await fake_discord.send_component(single, f"af:ia:up:{parent.id}:1")
         await h.idle()
         app_id, arguments, _ = fake_fal.submits[-1]
         assert app_id == "fal-ai/esrgan"
@@ -122,11 +125,13 @@ async def test_upscale_uses_the_providers_upscaler_on_the_clicked_image(
         assert len(upscaled.attachments) == 1
         child = await h.job_for(click)
         assert child is not None
-        assert custom_ids(upscaled) == [
+        # One image: its actions, then ⭐ Share, 🗑 and 🚩 (no reroll or remix of an upscale).
+        assert custom_ids(upscaled)[-3:] == [
             f"af:share:{child.id}:1",
             f"af:del:{child.id}",
             f"af:rep:{child.id}",
         ]
+        assert f"af:ia:z2:{child.id}:1" in custom_ids(upscaled)
         assert f"upscale of image 1 of <@{ALICE}>'s [#{parent.id}]" in (upscaled.content or "")
 
 
@@ -330,7 +335,7 @@ async def test_a_variation_of_a_4_step_schnell_result_takes_the_image_models_few
         parent = await h.job_for(interaction)
         assert parent is not None and parent.state == "done"
         click = await fake_discord.send_component(
-            h.original(interaction), f"af:v:{parent.id}:1", user_id=BOB
+            h.original(interaction), f"af:ia:vs:{parent.id}:1", user_id=BOB
         )
         await h.idle()
         app_id, arguments, _ = fake_fal.submits[-1]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobs import execution
+from bot.jobs import execution, outputs
 from tests.fakes.cdn import FakeCDN
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal, Script
@@ -263,7 +263,7 @@ async def test_no_more_than_deliveries_at_once_jobs_hold_their_images(
     """Thousands of jobs finishing together would each hold their downloaded images at once
     (issue 14: ~800 MB for 1,500); the others wait with theirs still at the provider."""
     monkeypatch.setattr(execution, "DELIVERIES_AT_ONCE", 2)
-    real = execution.download_images
+    real = outputs.download_images
     holding = 0
     most = 0
 
@@ -283,7 +283,7 @@ async def test_no_more_than_deliveries_at_once_jobs_hold_their_images(
         finally:
             holding -= 1
 
-    monkeypatch.setattr(execution, "download_images", slow_download)
+    monkeypatch.setattr(outputs, "download_images", slow_download)
     monkeypatch.setattr(execution.Settlement, "deliver", deliver)
     fake_fal.script(None, Script(queue_s=0.0, run_s=0.2, steps=1))
     async with running_bot(fake_discord, db_path) as h:

@@ -55,10 +55,14 @@ class ScriptedProvider(Provider):
     ids: itertools.count[int] = field(default_factory=itertools.count)
     name = "fal"
 
-    def build_input(self, request: GenerationRequest, image: str | None = None) -> dict[str, Any]:
+    def build_input(
+        self, request: GenerationRequest, image: str | None = None, extra: object = None
+    ) -> dict[str, Any]:
         return {"prompt": request.prompt}
 
-    async def submit(self, request: GenerationRequest, image: str | None = None) -> str:
+    async def submit(
+        self, request: GenerationRequest, image: str | None = None, extra: object = None
+    ) -> str:
         await asyncio.sleep(0.02)  # the request is on the wire: a crash now is ambiguous
         plan = self.plans.setdefault(request.prompt, [])
         behaviour = plan.pop(0) if plan else "ok"
@@ -115,6 +119,7 @@ class RecordingMessenger:
         files: Sequence[ImageFile] = (),
         *,
         kind: str | None = None,
+        items: int | None = None,
         policy: RetryPolicy | None = None,
     ) -> Delivered:
         await asyncio.sleep(0.001)
