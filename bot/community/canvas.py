@@ -16,6 +16,7 @@ from PIL import Image
 SEAM = 8  # pixels of the picture the mask also covers, so the seam is repainted
 NEUTRAL = (127, 127, 127)
 MULTIPLE = 16  # the fill models' sizes are multiples of 16 (or 32): the canvas rounds up
+MAX_CANVAS = 2048  # the largest side the bot sends (as bot/community/images.py MAX_SIDE)
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,21 @@ class Canvas:
 
 def padded(data: bytes, margins: tuple[int, int, int, int], zoom_out: float) -> Canvas:
     """`data` on a canvas grown by `margins` (left, right, top, bottom), then by `zoom_out`
-    percent (the picture keeps 100 - zoom_out percent of each side), centred."""
+    percent (the picture keeps 100 - zoom_out percent of each side), centred; scaled down
+    first where the canvas would pass MAX_CANVAS (the fill models draw no larger)."""
     with Image.open(io.BytesIO(data)) as opened:
         picture = opened.convert("RGB")
     left, right, top, bottom = margins
+    keep = 1 - zoom_out / 100
+    largest = max(picture.width + left + right, picture.height + top + bottom) / keep
+    if largest > MAX_CANVAS:
+        scale = MAX_CANVAS / largest
+        size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
+        picture = picture.resize(size, Image.Resampling.LANCZOS)
+        left, right, top, bottom = (round(m * scale) for m in margins)
     width = picture.width + left + right
     height = picture.height + top + bottom
     if zoom_out:
-        keep = 1 - zoom_out / 100
         grown_w, grown_h = round(width / keep), round(height / keep)
         left += (grown_w - width) // 2
         top += (grown_h - height) // 2
@@ -60,5 +68,5 @@ def _round_up(size: int) -> int:
 
 def _png(image: Image.Image) -> bytes:
     out = io.BytesIO()
-    image.save(out, format="PNG")
+    image.save(out, format="PNG", compress_level=1)  # sent once, soon: speed over size
     return out.getvalue()

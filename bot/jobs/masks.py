@@ -83,7 +83,7 @@ def normalise_mask(data: bytes, width: int, height: int) -> tuple[bytes, float]:
 
 def _png(image: Image.Image) -> bytes:
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False)
+    image.save(out, format="PNG", compress_level=1)  # black and white: small at any level
     return out.getvalue()
 
 

@@ -3,6 +3,7 @@ Zoom Out, Pan, Vary (Region) and Upscale, through the real bot against the fake 
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 
@@ -330,3 +331,32 @@ async def test_without_an_outpainting_model_zoom_out_fills_a_padded_canvas_throu
         assert mask.getpixel((mask.width // 2, mask.height // 2)) == 0  # the picture: kept
         child = await h.job_for(pressed)
         assert child is not None and (child.kind, child.state) == ("zoom out", "done")
+
+
+async def test_a_restart_mid_segmentation_reattaches_to_it_and_an_open_form_still_works(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    async with running_bot(fake_discord, db_path) as h:
+        job_id, message = await one_image(h)
+        await click(h, message, f"af:ia:vr:{job_id}:1")  # the form opens before the restart
+        fake_fal.script("fal-ai/evf-sam", Script(queue_s=0.1, queue_positions=[0], run_s=2.5))
+    async with running_bot(fake_discord, db_path) as h2:
+        submitted = await fake_discord.send_modal_submit(
+            f"af:vrm:{job_id}:1",
+            {"region": "the sky", "prompt": "a stormy sky"},
+            message=message,
+            user_id=BOB,
+        )
+        await fake_fal.wait_for_submit()
+        async with asyncio.timeout(5):  # the segmentation's id is stored the moment it is known
+            while not (
+                (child := await h2.job_for(submitted)) and child.inputs_json["mask_request"]
+            ):
+                await asyncio.sleep(0.02)
+    async with running_bot(fake_discord, db_path) as h3:
+        await h3.idle()
+        apps = [app for app, _, _ in fake_fal.submits[1:]]
+        assert apps == ["fal-ai/evf-sam", "fal-ai/flux-pro/v1/fill"]  # the segmenter once
+        child = await h3.job_for(submitted)
+        assert child is not None and (child.state, child.quota_state) == ("done", "committed")
