@@ -253,7 +253,7 @@ class Derivations:
         await self._loras.check_links(request.loras)
         negative_prompt = (negative_prompt or "").strip() or None
         if negative_prompt and not self.takes_negative_prompt(request):
-            entry = require_entry(self._config, request.provider, request.model)
+            entry = require_entry(self._config, request.provider, request.model, request.mode)
             check_options(self._config, entry, options=("negative_prompt",))
         if request.mode != "txt2img":
             new = replace(
@@ -272,7 +272,7 @@ class Derivations:
 
     def takes_negative_prompt(self, request: GenerationRequest) -> bool:
         """Whether a remix of this result can take a negative prompt (its form offers one)."""
-        entry = catalogue_for(self._config).entry(request.provider, request.model)
+        entry = catalogue_for(self._config).entry(request.provider, request.model, request.mode)
         return entry is not None and entry.takes("negative_prompt")
 
     async def mark_deleted(self, job_id: int) -> None:

@@ -157,6 +157,7 @@ class OpenAIConfig(ProviderConfig):
     enabled: bool = False
     model: str = "gpt-image-1.5"
     models: StrList = ("gpt-image-1.5", "gpt-image-1-mini")
+    inpaint_model: str = "gpt-image-1.5"  # Vary (Region) through images.edit
     base_url: str = "https://api.openai.com/v1"
     api_key_env: str = SECRET_ENV["openai"]
 

@@ -53,6 +53,7 @@ from bot.providers.base import (
 )
 from bot.providers.capabilities import PROVIDER_CAPABILITIES, in_family
 from bot.providers.catalogue.mapping import NO_EXTRA, ExtraInputs
+from bot.providers.openai_edit import edit_arguments
 from bot.providers.request import GenerationRequest
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -92,6 +93,7 @@ SUBMIT_GRACE_S = 1.0
 @dataclass
 class _Call:
     batches: list[dict[str, Any]]
+    edit: bool = False  # images.edit (with a mask) instead of images.generate
     task: asyncio.Task[GenerationResult] | None = None
     restart: bool = False
     started_at: float = field(default_factory=time.monotonic)
@@ -142,15 +144,21 @@ class OpenAIImagesProvider(Provider):
     async def submit(
         self, request: GenerationRequest, image: str | None = None, extra: ExtraInputs = NO_EXTRA
     ) -> str:
-        if request.mode != "txt2img" or request.loras:
+        if request.mode == "inpaint" and not request.loras:  # Vary (Region): images.edit
+            edit = await asyncio.to_thread(edit_arguments, request, image, extra.mask)
+            call = _Call(batches=[edit], edit=True)
+        elif request.mode != "txt2img" or request.loras:
             raise ProviderError(
-                self.name, "this API only does plain text-to-image on this bot", retryable=False
+                self.name,
+                "this API only does plain text-to-image and edits on this bot",
+                retryable=False,
             )
-        arguments = self.build_input(request, image)
-        batches = [{**arguments, "n": n} for n in split_count(request.count, max_n(request.model))]
+        else:
+            arguments = self.build_input(request, image)
+            counts = split_count(request.count, max_n(request.model))
+            call = _Call(batches=[{**arguments, "n": n} for n in counts])
         self._forget_stale()
         request_id = f"openai-{uuid.uuid4().hex}"
-        call = _Call(batches=batches)
         task = call.task = asyncio.create_task(self._generate(call), name=request_id)
         # There is no queue: the call is the job. A refusal that comes at once (connection
         # refused, a proxy's 503, a 429, a refused key) means nothing was accepted, so it is
@@ -256,14 +264,15 @@ class OpenAIImagesProvider(Provider):
         return call
 
     async def _generate(self, call: _Call) -> GenerationResult:
+        images_api = self._client.images
+        endpoint = images_api.edit if call.edit else images_api.generate
         if len(call.batches) == 1:
-            responses = [await self._client.images.generate(**call.batches[0])]
+            responses = [await endpoint(**call.batches[0])]
         else:
             try:
                 async with asyncio.TaskGroup() as group:
                     tasks = [
-                        group.create_task(self._client.images.generate(**batch))
-                        for batch in call.batches
+                        group.create_task(images_api.generate(**batch)) for batch in call.batches
                     ]
             except BaseExceptionGroup as group_error:
                 raise group_error.exceptions[0] from None

@@ -135,7 +135,7 @@ def build_request(
         raise InvalidRequest(f"count must be between 1 and {MAX_IMAGES} images (got {count}).")
     check_capabilities(config, provider, mode=mode, loras=len(loras), count=count)
     model = _chosen_model(config, provider, model, mode, has_loras=bool(loras))
-    entry = require_entry(config, provider, model)
+    entry = require_entry(config, provider, model, mode)
     aspect_ratio = _aspect_ratio(aspect_ratio)
     asked = (negative_prompt, seed, steps, guidance, strength)
     check_options(
@@ -340,7 +340,7 @@ class RequestOptions:
             return self  # refused by `build`, with the reason
         special = mode_model(config, provider, self.mode, has_loras=bool(self.loras))
         entry = catalogue_for(config).entry(
-            provider, special or self.model or config.providers[provider].model
+            provider, special or self.model or config.providers[provider].model, self.mode
         )
         if entry is None:
             return self

@@ -1,5 +1,6 @@
-"""The image actions on Replicate's models (issue 15): their own field names and output shapes,
-through the real bot and the fake Replicate (the words-to-mask step on fal's segmenter)."""
+"""The image actions on Replicate's models and an OpenAI-compatible API (issue 15): their own
+field names, mask conventions and output shapes, through the real bot and the fakes (the
+words-to-mask step on fal's segmenter)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from tests.fakes.apps import SEGMENT_REGIONS
 from tests.fakes.cdn import make_png
 from tests.fakes.discord import FakeDiscord, FakeMessage
 from tests.fakes.fal import FakeFal, Script
+from tests.fakes.openai_images import FakeOpenAIImages
 from tests.fakes.replicate import FakeReplicate
 from tests.fakes.replicate import Script as ReplicateScript
 from tests.harness import Harness, running_bot
@@ -95,3 +97,37 @@ async def test_blend_on_replicate_sends_the_pair_model_its_two_image_fields(
         child = await h.job_for(blended)
         assert child is not None and (child.kind, child.state) == ("blend", "done")
         assert len(h.original(blended).attachments) == 1  # its one URI, not a list
+
+
+async def test_vary_region_on_an_openai_api_sends_images_edit_a_transparent_means_edit_mask(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, fake_openai: FakeOpenAIImages, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    fake_openai.run_s = 0.1
+    openai = {"providers": {"openai": fake_openai.config()}}
+    async with running_bot(fake_discord, db_path, **openai) as h:
+        made = await h.imagine(prompt="a harbour at dawn", provider="openai", user_id=ALICE)
+        await h.idle()
+        parent = await h.job_for(made)
+        assert parent is not None and parent.state == "done"
+        submitted = await fake_discord.send_modal_submit(
+            f"af:vrm:{parent.id}:1",
+            {"region": "the sky", "prompt": "a harbour under fireworks"},
+            message=h.original(made),
+            user_id=BOB,
+        )
+        await h.idle()
+        (edit,) = fake_openai.edits
+        assert (edit.fields["model"], edit.fields["prompt"]) == (
+            "gpt-image-1.5",
+            "a harbour under fireworks",
+        )
+        assert edit.mask is not None and edit.mask.size == edit.image.size
+        alpha = edit.mask.convert("RGBA").getchannel("A")
+        width, height = alpha.size
+        bottom = SEGMENT_REGIONS["sky"][3]
+        assert alpha.getpixel((width // 2, 0)) == 0  # the sky: transparent, edited
+        assert alpha.getpixel((width // 2, int(height * (bottom + 0.2)))) == 255  # kept
+        child = await h.job_for(submitted)
+        assert child is not None and (child.provider, child.state) == ("openai", "done")
+        assert len(h.original(submitted).attachments) == 1

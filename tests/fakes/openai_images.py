@@ -13,6 +13,9 @@ Unknown body keys are refused like the real API. Errors use the ``{"error": {mes
 param, code}}`` shape; a 401 for a missing or wrong key, 400 ``content_policy_violation`` for
 prompts containing a word in ``blocked_words``.
 
+``POST /v1/images/edits`` (multipart, the mask's transparent area = edit) is in
+``openai_edits.py``.
+
 Each accepted call blocks for ``run_s`` before answering (the API has no queue);
 ``hang_calls`` makes it never answer.
 """
@@ -30,6 +33,7 @@ from typing import Any
 from aiohttp import web
 
 from .cdn import FakeCDN, FakeServer, Rec, make_image, record_of, seed_color
+from .openai_edits import Edit, edit_body, form_parts, read_edit
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class FakeOpenAIImages(FakeServer):
         self.blocked_words: set[str] = {"forbidden"}
         self.requests: list[Rec] = []
         self.generations: list[Generation] = []
+        self.edits: list[Edit] = []  # POST /v1/images/edits (openai_edits.py), as sent
 
     # -- test API --------------------------------------------------------------------------
     def config(self, **extra: Any) -> dict[str, Any]:
@@ -157,6 +162,8 @@ class FakeOpenAIImages(FakeServer):
             )
         if path == "/v1/images/generations" and method == "POST":
             return await self._generate(request)
+        if path == "/v1/images/edits" and method == "POST":
+            return await self._edit(request)
         return error(404, f"Invalid URL ({method} {request.path})", code="unknown_url")
 
     def _validate(self, body: Any) -> web.Response | None:
@@ -222,6 +229,18 @@ class FakeOpenAIImages(FakeServer):
             )
         return None
 
+    async def _edit(self, request: web.Request) -> web.StreamResponse:
+        parts = form_parts(request.headers.get("Content-Type", ""), await request.read())
+        found = read_edit(parts)
+        if isinstance(found, tuple):
+            return error(400, found[0], param=found[1], code="invalid_value")
+        body = edit_body(found)
+        refused = self._validate(body)
+        if refused is not None:
+            return refused
+        self.edits.append(found)
+        return await self._answer(body, request)
+
     async def _generate(self, request: web.Request) -> web.StreamResponse:
         try:
             body = await request.json()
@@ -230,6 +249,9 @@ class FakeOpenAIImages(FakeServer):
         refused = self._validate(body)
         if refused is not None:
             return refused
+        return await self._answer(body, request)
+
+    async def _answer(self, body: dict[str, Any], request: web.Request) -> web.StreamResponse:
         generation = Generation(body, dict(request.headers), time.monotonic())
         self.generations.append(generation)
         if self.hang_calls:

@@ -29,8 +29,8 @@ def mode_model(config: Config, provider: str, mode: Mode, *, has_loras: bool) ->
     return model
 
 
-def require_entry(config: Config, provider: str, model: str) -> ModelEntry:
-    entry = catalogue_for(config).entry(provider, model)
+def require_entry(config: Config, provider: str, model: str, mode: str | None = None) -> ModelEntry:
+    entry = catalogue_for(config).entry(provider, model, mode)
     if entry is None:
         raise InvalidRequest(
             f"{model} can't be used yet: the bot has not read its input schema from {provider} "
@@ -43,7 +43,7 @@ def mode_entry(config: Config, provider: str, mode: Mode, loras: int) -> ModelEn
     """The entry of the model such a job runs on here (its mode's model, else the default)."""
     special = mode_model(config, provider, mode, has_loras=bool(loras))
     model = config.providers[provider].model if special is None else special
-    return catalogue_for(config).entry(provider, model) if model else None
+    return catalogue_for(config).entry(provider, model, mode) if model else None
 
 
 def check_capabilities(

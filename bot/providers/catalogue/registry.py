@@ -57,7 +57,7 @@ def shipped_entries() -> tuple[ModelEntry, ...]:
 class Catalogue:
     def __init__(self, entries: Iterable[ModelEntry] = ()) -> None:
         self._entries: dict[tuple[str, str], ModelEntry] = {}
-        self._derived: dict[tuple[str, str], ModelEntry] = {}
+        self._derived: dict[tuple[str, str, str], ModelEntry] = {}
         for entry in entries:
             self.install(entry)
 
@@ -68,19 +68,29 @@ class Catalogue:
     def install(self, entry: ModelEntry) -> None:
         self._entries[(entry.provider, entry.model)] = entry
 
-    def entry(self, provider: str, model: str) -> ModelEntry | None:
+    def entry(self, provider: str, model: str, mode: str | None = None) -> ModelEntry | None:
         """The model's entry: exact id, then (Replicate) the same model without a version,
-        then the provider's schema for any model, named for the model asked about."""
+        then the provider's schema for any model, named for the model asked about. For a
+        `mode`, a provider's any-model schema of another endpoint that serves it comes first
+        (OpenAI's `*:edit` for inpainting: the same models, the edits endpoint)."""
         found = self._entries.get((provider, model))
         if found is not None:
             return found
-        for key in (model.split(":", 1)[0], ANY_MODEL):
+        keys = [model.split(":", 1)[0]]
+        if mode is not None:
+            keys += [
+                key
+                for (owner, key), entry in self._entries.items()
+                if owner == provider and key.startswith(f"{ANY_MODEL}:") and mode in entry.modes
+            ]
+        keys.append(ANY_MODEL)
+        for key in keys:
             general = self._entries.get((provider, key))
             if general is not None:
-                specific = self._derived.get((provider, model))
+                specific = self._derived.get((provider, model, key))
                 if specific is None or specific.schema is not general.schema:
                     specific = replace(general, model=model)
-                    self._derived[(provider, model)] = specific
+                    self._derived[(provider, model, key)] = specific
                 return specific
         return None
 
