@@ -27,14 +27,7 @@ from PIL import Image, ImageDraw
 from bot.community.canvas import padded
 from bot.jobs.masks import ROUGH_REGIONS, draw_mask, normalise_mask
 from bot.jobs.outputs import candidate_prompts
-
-CAPTION = (
-    "The image shows a red fox sitting in the snow at the edge of a pine forest. "
-    "The fox has a bushy tail curled around its front paws and its ears are pricked up. "
-    "Its fur is a deep orange with a white chest and dark legs. "
-    "In the background, tall snow-covered pine trees stand under a pale grey sky. "
-    "The light is soft and even, suggesting an overcast winter afternoon."
-)
+from tests.fakes.apps import CAPTION  # the fake captioner's own
 
 
 def _png(image: Image.Image, fmt: str = "PNG") -> bytes:

@@ -22,7 +22,7 @@ from cogs.ui.custom_ids import (
     REMIX_PROMPT,
 )
 from cogs.ui.image_actions import animate_submitted, region_submitted
-from cogs.ui.interactions import start_job
+from cogs.ui.interactions import bot_of, start_job
 from cogs.ui.layouts import ALL_RESULT_ITEMS
 
 REMIX_SUBMIT = re.compile(REMIX_FORM_TEMPLATE)
@@ -30,11 +30,6 @@ IMAGE_FORMS = (
     (re.compile(REGION_FORM_TEMPLATE), region_submitted),
     (re.compile(ANIMATE_FORM_TEMPLATE), animate_submitted),
 )
-
-
-def _bot(interaction: discord.Interaction[Any]) -> ArtFactoryBot:
-    client: ArtFactoryBot = interaction.client
-    return client
 
 
 def submitted_values(data: Any) -> dict[str, str]:
@@ -61,7 +56,7 @@ async def remix_submitted(interaction: discord.Interaction[Any], job_id: int) ->
     values = submitted_values(interaction.data)
     prompt = values.get(REMIX_PROMPT, "")
     negative = values.get(REMIX_NEGATIVE_PROMPT) or None
-    derivations = _bot(interaction).derive
+    derivations = bot_of(interaction).derive
 
     async def create(origin: Origin) -> int:
         parent = await derivations.parent_for(job_id, interaction.guild_id, None)

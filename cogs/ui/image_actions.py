@@ -34,10 +34,10 @@ from cogs.ui.custom_ids import (
     SINGLE_ACTION_TEMPLATE,
     custom_id,
 )
-from cogs.ui.interactions import send_ephemeral, start_job
+from cogs.ui.interactions import attachment_urls, bot_of, send_ephemeral, start_job
 
 if TYPE_CHECKING:
-    from bot.app import ArtFactoryBot
+    pass
 
 # code: (label, emoji), in the order the buttons are laid out.
 ACTIONS: dict[str, tuple[str | None, str | None]] = {
@@ -57,16 +57,6 @@ ROWS = (("vs", "vg", "vr"), ("z15", "z2", "up", "an"), ("pl", "pr", "pu", "pd"))
 PANS = {"pl": "left", "pr": "right", "pu": "up", "pd": "down"}
 ZOOMS = {"z15": 1.5, "z2": 2.0}
 FORM_READ_TIMEOUT_S = 2.0  # a form must be the first answer (Discord: within 3 s)
-
-
-def _bot(interaction: discord.Interaction[Any]) -> ArtFactoryBot:
-    client: ArtFactoryBot = interaction.client
-    return client
-
-
-def attachment_urls(interaction: discord.Interaction[Any]) -> list[str]:
-    message = interaction.message
-    return [a.url for a in message.attachments] if message is not None else []
 
 
 class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=SINGLE_ACTION_TEMPLATE):
@@ -92,7 +82,7 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=SING
         if self.action in ("vr", "an"):
             await self._open_form(interaction)
             return
-        bot, urls, index = _bot(interaction), attachment_urls(interaction), self.index - 1
+        bot, urls, index = bot_of(interaction), attachment_urls(interaction), self.index - 1
         actions, derive = bot.actions, bot.derive
 
         async def create(origin: Origin) -> int:
@@ -110,7 +100,7 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=SING
     async def _open_form(self, interaction: discord.Interaction[Any]) -> None:
         """The form must be the first answer, so the one read it needs comes before it,
         bounded (a locked ledger must not run past Discord's 3 s)."""
-        bot = _bot(interaction)
+        bot = bot_of(interaction)
         try:
             async with asyncio.timeout(FORM_READ_TIMEOUT_S):
                 parent = await bot.derive.parent_for(
@@ -197,7 +187,7 @@ async def region_submitted(
 ) -> None:
     words = values.get(REGION_WORDS, "").strip() or values.get(REGION_ROUGH, "").strip()
     prompt = values.get(ACTION_PROMPT, "")
-    bot, urls = _bot(interaction), attachment_urls(interaction)
+    bot, urls = bot_of(interaction), attachment_urls(interaction)
 
     async def create(origin: Origin) -> int:
         parent = await bot.derive.parent_for(job_id, interaction.guild_id, index - 1)
@@ -211,7 +201,7 @@ async def animate_submitted(
 ) -> None:
     chosen = values.get(ANIMATE_DURATION, "").strip()
     duration = int(chosen) if chosen.isdigit() else None
-    bot, urls = _bot(interaction), attachment_urls(interaction)
+    bot, urls = bot_of(interaction), attachment_urls(interaction)
 
     async def create(origin: Origin) -> int:
         parent = await bot.derive.parent_for(job_id, interaction.guild_id, index - 1)
@@ -243,7 +233,7 @@ class DescribedButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=D
         return cls(int(match["job_id"]), int(match["index"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        actions = _bot(interaction).actions
+        actions = bot_of(interaction).actions
 
         async def create(origin: Origin) -> int:
             return await actions.imagine_described(self.job_id, self.index - 1, origin)

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 
@@ -25,6 +25,18 @@ if TYPE_CHECKING:
     from bot.early_ack import EarlyAck
 
 log = logging.getLogger(__name__)
+
+
+def bot_of(interaction: discord.Interaction[Any]) -> ArtFactoryBot:
+    """The bot an interaction reached, typed."""
+    client: ArtFactoryBot = interaction.client
+    return client
+
+
+def attachment_urls(interaction: discord.Interaction[Any]) -> list[str]:
+    """The clicked message's attachment URLs, as Discord signed them for this interaction."""
+    message = interaction.message
+    return [a.url for a in message.attachments] if message is not None else []
 
 
 async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:

@@ -23,14 +23,14 @@ from bot.errors import DeliveryError, InvalidRequest
 from bot.jobs.model import JobKind, Origin
 from bot.providers.request import GenerationRequest
 from cogs.ui.custom_ids import IMAGE_ACTION_TEMPLATE, UPSCALE, VARIATION, custom_id
-from cogs.ui.image_actions import IMAGE_ACTION_ITEMS, DescribedButton, action_rows, attachment_urls
-from cogs.ui.interactions import journalled, send_ephemeral, start_job
+from cogs.ui.image_actions import IMAGE_ACTION_ITEMS, DescribedButton, action_rows
+from cogs.ui.interactions import attachment_urls, bot_of, journalled, send_ephemeral, start_job
 from cogs.ui.report import ReportButton
 from cogs.ui.result_buttons import RESULT_BUTTONS, DeleteButton, RemixButton, RerollButton
 from cogs.ui.share import ShareButton, share_buttons
 
 if TYPE_CHECKING:
-    from bot.app import ArtFactoryBot
+    pass
 
 IMAGE_LABELS = {VARIATION: "V", UPSCALE: "U"}
 Rows = list[list[discord.ui.Item[Any]]]
@@ -61,7 +61,7 @@ class ImageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=IMAGE
             await post_single_image(interaction, self.job_id, self.index)
             return
         urls = attachment_urls(interaction)
-        derive = _bot(interaction).derive
+        derive = bot_of(interaction).derive
         index = self.index - 1
 
         async def create(origin: Origin) -> int:
@@ -71,15 +71,10 @@ class ImageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=IMAGE
         await start_job(interaction, create)
 
 
-def _bot(interaction: discord.Interaction[Any]) -> ArtFactoryBot:
-    client: ArtFactoryBot = interaction.client
-    return client
-
-
 async def post_single_image(interaction: discord.Interaction[Any], job_id: int, index: int) -> None:
     """U<n>: image n of the result in a message of its own, with the image actions. A copy of
     the posted file, so the new message owns it; no provider call, nothing charged."""
-    bot = _bot(interaction)
+    bot = bot_of(interaction)
     async with journalled(interaction, ephemeral=False):
         try:
             parent = await bot.derive.parent_for(job_id, interaction.guild_id, index - 1)

@@ -30,18 +30,13 @@ from cogs.ui.custom_ids import (
     REPORT_TEMPLATE,
     custom_id,
 )
-from cogs.ui.interactions import journalled, send_ephemeral
+from cogs.ui.interactions import bot_of, journalled, send_ephemeral
 from cogs.ui.share import remove_gallery_posts
 
 if TYPE_CHECKING:
-    from bot.app import ArtFactoryBot
+    pass
 
 log = logging.getLogger(__name__)
-
-
-def _bot(interaction: discord.Interaction[Any]) -> ArtFactoryBot:
-    client: ArtFactoryBot = interaction.client
-    return client
 
 
 def report_message(
@@ -100,7 +95,7 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=REPO
             await self._report(interaction)
 
     async def _report(self, interaction: discord.Interaction[Any]) -> None:
-        bot = _bot(interaction)
+        bot = bot_of(interaction)
         reports = bot.reports
         message = interaction.message
         try:
@@ -150,7 +145,7 @@ async def _update_report(
     interaction: discord.Interaction[Any], job_id: int, line: str, *, warning: str | None = None
 ) -> None:
     """Add what was done to the report message and drop the buttons that no longer apply."""
-    bot = _bot(interaction)
+    bot = bot_of(interaction)
     deleted, banned = await bot.reports.state(job_id, interaction.guild_id, time.time())
     before = interaction.message.content if interaction.message else ""
     content = f"{before}\n{line}".strip()[:2000]
@@ -182,7 +177,7 @@ class ModDeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=M
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         if not await _moderator(interaction):
             return
-        bot = _bot(interaction)
+        bot = bot_of(interaction)
         reports = bot.reports
         try:
             removal = await reports.removal(self.job_id, interaction.guild_id)
@@ -240,7 +235,7 @@ class ModBanButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=MOD_
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         if not await _moderator(interaction):
             return
-        bot = _bot(interaction)
+        bot = bot_of(interaction)
         try:
             job = await bot.reports.ban_author(
                 self.job_id, interaction.guild_id, interaction.user.id

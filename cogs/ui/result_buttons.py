@@ -32,26 +32,16 @@ from cogs.ui.custom_ids import (
     REROLL_TEMPLATE,
     custom_id,
 )
-from cogs.ui.interactions import send_ephemeral, start_job
+from cogs.ui.interactions import bot_of, send_ephemeral, start_job
 from cogs.ui.share import remove_gallery_posts
 
 if TYPE_CHECKING:
-    from bot.app import ArtFactoryBot
-
-
-def _bot(interaction: discord.Interaction[Any]) -> ArtFactoryBot:
-    client: ArtFactoryBot = interaction.client
-    return client
-
-
-def _attachment_urls(interaction: discord.Interaction[Any]) -> list[str]:
-    message = interaction.message
-    return [a.url for a in message.attachments] if message is not None else []
+    pass
 
 
 async def _parent(interaction: discord.Interaction[Any], job_id: int, index: int | None) -> Any:
     try:
-        return await _bot(interaction).derive.parent_for(job_id, interaction.guild_id, index)
+        return await bot_of(interaction).derive.parent_for(job_id, interaction.guild_id, index)
     except InvalidRequest as exc:
         await send_ephemeral(interaction, str(exc))
         return None
@@ -73,7 +63,7 @@ class RerollButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=RERO
         return cls(int(match["job_id"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        derivations = _bot(interaction).derive
+        derivations = bot_of(interaction).derive
 
         async def create(origin: Origin) -> int:
             parent = await derivations.parent_for(self.job_id, interaction.guild_id, None)
@@ -170,7 +160,7 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=DELE
         return cls(int(match["job_id"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        bot = _bot(interaction)
+        bot = bot_of(interaction)
         await interaction.response.defer()  # before the database; refusals are followups
         job = await bot.jobs.get(self.job_id)
         if job is None or job.guild_id != interaction.guild_id:

@@ -73,21 +73,7 @@ async def test_the_describe_menu_describes_a_posted_image(
         first = await h.imagine(prompt="a paper boat", user_id=ALICE)
         await h.idle()
         result = h.original(first)
-        menu = await fake_discord.send_raw_interaction(
-            {
-                "type": 2,
-                "data": {
-                    "id": fake_discord.commands["Describe"]["id"],
-                    "name": "Describe",
-                    "type": 3,
-                    "target_id": str(result.id),
-                    "guild_id": str(fake_discord.guild_id),
-                    "resolved": {"messages": {str(result.id): fake_discord._message_json(result)}},
-                },
-                "guild_id": str(fake_discord.guild_id),
-                "channel_id": str(fake_discord.channel_id),
-            }
-        )
+        menu = await fake_discord.send_message_command("Describe", result)
         await h.idle()
         assert fake_fal.submits[-1][0] == "fal-ai/florence-2-large/more-detailed-caption"
         job = await h.job_for(menu)

@@ -116,21 +116,7 @@ async def test_make_variations_on_a_result_credits_it(
         result = h.original(first)
         parent = await h.job_for(first)
         assert parent is not None
-        menu = await fake_discord.send_raw_interaction(
-            {
-                "type": 2,
-                "data": {
-                    "id": fake_discord.commands["Make variations"]["id"],
-                    "name": "Make variations",
-                    "type": 3,
-                    "target_id": str(result.id),
-                    "guild_id": str(fake_discord.guild_id),
-                    "resolved": {"messages": {str(result.id): fake_discord._message_json(result)}},
-                },
-                "guild_id": str(fake_discord.guild_id),
-                "channel_id": str(fake_discord.channel_id),
-            }
-        )
+        menu = await fake_discord.send_message_command("Make variations", result)
         await h.idle()
         assert fake_fal.submits[-1][0] == "fal-ai/flux/dev/image-to-image"
         assert fake_fal.submits[-1][1]["prompt"] == "a paper boat"

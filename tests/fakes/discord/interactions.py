@@ -149,6 +149,27 @@ class InteractionSender(Gateway, MessageStore, ApplicationCommands):
             d["message"] = self._message_json(msg)
         return await self.send_raw_interaction(d)
 
+    async def send_message_command(
+        self, name: str, message: FakeMessage, *, user_id: int = DEFAULT_USER_ID
+    ) -> Interaction:
+        """Dispatch a message command (a menu under Apps, type 3) used on ``message``."""
+        return await self.send_raw_interaction(
+            {
+                "type": InteractionType.APPLICATION_COMMAND,
+                "data": {
+                    "id": self.commands[name]["id"],
+                    "name": name,
+                    "type": 3,
+                    "target_id": str(message.id),
+                    "guild_id": str(self.guild_id),
+                    "resolved": {"messages": {str(message.id): self._message_json(message)}},
+                },
+                "guild_id": str(self.guild_id),
+                "channel_id": str(self.channel_id),
+                "member": self.member_json(user_id),
+            }
+        )
+
     async def send_raw_interaction(
         self, d: dict[str, Any], *, shard: int | Sequence[int] | None = None
     ) -> Interaction:
