@@ -23,6 +23,20 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 HTTP_SCHEMES = ("http://", "https://")
 
 
+# The modes with a model of their own (`<mode>_model`), in the order they are listed.
+SPECIAL_MODES = (
+    "img2img",
+    "lora",
+    "upscale",
+    "inpaint",
+    "outpaint",
+    "segment",
+    "describe",
+    "blend",
+    "video",
+)
+
+
 class ProviderConfig(Section):
     """One provider's settings; the subclasses below hold each provider's defaults."""
 
@@ -55,24 +69,15 @@ class ProviderConfig(Section):
     def allowed_models(self) -> tuple[str, ...]:
         return self.models if self.model in self.models else (self.model, *self.models)
 
-    def mode_models(self) -> tuple[str, ...]:
+    def mode_models(self) -> dict[str, str]:
         """The models of the special modes (image-to-image, LoRAs, upscale, the image
-        actions), those configured."""
-        return tuple(
-            model
-            for model in (
-                self.img2img_model,
-                self.lora_model,
-                self.upscale_model,
-                self.inpaint_model,
-                self.outpaint_model,
-                self.segment_model,
-                self.describe_model,
-                self.blend_model,
-                self.video_model,
-            )
-            if model
-        )
+        actions), those configured, each with its mode (the first, for one serving several)."""
+        found: dict[str, str] = {}
+        for mode in SPECIAL_MODES:
+            model = getattr(self, f"{mode}_model")
+            if model:
+                found.setdefault(model, "txt2img" if mode == "lora" else mode)
+        return found
 
     @field_validator("base_url", "models_base_url")
     @classmethod

@@ -52,9 +52,9 @@ def money(amount: float, currency: str) -> str:
     return f"${number}" if currency.upper() == "USD" else f"{number} {currency}"
 
 
-def model_line(config: Config, provider: str, model: str) -> str:
+def model_line(config: Config, provider: str, model: str, mode: str | None = None) -> str:
     """ "`fal-ai/flux/dev` — text-to-image · ~$0.025/image (default)"."""
-    entry = catalogue_for(config).entry(provider, model)
+    entry = catalogue_for(config).entry(provider, model, mode)
     default = " (default)" if model == config.providers[provider].model else ""
     if entry is None:
         return f"`{model}` — not available: schema not read yet{default}"
@@ -108,9 +108,9 @@ def models_fields(
         name = provider + (" ★ default" if provider == default else "")
         share = (budget - len(name)) // (len(shown) - index)
         settings = config.providers[provider]
-        special = settings.mode_models()
+        special, allowed = settings.mode_models(), settings.allowed_models()
         lines = [
-            model_line(config, provider, m)
+            model_line(config, provider, m, None if m in allowed else special.get(m))
             for m in configured_models(config, provider)
             if not models or m in models or m in special
         ]

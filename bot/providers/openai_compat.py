@@ -53,7 +53,7 @@ from bot.providers.base import (
 )
 from bot.providers.capabilities import PROVIDER_CAPABILITIES, in_family
 from bot.providers.catalogue.mapping import NO_EXTRA, ExtraInputs
-from bot.providers.openai_edit import edit_arguments
+from bot.providers.openai_actions import answered_prompts, describe_arguments, edit_arguments
 from bot.providers.request import GenerationRequest
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -93,7 +93,7 @@ SUBMIT_GRACE_S = 1.0
 @dataclass
 class _Call:
     batches: list[dict[str, Any]]
-    edit: bool = False  # images.edit (with a mask) instead of images.generate
+    endpoint: str = "generate"  # or "edit" (images.edit, with a mask) or "chat" (/describe)
     task: asyncio.Task[GenerationResult] | None = None
     restart: bool = False
     started_at: float = field(default_factory=time.monotonic)
@@ -146,11 +146,13 @@ class OpenAIImagesProvider(Provider):
     ) -> str:
         if request.mode == "inpaint" and not request.loras:  # Vary (Region): images.edit
             edit = await asyncio.to_thread(edit_arguments, request, image, extra.mask)
-            call = _Call(batches=[edit], edit=True)
+            call = _Call(batches=[edit], endpoint="edit")
+        elif request.mode == "describe":  # a vision chat model
+            call = _Call(batches=[describe_arguments(request, image)], endpoint="chat")
         elif request.mode != "txt2img" or request.loras:
             raise ProviderError(
                 self.name,
-                "this API only does plain text-to-image and edits on this bot",
+                "this API only does plain text-to-image, edits and descriptions on this bot",
                 retryable=False,
             )
         else:
@@ -264,8 +266,15 @@ class OpenAIImagesProvider(Provider):
         return call
 
     async def _generate(self, call: _Call) -> GenerationResult:
+        if call.endpoint == "chat":
+            answer = await self._client.chat.completions.create(**call.batches[0])
+            text = (answer.choices[0].message.content or "") if answer.choices else ""
+            prompts = answered_prompts(text)
+            if not prompts:
+                raise ProviderError(self.name, "the model answered without text", retryable=True)
+            return GenerationResult(images=(), texts=prompts)
         images_api = self._client.images
-        endpoint = images_api.edit if call.edit else images_api.generate
+        endpoint = images_api.edit if call.endpoint == "edit" else images_api.generate
         if len(call.batches) == 1:
             responses = [await endpoint(**call.batches[0])]
         else:

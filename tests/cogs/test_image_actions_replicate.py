@@ -10,6 +10,7 @@ from tests.fakes.apps import SEGMENT_REGIONS
 from tests.fakes.cdn import make_png
 from tests.fakes.discord import FakeDiscord, FakeMessage
 from tests.fakes.fal import FakeFal, Script
+from tests.fakes.openai_actions import VISION_PROMPTS
 from tests.fakes.openai_images import FakeOpenAIImages
 from tests.fakes.replicate import FakeReplicate
 from tests.fakes.replicate import Script as ReplicateScript
@@ -131,3 +132,30 @@ async def test_vary_region_on_an_openai_api_sends_images_edit_a_transparent_mean
         child = await h.job_for(submitted)
         assert child is not None and (child.provider, child.state) == ("openai", "done")
         assert len(h.original(submitted).attachments) == 1
+
+
+async def test_describe_through_a_vision_chat_model_gives_its_four_prompts(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, fake_openai: FakeOpenAIImages, db_path: Path
+) -> None:
+    vision = {
+        "providers": {
+            "openai": fake_openai.config(describe_model="gpt-4o-mini"),
+            "fal": {"describe_model": ""},
+        }
+    }
+    async with running_bot(fake_discord, db_path, **vision) as h:
+        attachment = fake_discord.make_attachment("fox.png", make_png(48, 32), "image/png")
+        values = [{"name": "image", "type": 11, "value": attachment}]
+        described = await fake_discord.send_interaction("describe", values, user_id=BOB)
+        await h.idle()
+        (body,) = fake_openai.chats
+        assert body["model"] == "gpt-4o-mini"
+        parts = body["messages"][-1]["content"]
+        assert any(
+            p["type"] == "image_url" and p["image_url"]["url"].startswith("data:image/")
+            for p in parts
+        )
+        job = await h.job_for(described)
+        assert job is not None and (job.provider, job.state) == ("openai", "done")
+        assert job.result_json["prompts"] == list(VISION_PROMPTS)
+        assert fake_fal.submits == []

@@ -13,8 +13,8 @@ Unknown body keys are refused like the real API. Errors use the ``{"error": {mes
 param, code}}`` shape; a 401 for a missing or wrong key, 400 ``content_policy_violation`` for
 prompts containing a word in ``blocked_words``.
 
-``POST /v1/images/edits`` (multipart, the mask's transparent area = edit) is in
-``openai_edits.py``.
+``POST /v1/images/edits`` (multipart, the mask's transparent area = edit) and
+``POST /v1/chat/completions`` (a vision model answering /describe) are in ``openai_actions.py``.
 
 Each accepted call blocks for ``run_s`` before answering (the API has no queue);
 ``hang_calls`` makes it never answer.
@@ -33,7 +33,15 @@ from typing import Any
 from aiohttp import web
 
 from .cdn import FakeCDN, FakeServer, Rec, make_image, record_of, seed_color
-from .openai_edits import Edit, edit_body, form_parts, read_edit
+from .openai_actions import (
+    VISION_PROMPTS,
+    Edit,
+    completion,
+    edit_body,
+    form_parts,
+    image_parts,
+    read_edit,
+)
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,9 @@ class FakeOpenAIImages(FakeServer):
         self.blocked_words: set[str] = {"forbidden"}
         self.requests: list[Rec] = []
         self.generations: list[Generation] = []
-        self.edits: list[Edit] = []  # POST /v1/images/edits (openai_edits.py), as sent
+        self.edits: list[Edit] = []  # POST /v1/images/edits (openai_actions.py), as sent
+        self.chats: list[dict[str, Any]] = []  # POST /v1/chat/completions bodies
+        self.vision_prompts: tuple[str, ...] = VISION_PROMPTS  # what the vision model answers
 
     # -- test API --------------------------------------------------------------------------
     def config(self, **extra: Any) -> dict[str, Any]:
@@ -164,6 +174,8 @@ class FakeOpenAIImages(FakeServer):
             return await self._generate(request)
         if path == "/v1/images/edits" and method == "POST":
             return await self._edit(request)
+        if path == "/v1/chat/completions" and method == "POST":
+            return await self._chat(request)
         return error(404, f"Invalid URL ({method} {request.path})", code="unknown_url")
 
     def _validate(self, body: Any) -> web.Response | None:
@@ -240,6 +252,18 @@ class FakeOpenAIImages(FakeServer):
             return refused
         self.edits.append(found)
         return await self._answer(body, request)
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        found = image_parts(body)
+        if isinstance(found, str):
+            return error(400, found, param="messages", code="invalid_value")
+        self.chats.append(body)
+        text = "\n".join(f"{n}. {p}" for n, p in enumerate(self.vision_prompts, 1))
+        return web.json_response(completion(str(body["model"]), text))
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
         try:

@@ -175,8 +175,8 @@ def output_kind(document: Mapping[str, Any], model: str) -> str:
             content = ((item["get"].get("responses") or {}).get("200") or {}).get("content")
             found = ((content or {}).get("application/json") or {}).get("schema")
             break
-    if found is None:
-        found = schemas.get("Output")
+    if found is None:  # cog's `Output`; the bot's wrappers name theirs (`x-output`)
+        found = schemas.get(str(document.get("x-output") or "Output"))
     if not isinstance(found, Mapping):
         return "images"
     output = inline(found, document)
@@ -187,6 +187,8 @@ def output_kind(document: Mapping[str, Any], model: str) -> str:
         if name in props:
             return name
     if any((props.get(name) or {}).get("type") == "string" for name in TEXT_OUTPUTS):
+        return "text"
+    if "choices" in props:  # a chat completion: its answer is text
         return "text"
     return "images"
 

@@ -1,5 +1,11 @@
-"""``POST /v1/images/edits`` for the fake OpenAI-compatible server (``openai_images.py``).
+"""``POST /v1/images/edits`` and ``POST /v1/chat/completions`` for the fake OpenAI-compatible
+server (``openai_images.py``).
 
+Chat: a request whose messages carry an ``image_url`` part (a data URL or https) is answered in
+OpenAI's completion shape with ``VISION_PROMPTS``, numbered, as a vision model asked for four
+prompts would; a malformed one gets a 400 naming ``messages``.
+
+Edits:
 The SDK sends ``multipart/form-data``: ``image`` (a file), ``mask`` (a PNG), ``prompt``,
 ``model``, ``n``. As OpenAI's spec says of the mask: "fully transparent areas (e.g. where alpha
 is zero) indicate where `image` should be edited … Must be a valid PNG file, less than 4MB, and
@@ -86,3 +92,50 @@ def edit_body(edit: Edit) -> dict[str, Any]:
     if "n" in edit.fields:
         body["n"] = int(edit.fields["n"])
     return body
+
+
+# ``POST /v1/chat/completions`` with an image part: a vision model's answer to /describe.
+VISION_PROMPTS = (
+    "A red fox curled in fresh snow at the edge of a pine forest, soft overcast light, wildlife "
+    "photography, 200 mm lens",
+    "Watercolour of a fox asleep in a snowy clearing, muted blues and warm orange, loose brush",
+    "A fox in winter woods at dusk, cinematic lighting, shallow depth of field, film grain",
+    "Minimalist poster: an orange fox on white snow under tall dark pines, flat colours",
+)
+
+
+def image_parts(body: Any) -> list[str] | str:
+    """The image URLs of a chat request's messages, or the error message of a malformed one."""
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        return "Missing required parameter: 'messages'."
+    if not body.get("model"):
+        return "Missing required parameter: 'model'."
+    urls: list[str] = []
+    for message in body["messages"]:
+        content = message.get("content") if isinstance(message, dict) else None
+        for part in content if isinstance(content, list) else []:
+            if isinstance(part, dict) and part.get("type") == "image_url":
+                url = (part.get("image_url") or {}).get("url")
+                if not isinstance(url, str) or not url.startswith(("data:image/", "https://")):
+                    return "Invalid image URL: expected a data URL or an https URL."
+                urls.append(url)
+    return urls
+
+
+def completion(model: str, text: str) -> dict[str, Any]:
+    """A chat completion in OpenAI's response shape (CreateChatCompletionResponse)."""
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": {"prompt_tokens": 850, "completion_tokens": 160, "total_tokens": 1010},
+    }

@@ -1,4 +1,5 @@
-"""Vary (Region) on an OpenAI-compatible API: `images.edit` with the image and a mask.
+"""Vary (Region) and /describe on an OpenAI-compatible API: `images.edit` with the image and
+a mask, and a vision chat model asked for four prompts.
 
 OpenAI's mask is the other way round from the fill models': "fully transparent areas (e.g.
 where alpha is zero) indicate where `image` should be edited", a PNG "with the same dimensions
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from typing import Any
 
 from PIL import Image
@@ -56,3 +58,39 @@ def _decoded(uri: str) -> tuple[bytes, str]:
     if not uri.startswith("data:") or not header.endswith(";base64"):
         raise ProviderError("openai", "the image must be sent as a file", retryable=False)
     return base64.b64decode(payload), header[5:].split(";", 1)[0]
+
+
+# /describe through a vision chat model: what it is asked, and how its answer becomes prompts.
+DESCRIBE_INSTRUCTIONS = (
+    "You write prompts for an image generation model. Look at the image and write four "
+    "different prompts that would produce an image like it: subject, setting, composition, "
+    "lighting, medium and style, each in one paragraph of at most 60 words. Answer with the "
+    "four prompts only, numbered 1. to 4., one per line."
+)
+_NUMBERED = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*(.+?)\s*$")
+
+
+def describe_arguments(request: GenerationRequest, image: str | None) -> dict[str, Any]:
+    """One `chat.completions.create` call: the instructions and the image as a data URL."""
+    if image is None:
+        raise ProviderError("openai", "a description needs the image", retryable=False)
+    return {
+        "model": request.model,
+        "messages": [
+            {"role": "system", "content": DESCRIBE_INSTRUCTIONS},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Four prompts for this image."},
+                    {"type": "image_url", "image_url": {"url": image}},
+                ],
+            },
+        ],
+    }
+
+
+def answered_prompts(text: str) -> tuple[str, ...]:
+    """The numbered prompts of the model's answer (the whole answer when it numbered none)."""
+    found = [m.group(1).strip('"') for line in text.splitlines() if (m := _NUMBERED.match(line))]
+    prompts = tuple(p for p in found if p) or ((" ".join(text.split()),) if text.strip() else ())
+    return prompts[:4]
