@@ -10,6 +10,7 @@ model for the action, the first enabled provider that has one does it.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -20,8 +21,9 @@ from bot.delivery.text import image_of
 from bot.errors import InvalidRequest
 from bot.jobs.intake import JobService
 from bot.jobs.model import JobKind, JobState, Origin
-from bot.providers.action import Action
+from bot.providers.action import MAX_CHARGE, Action
 from bot.providers.catalogue.checks import MODE_NAMES, mode_entry
+from bot.providers.catalogue.mapping import video_durations
 from bot.providers.request import GenerationRequest, RequestOptions
 from db.database import Database
 from db.jobs import JobRow
@@ -225,12 +227,13 @@ class ImageActions:
         )
 
     def video_durations(self, provider: str) -> tuple[int, ...]:
-        """The clip lengths Animate offers: those the video model's schema takes."""
-        from bot.providers.catalogue.mapping import video_durations
-
+        """The clip lengths Animate offers: those the video model's schema takes that one job
+        may count for (`quota_images`)."""
         name = action_provider(self._config, "video", provider)
         entry = mode_entry(self._config, name, "video", 0)
-        return video_durations(entry) if entry is not None else ()
+        offered = video_durations(entry) if entry is not None else ()
+        rate = self._config.quotas.images_per_video_second
+        return tuple(s for s in offered if math.ceil(s * rate - 1e-9) <= MAX_CHARGE)
 
     # -- /describe ---------------------------------------------------------------------------
 
