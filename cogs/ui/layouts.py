@@ -92,13 +92,18 @@ async def post_single_image(interaction: discord.Interaction[Any], job_id: int, 
             f"🖼️ **{quote(prompt, 600)}** — image {index} of <@{parent.user_id}>'s "
             f"[#{parent.id}]({result_link(parent)})"
         )
-        with discord_files([image]) as files:
-            await interaction.followup.send(
-                content,
-                files=files,
-                view=single_image_components(job_id, index),
-                allowed_mentions=NO_MENTIONS,
-            )
+        try:
+            with discord_files([image]) as files:
+                await interaction.followup.send(
+                    content,
+                    files=files,
+                    view=single_image_components(job_id, index),
+                    allowed_mentions=NO_MENTIONS,
+                )
+        except discord.HTTPException as exc:  # never left at "thinking…"
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+            await send_ephemeral(interaction, f"That image could not be posted ({exc.status}).")
 
 
 def _view(rows: Rows) -> discord.ui.View:

@@ -360,3 +360,18 @@ async def test_a_restart_mid_segmentation_reattaches_to_it_and_an_open_form_stil
         assert apps == ["fal-ai/evf-sam", "fal-ai/flux-pro/v1/fill"]  # the segmenter once
         child = await h3.job_for(submitted)
         assert child is not None and (child.state, child.quota_state) == ("done", "committed")
+
+
+async def test_a_single_image_discord_refuses_to_post_gets_a_private_answer_not_thinking(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    async with running_bot(fake_discord, db_path) as h:
+        interaction = await h.imagine(prompt="two owls", count=2, user_id=ALICE)
+        await h.idle()
+        parent = await h.job_for(interaction)
+        assert parent is not None
+        fake_discord.inject("POST", r"/webhooks/", status=400, when=lambda r: bool(r.files))
+        pressed = await click(h, h.original(interaction), f"af:u:{parent.id}:1")
+        assert pressed.private_answers() == ["That image could not be posted (400)."]
+        assert h.original(pressed).deleted  # the "thinking…" placeholder is gone
