@@ -267,8 +267,9 @@ async def test_a_restart_mid_inpaint_resumes_it_with_its_mask_without_asking_aga
             message=message,
             user_id=BOB,
         )
-        while [app for app, _, _ in fake_fal.submits].count("fal-ai/flux-pro/v1/fill") < 1:
-            await fake_fal.wait_for_submit()
+        async with asyncio.timeout(10):  # the inpaint is submitted and its id stored
+            while not ((row := await h.job_for(submitted)) and row.provider_request_id):
+                await asyncio.sleep(0.02)
     async with running_bot(fake_discord, db_path) as h2:
         await h2.idle()
         apps = [app for app, _, _ in fake_fal.submits[1:]]
