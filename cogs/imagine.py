@@ -20,6 +20,7 @@ from bot.providers.request import (
     GenerationRequest,
     build_request,
 )
+from bot.studio.params import parse_params
 from cogs.ui.interactions import start_job
 
 CHOICE_LIMIT = 100  # Discord's limit for a choice's name and its value
@@ -57,22 +58,28 @@ class Imagine(commands.Cog):
         steps: app_commands.Range[int, 1, 50] | None = None,
         guidance: app_commands.Range[float, 0.0, 20.0] | None = None,
     ) -> None:
+        try:  # `--ar 16:9` and the like inside the prompt: read before anything else
+            inline = parse_params(prompt)
+        except InvalidRequest as exc:
+            await interaction.response.send_message(str(exc), ephemeral=True)
+            return
+        model = model or inline.model
         built: dict[str, GenerationRequest] = {}  # checked before the ack, reused after it
 
         def build(chosen: str) -> GenerationRequest:
             if chosen in built:
                 return built[chosen]
-            built[chosen] = build_request(
+            built[chosen] = build_request(  # a slash option beats the same one in the prompt
                 self.bot.config,
-                prompt=prompt,
-                negative_prompt=negative_prompt,
+                prompt=inline.prompt,
+                negative_prompt=negative_prompt or inline.negative_prompt,
                 provider=chosen,
                 model=model,
-                aspect_ratio=aspect_ratio,
-                count=count,
-                seed=seed,
-                steps=steps,
-                guidance=guidance,
+                aspect_ratio=aspect_ratio or inline.aspect_ratio,
+                count=count if count is not None else inline.count,
+                seed=seed if seed is not None else inline.seed,
+                steps=steps if steps is not None else inline.steps,
+                guidance=guidance if guidance is not None else inline.guidance,
             )
             return built[chosen]
 

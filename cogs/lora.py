@@ -18,6 +18,7 @@ from bot.delivery.text import escape
 from bot.jobs.model import Origin
 from bot.providers.offers import Needs
 from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, RequestOptions
+from bot.studio.params import parse_params
 from cogs.ui.choices import provider_choices
 from cogs.ui.interactions import defer_journalled, send_ephemeral, start_job
 
@@ -108,6 +109,7 @@ class Loras(commands.Cog):
                 steps=steps,
                 guidance=guidance,
             )
+            options = parse_params(prompt).under(options)  # a slash option beats `--ar` & co
             return await loras.lora_job(origin, choices=choices, channel_nsfw=nsfw, options=options)
 
         await start_job(interaction, create)

@@ -23,6 +23,7 @@ from bot.jobs.intake import JobService
 from bot.jobs.model import JobKind, JobState, Origin
 from bot.providers.catalogue import catalogue_for, check_options, require_entry
 from bot.providers.request import GenerationRequest, RequestOptions
+from bot.studio.params import parse_params
 from db.database import Database
 from db.jobs import JobRow
 
@@ -263,9 +264,11 @@ class Derivations:
                 seed=None,
             )
         else:
-            # Inherited values adapt to the model; what the member typed in the form is checked.
+            # Inherited values adapt to the model; what the member typed in the form (with any
+            # `--ar 16:9` and the like in it) is checked.
             options = RequestOptions.inherited(request).fitted(self._config)
-            new = replace(options, prompt=prompt, negative_prompt=negative_prompt).build(
+            typed = parse_params(prompt).over(options)
+            new = replace(typed, negative_prompt=negative_prompt or typed.negative_prompt).build(
                 self._config
             )
         return await self._jobs.create(new, origin, kind=JobKind.REMIX, parent=parent)

@@ -271,3 +271,40 @@ async def test_lora_links_become_airs_and_a_lora_for_another_base_model_is_refus
         assert len(fake_civitai.submits) == 1  # nothing was sent, no Buzz spent
         job = await h.job_for(old)
         assert job is not None and (job.state, job.quota_state) == ("failed", "refunded")
+
+
+async def test_parameters_in_the_prompt_reach_the_provider_and_the_prompt_shown_is_clean(
+    fake_discord: FakeDiscord, fake_civitai: FakeCivitai, db_path: Path
+) -> None:
+    fake_civitai.script(QUICK)
+    async with running_bot(
+        fake_discord,
+        db_path,
+        providers=providers(fake_civitai),
+        generation={"default_provider": "civitai"},
+    ) as h:
+        interaction = await h.imagine(prompt="a watercolour fox --ar 3:2 --no text --seed 7")
+        await h.idle()
+        (submission,) = fake_civitai.submits
+        params = submission.body["steps"][0]["input"]
+        assert params["prompt"] == "a watercolour fox"
+        assert (params["negativePrompt"], params["seed"]) == ("text", 7)
+        assert params["width"] > params["height"]  # 3:2
+        assert "**a watercolour fox**" in (h.original(interaction).content or "")
+
+
+async def test_a_bad_parameter_in_the_prompt_is_refused_and_nothing_is_charged(
+    fake_discord: FakeDiscord, fake_civitai: FakeCivitai, db_path: Path
+) -> None:
+    async with running_bot(
+        fake_discord,
+        db_path,
+        providers=providers(fake_civitai),
+        generation={"default_provider": "civitai"},
+    ) as h:
+        interaction = await h.imagine(prompt="a fox --ar 7:5")
+        await h.settled()
+        (said,) = [c.json["data"]["content"] for c in interaction.callbacks()]
+        assert said.startswith("--ar 7:5 is not supported; choose one of")
+        assert fake_civitai.submits == []
+        assert (await h.bot.jobs.usage(4000)).used == 0

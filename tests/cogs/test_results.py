@@ -343,3 +343,22 @@ async def test_a_variation_of_a_4_step_schnell_result_takes_the_image_models_few
         assert arguments["num_inference_steps"] == 10
         child = await h.job_for(click)
         assert child is not None and child.state == "done"
+
+
+async def test_parameters_typed_into_the_remix_form_replace_the_inherited_ones(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    async with running_bot(fake_discord, db_path) as h:
+        interaction, _ = await finished(h, "a harbour")
+        parent = await h.job_for(interaction)
+        assert parent is not None
+        submitted = await fake_discord.send_modal_submit(
+            f"af:rxm:{parent.id}", {"prompt": "a harbour at night --ar 16:9"}, user_id=BOB
+        )
+        await h.idle()
+        _, arguments, _ = fake_fal.submits[-1]
+        assert arguments["prompt"] == "a harbour at night"
+        assert arguments["image_size"] == "landscape_16_9"  # the parent was 1:1
+        child = await h.job_for(submitted)
+        assert child is not None and child.state == "done"
