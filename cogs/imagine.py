@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Literal
+from dataclasses import replace
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot
+from bot.config import Config
 from bot.delivery.text import short_prompt
 from bot.errors import InvalidRequest
 from bot.jobs.model import Origin
@@ -18,9 +20,9 @@ from bot.providers.request import (
     MAX_PROMPT_CHARS,
     MAX_SEED,
     GenerationRequest,
-    build_request,
+    RequestOptions,
 )
-from bot.studio.params import parse_params
+from bot.studio.params import InlineParams, parse_params
 from cogs.ui.interactions import start_job
 
 CHOICE_LIMIT = 100  # Discord's limit for a choice's name and its value
@@ -64,24 +66,17 @@ class Imagine(commands.Cog):
             await interaction.response.send_message(str(exc), ephemeral=True)
             return
         model = model or inline.model
-        built: dict[str, GenerationRequest] = {}  # checked before the ack, reused after it
-
-        def build(chosen: str) -> GenerationRequest:
-            if chosen in built:
-                return built[chosen]
-            built[chosen] = build_request(  # a slash option beats the same one in the prompt
-                self.bot.config,
-                prompt=inline.prompt,
-                negative_prompt=negative_prompt or inline.negative_prompt,
-                provider=chosen,
-                model=model,
-                aspect_ratio=aspect_ratio or inline.aspect_ratio,
-                count=count if count is not None else inline.count,
-                seed=seed if seed is not None else inline.seed,
-                steps=steps if steps is not None else inline.steps,
-                guidance=guidance if guidance is not None else inline.guidance,
-            )
-            return built[chosen]
+        build = request_builder(
+            self.bot.config,
+            inline,
+            negative_prompt=negative_prompt,
+            model=model,
+            aspect_ratio=aspect_ratio,
+            count=count,
+            seed=seed,
+            steps=steps,
+            guidance=guidance,
+        )
 
         # Options are checked before the acknowledgement wherever no database read is needed,
         # so a bad option gets a private answer at once: with the provider the member named,
@@ -129,6 +124,22 @@ class Imagine(commands.Cog):
                     label = short_prompt(f"{model_id} ({name})", CHOICE_LIMIT)
                     choices.append(app_commands.Choice(name=label, value=model_id))
         return choices[:25]
+
+
+def request_builder(
+    config: Config, inline: InlineParams, **explicit: Any
+) -> Callable[[str], GenerationRequest]:
+    """The request for a provider, built once per provider (checked before the ack, reused
+    after it): a slash option the member set beats the same parameter in the prompt."""
+    built: dict[str, GenerationRequest] = {}
+    options = inline.under(RequestOptions(prompt=inline.prompt, **explicit))
+
+    def build(chosen: str) -> GenerationRequest:
+        if chosen not in built:
+            built[chosen] = replace(options, provider=chosen).build(config)
+        return built[chosen]
+
+    return build
 
 
 def valid_somewhere(
