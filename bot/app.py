@@ -38,6 +38,7 @@ from bot.providers import Provider, build_providers
 from bot.providers.catalogue import catalogue_for
 from bot.providers.catalogue.refresh import load_cached, refresh
 from bot.providers.catalogue.sources import schema_sources
+from bot.studio.prompt_help import PromptHelper
 from cogs.ui.cancel import progress_components
 from cogs.ui.interactions import acknowledged_elsewhere, send_ephemeral
 from cogs.ui.layouts import result_components
@@ -81,6 +82,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
     loras: LoraLibrary
     derive: Derivations
     actions: ImageActions
+    prompt_help: PromptHelper
     lineage: Lineages
     preferences: Preferences
     admin: AdminService
@@ -185,6 +187,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self.gallery = GalleryService(self.db, self.derive)
         self.reports = ReportService(self.db, self.derive)
         self.provider_health = ProviderHealthReport(self.db.stats)
+        self.prompt_help = PromptHelper(self.config)
 
     def _journal_suffix(self) -> str:
         """Each process of a bot split over several (PostgreSQL) keeps its own intake journal
@@ -240,6 +243,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
                 except Exception as exc:
                     log.warning("closing provider %s: %s", provider.name, exc)
             await self.session.close()
+            await self.prompt_help.close()
             await self.early_acks.close()
             await self.db.close()
             self.intake.close()

@@ -102,7 +102,8 @@ class Imagine(commands.Cog):
             chosen = provider or await self.bot.preferences.default_provider(
                 interaction.guild_id, interaction.channel_id, model
             )
-            return await self.bot.jobs.create(checked or build(chosen), origin)
+            request = await self.bot.prompt_help.apply(checked or build(chosen))
+            return await self.bot.jobs.create(request, origin)
 
         await start_job(interaction, create)
 

@@ -85,18 +85,20 @@ def parse_config(
         providers=providers,
         quotas=file.quotas,
         costs=file.costs,
+        prompt_help=file.prompt_help,
         runtime=file.runtime,
-        secrets=_secrets(providers, file.generation.default_provider, environ, require_secrets),
+        secrets=_secrets(file, providers, environ, require_secrets),
         source=source,
     )
 
 
 def _secrets(
+    file: ConfigFile,
     providers: dict[str, ProviderConfig],
-    default: str,
     environ: typing.Mapping[str, str],
     require: bool,
 ) -> Secrets:
+    default = file.generation.default_provider
     token = environ.get("DISCORD_TOKEN", "").strip()
     if not token and require:
         raise ConfigError(f"{MISSING_DISCORD_TOKEN}.")
@@ -114,4 +116,14 @@ def _secrets(
             )
             raise ConfigError(f"{var} is not set: export {var}=<your {name} API key>, {how}.")
         keys[name] = Secret(value)
-    return Secrets(discord_token=Secret(token), provider_keys=keys)
+    helper = None
+    if file.prompt_help.enabled:
+        var = file.prompt_help.api_key_env
+        found = environ.get(var, "").strip()
+        if not found and require:
+            raise ConfigError(
+                f"{var} is not set: export {var}=<your chat API key>, or set [prompt_help] "
+                "enabled = false."
+            )
+        helper = Secret(found)
+    return Secrets(discord_token=Secret(token), provider_keys=keys, prompt_help_key=helper)

@@ -175,6 +175,30 @@ class CostConfig(Section):
     )
 
 
+class PromptHelpConfig(Section):
+    """Rewriting short prompts into richer ones through an OpenAI-compatible chat model (a
+    LiteLLM proxy, OpenAI, fal's OpenRouter route); off unless enabled. The key comes from the
+    environment variable `api_key_env`."""
+
+    enabled: bool = False
+    base_url: str = "https://api.openai.com/v1"
+    model: str = "gpt-4o-mini"
+    api_key_env: str = "OPENAI_API_KEY"
+    max_words: int = 12  # prompts of at most this many words are rewritten
+    cost_per_rewrite: float = 0.0  # counted in the server's budget, in [costs] currency
+    timeout_s: float = 10.0  # a slower answer keeps the member's own prompt
+
+    checks: ClassVar[dict[str, Check]] = {
+        "max_words": (lambda n: 1 <= n <= 200, "must be between 1 and 200."),
+        "cost_per_rewrite": (lambda c: c >= 0, "must be 0 or more."),
+        "timeout_s": (lambda s: 0 < s <= 60, "must be between 0 and 60 seconds."),
+        "base_url": (
+            lambda u: u.startswith(HTTP_SCHEMES),
+            'is not an http(s) URL: use e.g. "https://api.openai.com/v1".',
+        ),
+    }
+
+
 class RuntimeConfig(Section):
     # "asyncio": the standard loop; "uvloop" insists on uvloop (`pip install ".[uvloop]"`);
     # "auto": uvloop where installed, else asyncio. Why asyncio is the default: measured in
@@ -191,6 +215,7 @@ class ConfigFile(Section):
     providers: ProvidersConfig = ProvidersConfig()
     quotas: QuotaConfig = QuotaConfig()
     costs: CostConfig = CostConfig()
+    prompt_help: PromptHelpConfig = PromptHelpConfig()
     runtime: RuntimeConfig = RuntimeConfig()
 
     @model_validator(mode="before")
@@ -240,6 +265,7 @@ class Secrets(BaseModel):
 
     discord_token: Secret
     provider_keys: dict[str, Secret] = Field(default_factory=dict)
+    prompt_help_key: Secret | None = None
 
 
 class Config(BaseModel):
@@ -254,6 +280,7 @@ class Config(BaseModel):
     quotas: QuotaConfig
     secrets: Secrets
     costs: CostConfig = CostConfig()
+    prompt_help: PromptHelpConfig = PromptHelpConfig()
     runtime: RuntimeConfig = RuntimeConfig()
     source: Path | None = None
     # The model catalogue built for this config (bot.providers.catalogue.catalogue_for): derived

@@ -162,6 +162,8 @@ def render_result(
     if result.inference_s:
         timing += f" ({result.inference_s:.1f} s generating)"
     lines = [f"🎨 **{quote(request.prompt, 900)}** — <@{job.user_id}>"]
+    if request.original_prompt:
+        lines.append(f"-# ✨ prompt help, from: {quote(request.original_prompt, 300)}")
     if request.negative_prompt:
         lines.append(f"-# without: {quote(request.negative_prompt, 300)}")
     if request.loras:

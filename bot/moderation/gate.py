@@ -153,6 +153,7 @@ class ModerationService:
             )
         filters = await self._db.settings.filters(guild_id)
         texts = [request.prompt, request.negative_prompt or "", request.region or ""]
+        texts.append(request.original_prompt or "")  # prompt help: the rewrite and the words
         match = next((m for t in texts if (m := blocked_by(filters, t))), None) if filters else None
         if match is not None:
             for listener in self.blocked_listeners:

@@ -69,11 +69,12 @@ def estimate_cost(
 ) -> float:
     """The whole job's estimated cost: its price per image times its images (a video: its
     price per second of video times its seconds, where the catalogue has one)."""
+    helped = config.prompt_help.cost_per_rewrite if request.original_prompt else 0.0
     if request.mode == "video":
-        return round(video_price(config, request) or 0.0, 6)
+        return round((video_price(config, request) or 0.0) + helped, 6)
     megapixels = output_megapixels(request, input_size)
     per_image = price_per_image(config, request.provider, request.model, megapixels)
-    return round((per_image or 0.0) * request.count, 6)
+    return round((per_image or 0.0) * request.count + helped, 6)
 
 
 def video_price(config: Config, request: GenerationRequest) -> float | None:

@@ -72,6 +72,7 @@ class GenerationRequest:
     zoom_out: float | None = None  # outpaint: the share of the canvas around the image, in %
     duration: int | None = None  # video: seconds
     sources: tuple[int, ...] = ()  # blend: the jobs whose results were blended (credited)
+    original_prompt: str | None = None  # prompt help: the member's own words, when rewritten
     # inpaint by words: "<provider>:<request id>" of the segmentation, once submitted (a
     # restart re-attaches to it; bot/jobs/masks.py)
     mask_request: str | None = None

@@ -120,6 +120,7 @@ class FakeOpenAIImages(FakeServer):
         self.edits: list[Edit] = []  # POST /v1/images/edits (openai_actions.py), as sent
         self.chats: list[dict[str, Any]] = []  # POST /v1/chat/completions bodies
         self.vision_prompts: tuple[str, ...] = VISION_PROMPTS  # what the vision model answers
+        self.chat_answer: str | None = None  # any chat's answer instead (prompt help)
 
     # -- test API --------------------------------------------------------------------------
     def config(self, **extra: Any) -> dict[str, Any]:
@@ -262,7 +263,9 @@ class FakeOpenAIImages(FakeServer):
         if isinstance(found, str):
             return error(400, found, param="messages", code="invalid_value")
         self.chats.append(body)
-        text = "\n".join(f"{n}. {p}" for n, p in enumerate(self.vision_prompts, 1))
+        text = self.chat_answer
+        if text is None:
+            text = "\n".join(f"{n}. {p}" for n, p in enumerate(self.vision_prompts, 1))
         return web.json_response(completion(str(body["model"]), text))
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
