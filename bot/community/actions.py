@@ -22,7 +22,7 @@ from bot.errors import InvalidRequest
 from bot.jobs.intake import JobService
 from bot.jobs.model import JobKind, JobState, Origin
 from bot.providers.action import MAX_CHARGE, Action
-from bot.providers.catalogue.checks import MODE_NAMES, mode_entry
+from bot.providers.catalogue.checks import MODE_NAMES, mode_entry, provider_for
 from bot.providers.catalogue.mapping import video_durations
 from bot.providers.request import GenerationRequest, RequestOptions
 from db.database import Database
@@ -55,17 +55,12 @@ ACTION_NAMES = {
 
 
 def action_provider(config: Config, mode: str, preferred: str) -> str:
-    """The provider for a `mode` job: the parent's, when it has a model for it here, else the
-    first enabled provider that has."""
-    names = [preferred, *(n for n in config.enabled_providers if n != preferred)]
-    for name in names:
-        if name not in config.enabled_providers:
-            continue
-        entry = mode_entry(config, name, mode, 0)  # type: ignore[arg-type]
-        if entry is not None and mode in entry.modes:
-            return name
-    what = ACTION_NAMES.get(mode, MODE_NAMES.get(mode, mode))
-    raise InvalidRequest(f"{what} is not set up on this bot: no model here does it.")
+    """The provider for a `mode` job (`provider_for`), or a refusal naming the action."""
+    found = provider_for(config, mode, preferred)  # type: ignore[arg-type]
+    if found is None:
+        what = ACTION_NAMES.get(mode, MODE_NAMES.get(mode, mode))
+        raise InvalidRequest(f"{what} is not set up on this bot: no model here does it.")
+    return found
 
 
 def outpaint_margins(

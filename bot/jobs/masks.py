@@ -29,6 +29,7 @@ from bot.errors import ProviderError, RegionNotFound
 from bot.jobs.input_images import provider_image
 from bot.jobs.retry import with_retries
 from bot.jobs.settlement import JobDeps
+from bot.providers.catalogue.checks import provider_for
 from bot.providers.request import GenerationRequest
 from db.jobs import JobRow
 
@@ -69,11 +70,15 @@ def draw_mask(width: int, height: int, box: Box) -> bytes:
 
 def normalise_mask(data: bytes, width: int, height: int) -> tuple[bytes, float]:
     """The segmenter's mask as a black-and-white PNG of exactly `width`x`height`, and the share
-    of it that is white. Decoded with a pixel cap, like any image the bot reads."""
-    with Image.open(io.BytesIO(data)) as found:
-        if found.width * found.height > MAX_MASK_PIXELS:
-            raise ProviderError("mask", "the segmentation mask is too large", retryable=False)
-        grey = found.convert("L")
+    of it that is white. Decoded with a pixel cap, like any image the bot reads; ValueError
+    for a file that is not one, or too large."""
+    try:
+        with Image.open(io.BytesIO(data)) as found:
+            if found.width * found.height > MAX_MASK_PIXELS:
+                raise ValueError("the segmentation mask is too large")
+            grey = found.convert("L")
+    except (OSError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise ValueError("the segmentation mask is not an image the bot can read") from exc
     if grey.size != (width, height):
         grey = grey.resize((width, height), Image.Resampling.NEAREST)
     binary = grey.point(lambda value: 255 if value >= 128 else 0)
@@ -88,14 +93,11 @@ def _png(image: Image.Image) -> bytes:
 
 
 def segmenter(deps: JobDeps, preferred: str) -> tuple[str, str] | None:
-    """The provider and model that turn words into a mask here: the job's own provider's
-    segmentation model, else the first enabled provider's."""
-    names = [preferred, *(n for n in deps.config.enabled_providers if n != preferred)]
-    for name in names:
-        settings = deps.config.providers.get(name)
-        if settings and settings.segment_model and name in deps.providers:
-            return name, settings.segment_model
-    return None
+    """The provider and model that turn words into a mask here (`provider_for`)."""
+    name = provider_for(deps.config, "segment", preferred)
+    if name is None or name not in deps.providers:
+        return None
+    return name, deps.config.providers[name].segment_model
 
 
 class MaskMaker:
@@ -174,7 +176,10 @@ class MaskMaker:
         if not result.images:
             raise RegionNotFound(shown)
         data = await fetch_file(deps.session, result.images[0].url, max_bytes=MAX_MASK_BYTES)
-        mask, share = await asyncio.to_thread(normalise_mask, data, width, height)
+        try:
+            mask, share = await asyncio.to_thread(normalise_mask, data, width, height)
+        except ValueError as exc:
+            raise ProviderError(name, str(exc), retryable=False) from None
         if share < MIN_MASK_SHARE:
             raise RegionNotFound(shown)
         return mask

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image
 
 from tests.fakes.apps import SEGMENT_REGIONS
+from tests.fakes.cdn import FakeCDN
 from tests.fakes.discord import FakeDiscord, FakeMessage, Interaction
 from tests.fakes.fal import FakeFal, Script
 from tests.harness import Harness, running_bot
@@ -376,3 +378,25 @@ async def test_a_single_image_discord_refuses_to_post_gets_a_private_answer_not_
         pressed = await click(h, h.original(interaction), f"af:u:{parent.id}:1")
         assert pressed.private_answers() == ["That image could not be posted (400)."]
         assert h.original(pressed).deleted  # the "thinking…" placeholder is gone
+
+
+async def test_a_mask_that_is_no_image_ends_the_job_refunded_with_a_clear_answer(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, cdn: FakeCDN, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    garbage = cdn.put("files/bad/mask.png", b"\x89PNG\r\n\x1a\nnot really", "image/png")
+    async with running_bot(fake_discord, db_path) as h:
+        job_id, message = await one_image(h)
+        fake_fal.script("fal-ai/evf-sam", replace(QUICK, result={"image": {"url": garbage}}))
+        submitted = await fake_discord.send_modal_submit(
+            f"af:vrm:{job_id}:1",
+            {"region": "the sky", "prompt": "a stormy sky"},
+            message=message,
+            user_id=BOB,
+        )
+        await h.idle()
+        child = await h.job_for(submitted)
+        assert child is not None and (child.state, child.quota_state) == ("failed", "refunded")
+        said = h.original(submitted).content or ""
+        assert "the segmentation mask is not an image the bot can read" in said
+        assert [app for app, _, _ in fake_fal.submits[1:]] == ["fal-ai/evf-sam"]  # no inpaint

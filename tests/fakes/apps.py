@@ -90,7 +90,7 @@ MP4_CONTENT_TYPE = "video/mp4"
 # Replicate flux-fill-dev (cog-flux predict.py MAX_IMAGE_SIZE)
 FILL_DEV_MAX_SIDE = 1440
 
-# fal's image_size presets (as in fal.py's IMAGE_SIZES; repeated to keep this module free of it)
+# fal's image_size presets (fal.py reads them from here)
 IMAGE_PRESETS: dict[str, tuple[int, int]] = {
     "square_hd": (1024, 1024),
     "square": (512, 512),

@@ -72,14 +72,7 @@ from .tls import TLS
 
 DEFAULT_LOG_TEMPLATE = "{pct}%|{bar}| {step}/{total} [00:01<00:01, 4.00it/s]"
 
-IMAGE_SIZES: dict[str, tuple[int, int]] = {
-    "square_hd": (1024, 1024),
-    "square": (512, 512),
-    "landscape_4_3": (1024, 768),
-    "landscape_16_9": (1024, 576),
-    "portrait_4_3": (768, 1024),
-    "portrait_16_9": (576, 1024),
-}
+IMAGE_SIZES = apps.IMAGE_PRESETS  # fal's image_size presets
 DEFAULT_IMAGE_SIZE = "landscape_4_3"  # flux/dev's default on fal
 
 # fal's documented request-error types, by the HTTP status they usually come with.

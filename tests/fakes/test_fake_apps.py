@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -19,41 +17,22 @@ from .cdn import FakeCDN, Upload, make_png
 from .fal import FakeFal, Script
 from .replicate import FakeReplicate
 from .replicate import Script as RScript
-from .tls import TLS, make_tls
+from .tls import TLS
 
 FAST = Script(queue_s=0, queue_positions=[0], run_s=0.01, steps=0)
 RFAST = RScript(queue_s=0, run_s=0.01, steps=0)
 
 
 @pytest.fixture
-def tls(tmp_path: Path) -> TLS:
-    return make_tls(tmp_path)
+def fal(fal: FakeFal) -> FakeFal:
+    fal.default_script = FAST  # the shared fixture's fake, answering at once
+    return fal
 
 
 @pytest.fixture
-async def cdn() -> AsyncIterator[FakeCDN]:
-    fake = FakeCDN()
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
-async def fal(tls: TLS, cdn: FakeCDN) -> AsyncIterator[FakeFal]:
-    fake = FakeFal(tls, cdn, FakeFal.pick_port())
-    fake.default_script = FAST
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
-async def rep(cdn: FakeCDN) -> AsyncIterator[FakeReplicate]:
-    fake = FakeReplicate(cdn)
-    fake.default_script = RFAST
-    await fake.start()
-    yield fake
-    await fake.close()
+def rep(rep: FakeReplicate) -> FakeReplicate:
+    rep.default_script = RFAST
+    return rep
 
 
 async def fal_run(fal: FakeFal, tls: TLS, app: str, args: dict[str, Any]) -> tuple[int, Any]:

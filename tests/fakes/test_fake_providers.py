@@ -29,35 +29,6 @@ from .tls import TLS, make_tls
 PROBE = Path(__file__).with_name("_fal_probe.py")
 
 
-@pytest.fixture
-def tls(tmp_path: Path) -> TLS:
-    return make_tls(tmp_path)
-
-
-@pytest.fixture
-async def cdn() -> AsyncIterator[FakeCDN]:
-    fake = FakeCDN()
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
-async def fal(tls: TLS, cdn: FakeCDN) -> AsyncIterator[FakeFal]:
-    fake = FakeFal(tls, cdn, FakeFal.pick_port())
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
-async def rep(cdn: FakeCDN) -> AsyncIterator[FakeReplicate]:
-    fake = FakeReplicate(cdn)
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
 async def fetch_image(url: str) -> Image.Image:
     async with aiohttp.ClientSession() as s, s.get(url) as r:
         assert r.status == 200, url

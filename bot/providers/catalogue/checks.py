@@ -46,6 +46,17 @@ def mode_entry(config: Config, provider: str, mode: Mode, loras: int) -> ModelEn
     return catalogue_for(config).entry(provider, model, mode) if model else None
 
 
+def provider_for(config: Config, mode: Mode, preferred: str) -> str | None:
+    """The provider a `mode` job runs on: `preferred` when it has a model for the mode here,
+    else the first enabled provider that has one; None when none has."""
+    enabled = config.enabled_providers
+    for name in (preferred, *(n for n in enabled if n != preferred)):
+        entry = mode_entry(config, name, mode, 0) if name in enabled else None
+        if entry is not None and mode in entry.modes:
+            return name
+    return None
+
+
 def check_capabilities(
     config: Config, provider: str, *, mode: Mode, loras: int, count: int
 ) -> None:

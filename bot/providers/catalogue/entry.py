@@ -10,24 +10,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
+from bot.config.providers import SPECIAL_MODES
 from bot.providers.capabilities import ASPECT_RATIOS, PROVIDER_CAPABILITIES
 from bot.providers.catalogue.schema import InputSchema
 
 Mode = Literal[
     "txt2img", "img2img", "upscale", "inpaint", "outpaint", "segment", "describe", "blend", "video"
 ]
-ALL_MODES: tuple[str, ...] = (
-    "txt2img",
-    "img2img",
-    "lora",
-    "upscale",
-    "inpaint",
-    "outpaint",
-    "segment",
-    "describe",
-    "blend",
-    "video",
-)
+ALL_MODES: tuple[str, ...] = ("txt2img", *SPECIAL_MODES)  # the order modes are listed in
 MODE_LABELS = {
     "txt2img": "text-to-image",
     "img2img": "image-to-image",
