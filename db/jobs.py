@@ -67,6 +67,8 @@ class JobRow:
     channel_nsfw: bool = False
     withheld_images: int = 0
     refunded_images: int = 0
+    locale: str = "en-US"
+    private: bool = False
 
     @property
     def origin(self) -> Origin:
@@ -82,6 +84,8 @@ class JobRow:
             message_id=self.message_id,
             attachment_size_limit=self.attachment_size_limit,
             channel_nsfw=self.channel_nsfw,
+            locale=self.locale,
+            private=self.private,
         )
 
     @property

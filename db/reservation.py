@@ -49,8 +49,8 @@ _RESERVE = f"""
                       application_id, interaction_id, interaction_token,
                       interaction_created_at, message_id, attachment_size_limit,
                       provider, model, inputs, image_count, cost, channel_nsfw,
-                      quota_day, created_at, updated_at)
-    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+                      locale, private, quota_day, created_at, updated_at)
+    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
     WHERE (SELECT COALESCE(SUM({CHARGED}), 0) FROM jobs
            WHERE user_id = ? AND guild_id IS ? AND quota_day = ?
            AND quota_state != 'refunded') + ? <= ?
@@ -90,6 +90,8 @@ def _values(job: NewJob, day: str, now: float) -> tuple[Any, ...]:
         job.image_count,
         job.cost,
         flag(origin.channel_nsfw),
+        origin.locale,
+        flag(origin.private),
         day,
         now,
         now,

@@ -33,6 +33,7 @@ class GuildSettings:
     charge_flagged: bool = True
     monthly_budget: float | None = None
     updated_at: float = 0.0
+    private_results: bool = True
 
     @property
     def provider_list(self) -> tuple[str, ...]:
@@ -76,6 +77,7 @@ GUILD_SETTING_KEYS = (
     "nsfw_spoilers",
     "charge_flagged",
     "monthly_budget",
+    "private_results",
 )
 
 _guild = reader(GuildSettings)

@@ -58,6 +58,7 @@ def origin_of(
         attachment_size_limit=interaction.filesize_limit,
         role_ids=tuple(role.id for role in getattr(interaction.user, "roles", ())),
         channel_nsfw=bool(getattr(interaction.channel, "nsfw", False)),
+        locale=str(interaction.locale),
     )
 
 
@@ -78,6 +79,7 @@ def origin_from_raw(data: dict[str, Any], received_at: float) -> Origin:
         attachment_size_limit=int(data.get("attachment_size_limit", Origin.attachment_size_limit)),
         role_ids=tuple(int(role) for role in member.get("roles", ())),
         channel_nsfw=bool(channel.get("nsfw", False)),
+        locale=str(data.get("locale") or Origin.locale),
     )
 
 

@@ -30,6 +30,8 @@ class Origin:
     attachment_size_limit: int = 10 * 1024 * 1024
     channel_nsfw: bool = False
     role_ids: tuple[int, ...] = ()
+    locale: str = "en-US"  # the language the member's answers are written in (bot/i18n)
+    private: bool = False  # results only for the member (ephemeral), never shown to others
 
     def token_alive(self, now: float | None = None, margin_s: float = 30.0) -> bool:
         """Whether the interaction's response can still be edited (with `margin_s` to spare)."""

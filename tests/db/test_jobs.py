@@ -190,7 +190,8 @@ async def test_a_reservation_reads_the_members_day_and_one_row_of_the_servers_mo
     await db.jobs.reserve(new_job(), daily_limit=10, day="d", monthly_budget=5.0)
     with sqlite3.connect(db_path) as conn:
         plan = " | ".join(
-            row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + _RESERVE, [None] * 31)
+            row[3]
+            for row in conn.execute("EXPLAIN QUERY PLAN " + _RESERVE, [None] * _RESERVE.count("?"))
         )
     assert "jobs_quota (user_id=? AND quota_day=? AND guild_id=?)" in plan, plan
     assert "guild_spend USING" in plan and "jobs_guild_spend" not in plan, plan
