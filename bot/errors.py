@@ -6,6 +6,8 @@ handler (and the job runner) can show it as is. Internal details go to the log, 
 
 from __future__ import annotations
 
+from bot.i18n import _, n_
+
 
 class ArtFactoryError(Exception):
     """Base class: `str(exc)` is safe and useful to show to a Discord user."""
@@ -32,11 +34,17 @@ class BudgetExceeded(Refusal):
 
     def __init__(self, budget: float, spent: float, cost: float, resets_at: int) -> None:
         self.budget, self.spent, self.cost, self.resets_at = budget, spent, cost, resets_at
-        super().__init__(
-            f"This server has used its ${budget:.2f} image budget for this month "
-            f"(${spent:.2f} spent; this job would cost about ${cost:.2f}). "
-            f"The budget resets <t:{resets_at}:R> (the 1st of the month, UTC)."
+        used = _(
+            "This server has used its ${budget:.2f} image budget for this month "
+            "(${spent:.2f} spent; this job would cost about ${cost:.2f}).",
+            budget=budget,
+            spent=spent,
+            cost=cost,
         )
+        resets = _(
+            "The budget resets <t:{resets_at}:R> (the 1st of the month, UTC).", resets_at=resets_at
+        )
+        super().__init__(f"{used} {resets}")
 
 
 class QuotaExceeded(Refusal):
@@ -49,13 +57,23 @@ class QuotaExceeded(Refusal):
         self.resets_at = resets_at  # unix seconds, next UTC midnight
         left = max(limit - used, 0)
         if left == 0:
-            head = f"You have used all {limit} of your images for today."
-        else:
-            head = (
-                f"You asked for {requested} images but only {left} of your {limit} daily "
-                "images are left."
+            head = n_(
+                "You have used all {n} of your images for today.",
+                "You have used all {n} of your images for today.",
+                limit,
             )
-        super().__init__(f"{head} Your quota resets <t:{resets_at}:R> (midnight UTC).")
+        else:
+            head = n_(
+                "You asked for {requested} images but only {n} of your {limit} daily images are "
+                "left.",
+                "You asked for {requested} images but only {n} of your {limit} daily images are "
+                "left.",
+                left,
+                requested=requested,
+                limit=limit,
+            )
+        resets = _("Your quota resets <t:{resets_at}:R> (midnight UTC).", resets_at=resets_at)
+        super().__init__(f"{head} {resets}")
 
 
 class ProviderError(ArtFactoryError):
@@ -93,12 +111,13 @@ class RegionNotFound(ArtFactoryError):
     def __init__(self, region: str, *, by_words: bool = True) -> None:
         self.region = region
         if by_words:
-            text = (
-                f"Nothing in the image matched “{region}”: describe that part differently, or "
-                "pick a rough region (left half, top third, centre…)."
+            text = _(
+                "Nothing in the image matched “{region}”: describe that part differently, or "
+                "pick a rough region (left half, top third, centre…).",
+                region=region,
             )
         else:
-            text = (
+            text = _(
                 "No model on this bot can find a region by words: pick a rough region (left "
                 "half, top third, centre…)."
             )
@@ -127,6 +146,8 @@ class DatabaseBusy(Refusal):
     def __init__(self, waited_s: float) -> None:
         self.waited_s = waited_s
         super().__init__(
-            "The bot's database is busy right now (another program is holding it), so this "
-            "was not recorded and nothing was charged. Please try again in a minute."
+            _(
+                "The bot's database is busy right now (another program is holding it), so this "
+                "was not recorded and nothing was charged. Please try again in a minute."
+            )
         )

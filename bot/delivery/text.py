@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 import discord
 
+from bot.i18n import N_, _, n_
 from bot.jobs.model import Advice, JobKind
 
 if TYPE_CHECKING:  # types only: generation itself shows text through this module
@@ -133,19 +134,52 @@ def is_spoiler(url: str) -> bool:
 
 # -- a job's messages -----------------------------------------------------------------------
 
+# How a credit line and the audit channel name a job's kind (the ledger keeps the English value).
+_KIND_NAMES: dict[str, str] = {
+    JobKind.IMAGINE: N_("imagine"),
+    JobKind.LORA: N_("lora"),
+    JobKind.REROLL: N_("reroll"),
+    JobKind.VARIATION: N_("variation"),
+    JobKind.REMIX: N_("remix"),
+    JobKind.UPSCALE: N_("upscale"),
+    JobKind.REGION: N_("region edit"),
+    JobKind.ZOOM: N_("zoom out"),
+    JobKind.PAN: N_("pan"),
+    JobKind.ANIMATE: N_("animation"),
+    JobKind.BLEND: N_("blend"),
+    JobKind.DESCRIBE: N_("describe"),
+}
+
+
+def kind_name(kind: str) -> str:
+    """A job's kind as the member reads it ("remix", "zoom out")."""
+    name = _KIND_NAMES.get(kind)
+    return _(name) if name else kind
+
 
 def credit(job: JobRow, parent: JobRow | None, others: Sequence[JobRow] = ()) -> str | None:
     """ "remix of @alice's #123" (linked to the parent's message), for derived results; a
     blend names every source whose author is known ("blend of @alice's #1, @bob's #2")."""
     if parent is None or job.kind not in {k.value for k in JobKind if k.derived}:
         return None
-    what = job.kind
-    if job.parent_image is not None and JobKind(job.kind).of_one_image:
-        what += f" of image {job.parent_image + 1}"
     named = [parent, *(o for o in others if o.id != parent.id)]
-    return f"{what} of " + ", ".join(
-        f"<@{source.user_id}>'s [#{source.id}]({result_link(source)})" for source in named
+    sources = ", ".join(
+        _(
+            "<@{user}>'s [#{job}]({link})",
+            user=source.user_id,
+            job=source.id,
+            link=result_link(source),
+        )
+        for source in named
     )
+    if job.parent_image is not None and JobKind(job.kind).of_one_image:
+        return _(
+            "{kind} of image {number} of {sources}",
+            kind=kind_name(job.kind),
+            number=job.parent_image + 1,
+            sources=sources,
+        )
+    return _("{kind} of {sources}", kind=kind_name(job.kind), sources=sources)
 
 
 def render_result(
@@ -157,57 +191,91 @@ def render_result(
     parent: JobRow | None = None,
     sources: Sequence[JobRow] = (),
 ) -> str:
-    seed = f"seed {result.seed}" if result.seed is not None else "random seed"
-    timing = f"{elapsed_s:.1f} s"
+    seed = _("seed {seed}", seed=result.seed) if result.seed is not None else _("random seed")
     if result.inference_s:
-        timing += f" ({result.inference_s:.1f} s generating)"
+        timing = _(
+            "{elapsed:.1f} s ({generating:.1f} s generating)",
+            elapsed=elapsed_s,
+            generating=result.inference_s,
+        )
+    else:
+        timing = _("{elapsed:.1f} s", elapsed=elapsed_s)
     lines = [f"🎨 **{quote(request.prompt, 900)}** — <@{job.user_id}>"]
     if request.original_prompt:
-        lines.append(f"-# ✨ prompt help, from: {quote(request.original_prompt, 300)}")
+        said = quote(request.original_prompt, 300)
+        lines.append("-# " + _("✨ prompt help, from: {prompt}", prompt=said))
     if request.negative_prompt:
-        lines.append(f"-# without: {quote(request.negative_prompt, 300)}")
+        lines.append("-# " + _("without: {prompt}", prompt=quote(request.negative_prompt, 300)))
     if request.loras:
         names = ", ".join(
             f"{escape(lora.credit or lora.name or short_prompt(lora.path, 60))} ({lora.scale:g})"
             for lora in request.loras
         )
-        lines.append(f"-# LoRA: {names}")
+        lines.append("-# " + _("LoRA: {names}", names=names))
     line = credit(job, parent, sources)
     if line:
         lines.append(f"-# {line}")
-    via = f" (fallback: {job.fallback_from} was down)" if job.fallback_from else ""
-    lines.append(f"`{seed}` · {job.provider}{via} · `{job.model}` · {timing} · job #{job.id}")
+    provider = job.provider
+    if job.fallback_from:
+        provider = _(
+            "{provider} (fallback: {previous} was down)",
+            provider=job.provider,
+            previous=job.fallback_from,
+        )
+    job_no = _("job #{id}", id=job.id)
+    lines.append(f"`{seed}` · {provider} · `{job.model}` · {timing} · {job_no}")
     return "\n".join(lines)
 
 
 def render_prompts(job: JobRow, prompts: list[str], *, elapsed_s: float) -> str:
     """/describe: the candidate prompts, numbered like their Imagine buttons."""
-    lines = [f"🔎 **Prompts for this image** — <@{job.user_id}>"]
+    lines = [_("🔎 **Prompts for this image** — <@{user}>", user=job.user_id)]
     lines += [f"**{i}.** {quote(prompt, 400)}" for i, prompt in enumerate(prompts, 1)]
-    lines.append(
-        f"-# Imagine <n> runs that prompt (charged then) · `{job.model}` · {elapsed_s:.1f} s · "
-        f"job #{job.id}"
+    parts = (
+        _("Imagine <n> runs that prompt (charged then)"),
+        f"`{job.model}`",
+        _("{elapsed:.1f} s", elapsed=elapsed_s),
+        _("job #{id}", id=job.id),
     )
+    lines.append("-# " + " · ".join(parts))
     return "\n".join(lines)
 
 
 def video_link_notice(url: str, size: int | None, limit: int) -> str:
     """Animate: a clip larger than the channel takes is linked, with the reason."""
-    big = f"{size / 1024 / 1024:.1f} MB, more than" if size else "larger than"
-    return (
-        f"🎞️ The clip is {big} the {limit / 1024 / 1024:.0f} MB this channel takes as an "
-        f"attachment, so the image above is its first frame: [watch the clip]({url}) "
-        "(the provider keeps it for a limited time)."
+    if size:
+        return _(
+            "🎞️ The clip is {size:.1f} MB, more than the {limit:.0f} MB this channel takes as an "
+            "attachment, so the image above is its first frame: [watch the clip]({url}) "
+            "(the provider keeps it for a limited time).",
+            size=size / 1024 / 1024,
+            limit=limit / 1024 / 1024,
+            url=url,
+        )
+    return _(
+        "🎞️ The clip is larger than the {limit:.0f} MB this channel takes as an attachment, so "
+        "the image above is its first frame: [watch the clip]({url}) (the provider keeps it for "
+        "a limited time).",
+        limit=limit / 1024 / 1024,
+        url=url,
     )
 
 
 def withheld_notice(count: int, *, charged: bool) -> str:
-    images = "1 image was" if count == 1 else f"{count} images were"
-    cost = "it still counts" if count == 1 else "they still count"
-    tail = f"{cost} against your quota" if charged else "refunded to your quota"
-    return (
-        f"⚠️ {images} flagged by the provider's safety checker and not shown in this channel "
-        f"({tail})."
+    if charged:
+        return n_(
+            "⚠️ {n} image was flagged by the provider's safety checker and not shown in this "
+            "channel (it still counts against your quota).",
+            "⚠️ {n} images were flagged by the provider's safety checker and not shown in this "
+            "channel (they still count against your quota).",
+            count,
+        )
+    return n_(
+        "⚠️ {n} image was flagged by the provider's safety checker and not shown in this "
+        "channel (refunded to your quota).",
+        "⚠️ {n} images were flagged by the provider's safety checker and not shown in this "
+        "channel (refunded to your quota).",
+        count,
     )
 
 
@@ -226,55 +294,70 @@ def provider_title(provider: str) -> str:
 
 def dropped_notice(dropped: int, requested: int, provider: str) -> str:
     """Images the provider's safety filter left out of its output (never charged)."""
-    verb = "was" if dropped == 1 else "were"
-    return (
-        f"⚠️ {dropped} of {requested} images {verb} withheld by {provider_title(provider)}'s "
-        "safety filter (refunded to your quota)."
+    return n_(
+        "⚠️ {n} of {requested} images was withheld by {provider}'s safety filter (refunded to "
+        "your quota).",
+        "⚠️ {n} of {requested} images were withheld by {provider}'s safety filter (refunded to "
+        "your quota).",
+        dropped,
+        requested=requested,
+        provider=provider_title(provider),
     )
 
 
 def all_withheld_reason(provider: str, requested: int, said: str) -> str:
     """Why a job failed when the provider's safety filter withheld every image; `said` is
     the provider's own words."""
-    images = "the image" if requested == 1 else f"all {requested} images"
-    return f"{provider_title(provider)}'s safety filter withheld {images} ({said})"
+    return n_(
+        "{provider}'s safety filter withheld the image ({said})",
+        "{provider}'s safety filter withheld all {n} images ({said})",
+        requested,
+        provider=provider_title(provider),
+        said=said,
+    )
 
 
-REPLICATE_ABORTED = (
+REPLICATE_ABORTED = N_(
     "Replicate aborted the prediction before it started (it could not be started before its "
     "deadline), so nothing was generated"
 )
 
 
 _ADVICE = {
-    Advice.MAY_HELP: "Trying again in a little while may help.",
-    Advice.WONT_HELP: "Trying again with the same options will not help: change the prompt or "
-    "options.",
+    Advice.MAY_HELP: N_("Trying again in a little while may help."),
+    Advice.WONT_HELP: N_(
+        "Trying again with the same options will not help: change the prompt or options."
+    ),
 }
 
 
 def render_failure(job: JobRow, prompt: str, reason: str, advice: Advice) -> str:
     """A job that ended without a result: why, whether trying again helps, and the refund."""
-    images = "image was" if job.image_count == 1 else f"{job.image_count} images were"
-    title = "**Cancelled**" if advice is Advice.NONE else "❌ **Generation failed**"
+    title = _("**Cancelled**") if advice is Advice.NONE else _("❌ **Generation failed**")
     lines = [f"{title} — {quote(prompt, 300)}", reason]
     if advice in _ADVICE:
-        lines.append(_ADVICE[advice])
-    lines.append(f"-# Your {images} refunded to your daily quota · job #{job.id}")
+        lines.append(_(_ADVICE[advice]))
+    refund = n_(
+        "Your image was refunded to your daily quota",
+        "Your {n} images were refunded to your daily quota",
+        job.image_count,
+    )
+    lines.append(f"-# {refund} · " + _("job #{id}", id=job.id))
     return "\n".join(lines)
 
 
-UNEXPECTED_ERROR = "Something went wrong on our side; nothing was charged. Please try again."
+UNEXPECTED_ERROR = N_("Something went wrong on our side; nothing was charged. Please try again.")
 
 
 def lost_notice(what: str) -> str:
     """A command acknowledged just before a crash, before it was recorded (bot/jobs/journal.py)."""
-    return (
-        f"⚠️ {what} didn't go through: the bot restarted before it was recorded. "
-        "Nothing was charged — please run it again."
+    return _(
+        "⚠️ {what} didn't go through: the bot restarted before it was recorded. "
+        "Nothing was charged — please run it again.",
+        what=what,
     )
 
 
 def unanswered_notice(what: str) -> str:
     """A command that only answers, acknowledged just before a crash (bot/jobs/journal.py)."""
-    return f"⚠️ The bot restarted before it could answer {what}: please run it again."
+    return _("⚠️ The bot restarted before it could answer {what}: please run it again.", what=what)
