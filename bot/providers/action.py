@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot.config import Config
 from bot.errors import InvalidRequest
+from bot.i18n import _, n_
 from bot.providers.catalogue import ModelEntry
 from bot.providers.catalogue.mapping import IMAGE_PAIR, video_durations
 
@@ -55,26 +56,38 @@ def blend_limit(entry: ModelEntry) -> int:
 def check_action(entry: ModelEntry, mode: str, image_id: int | None, action: Action) -> None:
     """What each mode needs, with a refusal naming the fix."""
     if mode == "inpaint" and action.mask_id is None and not (action.region or "").strip():
-        raise InvalidRequest("Say which part of the image to change.")
+        raise InvalidRequest(_("Say which part of the image to change."))
     if action.region is not None and len(action.region) > MAX_REGION_CHARS:
         raise InvalidRequest(
-            f"Describe the part to change in at most {MAX_REGION_CHARS} characters "
-            f"(got {len(action.region)})."
+            _(
+                "Describe the part to change in at most {most} characters (got {length}).",
+                most=MAX_REGION_CHARS,
+                length=len(action.region),
+            )
         )
     if mode == "blend":
         given = len(action.extra_image_ids) + (image_id is not None)
         limit = blend_limit(entry)
         if not 2 <= given <= limit:
-            takes = f"2 to {limit} images" if limit > 2 else "exactly 2 images"
-            raise InvalidRequest(f"{entry.model} blends {takes}; you gave {given}.")
+            fields = {"model": entry.model, "limit": limit, "given": given}
+            raise InvalidRequest(
+                _("{model} blends 2 to {limit} images; you gave {given}.", **fields)
+                if limit > 2
+                else _("{model} blends exactly 2 images; you gave {given}.", **fields)
+            )
     if mode == "outpaint" and (min(action.expand) < 0 or (action.zoom_out or 0) < 0):
-        raise InvalidRequest("The canvas can only grow.")
+        raise InvalidRequest(_("The canvas can only grow."))
     if mode == "video" and action.duration is not None:
         offered = video_durations(entry)
         if offered and action.duration not in offered:
-            shown = ", ".join(f"{s} s" for s in offered)
+            shown = ", ".join(_("{seconds} s", seconds=s) for s in offered)
             raise InvalidRequest(
-                f"{entry.model} makes clips of {shown}; {action.duration} s is not one of them."
+                _(
+                    "{model} makes clips of {shown}; {seconds} s is not one of them.",
+                    model=entry.model,
+                    shown=shown,
+                    seconds=action.duration,
+                )
             )
 
 
@@ -94,7 +107,14 @@ def quota_images(config: Config, mode: str, count: int, duration: int | None) ->
     charge = max(1, math.ceil(seconds * quotas.images_per_video_second - 1e-9))
     if charge > MAX_CHARGE:
         raise InvalidRequest(
-            f"A {seconds} s clip counts as {charge} images here, more than one job may "
-            f"(at most {MAX_CHARGE}): choose a shorter clip."
+            n_(
+                "A {seconds} s clip counts as {n} images here, more than one job may "
+                "(at most {most}): choose a shorter clip.",
+                "A {seconds} s clip counts as {n} images here, more than one job may "
+                "(at most {most}): choose a shorter clip.",
+                charge,
+                seconds=seconds,
+                most=MAX_CHARGE,
+            )
         )
     return charge

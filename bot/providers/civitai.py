@@ -37,6 +37,7 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.errors import InvalidRequest, ProviderError
+from bot.i18n import _
 from bot.providers.base import (
     GenerationResult,
     Provider,
@@ -94,7 +95,7 @@ class CivitaiProvider(Provider):
     ) -> str:
         if request.mode != "txt2img":
             raise ProviderError(
-                self.name, "CivitAI only does text-to-image on this bot", retryable=False
+                self.name, _("CivitAI only does text-to-image on this bot"), retryable=False
             )
         request = await self._with_air_loras(request)
         body = self.build_input(request, image)
@@ -106,7 +107,7 @@ class CivitaiProvider(Provider):
             # The workflow may exist without a way to follow it: never send it again.
             raise ProviderError(
                 self.name,
-                "CivitAI accepted the workflow but returned no id to follow it",
+                _("CivitAI accepted the workflow but returned no id to follow it"),
                 retryable=True,
                 maybe_accepted=True,
             )
@@ -169,8 +170,11 @@ class CivitaiProvider(Provider):
                 if air is not None:
                     if family is not None and air["ecosystem"].lower() != family:
                         raise InvalidRequest(
-                            f"it is made for {family_name(air['ecosystem'])} models but the "
-                            f"checkpoint is {family_name(family)}"
+                            _(
+                                "it is made for {family} models but the checkpoint is {checkpoint}",
+                                family=family_name(air["ecosystem"]),
+                                checkpoint=family_name(family),
+                            )
                         )
                     loras.append(lora)
                     continue
@@ -180,7 +184,9 @@ class CivitaiProvider(Provider):
             except InvalidRequest as exc:
                 reason = str(exc).rstrip(".")
                 raise ProviderError(
-                    self.name, f"LoRA {label} can't be used here: {reason}", retryable=False
+                    self.name,
+                    _("LoRA {lora} can't be used here: {reason}", lora=label, reason=reason),
+                    retryable=False,
                 ) from exc
             loras.append(dataclasses.replace(lora, path=info.air))
         return dataclasses.replace(request, loras=tuple(loras))
@@ -191,11 +197,14 @@ class CivitaiProvider(Provider):
         except ProviderError as exc:
             if exc.status == 404:
                 raise ProviderError(
-                    self.name, "CivitAI no longer knows this request", retryable=False, status=404
+                    self.name,
+                    _("CivitAI no longer knows this request"),
+                    retryable=False,
+                    status=404,
                 ) from exc
             raise
         if not isinstance(data, dict) or not isinstance(data.get("status"), str):
-            raise ProviderError(self.name, "CivitAI answered without a workflow", retryable=True)
+            raise ProviderError(self.name, _("CivitAI answered without a workflow"), retryable=True)
         return data
 
     async def _call(
@@ -223,7 +232,10 @@ class CivitaiProvider(Provider):
                 except ValueError:
                     raise ProviderError(
                         self.name,
-                        f"CivitAI answered HTTP {response.status} with something that is not JSON",
+                        _(
+                            "CivitAI answered HTTP {status} with something that is not JSON",
+                            status=response.status,
+                        ),
                         retryable=True,
                         maybe_accepted=submit,
                     ) from None
@@ -232,17 +244,24 @@ class CivitaiProvider(Provider):
         except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
             raise ProviderError(
                 self.name,
-                f"could not reach CivitAI at {self._base} ({type(exc).__name__})",
+                _(
+                    "could not reach CivitAI at {base} ({error})",
+                    base=self._base,
+                    error=type(exc).__name__,
+                ),
                 retryable=True,
             ) from exc
         except TimeoutError as exc:
             raise ProviderError(
-                self.name, "CivitAI did not answer in time", retryable=True, maybe_accepted=submit
+                self.name,
+                _("CivitAI did not answer in time"),
+                retryable=True,
+                maybe_accepted=submit,
             ) from exc
         except aiohttp.ClientError as exc:
             raise ProviderError(
                 self.name,
-                f"the connection to CivitAI broke ({type(exc).__name__})",
+                _("the connection to CivitAI broke ({error})", error=type(exc).__name__),
                 retryable=True,
                 maybe_accepted=submit,
             ) from exc
@@ -255,13 +274,15 @@ def _workflow_path(workflow_id: str) -> str:
 def _http_error(status: int, text: str, headers: Mapping[str, str]) -> ProviderError:
     reason = problem_reason(text)
     if status == 401:
-        reason = "CivitAI refused the bot's API token (the bot owner must check CIVITAI_API_TOKEN)"
+        reason = _(
+            "CivitAI refused the bot's API token (the bot owner must check CIVITAI_API_TOKEN)"
+        )
     elif status == 403:
         # The token is valid but may not do this: most often the account is out of Buzz.
         reason = (
-            f"CivitAI refused the request: {reason}"
+            _("CivitAI refused the request: {reason}", reason=reason)
             if reason
-            else "CivitAI refused the request (HTTP 403: the bot's account may be out of Buzz)"
+            else _("CivitAI refused the request (HTTP 403: the bot's account may be out of Buzz)")
         )
     return ProviderError(
         "civitai",

@@ -38,8 +38,10 @@ import aiohttp
 import yarl
 
 from bot.errors import InvalidRequest, ProviderError
+from bot.i18n import N_, _
 from bot.moderation.netguard import NotPublic, check_public_url, guarded_get
 from bot.providers.civitai_families import base_model_family
+from bot.providers.civitai_families import check_lora_fit as check_lora_fit  # re-exported
 from bot.providers.civitai_families import family_name as family_name  # re-exported
 
 if TYPE_CHECKING:
@@ -108,6 +110,10 @@ class CivitaiModelInfo:
         return self.nsfw or bool(self.nsfw_level & (_NSFW_BITS | NSFW_LEVEL_BLOCKED))
 
     @property
+    def is_blocked(self) -> bool:
+        return bool(self.nsfw_level & NSFW_LEVEL_BLOCKED)
+
+    @property
     def family(self) -> str:
         return base_model_family(self.base_model)
 
@@ -132,37 +138,25 @@ def parse_ref(ref: str) -> ModelRef:
             versions = parse_qs(parts.query).get("modelVersionId") or []
             version = versions[0] if versions else None
             if version is not None and not version.isdigit():
-                raise InvalidRequest(f"modelVersionId={version!r} in {text} is not a number.")
+                raise InvalidRequest(
+                    _(
+                        "modelVersionId={version!r} in {link} is not a number.",
+                        version=version,
+                        link=text,
+                    )
+                )
             return ModelRef(int(segments[1]), int(version) if version else None)
         download = segments[:3] == ["api", "download", "models"] and len(segments) == 4
         if download and segments[3].isdigit():
             return ModelRef(None, int(segments[3]))
     raise InvalidRequest(
-        f"{text!r} is not a CivitAI model link or AIR: paste a link like "
-        "https://civitai.com/models/12345 (optionally ?modelVersionId=…) or an AIR like "
-        "urn:air:sdxl:lora:civitai:12345@67890."
+        _(
+            "{text!r} is not a CivitAI model link or AIR: paste a link like "
+            "https://civitai.com/models/12345 (optionally ?modelVersionId=…) or an AIR like "
+            "urn:air:sdxl:lora:civitai:12345@67890.",
+            text=text,
+        )
     )
-
-
-def check_lora_fit(info: CivitaiModelInfo, *, checkpoint_base_model: str, allow_nsfw: bool) -> None:
-    """Raise InvalidRequest with the reason when this LoRA must not be used with the checkpoint
-    (wrong kind of model, another base model family, or NSFW where the server forbids it)."""
-    if not info.is_lora:
-        raise InvalidRequest(
-            f"{info.name} is a {info.type} on CivitAI, not a LoRA: pick a LoRA model."
-        )
-    if info.nsfw_level & NSFW_LEVEL_BLOCKED:
-        raise InvalidRequest(f"{info.name} has been blocked by CivitAI and can't be used.")
-    if not allow_nsfw and info.is_nsfw:
-        raise InvalidRequest(
-            f"{info.name} is marked NSFW on CivitAI and this server does not allow NSFW LoRAs."
-        )
-    if info.family != base_model_family(checkpoint_base_model):
-        raise InvalidRequest(
-            f"{info.name} is a LoRA for {info.base_model}, but the checkpoint is "
-            f"{checkpoint_base_model}: pick a {checkpoint_base_model} version of it, or another "
-            "LoRA."
-        )
 
 
 class CivitaiModels:
@@ -197,21 +191,25 @@ class CivitaiModels:
             assert wanted.version_id is not None
             version = await self._get(
                 f"/api/v1/model-versions/{wanted.version_id}",
-                f"model version {wanted.version_id}",
+                _("model version {id}", id=wanted.version_id),
             )
             owner = _int(version.get("modelId"))
             if owner is None:
                 raise ProviderError(
                     "civitai",
-                    "CivitAI did not say which model that version belongs to",
+                    _("CivitAI did not say which model that version belongs to"),
                     retryable=False,
                 )
             wanted = ModelRef(owner, wanted.version_id)
-        model = await self._get(f"/api/v1/models/{wanted.model_id}", f"model {wanted.model_id}")
+        model = await self._get(
+            f"/api/v1/models/{wanted.model_id}", _("model {id}", id=wanted.model_id)
+        )
         versions = [v for v in model.get("modelVersions") or [] if isinstance(v, dict)]
         if wanted.version_id is None:
             if not versions:
-                raise InvalidRequest(f"CivitAI model {wanted.model_id} has no published version.")
+                raise InvalidRequest(
+                    _("CivitAI model {id} has no published version.", id=wanted.model_id)
+                )
             version = versions[0]
         else:
             listed = [v for v in versions if v.get("id") == wanted.version_id]
@@ -220,13 +218,17 @@ class CivitaiModels:
             else:
                 version = await self._get(
                     f"/api/v1/model-versions/{wanted.version_id}",
-                    f"model version {wanted.version_id}",
+                    _("model version {id}", id=wanted.version_id),
                 )
                 owner = version.get("modelId")
                 if isinstance(owner, int) and owner != wanted.model_id:
                     raise InvalidRequest(
-                        f"Version {wanted.version_id} belongs to CivitAI model {owner}, "
-                        f"not {wanted.model_id}."
+                        _(
+                            "Version {version} belongs to CivitAI model {owner}, not {model}.",
+                            version=wanted.version_id,
+                            owner=owner,
+                            model=wanted.model_id,
+                        )
                     )
         return _info(model, version, *self._links(int(model.get("id") or 0), version))
 
@@ -259,24 +261,28 @@ class CivitaiModels:
                 self._session,
                 url,
                 check=self._check_hop,
-                what="CivitAI's models API",
+                what=N_("CivitAI's models API"),
                 headers=headers,
                 timeout=self._timeout,
             ) as response:
                 if response.status == 404:
-                    raise InvalidRequest(f"CivitAI has no {what}.")
+                    raise InvalidRequest(_("CivitAI has no {what}.", what=what))
                 if response.status in (401, 403):
                     raise ProviderError(
                         "civitai",
-                        f"CivitAI refused to show {what} (HTTP {response.status}): it may be "
-                        "private or in early access",
+                        _(
+                            "CivitAI refused to show {what} (HTTP {status}): it may be private "
+                            "or in early access",
+                            what=what,
+                            status=response.status,
+                        ),
                         retryable=False,
                         status=response.status,
                     )
                 if response.status >= 400:
                     raise ProviderError(
                         "civitai",
-                        f"CivitAI's models API answered HTTP {response.status}",
+                        _("CivitAI's models API answered HTTP {status}", status=response.status),
                         retryable=response.status == 429 or response.status >= 500,
                         status=response.status,
                     )
@@ -286,11 +292,13 @@ class CivitaiModels:
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise ProviderError(
                 "civitai",
-                f"CivitAI's models API could not be read ({type(exc).__name__})",
+                _("CivitAI's models API could not be read ({error})", error=type(exc).__name__),
                 retryable=True,
             ) from exc
         if not isinstance(data, dict):
-            raise ProviderError("civitai", f"CivitAI sent no details for {what}", retryable=True)
+            raise ProviderError(
+                "civitai", _("CivitAI sent no details for {what}", what=what), retryable=True
+            )
         return data
 
     async def _check_hop(self, target: yarl.URL, hop: int) -> None:
@@ -301,11 +309,11 @@ class CivitaiModels:
         try:
             await check_public_url(str(target))
             if target.scheme != "https":
-                raise NotPublic(f"{str(target)[:80]!r} is not an https link.")
+                raise NotPublic(_("{link!r} is not an https link.", link=str(target)[:80]))
         except NotPublic as exc:
             raise ProviderError(
                 "civitai",
-                f"CivitAI's models API redirected to a link I won't follow: {exc}",
+                _("CivitAI's models API redirected to a link I won't follow: {reason}", reason=exc),
                 retryable=False,
             ) from None
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.errors import ProviderError
+from bot.i18n import N_, _, n_
 from bot.providers.base import GeneratedImage, GenerationResult, ProviderUpdate, trim_reason
 from bot.providers.request import MAX_SEED, GenerationRequest
 
@@ -37,12 +38,12 @@ DEFAULT_CLIP_SKIP = 2
 _QUEUED = {"unassigned", "preparing", "scheduled"}
 TERMINAL = {"succeeded", "failed", "expired", "canceled"}
 # Job `reason` codes CivitAI documents, in words a member understands.
-_REASONS = {
-    "no_provider_available": "no worker can run it right now",
-    "blocked": "CivitAI's moderation blocked it",
-    "timeout": "it took too long",
-    "expired": "it took too long",
-    "canceled": "it was cancelled",
+_REASONS = {  # shown with `_`
+    "no_provider_available": N_("no worker can run it right now"),
+    "blocked": N_("CivitAI's moderation blocked it"),
+    "timeout": N_("it took too long"),
+    "expired": N_("it took too long"),
+    "canceled": N_("it was cancelled"),
 }
 
 
@@ -82,7 +83,7 @@ def workflow_result(workflow: Mapping[str, Any]) -> GenerationResult:
     gave no image the bot may download."""
     status = workflow["status"]
     if status not in TERMINAL:
-        raise ProviderError("civitai", "the workflow has not finished yet", retryable=True)
+        raise ProviderError("civitai", _("the workflow has not finished yet"), retryable=True)
     if status != "succeeded":
         # Workers crash and jobs expire on CivitAI's side; the input was accepted, so a
         # later try may well work — unless moderation blocked it.
@@ -102,10 +103,10 @@ def workflow_result(workflow: Mapping[str, Any]) -> GenerationResult:
         if withheld:
             raise ProviderError(
                 "civitai",
-                trim_reason(f"CivitAI withheld the images ({withheld[0]})"),
+                trim_reason(_("CivitAI withheld the images ({reason})", reason=withheld[0])),
                 retryable=False,
             )
-        raise ProviderError("civitai", "the finished workflow had no images", retryable=True)
+        raise ProviderError("civitai", _("the finished workflow had no images"), retryable=True)
     return GenerationResult(images=tuple(images), seed=_seed(workflow))
 
 
@@ -147,14 +148,16 @@ def update_for(workflow: Mapping[str, Any]) -> ProviderUpdate:
         return ProviderUpdate("queued", queue_position=_queue_position(steps))
     parts = []
     if total > 1:
-        parts.append(f"{ready} of {total} images ready")
+        parts.append(
+            n_("{ready} of {n} images ready", "{ready} of {n} images ready", total, ready=ready)
+        )
     rates = [
         step["estimatedProgressRate"]
         for step in steps
         if isinstance(step.get("estimatedProgressRate"), int | float)
     ]
     if rates and 0 < min(rates) < 1:
-        parts.append(f"about {round(min(rates) * 100)}%")
+        parts.append(_("about {percent}%", percent=round(min(rates) * 100)))
     return ProviderUpdate("running", detail=" · ".join(parts) or None)
 
 
@@ -224,7 +227,7 @@ def _job_reasons(workflow: Mapping[str, Any]) -> list[str]:
             for key in ("blockedReason", "reason"):
                 value = job.get(key)
                 if isinstance(value, str) and value:
-                    reasons.append(_REASONS.get(value, value))
+                    reasons.append(_(_REASONS[value]) if value in _REASONS else value)
                     break
         output = step.get("output")
         errors = output.get("errors") if isinstance(output, dict) else None
@@ -242,10 +245,25 @@ def _blocked(workflow: Mapping[str, Any]) -> bool:
 
 
 def _failure_reason(workflow: Mapping[str, Any]) -> str:
-    status = workflow.get("status")
-    verb = {"expired": "expired", "canceled": "was cancelled"}.get(str(status), "failed")
-    text = f"the CivitAI job {verb}"
+    status = str(workflow.get("status"))
     reasons = _job_reasons(workflow)
-    if reasons:
-        text += f": {reasons[0]}"
+    reason = reasons[0] if reasons else None
+    if status == "expired":
+        text = (
+            _("the CivitAI job expired: {reason}", reason=reason)
+            if reason
+            else _("the CivitAI job expired")
+        )
+    elif status == "canceled":
+        text = (
+            _("the CivitAI job was cancelled: {reason}", reason=reason)
+            if reason
+            else _("the CivitAI job was cancelled")
+        )
+    else:
+        text = (
+            _("the CivitAI job failed: {reason}", reason=reason)
+            if reason
+            else _("the CivitAI job failed")
+        )
     return trim_reason(text)

@@ -30,6 +30,7 @@ import httpx
 from fal_client.client import AsyncRequestHandle
 
 from bot.errors import ProviderError
+from bot.i18n import _
 from bot.providers.base import (
     GeneratedImage,
     GenerationResult,
@@ -86,7 +87,9 @@ class FalProvider(Provider):
         entry = self._catalogue.entry(self.name, request.model)
         if entry is None:  # build_request refuses such a model before it gets here
             raise ProviderError(
-                self.name, f"no input schema known for {request.model}", retryable=False
+                self.name,
+                _("no input schema known for {model}", model=request.model),
+                retryable=False,
             )
         return model_input(entry, request, image, extra)
 
@@ -212,7 +215,7 @@ def _parse_result(data: Any) -> GenerationResult:
         if texts and texts[0].strip():
             return GenerationResult(images=(), texts=(texts[0].strip(),))
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise ProviderError("fal", "the result had no images", retryable=True)
+        raise ProviderError("fal", _("the result had no images"), retryable=True)
     flags = data.get("has_nsfw_concepts") or []
     images = []
     for index, item in enumerate(data["images"]):
@@ -229,7 +232,7 @@ def _parse_result(data: Any) -> GenerationResult:
             )
         )
     if not images:
-        raise ProviderError("fal", "the result had no images", retryable=True)
+        raise ProviderError("fal", _("the result had no images"), retryable=True)
     timings = data.get("timings") or {}
     seed = data.get("seed")
     return GenerationResult(
@@ -244,16 +247,20 @@ def _as_provider_error(exc: BaseException) -> ProviderError:
     if isinstance(exc, fal_client.client.FalClientHTTPError):
         return error_for(exc.status_code, exc.response_headers or {}, exc.message)
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        return ProviderError("fal", f"could not reach fal ({type(exc).__name__})", retryable=True)
+        return ProviderError(
+            "fal", _("could not reach fal ({error})", error=type(exc).__name__), retryable=True
+        )
     if isinstance(exc, httpx.TimeoutException | fal_client.client.FalClientTimeoutError):
         return ProviderError(
-            "fal", "fal did not answer in time", retryable=True, maybe_accepted=True
+            "fal", _("fal did not answer in time"), retryable=True, maybe_accepted=True
         )
     if isinstance(exc, httpx.TransportError):
         return ProviderError(
             "fal",
-            f"the connection to fal broke ({type(exc).__name__})",
+            _("the connection to fal broke ({error})", error=type(exc).__name__),
             retryable=True,
             maybe_accepted=True,
         )
-    return ProviderError("fal", trim_reason(f"unexpected error: {exc}"), retryable=True)
+    return ProviderError(
+        "fal", trim_reason(_("unexpected error: {error}", error=exc)), retryable=True
+    )

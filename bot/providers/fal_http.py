@@ -28,6 +28,7 @@ from fal_client.client import AsyncRequestHandle
 from yarl import URL
 
 from bot.errors import ProviderError
+from bot.i18n import _
 from bot.providers.base import parse_retry_after, trim_reason
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ async def _exchange(
         return json.loads(raw) if raw else None
     except ValueError as exc:
         raise ProviderError(
-            "fal", "fal answered with something other than JSON", retryable=True
+            "fal", _("fal answered with something other than JSON"), retryable=True
         ) from exc
 
 
@@ -228,14 +229,14 @@ def error_for(status: int, headers: dict[str, str], detail: Any) -> ProviderErro
 
 def describe_detail(detail: Any, status: int) -> str:
     if status in (401, 403):
-        return "fal refused the bot's API key (the bot owner must check FAL_KEY)"
+        return _("fal refused the bot's API key (the bot owner must check FAL_KEY)")
     if isinstance(detail, list):
         parts = []
         for item in detail:
             if isinstance(item, dict):
                 loc = item.get("loc") or []
                 field = ".".join(str(p) for p in loc if p != "body")
-                msg = item.get("msg", "invalid value")
+                msg = item.get("msg", _("invalid value"))
                 parts.append(f"{field}: {msg}" if field else str(msg))
             else:
                 parts.append(str(item))
@@ -245,14 +246,16 @@ def describe_detail(detail: Any, status: int) -> str:
 
 def _transport_error(exc: BaseException) -> ProviderError:
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-        return ProviderError("fal", f"could not reach fal ({type(exc).__name__})", retryable=True)
+        return ProviderError(
+            "fal", _("could not reach fal ({error})", error=type(exc).__name__), retryable=True
+        )
     if isinstance(exc, TimeoutError):  # aiohttp's ServerTimeoutError is one too
         return ProviderError(
-            "fal", "fal did not answer in time", retryable=True, maybe_accepted=True
+            "fal", _("fal did not answer in time"), retryable=True, maybe_accepted=True
         )
     return ProviderError(
         "fal",
-        f"the connection to fal broke ({type(exc).__name__})",
+        _("the connection to fal broke ({error})", error=type(exc).__name__),
         retryable=True,
         maybe_accepted=True,
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.config import Config
+from bot.i18n import N_, _, n_
 from bot.providers.capabilities import PROVIDER_CAPABILITIES
 from bot.providers.catalogue import ModelEntry, catalogue_for
 from bot.providers.catalogue.checks import model_entries
@@ -24,17 +25,18 @@ FIELD_VALUE_LIMIT = 1024
 FIELD_LIMIT = 25
 EMBED_TOTAL_LIMIT = 6000
 
-MODELS_TITLE = "Models"
-MODELS_NOTE = "Prices are estimates per 1:1 image (an upscaler: per 1:1 image upscaled)."
+# The texts below are shown with `_`.
+MODELS_TITLE = N_("Models")
+MODELS_NOTE = N_("Prices are estimates per 1:1 image (an upscaler: per 1:1 image upscaled).")
 SPECIAL_MODES: tuple[tuple[Mode, str], ...] = (
-    ("img2img", "image-to-image"),
-    ("upscale", "upscale"),
+    ("img2img", N_("image-to-image")),
+    ("upscale", N_("upscale")),
 )
 OPTION_NAMES = (
-    ("negative_prompt", "negative prompt"),
-    ("seed", "seed"),
-    ("steps", "steps"),
-    ("guidance", "guidance"),
+    ("negative_prompt", N_("negative prompt")),
+    ("seed", N_("seed")),
+    ("steps", N_("steps")),
+    ("guidance", N_("guidance")),
 )
 
 
@@ -47,7 +49,7 @@ class Field:
 def money(amount: float, currency: str) -> str:
     """`$0.025` in USD, `0.025 EUR` otherwise: at least cents, down to a tenth of a cent."""
     text = f"{amount:.4f}".rstrip("0")
-    whole, _, cents = text.partition(".")
+    whole, _dot, cents = text.partition(".")
     number = f"{whole}.{cents.ljust(2, '0')}"
     return f"${number}" if currency.upper() == "USD" else f"{number} {currency}"
 
@@ -55,11 +57,16 @@ def money(amount: float, currency: str) -> str:
 def model_line(config: Config, provider: str, model: str, mode: str | None = None) -> str:
     """ "`fal-ai/flux/dev` — text-to-image · ~$0.025/image (default)"."""
     entry = catalogue_for(config).entry(provider, model, mode)
-    default = " (default)" if model == config.providers[provider].model else ""
+    default = model == config.providers[provider].model
     if entry is None:
-        return f"`{model}` — not available: schema not read yet{default}"
-    modes = entry.describe_modes() or "no usable mode"
-    return f"`{model}` — {modes} · {_price(config, entry)}{default}"
+        if default:
+            return _("`{model}` — not available: schema not read yet (default)", model=model)
+        return _("`{model}` — not available: schema not read yet", model=model)
+    modes = entry.describe_modes() or _("no usable mode")
+    price = _price(config, entry)
+    if default:
+        return _("`{model}` — {modes} · {price} (default)", model=model, modes=modes, price=price)
+    return f"`{model}` — {modes} · {price}"
 
 
 def _price(config: Config, entry: ModelEntry) -> str:
@@ -67,10 +74,16 @@ def _price(config: Config, entry: ModelEntry) -> str:
     currency = config.costs.currency
     if "video" in entry.modes:
         per_second = entry.price.per_video(1) if entry.price else None
-        return f"~{money(per_second, currency)}/s of video" if per_second else "price unknown"
+        if not per_second:
+            return _("price unknown")
+        return _("~{price}/s of video", price=money(per_second, currency))
     upscale = entry.modes == {"upscale"}
     price = listed_price(config, entry.provider, entry.model, upscale=upscale)
-    return f"~{money(price, currency)}/image" if price is not None else "price unknown"
+    return (
+        _("~{price}/image", price=money(price, currency))
+        if price is not None
+        else _("price unknown")
+    )
 
 
 def fit_lines(lines: list[str], limit: int) -> str:
@@ -80,7 +93,7 @@ def fit_lines(lines: list[str], limit: int) -> str:
         return text
     kept: list[str] = []
     for count, line in enumerate(lines):
-        rest = f"…and {len(lines) - count} more"
+        rest = _("…and {more} more", more=len(lines) - count)
         if len("\n".join([*kept, line, rest])) > limit:
             return "\n".join([*kept, rest])
         kept.append(line)
@@ -98,14 +111,14 @@ def models_fields(
     listing its models (the pickable ones narrowed to `models` when a server set them, as the
     admission gate does; the image-to-image, LoRA and upscale models always); the embed (with
     `MODELS_TITLE` and `MODELS_NOTE`) stays within Discord's limits."""
-    budget = EMBED_TOTAL_LIMIT - len(MODELS_TITLE) - len(MODELS_NOTE)
+    budget = EMBED_TOTAL_LIMIT - len(_(MODELS_TITLE)) - len(_(MODELS_NOTE))
     enabled = list(config.enabled_providers)
     if default not in enabled:
         default = config.generation.default_provider
     shown = [p for p in enabled if not providers or p in providers][:FIELD_LIMIT]
     fields: list[Field] = []
     for index, provider in enumerate(shown):
-        name = provider + (" ★ default" if provider == default else "")
+        name = _("{provider} ★ default", provider=provider) if provider == default else provider
         share = (budget - len(name)) // (len(shown) - index)
         settings = config.providers[provider]
         special, allowed = settings.mode_models(), settings.allowed_models()
@@ -114,7 +127,7 @@ def models_fields(
             for m in configured_models(config, provider)
             if not models or m in models or m in special
         ]
-        value = fit_lines(lines, min(FIELD_VALUE_LIMIT, share)) or "no models"
+        value = fit_lines(lines, min(FIELD_VALUE_LIMIT, share)) or _("no models")
         fields.append(Field(name, value))
         budget -= len(name) + len(value)
     return fields
@@ -125,30 +138,33 @@ def capability_line(config: Config, provider: str) -> str:
     its models takes (`/providers`)."""
     entries = list(model_entries(config, provider))
     default = catalogue_for(config).entry(provider, config.providers[provider].model)
-    can = ["text-to-image"] if any("txt2img" in e.modes for e in entries) else []
+    can = [_("text-to-image")] if any("txt2img" in e.modes for e in entries) else []
     for mode, what in SPECIAL_MODES:
         if can_serve(config, provider, Needs(mode=mode)):
-            can.append(what)
+            can.append(_(what))
     lora = job_entry(config, provider, Needs(loras=1))
     if lora is not None and can_serve(config, provider, Needs(loras=1)):
-        most = lora.limits.max_loras
-        can.append(f"≤{most} LoRA" + ("s" if most > 1 else ""))
+        can.append(n_("≤{n} LoRA", "≤{n} LoRAs", lora.limits.max_loras))
     if default is not None:
-        can.append(f"≤{default.limits.max_images} images")
+        can.append(n_("≤{n} images", "≤{n} images", default.limits.max_images))
     caps = PROVIDER_CAPABILITIES[provider]
     shows = [
-        w
-        for w, has in (("queue position", caps.queue_position), ("steps", caps.step_progress))
+        _(w)
+        for w, has in (
+            (N_("queue position"), caps.queue_position),
+            (N_("steps"), caps.step_progress),
+        )
         if has
     ]
-    line = " · ".join(can) or "schema not read yet"
-    line += f"\nprogress: {', '.join(shows) if shows else 'elapsed time only'}"
-    lacks = [what for option, what in OPTION_NAMES if not any(e.takes(option) for e in entries)]
+    line = " · ".join(can) or _("schema not read yet")
+    progress = ", ".join(shows) if shows else _("elapsed time only")
+    line += "\n" + _("progress: {shown}", shown=progress)
+    lacks = [_(what) for option, what in OPTION_NAMES if not any(e.takes(option) for e in entries)]
     if entries and lacks:
-        line += f"\nno {', '.join(lacks)}"
+        line += "\n" + _("no {options}", options=", ".join(lacks))
     return line
 
 
 def ratios_line(config: Config, provider: str) -> str:
     entry = catalogue_for(config).entry(provider, config.providers[provider].model)
-    return ", ".join(entry.aspect_ratios) if entry is not None else "schema not read yet"
+    return ", ".join(entry.aspect_ratios) if entry is not None else _("schema not read yet")

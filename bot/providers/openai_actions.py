@@ -19,6 +19,7 @@ from typing import Any
 from PIL import Image
 
 from bot.errors import ProviderError
+from bot.i18n import _
 from bot.providers.request import GenerationRequest
 
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
@@ -29,7 +30,7 @@ def edit_arguments(
 ) -> dict[str, Any]:
     """The arguments of one `images.edit` call for the whole job."""
     if image is None or mask is None:
-        raise ProviderError("openai", "an edit needs the image and its mask", retryable=False)
+        raise ProviderError("openai", _("an edit needs the image and its mask"), retryable=False)
     data, content_type = _decoded(image)
     extension = _EXTENSIONS.get(content_type, "png")
     return {
@@ -54,9 +55,9 @@ def transparent_where_white(mask_png: bytes) -> bytes:
 
 
 def _decoded(uri: str) -> tuple[bytes, str]:
-    header, _, payload = uri.partition(",")
+    header, _comma, payload = uri.partition(",")
     if not uri.startswith("data:") or not header.endswith(";base64"):
-        raise ProviderError("openai", "the image must be sent as a file", retryable=False)
+        raise ProviderError("openai", _("the image must be sent as a file"), retryable=False)
     return base64.b64decode(payload), header[5:].split(";", 1)[0]
 
 
@@ -73,7 +74,7 @@ _NUMBERED = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*(.+?)\s*$")
 def describe_arguments(request: GenerationRequest, image: str | None) -> dict[str, Any]:
     """One `chat.completions.create` call: the instructions and the image as a data URL."""
     if image is None:
-        raise ProviderError("openai", "a description needs the image", retryable=False)
+        raise ProviderError("openai", _("a description needs the image"), retryable=False)
     return {
         "model": request.model,
         "messages": [

@@ -43,6 +43,7 @@ import httpx2
 import openai
 
 from bot.errors import ProviderError
+from bot.i18n import N_, _
 from bot.providers.base import (
     GeneratedImage,
     GenerationResult,
@@ -67,7 +68,7 @@ SIZES: dict[str, str] = {
 # Models that draw fewer images per call than a job may ask for (family → max n).
 MAX_N: tuple[tuple[str, int], ...] = (("dall-e-3", 1),)
 DEFAULT_MAX_N = 10
-NO_PROGRESS = "(this API reports no progress until the images are done)"
+NO_PROGRESS = N_("(this API reports no progress until the images are done)")  # shown with `_`
 _NOT_RETRYABLE_429 = {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"}
 
 
@@ -152,7 +153,7 @@ class OpenAIImagesProvider(Provider):
         elif request.mode != "txt2img" or request.loras:
             raise ProviderError(
                 self.name,
-                "this API only does plain text-to-image, edits and descriptions on this bot",
+                _("this API only does plain text-to-image, edits and descriptions on this bot"),
                 retryable=False,
             )
         else:
@@ -184,10 +185,10 @@ class OpenAIImagesProvider(Provider):
         task = call.task
         assert task is not None
         while not task.done():
-            yield ProviderUpdate("running", detail=NO_PROGRESS)
+            yield ProviderUpdate("running", detail=_(NO_PROGRESS))
             await asyncio.wait({task}, timeout=self._poll_interval_s)
         if task.cancelled():
-            yield ProviderUpdate("completed", error="the request was cancelled")
+            yield ProviderUpdate("completed", error=_("the request was cancelled"))
             return
         exc = task.exception()
         if exc is None:
@@ -209,7 +210,9 @@ class OpenAIImagesProvider(Provider):
         except asyncio.CancelledError:
             if not task.cancelled():
                 raise
-            raise ProviderError(self.name, "the request was cancelled", retryable=False) from None
+            raise ProviderError(
+                self.name, _("the request was cancelled"), retryable=False
+            ) from None
         except Exception as exc:
             raise _as_provider_error(exc, self._key_env) from exc
         finally:
@@ -259,8 +262,10 @@ class OpenAIImagesProvider(Provider):
         if call is None or call.task is None:
             raise ProviderError(
                 self.name,
-                "this request was started by an earlier run of the bot and can't be picked "
-                "up again (the API answers in one long call, not through a queue)",
+                _(
+                    "this request was started by an earlier run of the bot and can't be picked "
+                    "up again (the API answers in one long call, not through a queue)"
+                ),
                 retryable=False,
             )
         return call
@@ -271,7 +276,7 @@ class OpenAIImagesProvider(Provider):
             text = (answer.choices[0].message.content or "") if answer.choices else ""
             prompts = answered_prompts(text)
             if not prompts:
-                raise ProviderError(self.name, "the model answered without text", retryable=True)
+                raise ProviderError(self.name, _("the model answered without text"), retryable=True)
             return GenerationResult(images=(), texts=prompts)
         images_api = self._client.images
         endpoint = images_api.edit if call.endpoint == "edit" else images_api.generate
@@ -290,7 +295,7 @@ class OpenAIImagesProvider(Provider):
         for response in responses:
             images.extend(_images(response))
         if not images:
-            raise ProviderError(self.name, "the API answered without images", retryable=False)
+            raise ProviderError(self.name, _("the API answered without images"), retryable=False)
         return GenerationResult(images=tuple(images))
 
 
@@ -319,9 +324,11 @@ def _as_provider_error(exc: BaseException, key_env: str) -> ProviderError:
         message = body.get("message") if isinstance(body.get("message"), str) else None
         code = str(exc.code or body.get("code") or exc.type or "")
         if status == 401:
-            reason = f"the API refused the bot's key (the bot owner must check {key_env})"
+            reason = _(
+                "the API refused the bot's key (the bot owner must check {key})", key=key_env
+            )
         elif status == 429 and code in _NOT_RETRYABLE_429:
-            reason = "the API account is out of credit (the bot owner must top it up)"
+            reason = _("the API account is out of credit (the bot owner must top it up)")
         else:
             reason = trim_reason(message or exc.message or f"HTTP {status}")
         retryable = status in (408, 409) or status >= 500
@@ -336,21 +343,26 @@ def _as_provider_error(exc: BaseException, key_env: str) -> ProviderError:
         )
     if isinstance(exc, openai.APITimeoutError):
         return ProviderError(
-            "openai", "the API did not answer in time", retryable=True, maybe_accepted=True
+            "openai", _("the API did not answer in time"), retryable=True, maybe_accepted=True
         )
     if isinstance(exc, openai.APIConnectionError):
         if isinstance(exc.__cause__, httpx2.ConnectError):
             return ProviderError(
-                "openai", "could not reach the images API (connection refused)", retryable=True
+                "openai", _("could not reach the images API (connection refused)"), retryable=True
             )
         return ProviderError(
             "openai",
-            "the connection to the images API broke",
+            _("the connection to the images API broke"),
             retryable=True,
             maybe_accepted=True,
         )
     if isinstance(exc, openai.APIResponseValidationError):
-        return ProviderError("openai", "the API sent an answer the bot can't read", retryable=False)
+        return ProviderError(
+            "openai", _("the API sent an answer the bot can't read"), retryable=False
+        )
     return ProviderError(
-        "openai", trim_reason(f"unexpected error: {exc}"), retryable=True, maybe_accepted=True
+        "openai",
+        trim_reason(_("unexpected error: {error}", error=exc)),
+        retryable=True,
+        maybe_accepted=True,
     )

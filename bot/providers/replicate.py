@@ -18,6 +18,7 @@ from replicate.exceptions import ModelError, ReplicateError
 from replicate.prediction import Prediction
 
 from bot.errors import ProviderError
+from bot.i18n import _
 from bot.providers.base import (
     GeneratedImage,
     GenerationResult,
@@ -71,7 +72,9 @@ class ReplicateProvider(Provider):
     def _entry(self, model: str) -> ModelEntry:
         entry = self._catalogue.entry(self.name, model)
         if entry is None:  # build_request refuses such a model before it gets here
-            raise ProviderError(self.name, f"no input schema known for {model}", retryable=False)
+            raise ProviderError(
+                self.name, _("no input schema known for {model}", model=model), retryable=False
+            )
         return entry
 
     def _version(self, model: str) -> str | None:
@@ -111,7 +114,7 @@ class ReplicateProvider(Provider):
                 )
         except TimeoutError:
             raise ProviderError(
-                "replicate", "Replicate did not take the input image in time", retryable=True
+                "replicate", _("Replicate did not take the input image in time"), retryable=True
             ) from None
         except Exception as exc:
             error = _as_provider_error(exc)
@@ -119,7 +122,7 @@ class ReplicateProvider(Provider):
             raise error from exc
         url = (created.urls or {}).get("get")
         if not isinstance(url, str):
-            raise ProviderError("replicate", "the file upload returned no URL", retryable=True)
+            raise ProviderError("replicate", _("the file upload returned no URL"), retryable=True)
         return url
 
     async def watch(self, model: str, request_id: str) -> AsyncGenerator[ProviderUpdate, None]:
@@ -153,7 +156,7 @@ class ReplicateProvider(Provider):
         urls = output if isinstance(output, list) else [output]
         images = tuple(GeneratedImage(url=str(u)) for u in urls if isinstance(u, str))
         if not images:
-            raise ProviderError("replicate", "the prediction returned no images", retryable=True)
+            raise ProviderError("replicate", _("the prediction returned no images"), retryable=True)
         seed = (prediction.input or {}).get("seed")
         metrics = prediction.metrics or {}
         return GenerationResult(
@@ -224,7 +227,7 @@ def _as_provider_error(exc: BaseException) -> ProviderError:
     if isinstance(exc, ReplicateError):
         status = exc.status
         if status in (401, 403):
-            reason = "Replicate refused the bot's API token (the bot owner must check it)"
+            reason = _("Replicate refused the bot's API token (the bot owner must check it)")
         else:
             reason = trim_reason(exc.detail or exc.title or f"HTTP {status}")
         retryable = status is None or status in (408, 409, 429) or status >= 500
@@ -235,17 +238,21 @@ def _as_provider_error(exc: BaseException) -> ProviderError:
         return exc
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         return ProviderError(
-            "replicate", f"could not reach Replicate ({type(exc).__name__})", retryable=True
+            "replicate",
+            _("could not reach Replicate ({error})", error=type(exc).__name__),
+            retryable=True,
         )
     if isinstance(exc, httpx.TimeoutException):
         return ProviderError(
-            "replicate", "Replicate did not answer in time", retryable=True, maybe_accepted=True
+            "replicate", _("Replicate did not answer in time"), retryable=True, maybe_accepted=True
         )
     if isinstance(exc, httpx.TransportError):
         return ProviderError(
             "replicate",
-            f"the connection to Replicate broke ({type(exc).__name__})",
+            _("the connection to Replicate broke ({error})", error=type(exc).__name__),
             retryable=True,
             maybe_accepted=True,
         )
-    return ProviderError("replicate", trim_reason(f"unexpected error: {exc}"), retryable=True)
+    return ProviderError(
+        "replicate", trim_reason(_("unexpected error: {error}", error=exc)), retryable=True
+    )

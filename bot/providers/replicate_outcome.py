@@ -22,6 +22,7 @@ from replicate.prediction import Prediction
 
 from bot.delivery.text import REPLICATE_ABORTED, all_withheld_reason
 from bot.errors import ProviderError
+from bot.i18n import _
 from bot.providers.base import trim_reason
 
 # cog-flux's error when its safety checker flagged every image (the text before "Try …").
@@ -47,10 +48,10 @@ async def get_prediction(client: Client, request_id: str) -> Prediction:
 def ending_reason(prediction: Prediction) -> str:
     """Why a prediction that ended unsuccessfully did, for the member."""
     if prediction.status == "aborted":
-        return REPLICATE_ABORTED
+        return _(REPLICATE_ABORTED)
     if prediction.status == "canceled" and not prediction.error:
-        return "the prediction was cancelled"
-    error = str(prediction.error or f"the prediction {prediction.status}")
+        return _("the prediction was cancelled")
+    error = str(prediction.error or _("the prediction {status}", status=prediction.status))
     if error.startswith(ALL_FLAGGED):
         return trim_reason(all_withheld_reason("replicate", requested(prediction), error))
     return trim_reason(error)

@@ -12,10 +12,9 @@ from typing import Any
 from bot.config import Config
 from bot.delivery.text import escape, short_prompt
 from bot.errors import InvalidRequest
-from bot.providers.action import DEFAULT_PROMPTS, IMAGE_MODES, NO_ACTION, Action, check_action
-from bot.providers.capabilities import ASPECT_RATIOS
+from bot.i18n import _
+from bot.providers.action import IMAGE_MODES, NO_ACTION, Action, check_action
 from bot.providers.catalogue import (
-    MODE_NAMES,
     ModelEntry,
     catalogue_for,
     check_capabilities,
@@ -28,10 +27,17 @@ from bot.providers.catalogue import (
 )
 from bot.providers.catalogue.entry import Mode
 from bot.providers.catalogue.mapping import PLACEHOLDER_IMAGE, ExtraInputs
-
-MAX_PROMPT_CHARS = 6000  # Discord's own limit for a string option
-MAX_IMAGES = 4
-MAX_SEED = 2**32 - 1
+from bot.providers.validate import MAX_IMAGES as MAX_IMAGES
+from bot.providers.validate import MAX_PROMPT_CHARS as MAX_PROMPT_CHARS
+from bot.providers.validate import MAX_SEED as MAX_SEED
+from bot.providers.validate import (
+    aspect_ratio_of,
+    check_values,
+    checked_count,
+    chosen_model,
+    clean_prompts,
+    enabled_provider,
+)
 
 # The options a model may lack an input for, in `build_request`'s order.
 CHECKED_OPTIONS = ("negative_prompt", "seed", "steps", "guidance", "strength")
@@ -129,15 +135,13 @@ def build_request(
 ) -> GenerationRequest:
     """Check every option against the config, the provider's capabilities and the model's
     limits; raise InvalidRequest naming the problem."""
-    prompt, negative_prompt = _clean_prompts(prompt, negative_prompt, mode)
-    provider = _enabled_provider(config, provider)
-    count = 1 if count is None else count
-    if not 1 <= count <= MAX_IMAGES:
-        raise InvalidRequest(f"count must be between 1 and {MAX_IMAGES} images (got {count}).")
+    prompt, negative_prompt = clean_prompts(prompt, negative_prompt, mode)
+    provider = enabled_provider(config, provider)
+    count = checked_count(count)
     check_capabilities(config, provider, mode=mode, loras=len(loras), count=count)
-    model = _chosen_model(config, provider, model, mode, has_loras=bool(loras))
+    model = chosen_model(config, provider, model, mode, has_loras=bool(loras))
     entry = require_entry(config, provider, model, mode)
-    aspect_ratio = _aspect_ratio(aspect_ratio)
+    aspect_ratio = aspect_ratio_of(aspect_ratio)
     asked = (negative_prompt, seed, steps, guidance, strength)
     check_options(
         config,
@@ -145,7 +149,7 @@ def build_request(
         aspect_ratio=aspect_ratio if mode == "txt2img" else None,
         options=tuple(o for o, v in zip(CHECKED_OPTIONS, asked, strict=True) if v is not None),
     )
-    _check_values(seed, mode, image_id, strength, upscale_factor)
+    check_values(seed, mode, image_id, strength, upscale_factor)
     check_action(entry, mode, image_id, action)
     check_lora_scales(entry, loras)
     check_limits(entry, steps, guidance, strength)
@@ -168,101 +172,6 @@ def build_request(
     )
     _check_schema(entry, request)
     return request
-
-
-def _aspect_ratio(asked: str | None) -> str:
-    ratio = asked or "1:1"
-    if ratio not in ASPECT_RATIOS:
-        raise InvalidRequest(
-            f"Aspect ratio {ratio!r} is not supported; choose one of {', '.join(ASPECT_RATIOS)}."
-        )
-    return ratio
-
-
-def _clean_prompts(
-    prompt: str | None, negative_prompt: str | None, mode: Mode
-) -> tuple[str, str | None]:
-    prompt = (prompt or "").strip()
-    if mode in DEFAULT_PROMPTS and not prompt:
-        prompt = DEFAULT_PROMPTS[mode]
-    if not prompt:
-        raise InvalidRequest("The prompt is empty: describe the image you want.")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise InvalidRequest(
-            f"The prompt is {len(prompt)} characters long; the limit is {MAX_PROMPT_CHARS}."
-        )
-    if negative_prompt is not None:
-        negative_prompt = negative_prompt.strip() or None
-    if negative_prompt and len(negative_prompt) > MAX_PROMPT_CHARS:
-        raise InvalidRequest(
-            f"The negative prompt is {len(negative_prompt)} characters long; "
-            f"the limit is {MAX_PROMPT_CHARS}."
-        )
-    return prompt, negative_prompt
-
-
-def _enabled_provider(config: Config, provider: str | None) -> str:
-    provider = provider or config.generation.default_provider
-    enabled = config.enabled_providers
-    if provider not in config.providers:
-        raise InvalidRequest(f"Unknown provider {provider!r}: choose one of {', '.join(enabled)}.")
-    if provider not in enabled:
-        raise InvalidRequest(
-            f"The {provider} provider is not set up on this bot; choose {', '.join(enabled)}."
-        )
-    return provider
-
-
-def _chosen_model(
-    config: Config, provider: str, model: str | None, mode: Mode, *, has_loras: bool
-) -> str:
-    """The model asked for (or the provider's default), which the mode and provider allow."""
-    special = mode_model(config, provider, mode, has_loras=has_loras)
-    if special is not None:
-        if model and model.strip() and model.strip() != special:
-            raise InvalidRequest(
-                f"Model {model.strip()!r} can't be chosen here: {MODE_NAMES[mode]} on {provider} "
-                f"uses {special}."
-            )
-        model = special
-    allowed = (special,) if special is not None else config.providers[provider].allowed_models()
-    model = (model or "").strip() or config.providers[provider].model
-    if model in allowed:
-        return model
-    owner = next(
-        (
-            name
-            for name in config.enabled_providers
-            if name != provider and model in config.providers[name].allowed_models()
-        ),
-        None,
-    )
-    if owner:
-        raise InvalidRequest(
-            f"{model} is a {owner} model but the provider is {provider}: "
-            f"pick provider {owner}, or one of {', '.join(allowed)}."
-        )
-    raise InvalidRequest(
-        f"The model {model!r} is not available on {provider} here; "
-        f"choose one of: {', '.join(allowed)}."
-    )
-
-
-def _check_values(
-    seed: int | None,
-    mode: Mode,
-    image_id: int | None,
-    strength: float | None,
-    upscale_factor: int | None,
-) -> None:
-    if seed is not None and not 0 <= seed <= MAX_SEED:
-        raise InvalidRequest(f"seed must be between 0 and {MAX_SEED} (got {seed}).")
-    if mode in IMAGE_MODES and image_id is None:
-        raise InvalidRequest("This needs an input image.")
-    if strength is not None and not 0.05 <= strength <= 1.0:
-        raise InvalidRequest(f"strength must be between 0.05 and 1.0 (got {strength:g}).")
-    if upscale_factor is not None and upscale_factor not in (2, 4):
-        raise InvalidRequest("The upscale factor must be 2 or 4.")
 
 
 # The providers whose inputs the bot writes from the schema alone (`model_input`); CivitAI's
@@ -288,7 +197,9 @@ def _check_schema(entry: ModelEntry, request: GenerationRequest) -> None:
         # The validator's words may quote the member's own text (a whole prompt): bounded, and
         # shown as plain text.
         said = escape(short_prompt(f"{where}{first.message}", SCHEMA_REASON_CHARS))
-        raise InvalidRequest(f"{entry.model} would refuse this request ({said}).")
+        raise InvalidRequest(
+            _("{model} would refuse this request ({said}).", model=entry.model, said=said)
+        )
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING
 from bot.config import Config
 from bot.delivery.text import escape
 from bot.errors import InvalidRequest
-from bot.providers.catalogue.entry import MODE_LABELS, OPTION_LABELS, ModelEntry
+from bot.i18n import N_, _, n_
+from bot.providers.catalogue.entry import MODE_LABELS, OPTION_LABELS, OPTION_NOUNS, ModelEntry
 from bot.providers.catalogue.registry import catalogue_for
 
 if TYPE_CHECKING:
     from bot.providers.request import LoraRef, Mode
 
-MODE_NAMES = {**MODE_LABELS, "upscale": "upscaling"}
+MODE_NAMES = {**MODE_LABELS, "upscale": N_("upscaling")}  # shown with `_`
 
 
 def mode_model(config: Config, provider: str, mode: Mode, *, has_loras: bool) -> str | None:
@@ -33,8 +34,12 @@ def require_entry(config: Config, provider: str, model: str, mode: str | None = 
     entry = catalogue_for(config).entry(provider, model, mode)
     if entry is None:
         raise InvalidRequest(
-            f"{model} can't be used yet: the bot has not read its input schema from {provider} "
-            "(the bot owner can run `python -m bot doctor` to see why)."
+            _(
+                "{model} can't be used yet: the bot has not read its input schema from {provider} "
+                "(the bot owner can run `python -m bot doctor` to see why).",
+                model=model,
+                provider=provider,
+            )
         )
     return entry
 
@@ -79,21 +84,30 @@ def check_capabilities(
 
     problems: list[tuple[str, Callable[[str], bool]]] = []
     if mode != "txt2img":
-        problems.append((MODE_NAMES[mode], serves(mode)))
+        problems.append((_(MODE_NAMES[mode]), serves(mode)))
     if loras:
-        problems.append((f"{loras} LoRA" + ("s" if loras > 1 else ""), lora_room))
+        problems.append((n_("{n} LoRA", "{n} LoRAs", loras), lora_room))
     if count > 1:
-        problems.append((f"{count} images per job", image_room))
+        problems.append((n_("{n} image per job", "{n} images per job", count), image_room))
     for what, supports in problems:
         if not supports(provider):
-            raise InvalidRequest(
-                f"{provider} can't do {what} on this bot{_hint(config, provider, supports)}."
-            )
+            raise InvalidRequest(_cannot(provider, what, _other(config, provider, supports)))
 
 
-def _hint(config: Config, provider: str, supports: Callable[[str], bool]) -> str:
-    others = [n for n in config.enabled_providers if n != provider and supports(n)]
-    return f"; {others[0]} can: pick provider {others[0]}" if others else ""
+def _other(config: Config, provider: str, supports: Callable[[str], bool]) -> str | None:
+    """The first other enabled provider that `supports` the job, or None."""
+    return next((n for n in config.enabled_providers if n != provider and supports(n)), None)
+
+
+def _cannot(provider: str, what: str, other: str | None) -> str:
+    if other is None:
+        return _("{provider} can't do {what} on this bot.", provider=provider, what=what)
+    return _(
+        "{provider} can't do {what} on this bot; {other} can: pick provider {other}.",
+        provider=provider,
+        what=what,
+        other=other,
+    )
 
 
 def model_entries(config: Config, provider: str) -> Iterator[ModelEntry]:
@@ -130,29 +144,57 @@ def check_options(
     model here that has one."""
     provider, model = entry.provider, entry.model
     if aspect_ratio is not None and aspect_ratio not in entry.aspect_ratios:
-        hint = _hint(
-            config,
-            provider,
-            lambda n: any(aspect_ratio in e.aspect_ratios for e in model_entries(config, n)),
-        )
-        offered = ", ".join(entry.aspect_ratios) or "none"
-        raise InvalidRequest(
-            f"{provider} can't do aspect ratio {aspect_ratio} on this bot "
-            f"(with {model} it offers {offered}){hint}."
-        )
+        _check_ratio(config, entry, aspect_ratio)
     for option in options:
         if entry.takes(option):
             continue
-        what = OPTION_LABELS[option]
+        what = _(OPTION_LABELS[option])
         sibling = next((e.model for e in model_entries(config, provider) if e.takes(option)), None)
         if sibling is not None:
             raise InvalidRequest(
-                f"{model} takes no {what[2:]}; {sibling} does: pick model {sibling}."
+                _(
+                    "{model} takes no {option}; {sibling} does: pick model {sibling}.",
+                    model=model,
+                    option=_(OPTION_NOUNS[option]),
+                    sibling=sibling,
+                )
             )
-        hint = _hint(config, provider, partial(_takes_somewhere, config, option))
-        if hint:
-            raise InvalidRequest(f"{provider} can't do {what} on this bot{hint}.")
-        raise InvalidRequest(f"No model on this bot takes {what}: leave that option empty.")
+        other = _other(config, provider, partial(_takes_somewhere, config, option))
+        if other is not None:
+            raise InvalidRequest(_cannot(provider, what, other))
+        raise InvalidRequest(
+            _("No model on this bot takes {option}: leave that option empty.", option=what)
+        )
+
+
+def _check_ratio(config: Config, entry: ModelEntry, aspect_ratio: str) -> None:
+    other = _other(
+        config,
+        entry.provider,
+        lambda n: any(aspect_ratio in e.aspect_ratios for e in model_entries(config, n)),
+    )
+    fields = {
+        "provider": entry.provider,
+        "ratio": aspect_ratio,
+        "model": entry.model,
+        "offered": ", ".join(entry.aspect_ratios) or _("none"),
+    }
+    if other is None:
+        raise InvalidRequest(
+            _(
+                "{provider} can't do aspect ratio {ratio} on this bot (with {model} it offers "
+                "{offered}).",
+                **fields,
+            )
+        )
+    raise InvalidRequest(
+        _(
+            "{provider} can't do aspect ratio {ratio} on this bot (with {model} it offers "
+            "{offered}); {other} can: pick provider {other}.",
+            other=other,
+            **fields,
+        )
+    )
 
 
 def check_lora_scales(entry: ModelEntry, loras: tuple[LoraRef, ...]) -> None:
@@ -162,8 +204,15 @@ def check_lora_scales(entry: ModelEntry, loras: tuple[LoraRef, ...]) -> None:
     for lora in loras:
         if not low <= lora.scale <= high:
             raise InvalidRequest(
-                f"LoRA scale must be between {low:g} and {high:g} on {entry.model} "
-                f"(got {lora.scale:g} for {escape(lora.name or lora.path)})."
+                _(
+                    "LoRA scale must be between {low:g} and {high:g} on {model} "
+                    "(got {scale:g} for {lora}).",
+                    low=low,
+                    high=high,
+                    model=entry.model,
+                    scale=lora.scale,
+                    lora=escape(lora.name or lora.path),
+                )
             )
 
 
@@ -173,19 +222,37 @@ def check_limits(
     limits, model = entry.limits, entry.model
     if steps is not None and not limits.min_steps <= steps <= limits.max_steps:
         raise InvalidRequest(
-            f"steps must be between {limits.min_steps} and {limits.max_steps} for {model} "
-            f"(got {steps})."
+            _(
+                "steps must be between {low} and {high} for {model} (got {steps}).",
+                low=limits.min_steps,
+                high=limits.max_steps,
+                model=model,
+                steps=steps,
+            )
         )
     if guidance is not None and limits.guidance is not None:
         low, high = limits.guidance
         if not low <= guidance <= high:
             raise InvalidRequest(
-                f"guidance must be between {low:g} and {high:g} for {model} on "
-                f"{entry.provider} (got {guidance:g})."
+                _(
+                    "guidance must be between {low:g} and {high:g} for {model} on {provider} "
+                    "(got {guidance:g}).",
+                    low=low,
+                    high=high,
+                    model=model,
+                    provider=entry.provider,
+                    guidance=guidance,
+                )
             )
     if strength is not None and limits.strength is not None:
         low, high = limits.strength
         if not low <= strength <= high:
             raise InvalidRequest(
-                f"strength must be between {low:g} and {high:g} for {model} (got {strength:g})."
+                _(
+                    "strength must be between {low:g} and {high:g} for {model} (got {strength:g}).",
+                    low=low,
+                    high=high,
+                    model=model,
+                    strength=strength,
+                )
             )

@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 from bot.config.providers import SPECIAL_MODES
+from bot.i18n import N_, _
 from bot.providers.capabilities import ASPECT_RATIOS, PROVIDER_CAPABILITIES
 from bot.providers.catalogue.schema import InputSchema
 
@@ -18,17 +19,18 @@ Mode = Literal[
     "txt2img", "img2img", "upscale", "inpaint", "outpaint", "segment", "describe", "blend", "video"
 ]
 ALL_MODES: tuple[str, ...] = ("txt2img", *SPECIAL_MODES)  # the order modes are listed in
+# Shown with `_` (in /models and in refusals).
 MODE_LABELS = {
-    "txt2img": "text-to-image",
-    "img2img": "image-to-image",
-    "lora": "LoRAs",
-    "upscale": "upscale",
-    "inpaint": "inpainting",
-    "outpaint": "outpainting",
-    "segment": "segmentation",
-    "describe": "describing images",
-    "blend": "blending images",
-    "video": "image-to-video",
+    "txt2img": N_("text-to-image"),
+    "img2img": N_("image-to-image"),
+    "lora": N_("LoRAs"),
+    "upscale": N_("upscale"),
+    "inpaint": N_("inpainting"),
+    "outpaint": N_("outpainting"),
+    "segment": N_("segmentation"),
+    "describe": N_("describing images"),
+    "blend": N_("blending images"),
+    "video": N_("image-to-video"),
 }
 
 # The bot's options and the published input names that carry them, first match wins (fal's and
@@ -66,12 +68,21 @@ OPTION_NAMES: dict[str, tuple[str, ...]] = {
 VIDEO_FRAMES = ("start_image_url", "first_frame_image", "start_image")
 
 # What members call each option in refusals.
+# An option as refusals name it: with its article ("can't do a fixed seed"), and without it
+# ("takes no fixed seed"). Shown with `_`.
 OPTION_LABELS = {
-    "negative_prompt": "a negative prompt",
-    "seed": "a fixed seed",
-    "steps": "a step count",
-    "guidance": "a guidance value",
-    "strength": "a strength",
+    "negative_prompt": N_("a negative prompt"),
+    "seed": N_("a fixed seed"),
+    "steps": N_("a step count"),
+    "guidance": N_("a guidance value"),
+    "strength": N_("a strength"),
+}
+OPTION_NOUNS = {
+    "negative_prompt": N_("negative prompt"),
+    "seed": N_("fixed seed"),
+    "steps": N_("step count"),
+    "guidance": N_("guidance value"),
+    "strength": N_("strength"),
 }
 
 DEFAULT_LORA_SCALE = (-4.0, 4.0)  # where a schema sets no bounds: the bot's own
@@ -242,7 +253,7 @@ class ModelEntry:
         return tuple(r for r in ASPECT_RATIOS if r in offered)
 
     def describe_modes(self) -> str:
-        return ", ".join(MODE_LABELS[m] for m in ALL_MODES if m in self.modes)
+        return ", ".join(_(MODE_LABELS[m]) for m in ALL_MODES if m in self.modes)
 
 
 def _int_range(bounds: tuple[float, float] | None) -> tuple[int, int] | None:
