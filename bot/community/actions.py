@@ -19,6 +19,7 @@ from bot.community.derive import STRENGTH_WORDS, Derivations
 from bot.config import Config
 from bot.delivery.text import image_of
 from bot.errors import InvalidRequest
+from bot.i18n import N_, _
 from bot.jobs.intake import JobService
 from bot.jobs.model import JobKind, JobState, Origin
 from bot.providers.action import MAX_CHARGE, Action
@@ -45,10 +46,10 @@ class Attachment:
     content_type: str | None = None
 
 
-ACTION_NAMES = {
-    "outpaint": "Zoom Out and Pan",
-    "inpaint": "Vary (Region)",
-    "video": "Animate",
+ACTION_NAMES = {  # shown with `_`
+    "outpaint": N_("Zoom Out and Pan"),
+    "inpaint": N_("Vary (Region)"),
+    "video": N_("Animate"),
     "describe": "/describe",
     "blend": "/blend",
 }
@@ -58,8 +59,10 @@ def action_provider(config: Config, mode: str, preferred: str) -> str:
     """The provider for a `mode` job (`provider_for`), or a refusal naming the action."""
     found = provider_for(config, mode, preferred)  # type: ignore[arg-type]
     if found is None:
-        what = ACTION_NAMES.get(mode, MODE_NAMES.get(mode, mode))
-        raise InvalidRequest(f"{what} is not set up on this bot: no model here does it.")
+        what = _(ACTION_NAMES.get(mode, MODE_NAMES.get(mode, mode)))
+        raise InvalidRequest(
+            _("{action} is not set up on this bot: no model here does it.", action=what)
+        )
     return found
 
 
@@ -73,10 +76,13 @@ def outpaint_margins(
     grown = min(round((width if horizontal else height) * PAN_SHARE), limit)
     new_w, new_h = (width + grown, height) if horizontal else (width, height + grown)
     if max(new_w / new_h, new_h / new_w) > MAX_PAN_RATIO + 1e-6:
-        way = "wide" if horizontal else "tall"
         raise InvalidRequest(
-            f"This image is already as {way} as a pan goes (21:9): pan "
-            f"{'up or down' if horizontal else 'left or right'}, or Zoom Out."
+            _("This image is already as wide as a pan goes (21:9): pan up or down, or Zoom Out.")
+            if horizontal
+            else _(
+                "This image is already as tall as a pan goes (21:9): pan left or right, or Zoom "
+                "Out."
+            )
         )
     sides = {"left": 0, "right": 1, "up": 2, "down": 3}
     margins = [0, 0, 0, 0]
@@ -109,14 +115,14 @@ class ImageActions:
         self, parent: JobRow, index: int, origin: Origin, urls: Sequence[str], factor: float
     ) -> int:
         if factor not in ZOOMS:
-            raise InvalidRequest("Zoom Out goes 1.5x or 2x.")
+            raise InvalidRequest(_("Zoom Out goes 1.5x or 2x."))
         return await self._outpaint(parent, index, origin, urls, zoom=factor)
 
     async def pan(
         self, parent: JobRow, index: int, origin: Origin, urls: Sequence[str], direction: str
     ) -> int:
         if direction not in PANS:
-            raise InvalidRequest("Pan goes left, right, up or down.")
+            raise InvalidRequest(_("Pan goes left, right, up or down."))
         return await self._outpaint(parent, index, origin, urls, pan=direction)
 
     async def _outpaint(
@@ -162,7 +168,9 @@ class ImageActions:
         try:
             options = self._inherited(parent, "inpaint", action=Action(mask_id=0))
         except InvalidRequest:
-            raise InvalidRequest(f"{ACTION_NAMES['outpaint']} is not set up on this bot.") from None
+            raise InvalidRequest(
+                _("{action} is not set up on this bot.", action=_(ACTION_NAMES["outpaint"]))
+            ) from None
         options.build(self._config, image_id=0)  # before anything is downloaded
         url = self._derive.image_url(parent, index, urls)
         prepared = await self._derive.prepare(url, None)
@@ -245,10 +253,10 @@ class ImageActions:
         """An Imagine button of a /describe: that prompt as a new /imagine, charged now."""
         job = await self._db.jobs.get(job_id)
         if job is None or job.guild_id != origin.guild_id or job.kind != JobKind.DESCRIBE:
-            raise InvalidRequest("That description does not belong to this server.")
+            raise InvalidRequest(_("That description does not belong to this server."))
         prompts = (job.result_json or {}).get("prompts") or []
         if job.state != JobState.DONE or not 0 <= index < len(prompts):
-            raise InvalidRequest(f"That description has no prompt {index + 1}.")
+            raise InvalidRequest(_("That description has no prompt {number}.", number=index + 1))
         request = RequestOptions(prompt=str(prompts[index])).build(self._config)
         return await self._jobs.create(request, origin, kind=JobKind.IMAGINE)
 
@@ -317,5 +325,8 @@ class ImageActions:
 def _check_image(image: Attachment) -> None:
     if image.content_type and not image.content_type.startswith("image/"):
         raise InvalidRequest(
-            f"That attachment is {image.content_type}, not an image: attach a PNG, JPEG or WebP."
+            _(
+                "That attachment is {type}, not an image: attach a PNG, JPEG or WebP.",
+                type=image.content_type,
+            )
         )

@@ -19,6 +19,7 @@ from bot.config import Config
 from bot.delivery.downloads import ImageFile, fetch_posted_image
 from bot.delivery.text import image_of
 from bot.errors import DeliveryError, InvalidRequest
+from bot.i18n import _, n_
 from bot.jobs.intake import JobService
 from bot.jobs.model import JobKind, JobState, Origin
 from bot.providers.catalogue import catalogue_for, check_options, require_entry
@@ -44,10 +45,15 @@ def parse_strength(text: str | None) -> float | None:
         value = float(word)
     except ValueError:
         raise InvalidRequest(
-            f"strength {text!r} is not valid: use subtle, strong, or a number from 0.05 to 1.0."
+            _(
+                "strength {text!r} is not valid: use subtle, strong, or a number from 0.05 to 1.0.",
+                text=text,
+            )
         ) from None
     if not 0.05 <= value <= 1.0:
-        raise InvalidRequest(f"strength must be between 0.05 and 1.0 (got {value:g}).")
+        raise InvalidRequest(
+            _("strength must be between 0.05 and 1.0 (got {strength:g}).", strength=value)
+        )
     return value
 
 
@@ -71,7 +77,7 @@ class Derivations:
 
     async def prepare(self, url: str, size: int | None) -> PreparedImage:
         if not is_discord_url(url, self._image_origins):
-            raise InvalidRequest("Only images attached on Discord can be used.")
+            raise InvalidRequest(_("Only images attached on Discord can be used."))
         return await load_input_image(
             self._session, url, declared_size=size, origins=self._image_origins
         )
@@ -145,7 +151,10 @@ class Derivations:
                     prompt = GenerationRequest.from_json(found.inputs_json).prompt
         if content_type and not content_type.startswith("image/"):
             raise InvalidRequest(
-                f"That attachment is {content_type}, not an image: attach a PNG, JPEG or WebP."
+                _(
+                    "That attachment is {type}, not an image: attach a PNG, JPEG or WebP.",
+                    type=content_type,
+                )
             )
         value = parse_strength(strength)
         options = RequestOptions(
@@ -171,20 +180,23 @@ class Derivations:
         """The parent job of a button click, checked on the server side."""
         job = await self._db.jobs.get(job_id)
         if job is None:
-            raise InvalidRequest("That result no longer exists.")
+            raise InvalidRequest(_("That result no longer exists."))
         if job.guild_id != guild_id:
-            raise InvalidRequest("That result belongs to another server.")
+            raise InvalidRequest(_("That result belongs to another server."))
         if job.state != JobState.DONE:
-            raise InvalidRequest("That job has no finished images to build on.")
+            raise InvalidRequest(_("That job has no finished images to build on."))
         if job.deleted_at is not None:
-            raise InvalidRequest("That result was deleted.")
+            raise InvalidRequest(_("That result was deleted."))
         if index is not None and JobKind(job.kind) in IMAGELESS:
-            raise InvalidRequest("That result has no image to build on.")
+            raise InvalidRequest(_("That result has no image to build on."))
         if index is not None and not 0 <= index < job.image_count:
             raise InvalidRequest(
-                f"That result has only {job.image_count} image"
-                + ("s" if job.image_count != 1 else "")
-                + f"; there is no image {index + 1}."
+                n_(
+                    "That result has only {n} image; there is no image {number}.",
+                    "That result has only {n} images; there is no image {number}.",
+                    job.image_count,
+                    number=index + 1,
+                )
             )
         return job
 
@@ -197,7 +209,7 @@ class Derivations:
         recorded = (parent.result_json or {}).get("attachments") or []
         if index < len(recorded):
             return str(recorded[index])
-        raise InvalidRequest("That image is no longer available on Discord.")
+        raise InvalidRequest(_("That image is no longer available on Discord."))
 
     async def reroll(self, parent: JobRow, origin: Origin) -> int:
         request = GenerationRequest.from_json(parent.inputs_json)

@@ -19,6 +19,7 @@ from bot.community.derive import Derivations
 from bot.delivery.downloads import ImageFile
 from bot.delivery.text import credit, image_of, image_stem, is_spoiler, message_link
 from bot.errors import DeliveryError, Refused
+from bot.i18n import _
 from bot.providers.request import GenerationRequest
 from db.community import Share
 from db.database import Database
@@ -107,27 +108,32 @@ class GalleryService:
         assert job.guild_id is not None
         if job.user_id != user_id:
             raise Refused(
-                f"Only <@{job.user_id}>, who made this image, can share it to the gallery."
+                _(
+                    "Only <@{user}>, who made this image, can share it to the gallery.",
+                    user=job.user_id,
+                )
             )
         settings = await self._db.settings.guild(job.guild_id)
         if settings.gallery_channel_id is None:
             raise Refused(
-                "This server has no gallery channel yet. A moderator can choose one with "
-                "/admin settings server gallery_channel:#channel."
+                _(
+                    "This server has no gallery channel yet. A moderator can choose one with "
+                    "/admin settings server gallery_channel:#channel."
+                )
             )
         existing = await self._db.community.share_of(job.id, index)
         if existing is not None:
-            raise Refused(
-                f"This image is already in the gallery: "
-                f"{message_link(existing.guild_id, existing.channel_id, existing.message_id)}"
-            )
+            link = message_link(existing.guild_id, existing.channel_id, existing.message_id)
+            raise Refused(_("This image is already in the gallery: {link}", link=link))
         urls = result_images(job, attachment_urls, message_id)
         if index >= len(urls):
-            raise Refused("That image is no longer available on Discord.")
+            raise Refused(_("That image is no longer available on Discord."))
         if is_spoiler(urls[index]):
             raise Refused(
-                "This image was flagged by the provider's safety checker, so it can't be shared "
-                "to the gallery."
+                _(
+                    "This image was flagged by the provider's safety checker, so it can't be "
+                    "shared to the gallery."
+                )
             )
         parent = await self._db.jobs.get(job.parent_job_id) if job.parent_job_id else None
         return ShareDraft(
@@ -152,7 +158,7 @@ class GalleryService:
                 "image %s of job %s could not be fetched: %s", draft.index + 1, draft.job.id, exc
             )
             raise Refused(
-                "I couldn't fetch that image from Discord just now. Please try again."
+                _("I couldn't fetch that image from Discord just now. Please try again.")
             ) from exc
 
     async def record(self, draft: ShareDraft, message_id: int, now: float | None = None) -> bool:

@@ -23,6 +23,7 @@ import yarl
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bot.errors import InvalidRequest
+from bot.i18n import N_, _
 from bot.moderation.netguard import Origin, guarded_get, origin_of
 
 MAX_INPUT_BYTES = 25 * 1024 * 1024  # Discord's own upload ceiling for bots
@@ -66,21 +67,33 @@ async def fetch_input_image(
 
     async def on_discord(target: yarl.URL, hop: int) -> None:
         if origin_of(target) not in origins:
-            where = "That image link is on" if hop == 0 else "The image link redirected to"
-            raise InvalidRequest(
-                f"{where} {target.origin()}, which is not Discord's CDN: "
-                "only images attached on Discord can be used."
+            where = (
+                _(
+                    "That image link is on {origin}, which is not Discord's CDN: only images "
+                    "attached on Discord can be used.",
+                    origin=target.origin(),
+                )
+                if hop == 0
+                else _(
+                    "The image link redirected to {origin}, which is not Discord's CDN: only "
+                    "images attached on Discord can be used.",
+                    origin=target.origin(),
+                )
             )
+            raise InvalidRequest(where)
 
     try:
         async with (
             asyncio.timeout(timeout_s),
-            guarded_get(session, url, check=on_discord, what="The image link") as response,
+            guarded_get(session, url, check=on_discord, what=N_("The image link")) as response,
         ):
             if response.status != 200:
                 raise InvalidRequest(
-                    f"The image could not be downloaded (HTTP {response.status}); "
-                    "try attaching it again."
+                    _(
+                        "The image could not be downloaded (HTTP {status}); try attaching it "
+                        "again.",
+                        status=response.status,
+                    )
                 )
             if (response.content_length or 0) > max_bytes:
                 raise InvalidRequest(_too_big(response.content_length or 0, max_bytes))
@@ -93,13 +106,17 @@ async def fetch_input_image(
                 chunks.append(chunk)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise InvalidRequest(
-            f"The image could not be downloaded ({type(exc).__name__}); try again."
+            _("The image could not be downloaded ({error}); try again.", error=type(exc).__name__)
         ) from exc
     return b"".join(chunks)
 
 
 def _too_big(size: int, limit: int) -> str:
-    return f"That file is {size / 1e6:.1f} MB; images up to {limit / 1e6:.0f} MB are accepted."
+    return _(
+        "That file is {size:.1f} MB; images up to {limit:.0f} MB are accepted.",
+        size=size / 1e6,
+        limit=limit / 1e6,
+    )
 
 
 def prepare(data: bytes, *, max_pixels: int = MAX_INPUT_PIXELS) -> PreparedImage:
@@ -109,11 +126,17 @@ def prepare(data: bytes, *, max_pixels: int = MAX_INPUT_PIXELS) -> PreparedImage
             width, height = probe.size
             if width * height > max_pixels:
                 raise InvalidRequest(
-                    f"That image is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
-                    f"the limit is {max_pixels / 1e6:.0f} megapixels."
+                    _(
+                        "That image is {width}x{height} ({megapixels:.0f} megapixels); the limit "
+                        "is {limit:.0f} megapixels.",
+                        width=width,
+                        height=height,
+                        megapixels=width * height / 1e6,
+                        limit=max_pixels / 1e6,
+                    )
                 )
             if getattr(probe, "is_animated", False) and getattr(probe, "n_frames", 1) > 1:
-                raise InvalidRequest("Animated images can't be used: attach a still image.")
+                raise InvalidRequest(_("Animated images can't be used: attach a still image."))
             probe.verify()  # structural check of the whole file, before decoding pixels
         with Image.open(io.BytesIO(data)) as source:
             source.load()
@@ -123,10 +146,10 @@ def prepare(data: bytes, *, max_pixels: int = MAX_INPUT_PIXELS) -> PreparedImage
     except InvalidRequest:
         raise
     except Image.DecompressionBombError as exc:
-        raise InvalidRequest("That image is too large to process.") from exc
+        raise InvalidRequest(_("That image is too large to process.")) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InvalidRequest(
-            "That file is not an image I can read (PNG, JPEG, WebP or GIF), or it is damaged."
+            _("That file is not an image I can read (PNG, JPEG, WebP or GIF), or it is damaged.")
         ) from exc
     if max(image.size) > MAX_SIDE:
         image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from bot.errors import InvalidRequest
+from bot.i18n import _
 from db.database import Database
 from db.jobs import JobRow
 
@@ -30,9 +31,9 @@ class Lineages:
         elif text.isdigit():
             job = await self._db.jobs.get(int(text))
         else:
-            raise InvalidRequest("Give a job number (like 123) or a link to a result message.")
+            raise InvalidRequest(_("Give a job number (like 123) or a link to a result message."))
         if job is None or job.guild_id != guild_id:
-            raise InvalidRequest("I can't find that job in this server.")
+            raise InvalidRequest(_("I can't find that job in this server."))
         return job
 
     async def lineage(self, job: JobRow, *, max_depth: int = 50) -> Lineage:

@@ -21,6 +21,7 @@ import aiohttp
 from bot.config import Config
 from bot.delivery.text import escape
 from bot.errors import InvalidRequest, ProviderError
+from bot.i18n import _
 from bot.jobs.intake import JobService
 from bot.jobs.model import JobKind, Origin
 from bot.moderation.netguard import Resolver, check_provider_link, origin_of, system_resolver
@@ -42,7 +43,7 @@ _CIVITAI_HOSTS = ("civitai.com", "www.civitai.com")
 def _download_link(info: CivitaiModelInfo) -> str:
     """The version's download link (`CivitaiModels.resolve` always finds or builds one)."""
     if info.download_url is None:
-        raise InvalidRequest(f"CivitAI gives no download link for {info.name}.")
+        raise InvalidRequest(_("CivitAI gives no download link for {name}.", name=info.name))
     return info.download_url
 
 
@@ -54,31 +55,39 @@ def validate_lora_url(url: str) -> str:
         if re.fullmatch(r"urn:air:[\w.-]+:lora:civitai:\d+@\d+", url):
             return url
         raise InvalidRequest(
-            f"{url!r} is not a CivitAI LoRA AIR "
-            "(urn:air:<ecosystem>:lora:civitai:<model>@<version>)."
+            _(
+                "{url!r} is not a CivitAI LoRA AIR "
+                "(urn:air:<ecosystem>:lora:civitai:<model>@<version>).",
+                url=url,
+            )
         )
     parsed = urlparse(url)
     if parsed.scheme != "https" or not parsed.hostname:
-        raise InvalidRequest(f"LoRA URLs must start with https:// (got {url[:80]!r}).")
+        raise InvalidRequest(_("LoRA URLs must start with https:// (got {url!r}).", url=url[:80]))
     host = parsed.hostname.lower()
     path = parsed.path
     if host in ("huggingface.co", "www.huggingface.co"):
         if len([p for p in path.split("/") if p]) >= 2:
             return url
         raise InvalidRequest(
-            "A Hugging Face LoRA URL must name a repository: huggingface.co/owner/repo."
+            _("A Hugging Face LoRA URL must name a repository: huggingface.co/owner/repo.")
         )
     if host in ("civitai.com", "www.civitai.com"):
         if re.match(r"^/(models/\d+|api/download/models/\d+)", path):
             return url
         raise InvalidRequest(
-            "A CivitAI LoRA URL must be a model page (civitai.com/models/<id>) or a download link."
+            _(
+                "A CivitAI LoRA URL must be a model page (civitai.com/models/<id>) or a download "
+                "link."
+            )
         )
     if path.lower().endswith(".safetensors"):
         return url
     raise InvalidRequest(
-        "That is not a LoRA I can use: give an https link to a .safetensors file, a Hugging Face "
-        "repository, or a CivitAI model."
+        _(
+            "That is not a LoRA I can use: give an https link to a .safetensors file, a Hugging "
+            "Face repository, or a CivitAI model."
+        )
     )
 
 
@@ -119,7 +128,7 @@ class LoraLibrary:
         CivitAI references are looked up in CivitAI's public models API (name, base model,
         trigger words, NSFW level, creator, licence) and refused when they don't fit."""
         if len(choices) > MAX_LORAS:
-            raise InvalidRequest(f"At most {MAX_LORAS} LoRAs can be combined.")
+            raise InvalidRequest(_("At most {most} LoRAs can be combined.", most=MAX_LORAS))
         refs: list[LoraRef] = []
         triggers: list[str] = []
         for choice in choices:
@@ -136,8 +145,11 @@ class LoraLibrary:
             looks_like_link = "://" in choice.ref or choice.ref.startswith("urn:")
             if not looks_like_link:
                 raise InvalidRequest(
-                    f"There is no LoRA named {choice.ref!r} in this server's library "
-                    "(see /loras list), and it is not a link."
+                    _(
+                        "There is no LoRA named {name!r} in this server's library "
+                        "(see /loras list), and it is not a link.",
+                        name=choice.ref,
+                    )
                 )
             path = validate_lora_url(choice.ref)
             scale = 1.0 if choice.scale is None else choice.scale
@@ -167,7 +179,10 @@ class LoraLibrary:
         being the row's, else CivitAI's."""
         if row.nsfw and not channel_nsfw:
             raise InvalidRequest(
-                f"The LoRA {escape(row.name)} is marked NSFW: use it in an age-restricted channel."
+                _(
+                    "The LoRA {name} is marked NSFW: use it in an age-restricted channel.",
+                    name=escape(row.name),
+                )
             )
         scale = row.default_scale if choice.scale is None else choice.scale
         words = [w.strip() for w in row.trigger_words.split(",") if w.strip()]
@@ -186,7 +201,9 @@ class LoraLibrary:
         try:
             return await CivitaiModels.from_config(self._config, self._session).resolve(path)
         except ProviderError as exc:
-            raise InvalidRequest(f"I couldn't look that LoRA up on CivitAI: {exc.reason}") from None
+            raise InvalidRequest(
+                _("I couldn't look that LoRA up on CivitAI: {reason}", reason=exc.reason)
+            ) from None
 
     async def _civitai_lora(
         self, path: str, scale: float, channel_nsfw: bool
@@ -196,9 +213,16 @@ class LoraLibrary:
         info = await self._civitai_info(path)
         check_lora_fit(info, checkpoint_base_model="Flux.1 D", allow_nsfw=channel_nsfw)
         link = _download_link(info)
-        licence = "commercial use allowed" if info.allow_commercial_use else "no commercial use"
-        by = f" by {info.creator}" if info.creator else ""
-        credit = f"{info.name}{by} (CivitAI, {info.base_model}, {licence})"
+        licence = (
+            _("commercial use allowed") if info.allow_commercial_use else _("no commercial use")
+        )
+        fields = {"name": info.name, "base": info.base_model, "licence": licence}
+        if info.creator:
+            credit = _(
+                "{name} by {creator} (CivitAI, {base}, {licence})", creator=info.creator, **fields
+            )
+        else:
+            credit = _("{name} (CivitAI, {base}, {licence})", **fields)
         return LoraRef(path=link, scale=scale, name=info.name, credit=credit), list(
             info.trained_words
         )
@@ -237,17 +261,25 @@ class LoraLibrary:
         name = name.strip()
         if not _LORA_NAME.match(name):
             raise InvalidRequest(
-                "LoRA names are 1-40 letters, digits, spaces, dots, dashes or underscores."
+                _("LoRA names are 1-40 letters, digits, spaces, dots, dashes or underscores.")
             )
         scale = 1.0 if default_scale is None else default_scale
         if not -4.0 <= scale <= 4.0:
-            raise InvalidRequest(f"default_scale must be between -4 and 4 (got {scale:g}).")
+            raise InvalidRequest(
+                _("default_scale must be between -4 and 4 (got {scale:g}).", scale=scale)
+            )
         url = validate_lora_url(url)
         if self._is_civitai(url):
             # kept as the download link providers load, not the page or AIR given
             info = await self._civitai_info(url)
             if not info.is_lora:
-                raise InvalidRequest(f"{info.name} is a {info.type} on CivitAI, not a LoRA.")
+                raise InvalidRequest(
+                    _(
+                        "{name} is a {type} on CivitAI, not a LoRA.",
+                        name=info.name,
+                        type=info.type,
+                    )
+                )
             url = _download_link(info)
         await self.check_links([LoraRef(path=url)])
         row = LoraRow(
@@ -264,18 +296,25 @@ class LoraLibrary:
         )
         if not await self._db.loras.add(row):
             raise InvalidRequest(
-                f"This server already has a LoRA named {name}: remove it first to replace it."
+                _(
+                    "This server already has a LoRA named {name}: remove it first to replace it.",
+                    name=name,
+                )
             )
         return row
 
     async def remove_lora(self, guild_id: int, name: str) -> None:
         if not await self._db.loras.remove(guild_id, name.strip()):
-            raise InvalidRequest(f"There is no LoRA named {name!r} in this server's library.")
+            raise InvalidRequest(
+                _("There is no LoRA named {name!r} in this server's library.", name=name)
+            )
 
     async def lora(self, guild_id: int, name: str) -> LoraRow:
         row = await self._db.loras.get(guild_id, name.strip())
         if row is None:
-            raise InvalidRequest(f"There is no LoRA named {name!r} in this server's library.")
+            raise InvalidRequest(
+                _("There is no LoRA named {name!r} in this server's library.", name=name)
+            )
         return row
 
     async def loras(self, guild_id: int, prefix: str = "", limit: int = 25) -> list[LoraRow]:

@@ -18,6 +18,7 @@ from bot.community.gallery import result_images
 from bot.delivery.downloads import MAX_REQUEST_BYTES, ImageFile
 from bot.delivery.text import credit, image_stem
 from bot.errors import DeliveryError, Refused
+from bot.i18n import _
 from bot.providers.request import GenerationRequest
 from db.database import Database
 from db.jobs import JobRow
@@ -53,7 +54,7 @@ class ReportService:
     async def _job(self, job_id: int, guild_id: int | None) -> JobRow:
         job = await self._db.jobs.get(job_id)
         if job is None or guild_id is None or job.guild_id != guild_id:
-            raise Refused("That result does not belong to a job on this server.")
+            raise Refused(_("That result does not belong to a job on this server."))
         return job
 
     async def open(
@@ -70,18 +71,22 @@ class ReportService:
         job = await self._job(job_id, guild_id)
         assert job.guild_id is not None
         if job.deleted_at is not None:
-            raise Refused("That image has already been removed. Thank you for looking out.")
+            raise Refused(_("That image has already been removed. Thank you for looking out."))
         if job.user_id == reporter_id:
-            raise Refused("This is your own image: you can remove it yourself with the 🗑 button.")
+            raise Refused(
+                _("This is your own image: you can remove it yourself with the 🗑 button.")
+            )
         settings = await self._db.settings.guild(job.guild_id)
         if settings.mod_channel_id is None:
             raise Refused(
-                "This server has no moderation channel set up, so reports can't be sent yet. "
-                "Please tell a moderator directly."
+                _(
+                    "This server has no moderation channel set up, so reports can't be sent yet. "
+                    "Please tell a moderator directly."
+                )
             )
         if not await self._db.community.add_report(job.id, job.guild_id, reporter_id):
             raise Refused(
-                "You have already reported this image; the moderators have it. Thank you."
+                _("You have already reported this image; the moderators have it. Thank you.")
             )
         parent = await self._db.jobs.get(job.parent_job_id) if job.parent_job_id else None
         return ReportCase(
@@ -140,7 +145,7 @@ class ReportService:
         await self._db.settings.ban(
             job.guild_id,
             job.user_id,
-            reason=f"reported image #{job.id}",
+            reason=_("reported image #{id}", id=job.id),
             by=moderator_id,
             until=None,
         )

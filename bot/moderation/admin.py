@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.config import Config
 from bot.errors import InvalidRequest
+from bot.i18n import N_, _, n_
 from bot.jobs.intake import quota_day
 from bot.moderation.gate import ModerationService, normalize
 from db.database import Database
@@ -24,7 +25,7 @@ MAX_QUOTA = 10_000
 _DURATION = re.compile(r"(\d{1,6})([mhdw])")
 _UNITS = {"m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
 MAX_BAN_S = 366 * 86_400
-DURATION_FORMAT = (
+DURATION_FORMAT = N_(  # shown with `_`
     "a whole number and a unit, like 30m, 12h or 7d (m minutes, h hours, d days, w weeks)"
 )
 CLEAR_WORDS = ("all", "any", "*")
@@ -36,12 +37,20 @@ def parse_duration(text: str | None) -> int | None:
         return None
     match = _DURATION.fullmatch(text.strip().lower())
     if match is None or int(match.group(1)) == 0:
-        raise InvalidRequest(f"The duration {text.strip()!r} is not valid: use {DURATION_FORMAT}.")
+        raise InvalidRequest(
+            _(
+                "The duration {text!r} is not valid: use {format}.",
+                text=text.strip(),
+                format=_(DURATION_FORMAT),
+            )
+        )
     seconds = int(match.group(1)) * _UNITS[match.group(2)]
     if seconds > MAX_BAN_S:
         raise InvalidRequest(
-            "A timed ban can last at most 366 days; leave the duration out for a ban that lasts "
-            "until /admin unban."
+            _(
+                "A timed ban can last at most 366 days; leave the duration out for a ban that "
+                "lasts until /admin unban."
+            )
         )
     return seconds
 
@@ -89,29 +98,36 @@ class AdminService:
         """The pattern as it will be stored: words lower-case with single spaces; regexes as
         given, once they compile and can't match an empty prompt."""
         if kind not in ("word", "regex"):
-            raise InvalidRequest("The filter kind must be word or regex.")
+            raise InvalidRequest(_("The filter kind must be word or regex."))
         pattern = pattern.strip()
         if not pattern:
-            raise InvalidRequest("The pattern is empty.")
+            raise InvalidRequest(_("The pattern is empty."))
         if len(pattern) > MAX_PATTERN_CHARS:
-            raise InvalidRequest(f"Patterns are at most {MAX_PATTERN_CHARS} characters long.")
+            raise InvalidRequest(
+                _("Patterns are at most {most} characters long.", most=MAX_PATTERN_CHARS)
+            )
         if kind == "word":
             word = " ".join(pattern.lower().split())
             if not re.search(r"[^\W_]", normalize(word)[0]):
                 raise InvalidRequest(
-                    f"The word {word!r} has no letters or digits, so it would never match."
+                    _(
+                        "The word {word!r} has no letters or digits, so it would never match.",
+                        word=word,
+                    )
                 )
             return word
         try:
             regex = re.compile(pattern, re.IGNORECASE)
         except re.error as exc:
             raise InvalidRequest(
-                f"That regex does not compile ({exc}); nothing was added."
+                _("That regex does not compile ({error}); nothing was added.", error=exc)
             ) from None
         if regex.search("") is not None:
             raise InvalidRequest(
-                "That regex matches an empty prompt, so it would block every prompt; nothing "
-                "was added."
+                _(
+                    "That regex matches an empty prompt, so it would block every prompt; nothing "
+                    "was added."
+                )
             )
         return pattern
 
@@ -123,8 +139,19 @@ class AdminService:
     async def remove_filter(self, guild_id: int, kind: str, pattern: str) -> str:
         stored = " ".join(pattern.lower().split()) if kind == "word" else pattern.strip()
         if not await self._db.settings.remove_filter(guild_id, kind, stored):
+            if kind == "word":
+                raise InvalidRequest(
+                    _(
+                        "There is no word filter {pattern!r} on this server (see /admin filter "
+                        "list).",
+                        pattern=stored,
+                    )
+                )
             raise InvalidRequest(
-                f"There is no {kind} filter {stored!r} on this server (see /admin filter list)."
+                _(
+                    "There is no regex filter {pattern!r} on this server (see /admin filter list).",
+                    pattern=stored,
+                )
             )
         return stored
 
@@ -136,7 +163,13 @@ class AdminService:
     @staticmethod
     def _check_images(images: int) -> None:
         if not 0 <= images <= MAX_QUOTA:
-            raise InvalidRequest(f"images must be between 0 and {MAX_QUOTA} (got {images}).")
+            raise InvalidRequest(
+                _(
+                    "images must be between 0 and {most} (got {images}).",
+                    most=MAX_QUOTA,
+                    images=images,
+                )
+            )
 
     async def set_user_quota(self, guild_id: int, user_id: int, images: int) -> None:
         self._check_images(images)
@@ -152,7 +185,7 @@ class AdminService:
         """Drop the member's own override and give back what they used today, so they start
         over with their role tier (or the default) for the rest of the day."""
         day = quota_day(time.time() if now is None else now)
-        own, _, bonus = await self._db.settings.quota_tiers(guild_id, user_id, (), day)
+        own, _roles, bonus = await self._db.settings.quota_tiers(guild_id, user_id, (), day)
         used = await self._db.jobs.quota_used(user_id, day, guild_id)
         await self._db.settings.set_user_quota(guild_id, user_id, None)
         give = max(used - bonus, 0)  # what earlier resets today already gave back stays given
@@ -196,11 +229,16 @@ class AdminService:
         unknown = [n for n in names if n not in enabled]
         if unknown:
             raise InvalidRequest(
-                f"Unknown provider{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
-                f"This bot offers {', '.join(enabled)} (or `all`)."
+                n_(
+                    "Unknown provider: {names}. This bot offers {enabled} (or `all`).",
+                    "Unknown providers: {names}. This bot offers {enabled} (or `all`).",
+                    len(unknown),
+                    names=", ".join(unknown),
+                    enabled=", ".join(enabled),
+                )
             )
         if not names:
-            raise InvalidRequest("Name at least one provider, or `all`.")
+            raise InvalidRequest(_("Name at least one provider, or `all`."))
         return ",".join(names)
 
     def models_by_provider(self) -> dict[str, tuple[str, ...]]:
@@ -218,12 +256,33 @@ class AdminService:
         unknown = [n for n in names if n not in known]
         if unknown:
             raise InvalidRequest(
-                f"Unknown model{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
-                f"Models on this bot: {', '.join(sorted(known))} (or `all`)."
+                n_(
+                    "Unknown model: {names}. Models on this bot: {known} (or `all`).",
+                    "Unknown models: {names}. Models on this bot: {known} (or `all`).",
+                    len(unknown),
+                    names=", ".join(unknown),
+                    known=", ".join(sorted(known)),
+                )
             )
         if not names:
-            raise InvalidRequest("Name at least one model, or `all`.")
+            raise InvalidRequest(_("Name at least one model, or `all`."))
         return ",".join(names)
+
+    def check_default_provider(self, text: str) -> str | None:
+        """An enabled provider, or None (`none`) for the bot's default."""
+        name = text.strip().lower()
+        if name in ("none", "default", ""):
+            return None
+        if name not in self._config.enabled_providers:
+            raise InvalidRequest(
+                _(
+                    "Unknown provider: {name}. This bot offers {enabled} (or `none` for the "
+                    "bot's default).",
+                    name=text.strip(),
+                    enabled=", ".join(self._config.enabled_providers),
+                )
+            )
+        return name
 
     async def update_server(
         self,
@@ -253,24 +312,14 @@ class AdminService:
         if models is not None:
             values["models"] = self.check_models(models)
         if default_provider is not None:
-            name = default_provider.strip().lower()
-            if name in ("none", "default", ""):
-                values["default_provider"] = None
-            elif name not in self._config.enabled_providers:
-                raise InvalidRequest(
-                    f"Unknown provider: {default_provider.strip()}. This bot offers "
-                    f"{', '.join(self._config.enabled_providers)} (or `none` for the bot's "
-                    "default)."
-                )
-            else:
-                values["default_provider"] = name
+            values["default_provider"] = self.check_default_provider(default_provider)
         if nsfw_spoilers is not None:
             values["nsfw_spoilers"] = nsfw_spoilers
         if charge_flagged is not None:
             values["charge_flagged"] = charge_flagged
         if monthly_budget is not None:
             if monthly_budget < 0:
-                raise InvalidRequest("monthly_budget must be 0 (no budget) or more.")
+                raise InvalidRequest(_("monthly_budget must be 0 (no budget) or more."))
             values["monthly_budget"] = round(monthly_budget, 2) if monthly_budget > 0 else None
 
         current = await self._db.settings.guild(guild_id)
@@ -279,8 +328,12 @@ class AdminService:
         default = values.get("default_provider", current.default_provider)
         if default and allowed_list and default not in allowed_list:
             raise InvalidRequest(
-                f"The default provider {default} would not be allowed on this server "
-                f"(allowed: {', '.join(allowed_list)}): change one of the two."
+                _(
+                    "The default provider {default} would not be allowed on this server "
+                    "(allowed: {allowed}): change one of the two.",
+                    default=default,
+                    allowed=", ".join(allowed_list),
+                )
             )
         settings = await self._db.settings.update_guild(guild_id, **values)
         return SettingsChange(settings, tuple(self._warnings(settings)))
@@ -291,8 +344,11 @@ class AdminService:
             return []
         providers = settings.provider_list or self._config.enabled_providers
         return [
-            f"No allowed model belongs to {name}, so /imagine on {name} will be refused "
-            "(image-to-image, LoRAs and upscales are not limited by the model list)."
+            _(
+                "No allowed model belongs to {name}, so /imagine on {name} will be refused "
+                "(image-to-image, LoRAs and upscales are not limited by the model list).",
+                name=name,
+            )
             for name, models in self.models_by_provider().items()
             if name in providers and not set(models) & set(settings.model_list)
         ]

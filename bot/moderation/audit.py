@@ -14,7 +14,8 @@ from collections import defaultdict
 
 import discord
 
-from bot.delivery.text import inline_code, message_link, quote
+from bot.delivery.text import inline_code, kind_name, message_link, quote
+from bot.i18n import _, n_
 from bot.jobs.model import JobState
 from bot.providers.request import GenerationRequest
 from db.database import Database
@@ -35,15 +36,17 @@ def job_line(job: JobRow) -> str:
     request = GenerationRequest.from_json(job.inputs_json)
     prompt = quote(request.prompt, 120)
     charged = job.image_count - job.refunded_images if job.state == JobState.DONE else 0
-    images = f"{charged}/{job.image_count} img"
-    cost = f"${job.cost or 0:.3f}" if job.state == JobState.DONE else "refunded"
+    images = _("{charged}/{count} img", charged=charged, count=job.image_count)
+    cost = f"${job.cost or 0:.3f}" if job.state == JobState.DONE else _("refunded")
     link = ""
     if job.state == JobState.DONE and job.result_message_id:
-        link = f" · [jump]({message_link(job.guild_id, job.channel_id, job.result_message_id)})"
-    extra = f" · {job.withheld_images} withheld" if job.withheld_images else ""
+        url = message_link(job.guild_id, job.channel_id, job.result_message_id)
+        link = " · " + _("[jump]({url})", url=url)
+    withheld = job.withheld_images
+    extra = " · " + n_("{n} withheld", "{n} withheld", withheld) if withheld else ""
     return (
-        f"{ICONS.get(job.state, '•')} #{job.id} <@{job.user_id}> {job.kind} · {job.provider} "
-        f"`{job.model}` · {images} · {cost}{extra} · {prompt}{link}"
+        f"{ICONS.get(job.state, '•')} #{job.id} <@{job.user_id}> {kind_name(job.kind)} · "
+        f"{job.provider} `{job.model}` · {images} · {cost}{extra} · {prompt}{link}"
     )
 
 
@@ -65,8 +68,13 @@ class AuditLog:
     ) -> None:
         self.record(
             guild_id,
-            f"🚫 blocked prompt from <@{user_id}> in <#{channel_id}> "
-            f"(filter {inline_code(pattern)}): {quote(prompt, 120)}",
+            _(
+                "🚫 blocked prompt from <@{user}> in <#{channel}> (filter {pattern}): {prompt}",
+                user=user_id,
+                channel=channel_id,
+                pattern=inline_code(pattern),
+                prompt=quote(prompt, 120),
+            ),
         )
 
     def record(self, guild_id: int, line: str) -> None:

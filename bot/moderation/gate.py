@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from bot.config import Config
 from bot.delivery.text import escape
 from bot.errors import InvalidRequest, Refused
+from bot.i18n import _
 from bot.moderation.lookalikes import fold, strip_invisible, unconfuse
 from bot.providers.pricing import estimate_cost
 from bot.providers.request import GenerationRequest
@@ -133,23 +134,28 @@ class ModerationService:
             return Admission(limit, None, month_start(now), cost)
         ban = await self._db.settings.active_ban(guild_id, user_id, now)
         if ban is not None:
-            until = f" until <t:{int(ban.until)}:f>" if ban.until else ""
-            why = f" Reason: {escape(ban.reason)}" if ban.reason else ""
-            raise Refused(f"You can't generate images on this server{until}.{why}")
+            raise Refused(_banned(ban.until, ban.reason))
         channel = await self._db.settings.channel(guild_id, channel_id)
         if channel.generation is False:
-            raise Refused("Image generation is turned off in this channel.")
+            raise Refused(_("Image generation is turned off in this channel."))
         settings = await self._db.settings.guild(guild_id)
         allowed = channel.provider_list or settings.provider_list
         if allowed and request.provider not in allowed:
             raise InvalidRequest(
-                f"The {request.provider} provider isn't allowed here; use {', '.join(allowed)}."
+                _(
+                    "The {provider} provider isn't allowed here; use {allowed}.",
+                    provider=request.provider,
+                    allowed=", ".join(allowed),
+                )
             )
         plain = request.mode == "txt2img" and not request.loras
         if settings.model_list and plain and request.model not in settings.model_list:
             raise InvalidRequest(
-                f"The model {request.model} isn't allowed on this server; use "
-                f"{', '.join(settings.model_list)}."
+                _(
+                    "The model {model} isn't allowed on this server; use {allowed}.",
+                    model=request.model,
+                    allowed=", ".join(settings.model_list),
+                )
             )
         filters = await self._db.settings.filters(guild_id)
         texts = [request.prompt, request.negative_prompt or "", request.region or ""]
@@ -158,7 +164,7 @@ class ModerationService:
         if match is not None:
             for listener in self.blocked_listeners:
                 listener(guild_id, user_id, channel_id, request.prompt, match)
-            raise Refused("That prompt can't be used on this server.")
+            raise Refused(_("That prompt can't be used on this server."))
         budget = settings.monthly_budget
         if budget is None:
             budget = self._config.quotas.monthly_budget_per_server
@@ -166,3 +172,14 @@ class ModerationService:
 
     async def settings(self, guild_id: int | None) -> GuildSettings | None:
         return await self._db.settings.guild(guild_id) if guild_id is not None else None
+
+
+def _banned(until: float | None, reason: str | None) -> str:
+    """The refusal a banned member reads: until when, and the moderator's reason as typed."""
+    if until:
+        text = _("You can't generate images on this server until <t:{until}:f>.", until=int(until))
+    else:
+        text = _("You can't generate images on this server.")
+    if reason:
+        text += " " + _("Reason: {reason}", reason=escape(reason))
+    return text

@@ -58,6 +58,7 @@ import yarl
 from publicsuffixlist import PublicSuffixList
 
 from bot.errors import InvalidRequest
+from bot.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +82,13 @@ _SPECIAL_SUFFIXES = frozenset(
 )
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
-_ADDRESS_KINDS = (
-    ("is_loopback", "a loopback address"),
-    ("is_link_local", "a link-local address"),
-    ("is_private", "a private-network address"),
-    ("is_multicast", "a multicast address"),
-    ("is_unspecified", "an unspecified address"),
-    ("is_reserved", "a reserved address"),
+_ADDRESS_KINDS = (  # shown with `_`
+    ("is_loopback", N_("{address} is a loopback address")),
+    ("is_link_local", N_("{address} is a link-local address")),
+    ("is_private", N_("{address} is a private-network address")),
+    ("is_multicast", N_("{address} is a multicast address")),
+    ("is_unspecified", N_("{address} is an unspecified address")),
+    ("is_reserved", N_("{address} is a reserved address")),
 )
 
 
@@ -121,15 +122,20 @@ def split_host(url: str) -> tuple[str, int]:
     shown = repr(_short(url))
     if _AMBIGUOUS.search(url):
         raise NotPublic(
-            f"{shown} is not a link I can use: it has spaces, backslashes or control characters."
+            _(
+                "{link} is not a link I can use: it has spaces, backslashes or control characters.",
+                link=shown,
+            )
         )
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     except ValueError:
-        raise NotPublic(f"{shown} is not a valid link (its host or port can't be read).") from None
+        raise NotPublic(
+            _("{link} is not a valid link (its host or port can't be read).", link=shown)
+        ) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise NotPublic(f"{shown} is not an http(s) link.")
+        raise NotPublic(_("{link} is not an http(s) link.", link=shown))
     return _normalise(parts.hostname, shown), port
 
 
@@ -137,16 +143,16 @@ def _normalise(host: str, shown: str) -> str:
     if ":" in host:  # an IPv6 literal; urlsplit took its brackets off
         return host
     if "%" in host:
-        raise NotPublic(f"{shown} has percent-escapes in its host name.")
+        raise NotPublic(_("{link} has percent-escapes in its host name.", link=shown))
     if not host.isascii():
         try:
             host = idna.encode(host, uts46=True).decode("ascii")
         except idna.IDNAError:
-            raise NotPublic(f"{shown} does not have a valid host name.") from None
+            raise NotPublic(_("{link} does not have a valid host name.", link=shown)) from None
     host = host.lower()
     host = host[:-1] if host.endswith(".") else host
     if len(host) > 253 or not all(_LABEL.match(label) for label in host.split(".")):
-        raise NotPublic(f"{shown} does not have a valid host name.")
+        raise NotPublic(_("{link} does not have a valid host name.", link=shown))
     return host
 
 
@@ -156,13 +162,15 @@ def literal_ip(host: str) -> IPAddress | None:
         try:
             return ipaddress.IPv6Address(host)
         except ValueError:
-            raise NotPublic(f"{host} is not a valid IPv6 address.") from None
+            raise NotPublic(_("{host} is not a valid IPv6 address.", host=host)) from None
     if not _NUMERIC.match(host.rsplit(".", 1)[-1]):
         return None
     try:
         return ipaddress.IPv4Address(socket.inet_aton(host))
     except OSError:
-        raise NotPublic(f"{host} is neither a valid IP address nor a domain name.") from None
+        raise NotPublic(
+            _("{host} is neither a valid IP address nor a domain name.", host=host)
+        ) from None
 
 
 def _carried(ip: IPAddress) -> list[IPAddress]:
@@ -185,12 +193,12 @@ def address_problem(ip: IPAddress) -> str | None:
     """Why `ip` is not a public address (e.g. "127.0.0.1 is a loopback address"), or None."""
     for address in _carried(ip):
         if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
-            return f"{address} has a zone index"
+            return _("{address} has a zone index", address=address)
         for flag, kind in _ADDRESS_KINDS:
             if getattr(address, flag):
-                return f"{address} is {kind}"
+                return _(kind, address=address)
         if not address.is_global:
-            return f"{address} is not a public address"
+            return _("{address} is not a public address", address=address)
     return None
 
 
@@ -198,11 +206,11 @@ def name_problem(host: str) -> str | None:
     """Why the normalised name `host` is not a public DNS name, or None."""
     labels = host.split(".")
     if len(labels) < 2:
-        return f"{host} is a single-label name, not a public domain name"
+        return _("{host} is a single-label name, not a public domain name", host=host)
     if labels[-1] in _SPECIAL_SUFFIXES:
-        return f"{host} is a local or special-use name, not a public domain name"
+        return _("{host} is a local or special-use name, not a public domain name", host=host)
     if _suffixes().privatesuffix(host) is None:
-        return f"{host} is not under a public domain suffix"
+        return _("{host} is not under a public domain suffix", host=host)
     return None
 
 
@@ -218,10 +226,14 @@ async def _resolved_problem(host: str, port: int, resolver: Resolver) -> str | N
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
-            return f"{host} resolves to {address!r}, which is not an IP address"
+            return _(
+                "{host} resolves to {address!r}, which is not an IP address",
+                host=host,
+                address=address,
+            )
         problem = address_problem(ip)
         if problem is not None:
-            return f"{host} resolves to {problem}"
+            return _("{host} resolves to {problem}", host=host, problem=problem)
     return None
 
 
@@ -236,11 +248,20 @@ async def check_public_url(url: str, *, resolver: Resolver = system_resolver) ->
         problem = name_problem(host) or await _resolved_problem(host, port, resolver)
     if problem is not None:
         raise NotPublic(
-            f"{_short(url)!r} points to a private/internal address ({problem}): "
-            "links must lead to a public server."
+            _(
+                "{link!r} points to a private/internal address ({problem}): links must lead to "
+                "a public server.",
+                link=_short(url),
+                problem=problem,
+            )
         )
     if "@" in urlsplit(url).netloc:  # parsers disagree about which `@` ends the user info
-        raise NotPublic(f"{_short(url)!r} carries a user name or password; give the plain link.")
+        raise NotPublic(
+            _(
+                "{link!r} carries a user name or password; give the plain link.",
+                link=_short(url),
+            )
+        )
 
 
 async def check_provider_link(
@@ -271,7 +292,7 @@ async def guarded_get(
     url: str | yarl.URL,
     *,
     check: HopCheck,
-    what: str = "The link",
+    what: str = N_("The link"),  # shown with `_`
     max_redirects: int = MAX_REDIRECTS,
     **kwargs: Any,
 ) -> AsyncIterator[aiohttp.ClientResponse]:
@@ -294,9 +315,15 @@ async def guarded_get(
                 return
         if hop >= max_redirects:
             raise RedirectRefused(
-                f"{what} redirected more than {max_redirects} times; I stopped following it."
+                _(
+                    "{what} redirected more than {most} times; I stopped following it.",
+                    what=_(what),
+                    most=max_redirects,
+                )
             )
         try:
             target = target.join(yarl.URL(location))
         except ValueError:
-            raise RedirectRefused(f"{what} redirected to an unreadable address.") from None
+            raise RedirectRefused(
+                _("{what} redirected to an unreadable address.", what=_(what))
+            ) from None
