@@ -14,9 +14,10 @@ from urllib.parse import urlparse
 
 import aiohttp
 
-from bot.delivery.shrink import shrink_to_fit
+from bot.delivery.shrink import PROVIDER, shrink_to_fit
 from bot.delivery.text import image_stem
 from bot.errors import DeliveryError
+from bot.i18n import N_, _
 from bot.moderation.netguard import MAX_REDIRECTS
 from bot.providers.base import GenerationResult
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024  # refuse anything a sane image model would not produce
 MAX_REQUEST_BYTES = 25 * 1024 * 1024  # Discord's cap on one request's attachments
+PROVIDER_SERVER = N_("the provider's image server")  # as download errors name it
 _MAGIC = {
     b"\x89PNG\r\n\x1a\n": ("png", "image/png"),
     b"\xff\xd8\xff": ("jpg", "image/jpeg"),
@@ -86,7 +88,7 @@ async def _fetch_one(
     if url.startswith("data:"):
         return await _fit(decode_data_url(url), stem, limit)
     data = await _download(
-        session, url, max_bytes=MAX_DOWNLOAD_BYTES, timeout_s=timeout_s, server="the provider's"
+        session, url, max_bytes=MAX_DOWNLOAD_BYTES, timeout_s=timeout_s, server=PROVIDER_SERVER
     )
     return await _fit(data, stem, limit)
 
@@ -98,10 +100,10 @@ async def _download(
     max_bytes: int,
     timeout_s: float,
     server: str,
-    what: str = "the generated image",
+    what: str = N_("the generated image"),
 ) -> bytes:
     """The body of `url`, refused (DeliveryError) past `max_bytes`; errors name the `server`
-    ("the provider's image server") and `what` was fetched.
+    ("the provider's image server") and `what` was fetched (both shown with `_`).
 
     Provider result URLs come from the provider's answer, not from a member, and live on
     whatever CDN the provider uses, so they are not held to `bot.moderation.netguard`'s
@@ -111,21 +113,24 @@ async def _download(
         async with session.get(url, timeout=timeout, max_redirects=MAX_REDIRECTS) as response:
             if response.status != 200:
                 raise DeliveryError(
-                    f"{server} image server answered HTTP {response.status}",
+                    _("{server} answered HTTP {status}", server=_(server), status=response.status),
                     retryable=response.status >= 500 or response.status == 429,
                 )
             if (response.content_length or 0) > max_bytes:
-                raise TooLarge(f"{what} is too large to fetch", response.content_length)
+                raise TooLarge(
+                    _("{what} is too large to fetch", what=_(what)), response.content_length
+                )
             chunks = []
             size = 0
             async for chunk in response.content.iter_chunked(256 * 1024):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise TooLarge(f"{what} is too large to fetch", None)
+                    raise TooLarge(_("{what} is too large to fetch", what=_(what)), None)
                 chunks.append(chunk)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise DeliveryError(
-            f"the images could not be downloaded ({type(exc).__name__})", retryable=True
+            _("the images could not be downloaded ({error})", error=type(exc).__name__),
+            retryable=True,
         ) from exc
     return b"".join(chunks)
 
@@ -141,8 +146,8 @@ async def fetch_file(
         url,
         max_bytes=max_bytes,
         timeout_s=timeout_s,
-        server="the provider's",
-        what="the result file",
+        server=PROVIDER_SERVER,
+        what=N_("the result file"),
     )
 
 
@@ -160,8 +165,8 @@ async def fetch_video(
                 url,
                 max_bytes=limit,
                 timeout_s=timeout_s,
-                server="the provider's",
-                what="the video",
+                server=PROVIDER_SERVER,
+                what=N_("the video"),
             )
         except TooLarge as exc:
             return None, exc.size
@@ -169,7 +174,7 @@ async def fetch_video(
         return None, len(data)
     if data[4:8] != b"ftyp":
         raise DeliveryError(
-            "the provider returned something that is not an MP4 video", retryable=True
+            _("the provider returned something that is not an MP4 video"), retryable=True
         )
     return ImageFile(f"{stem}.mp4", data, "video/mp4"), len(data)
 
@@ -191,8 +196,8 @@ async def fetch_posted_image(
         url,
         max_bytes=MAX_DOWNLOAD_BYTES,
         timeout_s=timeout_s,
-        server="Discord's",
-        what="the posted image",
+        server=N_("Discord's image server"),
+        what=N_("the posted image"),
     )
     image = await _fit(data, stem, limit, source="Discord")
     spoiler = urlparse(url).path.rsplit("/", 1)[-1].startswith("SPOILER_")
@@ -202,23 +207,26 @@ async def fetch_posted_image(
 def decode_data_url(url: str) -> bytes:
     """The bytes of a base64 `data:` URL (how OpenAI-compatible APIs' `b64_json` images reach
     this module), with the same size cap as a download."""
-    header, _, payload = url.partition(",")
+    header, _comma, payload = url.partition(",")
     if not header.endswith(";base64") or not payload:
-        raise DeliveryError("the provider returned an unreadable inline image", retryable=True)
+        raise DeliveryError(_("the provider returned an unreadable inline image"), retryable=True)
     if len(payload) * 3 // 4 > MAX_DOWNLOAD_BYTES:
-        raise DeliveryError("the generated image is too large to fetch", retryable=False)
+        raise DeliveryError(_("the generated image is too large to fetch"), retryable=False)
     try:
         return base64.b64decode(payload, validate=True)
     except binascii.Error:
         raise DeliveryError(
-            "the provider returned an unreadable inline image", retryable=True
+            _("the provider returned an unreadable inline image"), retryable=True
         ) from None
 
 
-async def _fit(data: bytes, stem: str, limit: int, source: str = "the provider") -> ImageFile:
+async def _fit(data: bytes, stem: str, limit: int, source: str = PROVIDER) -> ImageFile:
     kind = sniff(data)
     if kind is None:
-        raise DeliveryError(f"{source} returned something that is not an image", retryable=True)
+        raise DeliveryError(
+            _("{source} returned something that is not an image", source=_(source)),
+            retryable=True,
+        )
     if len(data) > limit:
         data = await asyncio.to_thread(shrink_to_fit, data, limit, source)
         kind = ("jpg", "image/jpeg")

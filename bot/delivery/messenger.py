@@ -19,6 +19,7 @@ import discord
 from bot.delivery.downloads import ImageFile
 from bot.delivery.posting import Paths, deliver, once
 from bot.errors import DeliveryError
+from bot.i18n import _
 from bot.jobs.model import Origin
 from bot.jobs.retry import RetryPolicy
 
@@ -123,7 +124,7 @@ class Messenger:
         button) because Discord would not let it be edited, now points to the reply."""
         assert origin.message_id is not None
         webhook = self._webhook(origin)
-        text = f"⬇️ Posted in a reply: {message.jump_url}"
+        text = _("⬇️ Posted in a reply: {link}", link=message.jump_url)
         try:
             await once(
                 lambda: webhook.edit_message(

@@ -36,6 +36,7 @@ import aiohttp
 import discord
 
 from bot.errors import DeliveryError
+from bot.i18n import _
 from bot.jobs.retry import RetryPolicy, retry_on
 
 log = logging.getLogger(__name__)
@@ -92,14 +93,16 @@ async def once(call: Callable[[], Awaitable[T]], *, timeout_s: float | None = No
             async with asyncio.timeout(max(timeout_s, 0.0)):
                 return await call()
     except (DiscordUnavailable, discord.DiscordServerError) as exc:
-        raise DeliveryError(f"Discord answered HTTP {exc.status}") from exc
+        raise DeliveryError(_("Discord answered HTTP {status}", status=exc.status)) from exc
     except TimeoutError as exc:
-        raise DeliveryError("Discord did not answer in time") from exc
+        raise DeliveryError(_("Discord did not answer in time")) from exc
     except (aiohttp.ClientError, OSError) as exc:
-        raise DeliveryError(f"Discord could not be reached ({type(exc).__name__})") from exc
+        raise DeliveryError(
+            _("Discord could not be reached ({error})", error=type(exc).__name__)
+        ) from exc
     except discord.HTTPException as exc:
         if exc.status == 429:  # one discord.py would not wait out (e.g. a Cloudflare ban)
-            raise DeliveryError("Discord is rate limiting the bot") from exc
+            raise DeliveryError(_("Discord is rate limiting the bot")) from exc
         raise
 
 
@@ -121,7 +124,7 @@ async def persist(
             return once(call)
         left = deadline - time.time()
         if left <= 0:
-            raise DeliveryError("the interaction expired meanwhile", retryable=False)
+            raise DeliveryError(_("the interaction expired meanwhile"), retryable=False)
         return once(call, timeout_s=min(ATTEMPT_TIMEOUT_S, left))
 
     async def retried(exc: DeliveryError, attempt_no: int, wait: float) -> None:
@@ -156,7 +159,9 @@ async def deliver(paths: Paths, policy: RetryPolicy, *, what: str) -> tuple[str,
     try:
         return "channel", await persist(paths.reply, policy, what=f"{what}: channel reply")
     except discord.HTTPException as exc:
-        failure = DeliveryError(f"Discord refused the message (HTTP {exc.status})", retryable=False)
+        failure = DeliveryError(
+            _("Discord refused the message (HTTP {status})", status=exc.status), retryable=False
+        )
     except DeliveryError as exc:
         failure = exc
     if paths.follow_up is None or time.time() >= paths.token_expires - READ_MARGIN_S:
@@ -200,7 +205,8 @@ async def _edit(paths: Paths, edit: Send, policy: RetryPolicy, what: str) -> dis
         if not paths.has_files:
             return None  # a notice posted twice is better than none
         raise DeliveryError(
-            f"{fault}, and the message could not be read back to check it", retryable=True
+            _("{fault}, and the message could not be read back to check it", fault=fault),
+            retryable=True,
         ) from exc
     if paths.landed(current):
         log.info("%s: the edit had landed despite %s", what, fault)

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.delivery.text import escape, quote
+from bot.i18n import _, n_
 
 log = logging.getLogger(__name__)
 
@@ -48,38 +49,54 @@ def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
 
 def render_progress(view: ProgressView, *, now: float | None = None) -> str:
     now = time.time() if now is None else now
-    images = f"{view.count} image" + ("s" if view.count != 1 else "")
+    images = n_("{n} image", "{n} images", view.count)
     prompt = quote(view.prompt, 200)
     head = f"🎨 **{prompt}**\n{images} · {view.provider} · `{view.model}`"
-    if view.phase == "waiting":
-        if view.bot_queue_position:
-            status = f"⏳ Waiting for a free slot: #{view.bot_queue_position} in this bot's queue"
-        else:
-            status = "⏳ Waiting for a free slot"
-    elif view.phase == "submitting":
-        status = f"📨 Sending to {view.provider}…"
-    elif view.phase == "queued":
-        if view.queue_position is not None:
-            status = f"🕒 In {view.provider}'s queue: position {view.queue_position + 1}"
-        else:
-            status = f"🕒 In {view.provider}'s queue"
-    elif view.phase == "running":
-        if view.step is not None and view.total_steps:
-            fraction = view.step / view.total_steps
-            status = (
-                f"🖌️ Generating {progress_bar(fraction)} {round(fraction * 100)}% "
-                f"· step {view.step}/{view.total_steps}"
-            )
-        elif view.detail:  # the provider's words
-            status = f"🖌️ Generating… {escape(view.detail)}"
-        else:
-            status = "🖌️ Generating…"
-    else:
-        status = "📥 Fetching the images…"
+    status = _status(view)
     elapsed = max(0, int(now - view.started_at))
     if view.note:  # may quote the provider
         status = f"ℹ️ {escape(view.note)}\n{status}"
-    return f"{head}\n{status}\n-# started <t:{int(view.started_at)}:R> · {elapsed}s so far"
+    started = _(
+        "started <t:{started}:R> · {elapsed}s so far",
+        started=int(view.started_at),
+        elapsed=elapsed,
+    )
+    return f"{head}\n{status}\n-# {started}"
+
+
+def _status(view: ProgressView) -> str:
+    provider = view.provider
+    if view.phase == "waiting":
+        if view.bot_queue_position:
+            return _(
+                "⏳ Waiting for a free slot: #{position} in this bot's queue",
+                position=view.bot_queue_position,
+            )
+        return _("⏳ Waiting for a free slot")
+    if view.phase == "submitting":
+        return _("📨 Sending to {provider}…", provider=provider)
+    if view.phase == "queued":
+        if view.queue_position is not None:
+            return _(
+                "🕒 In {provider}'s queue: position {position}",
+                provider=provider,
+                position=view.queue_position + 1,
+            )
+        return _("🕒 In {provider}'s queue", provider=provider)
+    if view.phase == "running":
+        if view.step is not None and view.total_steps:
+            fraction = view.step / view.total_steps
+            return _(
+                "🖌️ Generating {bar} {percent}% · step {step}/{total}",
+                bar=progress_bar(fraction),
+                percent=round(fraction * 100),
+                step=view.step,
+                total=view.total_steps,
+            )
+        if view.detail:  # the provider's words
+            return _("🖌️ Generating… {detail}", detail=escape(view.detail))
+        return _("🖌️ Generating…")
+    return _("📥 Fetching the images…")
 
 
 # Progress edits per second for the whole bot. A member sees their job's state change at most

@@ -19,15 +19,18 @@ from PIL import Image
 
 from bot.community.images import MAX_INPUT_PIXELS
 from bot.errors import DeliveryError
+from bot.i18n import N_, _
 
 # A result that was too large is posted at this size at most: still more than Discord shows.
 DRAFT_PIXELS = MAX_INPUT_PIXELS // 4
 _SCALES = (1.0, 0.75, 0.5, 0.35, 0.25)
 _QUALITIES = (92, 85, 75)
+PROVIDER = N_("the provider")  # where a result image came from, as errors name it
 
 
-def shrink_to_fit(data: bytes, limit: int, source: str = "the provider") -> bytes:
-    """Re-encode as JPEG, lowering quality then size, until it fits `limit` bytes."""
+def shrink_to_fit(data: bytes, limit: int, source: str = PROVIDER) -> bytes:
+    """Re-encode as JPEG, lowering quality then size, until it fits `limit` bytes. `source`
+    names where the image came from in errors (shown with `_`)."""
     image = _decode_capped(data, source)
     for scale in _SCALES:
         frame = image
@@ -40,7 +43,7 @@ def shrink_to_fit(data: bytes, limit: int, source: str = "the provider") -> byte
             if out.tell() <= limit:
                 return out.getvalue()
         del frame  # one resized copy at a time
-    raise DeliveryError("an image could not be made small enough for Discord", retryable=False)
+    raise DeliveryError(_("an image could not be made small enough for Discord"), retryable=False)
 
 
 def _decode_capped(data: bytes, source: str) -> Image.Image:
@@ -61,11 +64,11 @@ def _decode_capped(data: bytes, source: str) -> Image.Image:
         return image if image.mode in ("RGB", "L") else image.convert("RGB")
     except Image.DecompressionBombError as exc:  # over twice Pillow's own cap: no size read
         raise DeliveryError(
-            f"{source} returned an image too large to post", retryable=False
+            _("{source} returned an image too large to post", source=_(source)), retryable=False
         ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise DeliveryError(
-            f"{source} returned an image that can't be read", retryable=True
+            _("{source} returned an image that can't be read", source=_(source)), retryable=True
         ) from exc
 
 
@@ -75,7 +78,14 @@ def _scaled(width: int, height: int, scale: int) -> int:
 
 def _too_large(source: str, width: int, height: int) -> DeliveryError:
     return DeliveryError(
-        f"{source} returned an image too large to post ({width}x{height}, "
-        f"{width * height / 1e6:.0f} megapixels; the limit is {MAX_INPUT_PIXELS / 1e6:.0f})",
+        _(
+            "{source} returned an image too large to post ({width}x{height}, {megapixels:.0f} "
+            "megapixels; the limit is {limit:.0f})",
+            source=_(source),
+            width=width,
+            height=height,
+            megapixels=width * height / 1e6,
+            limit=MAX_INPUT_PIXELS / 1e6,
+        ),
         retryable=False,
     )

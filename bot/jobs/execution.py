@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from bot.delivery.progress import ProgressView, ThrottledEditor, render_progress
 from bot.delivery.text import escape
 from bot.errors import DeliveryError, InvalidRequest, ProviderError, RegionNotFound
+from bot.i18n import _
 from bot.jobs.input_images import provider_extras, provider_image
 from bot.jobs.masks import MaskMaker
 from bot.jobs.model import JobState, sources
@@ -86,7 +87,9 @@ class Execution:
         cancel or shutdown: the runner tells them apart)."""
         if job.provider not in self._deps.providers:
             await live.editor.close()
-            reason = f"The {job.provider} provider is no longer set up on this bot."
+            reason = _(
+                "The {provider} provider is no longer set up on this bot.", provider=job.provider
+            )
             await self._settle.fail(job.id, reason, retryable=False)
             return
         started = self._deps.clock()
@@ -110,9 +113,13 @@ class Execution:
                 await live.editor.close()
                 what = (
                     # The provider's words may quote the prompt: shown as text, like the prompt.
-                    f"{exc.provider} could not make the images: {escape(exc.reason)}"
+                    _(
+                        "{provider} could not make the images: {reason}",
+                        provider=exc.provider,
+                        reason=escape(exc.reason),
+                    )
                     if isinstance(exc, ProviderError)
-                    else f"The images were made but {exc}"
+                    else _("The images were made but {error}", error=exc)
                 )
                 await self._settle.fail(job.id, what, retryable=exc.retryable)
                 return
@@ -165,7 +172,7 @@ class Execution:
                     total_steps=update.total_steps,
                     detail=update.detail,
                 )
-        raise ProviderError(provider.name, "the status stream ended early", retryable=True)
+        raise ProviderError(provider.name, _("the status stream ended early"), retryable=True)
 
     async def _submit(self, job: JobRow, live: Live) -> JobRow:
         """Submit through the job's provider, then each configured fallback while providers
@@ -262,11 +269,15 @@ class Execution:
             return None
         latest = await db.jobs.get(job.id)
         assert latest is not None
-        why = f" ({reason.reason})" if reason else ""
-        live.view = replace(
-            live.view,
-            provider=name,
-            model=moved.model,
-            note=f"{job.provider} is not answering{why}; moved to {name}.",
+        fields = {"provider": job.provider, "fallback": name}
+        note = (
+            _(
+                "{provider} is not answering ({reason}); moved to {fallback}.",
+                reason=reason.reason,
+                **fields,
+            )
+            if reason
+            else _("{provider} is not answering; moved to {fallback}.", **fields)
         )
+        live.view = replace(live.view, provider=name, model=moved.model, note=note)
         return latest, moved

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 
 from bot.errors import ProviderError
+from bot.i18n import _
 from bot.jobs.retry import RetryPolicy, with_retries
 from bot.providers.base import Provider
 from bot.providers.catalogue.mapping import ExtraInputs
@@ -69,7 +70,9 @@ async def _as_sent(
 ) -> str:
     stored = await db.images.get(image_id)
     if stored is None:
-        raise ProviderError(provider.name, "the input image is no longer stored", retryable=False)
+        raise ProviderError(
+            provider.name, _("the input image is no longer stored"), retryable=False
+        )
     data, content_type = stored
     if len(data) > INLINE_IMAGE_LIMIT:
         name = f"input-{job_id}-{image_id}.{_EXTENSIONS.get(content_type, 'bin')}"

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.config import Config
 from bot.errors import BudgetExceeded, InvalidRequest, QuotaExceeded
+from bot.i18n import _
 from bot.jobs.model import JobKind, Origin
 from bot.moderation.gate import ModerationService, next_month
 from bot.providers.action import quota_images
@@ -93,7 +94,7 @@ class JobService:
         )
         limit = admission.daily_limit
         if limit == 0:
-            raise InvalidRequest("Image generation is turned off for you on this server.")
+            raise InvalidRequest(_("Image generation is turned off for you on this server."))
         charge = quota_images(self._config, request.mode, request.count, request.duration)
         new = NewJob(
             origin=origin,

@@ -26,6 +26,7 @@ from PIL import Image
 from bot.delivery.downloads import fetch_file
 from bot.delivery.text import escape, short_prompt
 from bot.errors import ProviderError, RegionNotFound
+from bot.i18n import _
 from bot.jobs.input_images import provider_image
 from bot.jobs.retry import with_retries
 from bot.jobs.settlement import JobDeps
@@ -75,10 +76,10 @@ def normalise_mask(data: bytes, width: int, height: int) -> tuple[bytes, float]:
     try:
         with Image.open(io.BytesIO(data)) as found:
             if found.width * found.height > MAX_MASK_PIXELS:
-                raise ValueError("the segmentation mask is too large")
+                raise ValueError(_("the segmentation mask is too large"))
             grey = found.convert("L")
     except (OSError, Image.DecompressionBombError, SyntaxError) as exc:
-        raise ValueError("the segmentation mask is not an image the bot can read") from exc
+        raise ValueError(_("the segmentation mask is not an image the bot can read")) from exc
     if grey.size != (width, height):
         grey = grey.resize((width, height), Image.Resampling.NEAREST)
     binary = grey.point(lambda value: 255 if value >= 128 else 0)
@@ -114,20 +115,21 @@ class MaskMaker:
         size = await db.images.size(request.image_id)
         if size is None:
             raise ProviderError(
-                job.provider, "the input image is no longer stored", retryable=False
+                job.provider, _("the input image is no longer stored"), retryable=False
             )
         width, height = size
         box = rough_region(request.region)
         if box is not None:
             mask = await asyncio.to_thread(draw_mask, width, height, box)
         else:
-            show(f"Finding “{escape(short_prompt(request.region or '', 80))}” in the image…")
+            region = escape(short_prompt(request.region or "", 80))
+            show(_("Finding “{region}” in the image…", region=region))
             mask = await self._segment(job, request, width, height)
         mask_id = await db.images.save(mask, "image/png", width, height, "mask")
         if not await db.jobs.set_inputs(job.id, replace(request, mask_id=mask_id).to_json()):
             await db.images.delete(mask_id)
             raise ProviderError(
-                job.provider, "the job moved on while its mask was made", retryable=True
+                job.provider, _("the job moved on while its mask was made"), retryable=True
             )
         latest = await db.jobs.get(job.id)
         assert latest is not None
@@ -189,5 +191,5 @@ def _own(stored: str | None, provider: str) -> str | None:
     """The segmenter's request id stored with the job, when it was asked at `provider`."""
     if not stored or ":" not in stored:
         return None
-    name, _, request_id = stored.partition(":")
+    name, _colon, request_id = stored.partition(":")
     return request_id if name == provider else None

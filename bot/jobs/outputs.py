@@ -17,6 +17,7 @@ import aiohttp
 from bot.delivery.downloads import ImageFile, download_images, fetch_video
 from bot.delivery.text import image_stem
 from bot.errors import DeliveryError
+from bot.i18n import _
 from bot.providers.base import GenerationResult
 from bot.providers.request import GenerationRequest
 from db.database import Database
@@ -52,7 +53,7 @@ async def job_output(
         files = await download_images(session, result, job_id=job.id, per_file_limit=limit)
         return Output(files)
     if not result.images:
-        raise DeliveryError("the provider answered without a video", retryable=True)
+        raise DeliveryError(_("the provider answered without a video"), retryable=True)
     video = result.images[0]
     stem = image_stem(job.id, 0)
     fetched, size = await fetch_video(session, video.url, stem=stem, limit=limit)

@@ -27,6 +27,7 @@ from bot.delivery.progress import (
     ProgressView,
     ThrottledEditor,
 )
+from bot.i18n import _, set_locale
 from bot.jobs.execution import Execution, Live
 from bot.jobs.intake import JobSubmitter
 from bot.jobs.leases import Claim, LeaseKeeper, heartbeat, process_id
@@ -48,18 +49,19 @@ INPUT_IMAGE_TTL_S = 7 * 24 * 3600  # rerolls of image-to-image results need the 
 def cannot_resume(job: JobRow, providers: Mapping[str, Provider]) -> str | None:
     """Why a job a previous (or a dead) process left can't be picked up again, or None."""
     if job.state == JobState.QUEUED and job.submit_pending:
-        return (
-            f"The bot restarted while sending this job to {job.provider}, so it cannot "
-            "tell whether the job was accepted. It was not sent again, so you are not "
-            "charged twice."
+        return _(
+            "The bot restarted while sending this job to {provider}, so it cannot tell whether "
+            "the job was accepted. It was not sent again, so you are not charged twice.",
+            provider=job.provider,
         )
     provider = providers.get(job.provider)
     request_id = job.provider_request_id
     if request_id and provider is not None and not provider.can_resume(request_id):
-        return (
-            f"The bot restarted while {job.provider} was making this job, and a "
-            f"{job.provider} request cannot be picked up again after a restart (it is "
-            "one long call, not a queue), so its images were lost."
+        return _(
+            "The bot restarted while {provider} was making this job, and a {provider} request "
+            "cannot be picked up again after a restart (it is one long call, not a queue), so "
+            "its images were lost.",
+            provider=job.provider,
         )
     return None
 
@@ -195,7 +197,7 @@ class JobRunner(JobSubmitter):
         resumed = 0
         now = self._deps.clock()
         limit = 4 * self._scheduler.global_limit + 100
-        for job_id, _, _ in await self._db.leases.claimable(self._leases.owner, now, limit):
+        for job_id, _due, _held in await self._db.leases.claimable(self._leases.owner, now, limit):
             if job_id in self._owners:
                 continue
             job = await self._db.jobs.get(job_id)
@@ -221,7 +223,7 @@ class JobRunner(JobSubmitter):
                 now = self._deps.clock()
                 limit = 4 * self._scheduler.global_limit + 100
                 found = await self._db.leases.claimable(self._leases.owner, now, limit)
-                orphans = [(job, held) for job, _, held in found if job not in self._owners]
+                orphans = [(job, held) for job, _due, held in found if job not in self._owners]
                 for job_id, held in orphans:
                     if held:  # unclaimed jobs are only queued here; these lost their runner
                         log.warning("watchdog: job %s had no runner; resuming it", job_id)
@@ -296,6 +298,7 @@ class JobRunner(JobSubmitter):
             job = await self._db.jobs.get(job_id)
             if job is None or job.is_final:
                 return
+            set_locale(job.locale)  # this task's texts in its member's language (bot/i18n)
             lost = cannot_resume(job, self._deps.providers)
             if lost is not None:  # left mid-submit, or by a provider that can't re-attach
                 await self._settle.fail(job.id, lost, retryable=True)
@@ -311,7 +314,7 @@ class JobRunner(JobSubmitter):
         except Exception:
             log.exception("job %s crashed in the runner", job_id)
             with contextlib.suppress(Exception):
-                reason = "Something went wrong inside the bot."
+                reason = _("Something went wrong inside the bot.")
                 await self._settle.fail(job_id, reason, retryable=True)
         finally:
             self._scheduler.done(user_id)

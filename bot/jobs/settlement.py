@@ -28,6 +28,7 @@ from bot.delivery.text import (
     withheld_notice,
 )
 from bot.errors import DeliveryError
+from bot.i18n import _
 from bot.jobs.model import Advice, JobState, sources
 from bot.jobs.outputs import Output, candidate_prompts
 from bot.jobs.retry import RetryPolicy
@@ -85,7 +86,7 @@ class Settlement:
         await self.end(job_id, JobState.FAILED, reason, Advice.of(retryable))
 
     async def cancelled(self, job_id: int, by_user_id: int) -> None:
-        reason = f"🛑 Cancelled by <@{by_user_id}>."
+        reason = _("🛑 Cancelled by <@{user}>.", user=by_user_id)
         await self.end(job_id, JobState.CANCELLED, reason, Advice.NONE, by=by_user_id)
 
     async def expire(self, job_id: int) -> None:
@@ -93,7 +94,7 @@ class Settlement:
         if job is not None:
             await self.cancel_at_provider(job)
         limit = self._deps.config.generation.timeout_s(job.kind if job else "")
-        reason = f"It took longer than the {limit:g} s limit and was stopped."
+        reason = _("It took longer than the {limit:g} s limit and was stopped.", limit=limit)
         await self.end(job_id, JobState.EXPIRED, reason, Advice.MAY_HELP)
 
     async def cancel_at_provider(self, job: JobRow) -> None:
@@ -120,7 +121,7 @@ class Settlement:
         request = GenerationRequest.from_json(job.inputs_json)
         prompts = candidate_prompts(result.texts) if request.mode == "describe" else []
         if request.mode == "describe" and not prompts:
-            await self.fail(job.id, "The model could not describe this image.", retryable=True)
+            await self.fail(job.id, _("The model could not describe this image."), retryable=True)
             return
         files, withheld, refund = await self._apply_safety(job, result, output.files)
         dropped = min(result.dropped, job.image_count)
@@ -141,7 +142,9 @@ class Settlement:
             )
         except DeliveryError as exc:
             log.warning("job %s: the result could not be posted: %s", job.id, exc)
-            reason = f"The images were made but the bot could not post the result: {exc}."
+            reason = _(
+                "The images were made but the bot could not post the result: {error}.", error=exc
+            )
             await self.fail(job.id, reason, retryable=True)
             return
         await db.jobs.finish(
