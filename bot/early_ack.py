@@ -31,6 +31,7 @@ import aiohttp
 import discord
 
 from bot.delivery.text import UNEXPECTED_ERROR
+from bot.i18n import _, using
 from bot.jobs.journal import Acknowledged, Intake, origin_from_raw
 
 log = logging.getLogger(__name__)
@@ -201,6 +202,8 @@ class EarlyAcks:
     async def _apologise(self, early: EarlyAck) -> None:
         origin = early.entry.origin
         webhook = f"{self._api_base}/webhooks/{origin.application_id}/{origin.interaction_token}"
+        with using(origin.locale):  # the member's language, as their answer would have been
+            content = _(UNEXPECTED_ERROR)
         with contextlib.suppress(aiohttp.ClientError, TimeoutError):
             async with self._session.delete(
                 f"{webhook}/messages/@original", headers=self._headers, timeout=ACK_TIMEOUT
@@ -208,7 +211,7 @@ class EarlyAcks:
                 pass
             async with self._session.post(
                 webhook,
-                json={"content": UNEXPECTED_ERROR, "flags": 64},
+                json={"content": content, "flags": 64},
                 headers=self._headers,
                 timeout=ACK_TIMEOUT,
             ):

@@ -16,16 +16,18 @@ from typing import Any
 import discord
 from discord import AppCommandOptionType, app_commands
 
-_KINDS: dict[AppCommandOptionType, str] = {
-    AppCommandOptionType.string: "text",
-    AppCommandOptionType.integer: "a whole number",
-    AppCommandOptionType.number: "a number",
-    AppCommandOptionType.boolean: "true or false",
-    AppCommandOptionType.user: "a member",
-    AppCommandOptionType.channel: "a channel",
-    AppCommandOptionType.role: "a role",
-    AppCommandOptionType.mentionable: "a member or a role",
-    AppCommandOptionType.attachment: "an attachment",
+from bot.i18n import N_, _
+
+_KINDS: dict[AppCommandOptionType, str] = {  # shown with `_`
+    AppCommandOptionType.string: N_("text"),
+    AppCommandOptionType.integer: N_("a whole number"),
+    AppCommandOptionType.number: N_("a number"),
+    AppCommandOptionType.boolean: N_("true or false"),
+    AppCommandOptionType.user: N_("a member"),
+    AppCommandOptionType.channel: N_("a channel"),
+    AppCommandOptionType.role: N_("a role"),
+    AppCommandOptionType.mentionable: N_("a member or a role"),
+    AppCommandOptionType.attachment: N_("an attachment"),
 }
 # The option types a payload may give for a parameter: discord.py reads the value by the
 # payload's type (a number becomes a float, a snowflake is resolved), and a whole number is a
@@ -75,15 +77,23 @@ def _check(param: app_commands.Parameter, option: dict[str, Any]) -> None:
     value = option.get("value")
     payload_types = _PAYLOAD_TYPES.get(param.type, (param.type.value,))
     if option.get("type") not in payload_types or not _has_kind(param.type, value):
-        kind = _KINDS.get(param.type, "something else")
+        kind = _(_KINDS.get(param.type, N_("something else")))
         raise InvalidOption(
-            f"The option `{param.display_name}` must be {kind}; nothing was charged."
+            _(
+                "The option `{option}` must be {kind}; nothing was charged.",
+                option=param.display_name,
+                kind=kind,
+            )
         )
     offered = [choice.value for choice in param.choices]
     if offered and value not in offered:
         listed = ", ".join(str(choice) for choice in offered)
         raise InvalidOption(
-            f"The option `{param.display_name}` must be one of {listed}; nothing was charged."
+            _(
+                "The option `{option}` must be one of {listed}; nothing was charged.",
+                option=param.display_name,
+                listed=listed,
+            )
         )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from bot.errors import InvalidRequest
+from bot.i18n import _
 from bot.providers.capabilities import ASPECT_RATIOS
 
 MAX_SEED = 2**32 - 1
@@ -74,9 +75,11 @@ def parse_params(text: str) -> InlineParams:
         name = ALIASES.get(match.group(1).lower(), match.group(1).lower())
         if name not in EXAMPLES:
             known = ", ".join(f"--{n}" for n in EXAMPLES)
-            raise InvalidRequest(f"Unknown parameter --{match.group(1)}: use {known}.")
+            raise InvalidRequest(
+                _("Unknown parameter --{name}: use {known}.", name=match.group(1), known=known)
+            )
         if name in values:
-            raise InvalidRequest(f"--{name} is given twice: keep one.")
+            raise InvalidRequest(_("--{name} is given twice: keep one.", name=name))
         values[name] = text[match.end() : end].strip()
     params = InlineParams(prompt=text[: found[0].start()].strip())
     for name, value in values.items():
@@ -86,15 +89,28 @@ def parse_params(text: str) -> InlineParams:
 
 def _read(name: str, value: str) -> dict[str, Any]:
     if not value:
-        raise InvalidRequest(f"--{name} needs a value, e.g. {EXAMPLES[name]}.")
+        raise InvalidRequest(
+            _("--{name} needs a value, e.g. {example}.", name=name, example=EXAMPLES[name])
+        )
     if name == "no":
         return {"negative_prompt": value}
     if " " in value:
-        raise InvalidRequest(f"--{name} takes one value (got {value!r}), e.g. {EXAMPLES[name]}.")
+        raise InvalidRequest(
+            _(
+                "--{name} takes one value (got {value!r}), e.g. {example}.",
+                name=name,
+                value=value,
+                example=EXAMPLES[name],
+            )
+        )
     if name == "ar":
         if value not in ASPECT_RATIOS:
             raise InvalidRequest(
-                f"--ar {value} is not supported; choose one of {', '.join(ASPECT_RATIOS)}."
+                _(
+                    "--ar {value} is not supported; choose one of {ratios}.",
+                    value=value,
+                    ratios=", ".join(ASPECT_RATIOS),
+                )
             )
         return {"aspect_ratio": value}
     if name == "model":
@@ -110,8 +126,19 @@ def _number(name: str, value: str, kind: type, low: float, high: float) -> Any:
     try:
         number = kind(value)
     except ValueError:
-        what = "a whole number" if kind is int else "a number"
-        raise InvalidRequest(f"--{name} takes {what} (got {value!r}).") from None
+        raise InvalidRequest(
+            _("--{name} takes a whole number (got {value!r}).", name=name, value=value)
+            if kind is int
+            else _("--{name} takes a number (got {value!r}).", name=name, value=value)
+        ) from None
     if not low <= number <= high:
-        raise InvalidRequest(f"--{name} must be between {low:g} and {high:g} (got {value}).")
+        raise InvalidRequest(
+            _(
+                "--{name} must be between {low:g} and {high:g} (got {value}).",
+                name=name,
+                low=low,
+                high=high,
+                value=value,
+            )
+        )
     return number
