@@ -24,6 +24,9 @@ from bot.delivery.text import UNEXPECTED_ERROR
 from bot.early_ack import NOT_SENT, EarlyAcks
 from bot.errors import ArtFactoryError
 from bot.gateway import GatewayPin
+from bot.i18n import _, catalogue
+from bot.i18n import gateway as locales
+from bot.i18n.commands import CatalogueTranslator
 from bot.identify import IdentifyPacer
 from bot.jobs.intake import JobService
 from bot.jobs.journal import Intake, recover
@@ -142,6 +145,11 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self.catalogue_refresh = asyncio.create_task(
             self._refresh_catalogue(), name="catalogue-refresh"
         )
+        catalogue.load_all()  # now, not in the middle of the first answer in each language
+        # Every interaction is handled in its member's language (bot/i18n/gateway.py). First,
+        # so that it is inside EarlyAcks: the events EarlyAcks holds back and parses later get
+        # their locale too.
+        locales.install(self._connection)
         early = EarlyAcks(self.intake, discord.http.Route.BASE, self.http.user_agent)
         self.early_acks = early.install(self._connection)
         self.providers = build_providers(self.config, self.session)
@@ -163,6 +171,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self._community_services()
         self._resources_ready = True
         if self.config.discord.role != "worker":  # a worker has no gateway: no commands
+            await self.tree.set_translator(CatalogueTranslator())  # localised when synced
             for extension in EXTENSIONS:
                 await self.load_extension(extension)
             await self.sync_commands()
@@ -272,16 +281,19 @@ class ArtFactoryTree(app_commands.CommandTree["ArtFactoryBot"]):
             message = str(original)
         elif isinstance(error, app_commands.TransformerError):
             # Discord checks option ranges in its client, so this is a forged or stale payload.
-            message = f"The option value {error.value!r} is not valid here; nothing was charged."
+            message = _(
+                "The option value {value} is not valid here; nothing was charged.",
+                value=repr(error.value),
+            )
         elif isinstance(error, app_commands.CheckFailure):
-            message = str(error) or "You can't use this command here."
+            message = str(error) or _("You can't use this command here.")
         else:
             log.error(
                 "command %s failed",
                 interaction.command.qualified_name if interaction.command else "?",
                 exc_info=original,
             )
-            message = UNEXPECTED_ERROR
+            message = _(UNEXPECTED_ERROR)
         early = self.client.early_acks.claim(interaction.id)
         if early is not None and await early.landed(interaction) != NOT_SENT:
             # Refused before its cog ran, but already "thinking…" in public: that goes.

@@ -9,6 +9,7 @@ answers are private. The work is done by `bot.moderation.admin.AdminService`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import discord
@@ -17,11 +18,14 @@ from discord.ext import commands
 
 from bot.app import ArtFactoryBot
 from bot.delivery.text import escape, inline_code
+from bot.i18n import N_, _, n_, using
+from bot.i18n.commands import labelled
 from bot.moderation.admin import DURATION_FORMAT
 from cogs.ui.admin_settings import AdminSettings
-from cogs.ui.interactions import defer_journalled, send_ephemeral
+from cogs.ui.interactions import defer_journalled, send_ephemeral, server_locale
 
 FilterKind = Literal["word", "regex"]
+FILTER_KINDS = {"word": N_("word"), "regex": N_("regex")}  # as the member's client names them
 Images = app_commands.Range[int, 0, 10_000]
 
 
@@ -44,10 +48,10 @@ class AdminGroup(app_commands.Group):
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         """Every subcommand: the member's permissions as the payload states them."""
         if interaction.guild_id is None:
-            raise app_commands.CheckFailure("/admin only works in a server.")
+            raise app_commands.CheckFailure(_("/admin only works in a server."))
         if not interaction.permissions.manage_guild:
             raise app_commands.CheckFailure(
-                "Sorry, /admin is for members with the Manage Server permission."
+                _("Sorry, /admin is for members with the Manage Server permission.")
             )
         # Every answer is private and most read the database: acknowledge before any of that.
         await defer_journalled(interaction, ephemeral=True)
@@ -58,13 +62,17 @@ class AdminGroup(app_commands.Group):
         assert interaction.guild_id is not None  # interaction_check ran
         return interaction.guild_id
 
-    def _audit(self, interaction: discord.Interaction[Any], what: str) -> None:
-        """One line in the server's audit channel (when it has one) per change."""
-        self.bot.audit.record(self._guild(interaction), f"🛠️ <@{interaction.user.id}> {what}")
+    def _audit(self, interaction: discord.Interaction[Any], what: Callable[[], str]) -> None:
+        """One line in the server's audit channel (when it has one) per change, written (by
+        `what`) in the server's language: the channel is read by all its moderators."""
+        with using(server_locale(interaction)):
+            line = f"🛠️ <@{interaction.user.id}> {what()}"
+        self.bot.audit.record(self._guild(interaction), line)
 
     # -- filters -----------------------------------------------------------------------------
 
     @filters.command(name="add", description="Block prompts containing a word or matching a regex")
+    @app_commands.choices(kind=labelled(*FILTER_KINDS))
     @app_commands.describe(
         kind="word: whole word, also when disguised (n.s.f.w, ｎｓｆｗ, n5fw); regex: a pattern",
         pattern="The word, or the regular expression",
@@ -80,14 +88,27 @@ class AdminGroup(app_commands.Group):
         )
         shown = inline_code(stored)
         if added:
-            self._audit(interaction, f"added the {kind} filter {shown}")
-            await send_ephemeral(
-                interaction, f"Added the {kind} filter {shown}: matching prompts are refused."
+            self._audit(
+                interaction,
+                lambda: _(
+                    "added the {kind} filter {shown}", kind=_(FILTER_KINDS[kind]), shown=shown
+                ),
+            )
+            answer = _(
+                "Added the {kind} filter {shown}: matching prompts are refused.",
+                kind=_(FILTER_KINDS[kind]),
+                shown=shown,
             )
         else:
-            await send_ephemeral(interaction, f"The {kind} filter {shown} was already in place.")
+            answer = _(
+                "The {kind} filter {shown} was already in place.",
+                kind=_(FILTER_KINDS[kind]),
+                shown=shown,
+            )
+        await send_ephemeral(interaction, answer)
 
     @filters.command(name="remove", description="Remove a prompt filter")
+    @app_commands.choices(kind=labelled(*FILTER_KINDS))
     @app_commands.describe(kind="word or regex", pattern="The filter to remove")
     async def filter_remove(
         self,
@@ -96,8 +117,15 @@ class AdminGroup(app_commands.Group):
         pattern: app_commands.Range[str, 1, 200],
     ) -> None:
         stored = await self.admin.remove_filter(self._guild(interaction), kind, pattern)
-        self._audit(interaction, f"removed the {kind} filter {inline_code(stored)}")
-        await send_ephemeral(interaction, f"Removed the {kind} filter {inline_code(stored)}.")
+        shown = inline_code(stored)
+        self._audit(
+            interaction,
+            lambda: _("removed the {kind} filter {shown}", kind=_(FILTER_KINDS[kind]), shown=shown),
+        )
+        await send_ephemeral(
+            interaction,
+            _("Removed the {kind} filter {shown}.", kind=_(FILTER_KINDS[kind]), shown=shown),
+        )
 
     @filter_remove.autocomplete("pattern")
     async def filter_remove_autocomplete(
@@ -108,7 +136,7 @@ class AdminGroup(app_commands.Group):
             return []
         kind = getattr(interaction.namespace, "kind", None)
         return [
-            app_commands.Choice(name=f"{k}: {p}"[:100], value=p[:100])
+            app_commands.Choice(name=f"{_(FILTER_KINDS.get(k, k))}: {p}"[:100], value=p[:100])
             for k, p in await self.admin.filters(interaction.guild_id)
             if (kind is None or k == kind) and current.lower() in p.lower()
         ][:25]
@@ -118,14 +146,16 @@ class AdminGroup(app_commands.Group):
         rows = await self.admin.filters(self._guild(interaction))
         if not rows:
             await send_ephemeral(
-                interaction, "This server has no prompt filters. Add one with /admin filter add."
+                interaction,
+                _("This server has no prompt filters. Add one with /admin filter add."),
             )
             return
-        lines = [f"{kind}: {inline_code(p)}" for kind, p in rows]
+        lines = [f"{_(FILTER_KINDS.get(kind, kind))}: {inline_code(p)}" for kind, p in rows]
         text = "\n".join(lines)
         if len(text) > 1900:
             text = text[:1900].rsplit("\n", 1)[0] + "\n…"
-        await send_ephemeral(interaction, f"Prompt filters on this server ({len(rows)}):\n{text}")
+        head = _("Prompt filters on this server ({count}):", count=len(rows))
+        await send_ephemeral(interaction, f"{head}\n{text}")
 
     # -- quotas ------------------------------------------------------------------------------
 
@@ -135,16 +165,31 @@ class AdminGroup(app_commands.Group):
         self, interaction: discord.Interaction, member: discord.User, images: Images
     ) -> None:
         await self.admin.set_user_quota(self._guild(interaction), member.id, images)
-        self._audit(interaction, f"set {member.mention}'s quota to {images} images a day")
-        what = (
-            "can no longer generate images here"
-            if images == 0
-            else f"now has **{images}** images a day"
-        )
-        await send_ephemeral(
+        self._audit(
             interaction,
-            f"{member.mention} {what} (this overrides their roles; /admin quota reset clears it).",
+            lambda: n_(
+                "set {member}'s quota to {n} image a day",
+                "set {member}'s quota to {n} images a day",
+                images,
+                member=member.mention,
+            ),
         )
+        if images == 0:
+            answer = _(
+                "{member} can no longer generate images here (this overrides their roles; "
+                "/admin quota reset clears it).",
+                member=member.mention,
+            )
+        else:
+            answer = n_(
+                "{member} now has **{n}** image a day (this overrides their roles; /admin "
+                "quota reset clears it).",
+                "{member} now has **{n}** images a day (this overrides their roles; /admin "
+                "quota reset clears it).",
+                images,
+                member=member.mention,
+            )
+        await send_ephemeral(interaction, answer)
 
     @quota.command(name="role", description="Set the daily image quota of a role")
     @app_commands.describe(role="Which role", images="Images a day (0 = no generation)")
@@ -152,11 +197,25 @@ class AdminGroup(app_commands.Group):
         self, interaction: discord.Interaction, role: discord.Role, images: Images
     ) -> None:
         await self.admin.set_role_quota(self._guild(interaction), role.id, images)
-        self._audit(interaction, f"set the quota of {role.mention} to {images} images a day")
+        self._audit(
+            interaction,
+            lambda: n_(
+                "set the quota of {role} to {n} image a day",
+                "set the quota of {role} to {n} images a day",
+                images,
+                role=role.mention,
+            ),
+        )
         await send_ephemeral(
             interaction,
-            f"Members with {role.mention} now get **{images}** images a day (a member with "
-            "several tiers gets the highest; a personal quota wins over roles).",
+            n_(
+                "Members with {role} now get **{n}** image a day (a member with several tiers "
+                "gets the highest; a personal quota wins over roles).",
+                "Members with {role} now get **{n}** images a day (a member with several tiers "
+                "gets the highest; a personal quota wins over roles).",
+                images,
+                role=role.mention,
+            ),
         )
 
     @quota.command(
@@ -166,19 +225,31 @@ class AdminGroup(app_commands.Group):
     async def quota_reset(self, interaction: discord.Interaction, member: discord.User) -> None:
         reset = await self.admin.reset_quota(self._guild(interaction), member.id)
         self._audit(
-            interaction, f"reset {member.mention}'s quota ({reset.given_back} images given back)"
+            interaction,
+            lambda: n_(
+                "reset {member}'s quota ({n} image given back)",
+                "reset {member}'s quota ({n} images given back)",
+                reset.given_back,
+                member=member.mention,
+            ),
         )
         parts = [
-            "Their personal quota was removed, so their roles (or the server default) apply."
+            _("Reset {member}'s quota.", member=member.mention),
+            _("Their personal quota was removed, so their roles (or the server default) apply.")
             if reset.had_override
-            else "They had no personal quota."
+            else _("They had no personal quota."),
         ]
         if reset.given_back:
-            images = "image" if reset.given_back == 1 else "images"
-            parts.append(f"I gave back the {reset.given_back} {images} they used today.")
+            parts.append(
+                n_(
+                    "I gave back the {n} image they used today.",
+                    "I gave back the {n} images they used today.",
+                    reset.given_back,
+                )
+            )
         else:
-            parts.append("They had used no images today, so there was nothing to give back.")
-        await send_ephemeral(interaction, f"Reset {member.mention}'s quota. " + " ".join(parts))
+            parts.append(_("They had used no images today, so there was nothing to give back."))
+        await send_ephemeral(interaction, " ".join(parts))
 
     # -- bans --------------------------------------------------------------------------------
 
@@ -202,26 +273,45 @@ class AdminGroup(app_commands.Group):
             reason=reason,
             duration=duration,
         )
-        when = f"until <t:{int(until)}:f>" if until else "until you lift it with /admin unban"
-        why = f" ({reason})" if reason else ""
+        why = escape(f" ({reason})") if reason else ""  # the moderator's words, as typed
         self._audit(
             interaction,
-            f"banned {member.mention} from generating "
-            + (f"until <t:{int(until)}:f>" if until else "until unbanned")
-            + escape(why),
+            lambda: (
+                (
+                    _(
+                        "banned {member} from generating until <t:{until}:f>",
+                        member=member.mention,
+                        until=int(until),
+                    )
+                    if until
+                    else _("banned {member} from generating until unbanned", member=member.mention)
+                )
+                + why
+            ),
         )
-        await send_ephemeral(
-            interaction, f"{member.mention} can't generate images on this server {when}."
-        )
+        if until:
+            answer = _(
+                "{member} can't generate images on this server until <t:{until}:f>.",
+                member=member.mention,
+                until=int(until),
+            )
+        else:
+            answer = _(
+                "{member} can't generate images on this server until you lift it with /admin "
+                "unban.",
+                member=member.mention,
+            )
+        await send_ephemeral(interaction, answer)
 
     @app_commands.command(name="unban", description="Let a member generate images again")
     @app_commands.describe(member="Who")
     async def unban(self, interaction: discord.Interaction, member: discord.User) -> None:
         if await self.admin.unban(self._guild(interaction), member.id):
-            self._audit(interaction, f"lifted the ban of {member.mention}")
-            await send_ephemeral(interaction, f"{member.mention} can generate images again.")
+            self._audit(interaction, lambda: _("lifted the ban of {member}", member=member.mention))
+            answer = _("{member} can generate images again.", member=member.mention)
         else:
-            await send_ephemeral(interaction, f"{member.mention} was not banned here.")
+            answer = _("{member} was not banned here.", member=member.mention)
+        await send_ephemeral(interaction, answer)
 
 
 class Admin(commands.Cog):

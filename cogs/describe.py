@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from bot.app import ArtFactoryBot
 from bot.community.actions import Attachment
+from bot.i18n import _
 from bot.jobs.model import Origin
 from bot.providers.offers import Needs
 from cogs.ui.attachments import first_image
@@ -40,7 +41,8 @@ class Describe(commands.Cog):
     ) -> None:
         image = first_image(message)
         if image is None:
-            await send_ephemeral(interaction, "That message has no image attached.")
+            await send_ephemeral(interaction, _("That message has no image attached."))
+
             return
         await self._start(interaction, image)
 

@@ -20,12 +20,35 @@ from discord.ext import commands
 from bot.app import ArtFactoryBot
 from bot.community.gallery import STAR, TopEntry, has_images
 from bot.delivery.text import quote
+from bot.i18n import N_, _, n_
+from bot.i18n.commands import labelled
 from cogs.ui.interactions import defer_journalled, send_ephemeral
 from cogs.ui.share import ShareButton
 
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT_S = 10.0  # a post not read by then is listed without its thumbnail
+Period = Literal["day", "week", "month"]
+# Whole sentences per period: a period's word alone would not fit each language's grammar.
+NOTHING_SHARED: dict[str, str] = {
+    "day": N_(
+        "Nothing has been shared to the gallery in the last day yet. Share your own results "
+        "with their {star} button."
+    ),
+    "week": N_(
+        "Nothing has been shared to the gallery in the last week yet. Share your own results "
+        "with their {star} button."
+    ),
+    "month": N_(
+        "Nothing has been shared to the gallery in the last month yet. Share your own results "
+        "with their {star} button."
+    ),
+}
+TOP_OF: dict[str, str] = {
+    "day": N_("{star} Top of the gallery, last day:"),
+    "week": N_("{star} Top of the gallery, last week:"),
+    "month": N_("{star} Top of the gallery, last month:"),
+}
 
 
 class Gallery(commands.Cog):
@@ -44,11 +67,12 @@ class Gallery(commands.Cog):
         self.bot.remove_dynamic_items(ShareButton)
 
     @gallery.command(name="top", description="The most voted images shared to the gallery")
+    @app_commands.choices(period=labelled(*TOP_OF))
     @app_commands.describe(period="How far back to look (default: week)")
     async def top(
         self,
         interaction: discord.Interaction,
-        period: Literal["day", "week", "month"] = "week",
+        period: Period = "week",
     ) -> None:
         assert interaction.guild_id is not None
         await defer_journalled(interaction, ephemeral=False)  # before the database is read
@@ -56,22 +80,26 @@ class Gallery(commands.Cog):
         if not entries:
             with contextlib.suppress(discord.HTTPException):
                 await interaction.delete_original_response()
-            await send_ephemeral(
-                interaction,
-                f"Nothing has been shared to the gallery in the last {period} yet. Share your "
-                f"own results with their {STAR} button.",
-            )
+            await send_ephemeral(interaction, _(NOTHING_SHARED[period], star=STAR))
             return
         thumbnails = await asyncio.gather(*(self._thumbnail(entry) for entry in entries))
         embeds = []
         for rank, (entry, thumbnail) in enumerate(zip(entries, thumbnails, strict=True), 1):
             votes = entry.share.votes
             embed = discord.Embed(
-                title=f"{rank}. {STAR} {votes} vote{'s' if votes != 1 else ''}",
+                title=n_(
+                    "{rank}. {star} {n} vote",
+                    "{rank}. {star} {n} votes",
+                    votes,
+                    rank=rank,
+                    star=STAR,
+                ),
                 url=entry.link,
-                description=(
-                    f"by <@{entry.share.user_id}> · {quote(entry.prompt, 150)}\n"
-                    f"[Open in the gallery]({entry.link})"
+                description=_(
+                    "by <@{user}> · {prompt}\n[Open in the gallery]({link})",
+                    user=entry.share.user_id,
+                    prompt=quote(entry.prompt, 150),
+                    link=entry.link,
                 ),
                 colour=discord.Colour.gold(),
             )
@@ -79,7 +107,7 @@ class Gallery(commands.Cog):
                 embed.set_thumbnail(url=thumbnail)
             embeds.append(embed)
         await interaction.edit_original_response(
-            content=f"{STAR} Top of the gallery, last {period}:", embeds=embeds
+            content=_(TOP_OF[period], star=STAR), embeds=embeds
         )
 
     async def _thumbnail(self, entry: TopEntry) -> str | None:

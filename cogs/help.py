@@ -9,8 +9,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot
+from bot.i18n import N_, _
 
-BUTTONS = (
+BUTTONS = N_(
     "**V1–V4** variations of that image · **U1–U4** that image alone, with its actions: "
     "**Vary (Subtle/Strong/Region)**, **Zoom Out 1.5x/2x**, pan ⬅️➡️⬆️⬇️, **Upscale**, "
     "**Animate** · 🔁 **Reroll** the same prompt with a new seed · 🎨 **Remix** with your own "
@@ -24,27 +25,30 @@ def command_lines(
     commands_: list[app_commands.Command | app_commands.Group | app_commands.ContextMenu],
     permissions: discord.Permissions,
 ) -> list[str]:
-    """One line per command the member may run; a group lists its subcommands."""
+    """One line per command the member may run; a group lists its subcommands. Names stay as
+    they are typed; descriptions and Apps menu names are in the member's language, as their
+    client shows them (bot/i18n/commands.py)."""
     lines = []
     for command in sorted(commands_, key=lambda c: c.name):
         needed = command.default_permissions
         if needed is not None and not permissions >= needed:
             continue
         if isinstance(command, app_commands.ContextMenu):
-            lines.append(f"**Apps → {command.name}** on a message with an image")
+            line = _("**Apps → {name}** on a message with an image", name=_(command.name))
+            lines.append(line)
         elif isinstance(command, app_commands.Group):
             subcommands = "|".join(sub.name for sub in command.commands)
-            lines.append(f"**/{command.name} {subcommands}** — {command.description}")
+            lines.append(f"**/{command.name} {subcommands}** — {_(command.description)}")
         elif command.name != "help":
-            lines.append(f"**/{command.name}** — {command.description}")
+            lines.append(f"**/{command.name}** — {_(command.description)}")
     return lines
 
 
 def help_embed(bot: ArtFactoryBot, permissions: discord.Permissions) -> discord.Embed:
     config = bot.config
     embed = discord.Embed(
-        title="Art Factory",
-        description=(
+        title="Art Factory",  # the bot's name, in every language
+        description=_(
             "Make images together: every command becomes a job on an image service; its "
             "message shows the progress, then the images with buttons to build on them. A job "
             "is charged to your daily quota once, and refunded if it fails."
@@ -55,19 +59,22 @@ def help_embed(bot: ArtFactoryBot, permissions: discord.Permissions) -> discord.
         [*bot.tree.get_commands(), *bot.tree.get_commands(type=discord.AppCommandType.message)],
         permissions,
     )
-    embed.add_field(name="Commands", value="\n".join(lines)[:1024], inline=False)
-    embed.add_field(name="Buttons on results", value=BUTTONS, inline=False)
+    embed.add_field(name=_("Commands"), value="\n".join(lines)[:1024], inline=False)
+    embed.add_field(name=_("Buttons on results"), value=_(BUTTONS), inline=False)
     providers = ", ".join(config.enabled_providers)
     embed.add_field(
-        name="Limits",
-        value=(
-            f"Up to {config.quotas.images_per_user_per_day} images a day unless this server "
-            "set another quota for you or your roles; `/usage` shows what you have left. "
-            f"Image services here: {providers} (default {config.generation.default_provider}); "
-            "`/providers` says what each can do."
+        name=_("Limits"),
+        value=_(
+            "Up to {images} images a day unless this server set another quota for you or your "
+            "roles; `/usage` shows what you have left. Image services here: {providers} "
+            "(default {default}); `/providers` says what each can do.",
+            images=config.quotas.images_per_user_per_day,
+            providers=providers,
+            default=config.generation.default_provider,
         ),
         inline=False,
     )
+
     return embed
 
 

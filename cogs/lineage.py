@@ -17,6 +17,7 @@ from bot.community.gallery import has_images, job_images
 from bot.community.lineage import Lineage
 from bot.delivery.text import is_spoiler, quote, result_link
 from bot.errors import InvalidRequest
+from bot.i18n import N_, _
 from bot.jobs.model import JobKind, JobState
 from bot.providers.request import GenerationRequest
 from cogs.ui.custom_ids import LINEAGE_PAGE, LINEAGE_PAGE_TEMPLATE, custom_id
@@ -28,29 +29,46 @@ from db.jobs import JobRow
 THUMBNAIL_FETCH_S = 10.0
 
 KIND_NAMES: dict[str, str] = {
-    JobKind.IMAGINE: "original",
-    JobKind.REROLL: "reroll",
-    JobKind.VARIATION: "variation",
-    JobKind.REMIX: "remix",
-    JobKind.UPSCALE: "upscale",
-    JobKind.LORA: "LoRA generation",
-    JobKind.REGION: "region edit",
-    JobKind.ZOOM: "zoom out",
-    JobKind.PAN: "pan",
-    JobKind.ANIMATE: "animation",
-    JobKind.BLEND: "blend",
-    JobKind.DESCRIBE: "description",
+    JobKind.IMAGINE: N_("original"),
+    JobKind.REROLL: N_("reroll"),
+    JobKind.VARIATION: N_("variation"),
+    JobKind.REMIX: N_("remix"),
+    JobKind.UPSCALE: N_("upscale"),
+    JobKind.LORA: N_("LoRA generation"),
+    JobKind.REGION: N_("region edit"),
+    JobKind.ZOOM: N_("zoom out"),
+    JobKind.PAN: N_("pan"),
+    JobKind.ANIMATE: N_("animation"),
+    JobKind.BLEND: N_("blend"),
+    JobKind.DESCRIBE: N_("description"),
 }
+STATE_NAMES: dict[str, str] = {
+    JobState.QUEUED: N_("queued"),
+    JobState.SUBMITTED: N_("submitted"),
+    JobState.RUNNING: N_("running"),
+    JobState.DELIVERING: N_("delivering"),
+    JobState.DONE: N_("done"),
+    JobState.FAILED: N_("failed"),
+    JobState.CANCELLED: N_("cancelled"),
+    JobState.EXPIRED: N_("expired"),
+}
+
+
+def _named(names: dict[str, str], key: str) -> str:
+    """`key`'s name in the member's language (a key with no name is shown as it is)."""
+    return _(names[key]) if key in names else key
 
 
 def lineage_pages(lineage: Lineage) -> list[tuple[str, JobRow]]:
     """(label, job) for each page: the chain root-first, then the children."""
+    chain, children = len(lineage.chain), len(lineage.children)
     pages = [
-        (f"Generation {i + 1} of {len(lineage.chain)} in the chain", job)
+        (_("Generation {number} of {total} in the chain", number=i + 1, total=chain), job)
         for i, job in enumerate(lineage.chain)
     ]
     pages += [
-        (f"Child {i + 1} of {len(lineage.children)}", job) for i, job in enumerate(lineage.children)
+        (_("Child {number} of {total}", number=i + 1, total=children), job)
+        for i, job in enumerate(lineage.children)
     ]
     return pages
 
@@ -68,21 +86,23 @@ def render_page(lineage: Lineage, page: int, thumbnail: str | None = None) -> di
     request = GenerationRequest.from_json(job.inputs_json)
     asked = lineage.chain[-1]
     embed = discord.Embed(
-        title=f"#{job.id} · {KIND_NAMES.get(job.kind, job.kind)}",
+        title=f"#{job.id} · {_named(KIND_NAMES, job.kind)}",
         description=quote(request.prompt, 300),
         url=result_link(job) if job.state == JobState.DONE and job.deleted_at is None else None,
     )
-    embed.add_field(name="By", value=f"<@{job.user_id}>")
-    embed.add_field(name="Model", value=f"{job.provider} · `{job.model}`")
-    status = "deleted" if job.deleted_at else job.state
-    embed.add_field(name="Status", value=status)
+    embed.add_field(name=_("By"), value=f"<@{job.user_id}>")
+    embed.add_field(name=_("Model"), value=f"{job.provider} · `{job.model}`")
+    status = _("deleted") if job.deleted_at else _named(STATE_NAMES, job.state)
+    embed.add_field(name=_("Status"), value=status)
     chain = " → ".join(f"#{j.id}" for j in lineage.chain)
-    children = ", ".join(f"#{j.id}" for j in lineage.children) or "none"
-    embed.add_field(name="Chain", value=chain[:1000], inline=False)
-    embed.add_field(name=f"Children of #{asked.id}", value=children[:1000], inline=False)
+    children = ", ".join(f"#{j.id}" for j in lineage.children) or _("none")
+    embed.add_field(name=_("Chain"), value=chain[:1000], inline=False)
+    embed.add_field(name=_("Children of #{job}", job=asked.id), value=children[:1000], inline=False)
     if thumbnail and job.deleted_at is None:
         embed.set_thumbnail(url=thumbnail)
-    embed.set_footer(text=f"{label} · page {page + 1}/{len(pages)}")
+    footer = _("{label} · page {page}/{pages}", label=label, page=page + 1, pages=len(pages))
+    embed.set_footer(text=footer)
+
     return embed
 
 

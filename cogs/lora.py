@@ -15,6 +15,7 @@ from discord.ext import commands
 from bot.app import ArtFactoryBot
 from bot.community.loras import LoraChoice
 from bot.delivery.text import escape
+from bot.i18n import _
 from bot.jobs.model import Origin
 from bot.providers.offers import Needs
 from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, RequestOptions
@@ -137,7 +138,8 @@ class Loras(commands.Cog):
         rows = await self.bot.loras.loras(interaction.guild_id, limit=100)
         if not rows:
             await send_ephemeral(
-                interaction, "This server has no LoRAs yet. Moderators can add one with /loras add."
+                interaction,
+                _("This server has no LoRAs yet. Moderators can add one with /loras add."),
             )
             return
         lines = [
@@ -149,7 +151,8 @@ class Loras(commands.Cog):
         text = "\n".join(lines)
         if len(text) > 1900:
             text = text[:1900].rsplit("\n", 1)[0] + "\n…"
-        await send_ephemeral(interaction, f"LoRAs on this server ({len(rows)}):\n{text}")
+        head = _("LoRAs on this server ({count}):", count=len(rows))
+        await send_ephemeral(interaction, f"{head}\n{text}")
 
     @library.command(name="info", description="Details of one LoRA")
     async def info(self, interaction: discord.Interaction, name: str) -> None:
@@ -158,11 +161,17 @@ class Loras(commands.Cog):
         row = await self.bot.loras.lora(interaction.guild_id, name)
         await send_ephemeral(
             interaction,
-            f"**{escape(row.name)}**\n"
-            f"Source: {escape(row.url)}\n"  # a link without a preview
-            f"Trigger words: {escape(row.trigger_words) or '—'}\n"
-            f"Default scale: {row.default_scale:g}{' · NSFW' if row.nsfw else ''}\n"
-            f"Added by <@{row.added_by}> <t:{int(row.created_at)}:R>",
+            _(
+                "**{name}**\nSource: {url}\nTrigger words: {trigger_words}\n"
+                "Default scale: {scale:g}{nsfw}\nAdded by <@{user}> <t:{added_at}:R>",
+                name=escape(row.name),
+                url=escape(row.url),  # a link without a preview
+                trigger_words=escape(row.trigger_words) or "—",
+                scale=row.default_scale,
+                nsfw=" · NSFW" if row.nsfw else "",
+                user=row.added_by,
+                added_at=int(row.created_at),
+            ),
         )
 
     @info.autocomplete("name")
@@ -194,7 +203,9 @@ class Loras(commands.Cog):
             nsfw=nsfw,
             added_by=interaction.user.id,
         )
-        await send_ephemeral(interaction, f"Added **{escape(row.name)}** to this server's LoRAs.")
+        await send_ephemeral(
+            interaction, _("Added **{name}** to this server's LoRAs.", name=escape(row.name))
+        )
 
     @library.command(name="remove", description="Remove a LoRA from this server's library")
     async def remove(self, interaction: discord.Interaction, name: str) -> None:
@@ -203,7 +214,9 @@ class Loras(commands.Cog):
         assert interaction.guild_id is not None
         await defer_journalled(interaction, ephemeral=True)
         await self.bot.loras.remove_lora(interaction.guild_id, name)
-        await send_ephemeral(interaction, f"Removed **{escape(name)}** from this server's LoRAs.")
+        await send_ephemeral(
+            interaction, _("Removed **{name}** from this server's LoRAs.", name=escape(name))
+        )
 
     @remove.autocomplete("name")
     async def remove_autocomplete(
@@ -216,8 +229,9 @@ class Loras(commands.Cog):
         if interaction.permissions.manage_guild:
             return True
         await send_ephemeral(
-            interaction, "You need the Manage Server permission to change the LoRA library."
+            interaction, _("You need the Manage Server permission to change the LoRA library.")
         )
+
         return False
 
 

@@ -9,6 +9,7 @@ from discord.ext import commands
 
 from bot.app import ArtFactoryBot
 from bot.config import Config
+from bot.i18n import _, n_
 from bot.moderation.preferences import Here
 from bot.ops.health import ProviderHealth
 from bot.providers.listing import (
@@ -25,47 +26,58 @@ HEALTH_WINDOW_S = 24 * 3600
 
 def health_line(health: ProviderHealth | None) -> str:
     if health is None or health.jobs == 0:
-        return "no jobs in the last 24 h"
-    parts = [f"{health.jobs} job" + ("s" if health.jobs != 1 else "") + " in 24 h"]
+        return _("no jobs in the last 24 h")
+    parts = [n_("{n} job in 24 h", "{n} jobs in 24 h", health.jobs)]
     rate = health.success_rate
     if rate is not None:
-        parts.append(f"{round(rate * 100)}% ok ({health.done} done, {health.failed} failed)")
+        parts.append(
+            _(
+                "{percent}% ok ({done} done, {failed} failed)",
+                percent=round(rate * 100),
+                done=health.done,
+                failed=health.failed,
+            )
+        )
     if health.median_s is not None:
-        parts.append(f"median {health.median_s:.1f} s")
+        parts.append(_("median {seconds:.1f} s", seconds=health.median_s))
     return " · ".join(parts)
 
 
 def providers_embed(config: Config, health: dict[str, ProviderHealth]) -> discord.Embed:
     default = config.generation.default_provider
     embed = discord.Embed(
-        title="Image providers",
-        description="Each model's modes and price: `/models`.",
+        title=_("Image providers"),
+        description=_("Each model's modes and price: `/models`."),
         colour=discord.Colour.blurple(),
     )
     for name in config.enabled_providers:
         settings = config.providers[name]
         models = ", ".join(
-            f"`{m}`" + (" (default)" if m == settings.model else "")
+            _("`{model}` (default)", model=m) if m == settings.model else f"`{m}`"
             for m in settings.allowed_models()
         )
-        value = (
-            f"**models:** {models}\n{capability_line(config, name)}\n"
-            f"**ratios:** {ratios_line(config, name)}\n**health:** {health_line(health.get(name))}"
+        value = _(
+            "**models:** {models}\n{capabilities}\n**ratios:** {ratios}\n**health:** {health}",
+            models=models,
+            capabilities=capability_line(config, name),
+            ratios=ratios_line(config, name),
+            health=health_line(health.get(name)),
         )
-        title = name + (" ★ default" if name == default else "")
+        title = _("{provider} ★ default", provider=name) if name == default else name
         embed.add_field(name=title, value=value[:1024], inline=False)
     if config.generation.fallback_providers:
+        fallbacks = ", ".join(config.generation.fallback_providers)
         embed.set_footer(
-            text="While a provider is down, jobs move to: "
-            + ", ".join(config.generation.fallback_providers)
+            text=_("While a provider is down, jobs move to: {providers}", providers=fallbacks)
         )
     return embed
 
 
 def models_embed(config: Config, here: Here) -> discord.Embed:
     embed = discord.Embed(
-        title=MODELS_TITLE, description=MODELS_NOTE, colour=discord.Colour.blurple()
+        title=_(MODELS_TITLE), description=_(MODELS_NOTE), colour=discord.Colour.blurple()
     )
+
     fields = models_fields(
         config, providers=here.providers, models=here.models, default=here.default_provider
     )

@@ -8,6 +8,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot
+from bot.i18n import _, n_
 from bot.moderation.admin import ServerUsage
 from cogs.ui.interactions import defer_journalled
 
@@ -21,32 +22,52 @@ def _money(amount: float, currency: str) -> str:
 def render_server_usage(usage: ServerUsage) -> str:
     money = usage.currency
     spent = _money(usage.spent, money)
+    since = int(usage.month_start)
     if usage.budget is not None:
         left = max(usage.budget - usage.spent, 0.0)
-        head = (
-            f"**This server this month** (since <t:{int(usage.month_start)}:D>): {spent} of "
-            f"its {_money(usage.budget, money)} budget spent, {_money(left, money)} left."
+        head = _(
+            "**This server this month** (since <t:{since}:D>): {spent} of its {budget} budget "
+            "spent, {left} left.",
+            since=since,
+            spent=spent,
+            budget=_money(usage.budget, money),
+            left=_money(left, money),
         )
     else:
-        head = (
-            f"**This server this month** (since <t:{int(usage.month_start)}:D>): {spent} "
-            "spent; no monthly budget is set."
+        head = _(
+            "**This server this month** (since <t:{since}:D>): {spent} spent; no monthly "
+            "budget is set.",
+            since=since,
+            spent=spent,
         )
     lines = [head]
     if usage.top_users:
-        lines.append("Top users:")
+        lines.append(_("Top users:"))
         lines += [
-            f"{rank}. <@{user}> — {images} image{'s' if images != 1 else ''}, {_money(cost, money)}"
+            n_(
+                "{rank}. <@{user}> — {n} image, {cost}",
+                "{rank}. <@{user}> — {n} images, {cost}",
+                images,
+                rank=rank,
+                user=user,
+                cost=_money(cost, money),
+            )
             for rank, (user, images, cost) in enumerate(usage.top_users, 1)
         ]
     if usage.providers:
-        lines.append("By provider:")
+        lines.append(_("By provider:"))
         lines += [
-            f"• {name} — {images} image{'s' if images != 1 else ''}, {_money(cost, money)}"
+            n_(
+                "• {name} — {n} image, {cost}",
+                "• {name} — {n} images, {cost}",
+                images,
+                name=name,
+                cost=_money(cost, money),
+            )
             for name, images, cost in usage.providers
         ]
     if not usage.top_users and not usage.providers:
-        lines.append("No images have been made on this server this month.")
+        lines.append(_("No images have been made on this server this month."))
     return "\n".join(lines)
 
 
@@ -60,11 +81,15 @@ class UsageCog(commands.Cog):
         await defer_journalled(interaction, ephemeral=True)
         roles = tuple(r.id for r in getattr(interaction.user, "roles", ()))
         usage = await self.bot.jobs.usage(interaction.user.id, interaction.guild_id, roles)
-        content = (
-            f"You have used **{usage.used}** of your **{usage.limit}** images today; "
-            f"**{usage.remaining}** left. Your quota resets <t:{usage.resets_at}:R> "
-            f"(midnight UTC)."
+        content = _(
+            "You have used **{used}** of your **{limit}** images today; **{remaining}** left. "
+            "Your quota resets <t:{resets_at}:R> (midnight UTC).",
+            used=usage.used,
+            limit=usage.limit,
+            remaining=usage.remaining,
+            resets_at=usage.resets_at,
         )
+
         # Checked from the payload's permissions, like every moderator-only answer.
         if interaction.guild_id is not None and interaction.permissions.manage_guild:
             server = await self.admin.server_usage(interaction.guild_id)

@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import ArtFactoryBot
+from bot.i18n import N_, _
 from bot.jobs.model import Origin
 from bot.providers.offers import Needs
 from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS
@@ -16,10 +17,7 @@ from cogs.ui.attachments import first_image
 from cogs.ui.choices import provider_choices
 from cogs.ui.interactions import send_ephemeral, start_job
 
-STRENGTH_CHOICES = [
-    app_commands.Choice(name="subtle (0.35)", value="subtle"),
-    app_commands.Choice(name="strong (0.75)", value="strong"),
-]
+STRENGTHS = {"subtle": N_("subtle (0.35)"), "strong": N_("strong (0.75)")}  # value: its name
 
 
 class Variations(commands.Cog):
@@ -63,7 +61,12 @@ class Variations(commands.Cog):
         # What was typed is offered back as is (a number), when Discord can take it as a choice.
         fits = 0 < len(current) <= 100
         typed = [app_commands.Choice(name=current, value=current)] if fits else []
-        return [c for c in STRENGTH_CHOICES if current.lower() in c.value] + typed[:1]
+        offered = [
+            app_commands.Choice(name=_(name), value=value)
+            for value, name in STRENGTHS.items()
+            if current.lower() in value
+        ]
+        return offered + typed[:1]
 
     @variations.autocomplete("provider")
     async def provider_autocomplete(
@@ -76,7 +79,8 @@ class Variations(commands.Cog):
     ) -> None:
         image = first_image(message)
         if image is None:
-            await send_ephemeral(interaction, "That message has no image attached.")
+            await send_ephemeral(interaction, _("That message has no image attached."))
+
             return
         await self._start(interaction, image, source_message_id=message.id)
 

@@ -32,6 +32,8 @@ from typing import Any
 import discord
 
 from bot.delivery.text import lost_notice, unanswered_notice
+from bot.i18n import _, chosen_locales, resolve, using
+from bot.i18n.gateway import locale_of
 from bot.jobs.model import Origin
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,8 @@ FORGET_AFTER_S = 24 * 3600  # older entries are dropped unanswered: nobody is wa
 def origin_of(
     interaction: discord.Interaction[Any], received_at: float, message_id: int | None = None
 ) -> Origin:
-    """The interaction as a job's `Origin` (what answering it needs, without the object)."""
+    """The interaction as a job's `Origin` (what answering it needs, without the object); its
+    locale is the one its answers are written in, also by a job run after a restart."""
     return Origin(
         user_id=interaction.user.id,
         guild_id=interaction.guild_id,
@@ -58,7 +61,7 @@ def origin_of(
         attachment_size_limit=interaction.filesize_limit,
         role_ids=tuple(role.id for role in getattr(interaction.user, "roles", ())),
         channel_nsfw=bool(getattr(interaction.channel, "nsfw", False)),
-        locale=str(interaction.locale),
+        locale=resolve(str(interaction.locale), chosen_locales.get(interaction.user.id)),
     )
 
 
@@ -79,7 +82,7 @@ def origin_from_raw(data: dict[str, Any], received_at: float) -> Origin:
         attachment_size_limit=int(data.get("attachment_size_limit", Origin.attachment_size_limit)),
         role_ids=tuple(int(role) for role in member.get("roles", ())),
         channel_nsfw=bool(channel.get("nsfw", False)),
-        locale=str(data.get("locale") or Origin.locale),
+        locale=locale_of(data),
     )
 
 
@@ -92,6 +95,7 @@ class Acknowledged:
 
     origin: Origin  # `message_id` once the acknowledgement is known to have landed
     what: str  # "`/imagine`", "the button you clicked": how the member knows which it was
+    # (in the member's language, like the notice it is put in: `origin.locale`)
     command: bool = True  # a slash or context-menu command (not a button or a form)
     job: bool = True  # it starts a job (else it only answers: nothing was charged either way)
 
@@ -123,14 +127,15 @@ class Acknowledged:
 
 
 def _describe(interaction: discord.Interaction[Any]) -> str:
+    """Called while the interaction is handled, so in its member's language."""
     command = interaction.command
     if command is not None:
         if isinstance(command, discord.app_commands.ContextMenu):
-            return f"**{command.name}**"
+            return f"**{_(command.name)}**"  # the name their Apps menu shows
         return f"`/{command.qualified_name}`"
     if interaction.type is discord.InteractionType.modal_submit:
-        return "the form you sent"
-    return "the button you clicked"
+        return _("the form you sent")
+    return _("the button you clicked")
 
 
 class Intake:
@@ -309,8 +314,9 @@ async def answer_lost(client: discord.Client, entry: Acknowledged) -> None:
     """Replace the stranded "thinking…" with a clear answer (or, once the token has expired,
     reply in the channel). An interaction whose acknowledgement never reached Discord has no
     message to replace: Discord already told the member it did not respond."""
-    text = lost_notice(entry.what) if entry.job else unanswered_notice(entry.what)
     origin = entry.origin
+    with using(origin.locale):  # the language the member was being answered in
+        text = lost_notice(entry.what) if entry.job else unanswered_notice(entry.what)
     # The message to replace: the one the acknowledgement made, when that is known; else a
     # command's "@original" (its "thinking…", or nothing if the acknowledgement never landed).
     # A button's "@original" could be the result it sits on, so that one is never guessed at.

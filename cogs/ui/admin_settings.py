@@ -15,8 +15,11 @@ import discord
 from discord import app_commands
 
 from bot.config import Config
+from bot.i18n import _
 from bot.moderation.admin import AdminService, split_names
 from cogs.ui.interactions import send_ephemeral
+
+Audit = Callable[[discord.Interaction[Any], Callable[[], str]], None]
 
 _POST_TYPES = [discord.ChannelType.text, discord.ChannelType.news]
 _CHAT_TYPES = [
@@ -58,11 +61,32 @@ ChatChannel = app_commands.Transform[app_commands.AppCommandChannel, _ChatChanne
 
 
 def _channel(channel_id: int | None) -> str:
-    return f"<#{channel_id}>" if channel_id else "not set"
+    return f"<#{channel_id}>" if channel_id else _("not set")
 
 
 def _on(value: bool) -> str:
-    return "on" if value else "off"
+    return _("on") if value else _("off")
+
+
+def _budget(monthly: float | None, default: float | None, currency: str) -> str:
+    if monthly is not None:
+        return _("{amount:.2f} {currency} a month", amount=monthly, currency=currency)
+    if default:
+        return _(
+            "{amount:.2f} {currency} a month (the bot's default)", amount=default, currency=currency
+        )
+    return _("none")
+
+
+def _rule_line(rule: Any) -> str:
+    parts = []
+    if rule.generation is False:
+        parts.append(_("generation off"))
+    elif rule.generation is True:
+        parts.append(_("generation on"))
+    if rule.provider_list:
+        parts.append(_("providers {names}", names=", ".join(rule.provider_list)))
+    return f"<#{rule.channel_id}>: {'; '.join(parts)}"
 
 
 class AdminSettings(app_commands.Group):
@@ -70,7 +94,7 @@ class AdminSettings(app_commands.Group):
         self,
         admin: AdminService,
         config: Config,
-        audit: Callable[[discord.Interaction[Any], str], None],
+        audit: Audit,
     ) -> None:
         super().__init__(name="settings", description="Server and channel settings")
         self.admin = admin
@@ -92,45 +116,36 @@ class AdminSettings(app_commands.Group):
         guild_id = self._guild(interaction)
         s = await self.admin.settings(guild_id)
         config = self.config
-        currency = config.costs.currency
-        if s.monthly_budget is not None:
-            budget = f"{s.monthly_budget:.2f} {currency} a month"
-        elif self.admin.default_budget():
-            budget = f"{self.admin.default_budget():.2f} {currency} a month (the bot's default)"
-        else:
-            budget = "none"
+        budget = _budget(s.monthly_budget, self.admin.default_budget(), config.costs.currency)
         tiers = await self.admin.role_quotas(guild_id)
         rules = await self.admin.channel_rules(guild_id)
         filters = await self.admin.filters(guild_id)
         every = ", ".join(config.enabled_providers)
         bot_default = config.generation.default_provider
+        providers = ", ".join(s.provider_list) or _("all ({every})", every=every)
+        default = s.default_provider or _("{provider} (the bot default)", provider=bot_default)
+        role_tiers = ", ".join(f"<@&{role}> {images}" for role, images in tiers) or _("none")
         lines = [
-            "**Server settings**",
-            f"Audit channel: {_channel(s.audit_channel_id)}",
-            f"Moderation channel: {_channel(s.mod_channel_id)}",
-            f"Gallery channel: {_channel(s.gallery_channel_id)}",
-            f"Providers: {', '.join(s.provider_list) or f'all ({every})'}",
-            f"Models: {', '.join(s.model_list) or 'all'}",
-            f"Default provider: {s.default_provider or f'{bot_default} (the bot default)'}",
-            f"Spoilers for flagged images in age-restricted channels: {_on(s.nsfw_spoilers)}",
-            f"Withheld images count against quota: {_on(s.charge_flagged)}",
-            f"Monthly budget: {budget}",
-            f"Daily images by default: {config.quotas.images_per_user_per_day}",
-            "Role tiers: "
-            + (", ".join(f"<@&{role}> {images}" for role, images in tiers) or "none"),
-            f"Prompt filters: {len(filters)} (see /admin filter list)",
+            _("**Server settings**"),
+            _("Audit channel: {channel}", channel=_channel(s.audit_channel_id)),
+            _("Moderation channel: {channel}", channel=_channel(s.mod_channel_id)),
+            _("Gallery channel: {channel}", channel=_channel(s.gallery_channel_id)),
+            _("Providers: {providers}", providers=providers),
+            _("Models: {models}", models=", ".join(s.model_list) or _("all")),
+            _("Default provider: {provider}", provider=default),
+            _(
+                "Spoilers for flagged images in age-restricted channels: {state}",
+                state=_on(s.nsfw_spoilers),
+            ),
+            _("Withheld images count against quota: {state}", state=_on(s.charge_flagged)),
+            _("Monthly budget: {budget}", budget=budget),
+            _("Daily images by default: {images}", images=config.quotas.images_per_user_per_day),
+            _("Role tiers: {tiers}", tiers=role_tiers),
+            _("Prompt filters: {count} (see /admin filter list)", count=len(filters)),
         ]
         if rules:
-            lines.append("**Channel rules**")
-            for rule in rules:
-                parts = []
-                if rule.generation is False:
-                    parts.append("generation off")
-                elif rule.generation is True:
-                    parts.append("generation on")
-                if rule.provider_list:
-                    parts.append("providers " + ", ".join(rule.provider_list))
-                lines.append(f"<#{rule.channel_id}>: {'; '.join(parts)}")
+            lines.append(_("**Channel rules**"))
+            lines += [_rule_line(rule) for rule in rules]
         await send_ephemeral(interaction, "\n".join(lines)[:2000])
 
     @app_commands.command(name="server", description="Change this server's moderation settings")
@@ -172,7 +187,7 @@ class AdminSettings(app_commands.Group):
         if all(value is None for value in given.values()):
             await send_ephemeral(
                 interaction,
-                "Give at least one setting to change; /admin settings show lists them.",
+                _("Give at least one setting to change; /admin settings show lists them."),
             )
             return
         change = await self.admin.update_server(
@@ -187,13 +202,15 @@ class AdminSettings(app_commands.Group):
             charge_flagged=charge_flagged,
             monthly_budget=monthly_budget,
         )
-        names = [name for name, value in given.items() if value is not None]
-        self._audit(interaction, f"changed the server settings: {', '.join(names)}")
-        text = "Saved. Current settings: see /admin settings show."
+        names = ", ".join(name for name, value in given.items() if value is not None)
+        self._audit(interaction, lambda: _("changed the server settings: {names}", names=names))
+        text = _("Saved. Current settings: see /admin settings show.")
         if monthly_budget == 0 and self.admin.default_budget():
-            text += (
-                f" This server has no budget of its own now, so the bot's default of "
-                f"{self.admin.default_budget():.2f} {self.config.costs.currency} applies."
+            text += " " + _(
+                "This server has no budget of its own now, so the bot's default of "
+                "{amount:.2f} {currency} applies.",
+                amount=self.admin.default_budget(),
+                currency=self.config.costs.currency,
             )
         if change.warnings:
             text += "\n" + "\n".join(f"⚠️ {w}" for w in change.warnings)
@@ -220,16 +237,18 @@ class AdminSettings(app_commands.Group):
         providers: app_commands.Range[str, 1, 200] | None = None,
     ) -> None:
         if generation is None and providers is None:
-            await send_ephemeral(interaction, "Give generation and/or providers to change.")
+            await send_ephemeral(interaction, _("Give generation and/or providers to change."))
             return
         rule = await self.admin.update_channel(
             self._guild(interaction), channel.id, generation=generation, providers=providers
         )
         allowed = split_names(rule.providers)
-        self._audit(interaction, f"changed the rules of <#{channel.id}>")
-        text = (
-            f"<#{channel.id}>: generation {'off' if rule.generation is False else 'on'}; providers "
-            + (", ".join(allowed) if allowed else "as the server allows")
-            + "."
+        mention = f"<#{channel.id}>"
+        self._audit(interaction, lambda: _("changed the rules of {channel}", channel=mention))
+        text = _(
+            "{channel}: generation {state}; providers {providers}.",
+            channel=mention,
+            state=_("off") if rule.generation is False else _("on"),
+            providers=", ".join(allowed) if allowed else _("as the server allows"),
         )
         await send_ephemeral(interaction, text)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.i18n import _, using
 from bot.jobs.model import CancelOutcome
 from cogs.ui.custom_ids import CANCEL, CANCEL_TEMPLATE, custom_id
 from cogs.ui.interactions import send_ephemeral
@@ -20,13 +21,14 @@ class CancelJobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=C
     def __init__(self, job_id: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Cancel",
+                label=_("Cancel"),
                 emoji="❌",
                 style=discord.ButtonStyle.secondary,
                 custom_id=custom_id(CANCEL, job_id),
             )
         )
         self.job_id = job_id
+        self.job_locale: str | None = None  # its member's, once the click is checked
 
     @classmethod
     async def from_custom_id(
@@ -43,29 +45,35 @@ class CancelJobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=C
         await interaction.response.defer()  # before the database; the runner edits the message
         job = await bot.jobs.get(self.job_id)
         if job is None or job.guild_id != interaction.guild_id:
-            await send_ephemeral(interaction, "This button does not belong to a job here.")
+            await send_ephemeral(interaction, _("This button does not belong to a job here."))
             return False
+        self.job_locale = job.locale
         allowed = job.user_id == interaction.user.id or (
             interaction.permissions.manage_messages if interaction.guild_id else False
         )
         if not allowed:
             await send_ephemeral(
                 interaction,
-                "Only the member who started this job, or a moderator with Manage Messages, "
-                "can cancel it.",
+                _(
+                    "Only the member who started this job, or a moderator with Manage Messages, "
+                    "can cancel it."
+                ),
             )
             return False
         return True
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         bot: ArtFactoryBot = interaction.client
-        outcome = await bot.runner.cancel(self.job_id, interaction.user.id)
+        # The job's message says it was cancelled in its own member's language (a moderator's
+        # cancel included); the answer below is the clicker's.
+        with using(self.job_locale):
+            outcome = await bot.runner.cancel(self.job_id, interaction.user.id)
         if outcome is CancelOutcome.FINISHED:
             await interaction.followup.send(
-                "Too late to cancel: this job has already finished.", ephemeral=True
+                _("Too late to cancel: this job has already finished."), ephemeral=True
             )
         elif outcome is CancelOutcome.UNKNOWN:
-            await interaction.followup.send("This job no longer exists.", ephemeral=True)
+            await interaction.followup.send(_("This job no longer exists."), ephemeral=True)
 
 
 def progress_components(job_id: int) -> discord.ui.View:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.errors import DatabaseBusy, InvalidRequest
+from bot.i18n import N_, _
 from bot.jobs.masks import ROUGH_REGIONS
 from bot.jobs.model import Origin
 from bot.providers.request import GenerationRequest
@@ -41,13 +42,13 @@ if TYPE_CHECKING:
 
 # code: (label, emoji), in the order the buttons are laid out.
 ACTIONS: dict[str, tuple[str | None, str | None]] = {
-    "vs": ("Vary (Subtle)", None),
-    "vg": ("Vary (Strong)", None),
-    "vr": ("Vary (Region)", None),
-    "z15": ("Zoom Out 1.5x", None),
-    "z2": ("Zoom Out 2x", None),
-    "up": ("Upscale", None),
-    "an": ("Animate", None),
+    "vs": (N_("Vary (Subtle)"), None),
+    "vg": (N_("Vary (Strong)"), None),
+    "vr": (N_("Vary (Region)"), None),
+    "z15": (N_("Zoom Out 1.5x"), None),
+    "z2": (N_("Zoom Out 2x"), None),
+    "up": (N_("Upscale"), None),
+    "an": (N_("Animate"), None),
     "pl": (None, "⬅️"),
     "pr": (None, "➡️"),
     "pu": (None, "⬆️"),
@@ -57,6 +58,18 @@ ROWS = (("vs", "vg", "vr"), ("z15", "z2", "up", "an"), ("pl", "pr", "pu", "pd"))
 PANS = {"pl": "left", "pr": "right", "pu": "up", "pd": "down"}
 ZOOMS = {"z15": 1.5, "z2": 2.0}
 FORM_READ_TIMEOUT_S = 2.0  # a form must be the first answer (Discord: within 3 s)
+# The rough regions of Vary (Region) as the form lists them (the value is the English key).
+REGION_NAMES = {
+    "left half": N_("Left half"),
+    "right half": N_("Right half"),
+    "top half": N_("Top half"),
+    "bottom half": N_("Bottom half"),
+    "left third": N_("Left third"),
+    "right third": N_("Right third"),
+    "top third": N_("Top third"),
+    "bottom third": N_("Bottom third"),
+    "centre": N_("Centre"),
+}
 
 
 class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=SINGLE_ACTION_TEMPLATE):
@@ -64,7 +77,7 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=SING
         label, emoji = ACTIONS[action]
         super().__init__(
             discord.ui.Button(
-                label=label,
+                label=_(label) if label else None,
                 emoji=emoji,
                 style=discord.ButtonStyle.secondary,
                 custom_id=custom_id(IMAGE_ACTION, action, job_id, index),
@@ -129,23 +142,30 @@ def _label(text: str, component: discord.ui.Item[Any], description: str | None =
     return discord.ui.Label(text=text, component=component, description=description)
 
 
-class RegionModal(discord.ui.Modal, title="Vary (Region)"):
+class RegionModal(discord.ui.Modal):
     """What to change (words for the segmenter, or a rough region) and what to put there."""
 
     def __init__(self, job_id: int, index: int, prompt: str) -> None:
-        super().__init__(custom_id=custom_id(REGION_FORM, job_id, index), timeout=15 * 60)
+        super().__init__(
+            title=_("Vary (Region)"),
+            custom_id=custom_id(REGION_FORM, job_id, index),
+            timeout=15 * 60,
+        )
         words: discord.ui.TextInput[Any] = discord.ui.TextInput(
             custom_id=REGION_WORDS,
-            placeholder="the sky, her jacket, the dog on the left…",
+            placeholder=_("the sky, her jacket, the dog on the left…"),
             required=False,
             max_length=200,
         )
         rough: discord.ui.Select[Any] = discord.ui.Select(
             custom_id=REGION_ROUGH,
-            placeholder="…or a rough region",
+            placeholder=_("…or a rough region"),
             required=False,
             options=[
-                discord.SelectOption(label=name.capitalize(), value=name) for name in ROUGH_REGIONS
+                discord.SelectOption(label=_(REGION_NAMES[name]), value=name)
+                if name in REGION_NAMES
+                else discord.SelectOption(label=name.capitalize(), value=name)
+                for name in ROUGH_REGIONS
             ],
         )
         new: discord.ui.TextInput[Any] = discord.ui.TextInput(
@@ -154,32 +174,38 @@ class RegionModal(discord.ui.Modal, title="Vary (Region)"):
             default=prompt[:4000],
             max_length=4000,
         )
-        self.add_item(_label("What to change", words, "A part of the image, in a few words"))
-        self.add_item(_label("Or a rough region", rough))
-        self.add_item(_label("What to put there", new))
+        self.add_item(_label(_("What to change"), words, _("A part of the image, in a few words")))
+        self.add_item(_label(_("Or a rough region"), rough))
+        self.add_item(_label(_("What to put there"), new))
 
 
-class AnimateModal(discord.ui.Modal, title="Animate"):
+class AnimateModal(discord.ui.Modal):
     def __init__(self, job_id: int, index: int, durations: Sequence[int]) -> None:
-        super().__init__(custom_id=custom_id(ANIMATE_FORM, job_id, index), timeout=15 * 60)
+        super().__init__(
+            title=_("Animate"),
+            custom_id=custom_id(ANIMATE_FORM, job_id, index),
+            timeout=15 * 60,
+        )
         motion: discord.ui.TextInput[Any] = discord.ui.TextInput(
             custom_id=ACTION_PROMPT,
-            placeholder="slow camera push-in, leaves drifting…",
+            placeholder=_("slow camera push-in, leaves drifting…"),
             style=discord.TextStyle.paragraph,
             required=False,
             max_length=2000,
         )
-        self.add_item(_label("Motion (optional)", motion))
+        self.add_item(_label(_("Motion (optional)"), motion))
         if durations:
             chosen = 5 if 5 in durations else durations[0]
             length: discord.ui.Select[Any] = discord.ui.Select(
                 custom_id=ANIMATE_DURATION,
                 options=[
-                    discord.SelectOption(label=f"{s} s", value=str(s), default=s == chosen)
+                    discord.SelectOption(
+                        label=_("{seconds} s", seconds=s), value=str(s), default=s == chosen
+                    )
                     for s in durations[:25]
                 ],
             )
-            self.add_item(_label("Length", length))
+            self.add_item(_label(_("Length"), length))
 
 
 async def region_submitted(
@@ -218,7 +244,7 @@ class DescribedButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=D
     def __init__(self, job_id: int, index: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label=f"Imagine {index}",
+                label=_("Imagine {number}", number=index),
                 emoji="🎨",
                 style=discord.ButtonStyle.primary,
                 custom_id=custom_id(DESCRIBED, job_id, index),

@@ -17,6 +17,7 @@ import discord
 from bot.delivery.text import UNEXPECTED_ERROR
 from bot.early_ack import NOT_SENT
 from bot.errors import Refusal
+from bot.i18n import _, resolve
 from bot.jobs.journal import Acknowledged, origin_of
 from bot.jobs.model import Origin
 
@@ -31,6 +32,14 @@ def bot_of(interaction: discord.Interaction[Any]) -> ArtFactoryBot:
     """The bot an interaction reached, typed."""
     client: ArtFactoryBot = interaction.client
     return client
+
+
+def server_locale(interaction: discord.Interaction[Any]) -> str:
+    """The language of a post for the whole server (a gallery post, a report for the
+    moderators, an audit line): the server's own (its community language in Discord's
+    settings), not that of the member whose click made it."""
+    guild_locale = interaction.guild_locale
+    return resolve(guild_locale.value if guild_locale is not None else None)
 
 
 def attachment_urls(interaction: discord.Interaction[Any]) -> list[str]:
@@ -120,7 +129,7 @@ async def _acknowledge_and_create(
         log.exception("starting a job for interaction %s failed", interaction.id)
         with contextlib.suppress(discord.HTTPException):
             await interaction.delete_original_response()
-        await send_ephemeral(interaction, UNEXPECTED_ERROR)
+        await send_ephemeral(interaction, _(UNEXPECTED_ERROR))
         return None
 
 

@@ -20,6 +20,7 @@ import discord
 from bot.delivery.messenger import NO_MENTIONS, discord_files
 from bot.delivery.text import image_stem, quote, result_link
 from bot.errors import DeliveryError, InvalidRequest
+from bot.i18n import _
 from bot.jobs.model import JobKind, Origin
 from bot.providers.request import GenerationRequest
 from cogs.ui.custom_ids import IMAGE_ACTION_TEMPLATE, UPSCALE, VARIATION, custom_id
@@ -88,9 +89,13 @@ async def post_single_image(interaction: discord.Interaction[Any], job_id: int, 
             await send_ephemeral(interaction, str(exc))
             return
         prompt = GenerationRequest.from_json(parent.inputs_json).prompt
-        content = (
-            f"🖼️ **{quote(prompt, 600)}** — image {index} of <@{parent.user_id}>'s "
-            f"[#{parent.id}]({result_link(parent)})"
+        content = _(
+            "🖼️ **{prompt}** — image {number} of <@{user}>'s [#{job}]({link})",
+            prompt=quote(prompt, 600),
+            number=index,
+            user=parent.user_id,
+            job=parent.id,
+            link=result_link(parent),
         )
         try:
             with discord_files([image]) as files:
@@ -103,7 +108,9 @@ async def post_single_image(interaction: discord.Interaction[Any], job_id: int, 
         except discord.HTTPException as exc:  # never left at "thinking…"
             with contextlib.suppress(discord.HTTPException):
                 await interaction.delete_original_response()
-            await send_ephemeral(interaction, f"That image could not be posted ({exc.status}).")
+            await send_ephemeral(
+                interaction, _("That image could not be posted ({status}).", status=exc.status)
+            )
 
 
 def _view(rows: Rows) -> discord.ui.View:
@@ -119,7 +126,7 @@ def _view(rows: Rows) -> discord.ui.View:
 def single_image_components(job_id: int, index: int) -> discord.ui.View:
     """The image actions, then ⭐ Share, 🎨 Remix and 🚩 Report (🔁 and 🗑 act on the whole
     result, so they stay on it)."""
-    last: list[discord.ui.Item[Any]] = [ShareButton(job_id, index, label="Share")]
+    last: list[discord.ui.Item[Any]] = [ShareButton(job_id, index, label=_("Share"))]
     last += [RemixButton(job_id), ReportButton(job_id)]
     return _view([*action_rows(job_id, index), last])
 
@@ -138,7 +145,8 @@ def result_components(job_id: int, kind: str, items: int) -> discord.ui.View:
         actions += [RerollButton(job_id), RemixButton(job_id)]
     closing = [DeleteButton(job_id), ReportButton(job_id)]
     if items == 1:
-        share: list[discord.ui.Item[Any]] = [ShareButton(job_id, 1, label="Share")]
+        share: list[discord.ui.Item[Any]] = [ShareButton(job_id, 1, label=_("Share"))]
+
         return _view([*action_rows(job_id, 1), [*share, *actions, *closing]])
     shown = range(1, min(items, 4) + 1)
     rows: Rows = []

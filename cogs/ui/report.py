@@ -21,6 +21,7 @@ from bot.delivery.downloads import ImageFile
 from bot.delivery.messenger import discord_files
 from bot.delivery.text import quote, result_link
 from bot.errors import ArtFactoryError
+from bot.i18n import _, using
 from cogs.ui.custom_ids import (
     MOD_BAN,
     MOD_BAN_TEMPLATE,
@@ -30,7 +31,7 @@ from cogs.ui.custom_ids import (
     REPORT_TEMPLATE,
     custom_id,
 )
-from cogs.ui.interactions import bot_of, journalled, send_ephemeral
+from cogs.ui.interactions import bot_of, journalled, send_ephemeral, server_locale
 from cogs.ui.share import remove_gallery_posts
 
 if TYPE_CHECKING:
@@ -43,21 +44,27 @@ def report_message(
     case: ReportCase, images: Sequence[ImageFile]
 ) -> tuple[str, list[discord.Embed]]:
     """The report's text and embeds; `images` (the reported ones that could be fetched) are
-    uploaded with it, so the report keeps showing them."""
+    uploaded with it, so the report keeps showing them. Called in the server's language: the
+    moderators read it, not the reporter."""
     job = case.job
     link = result_link(job)
-    content = f"🚩 <@{case.reporter_id}> reported job #{job.id} by <@{job.user_id}>"
+    content = _(
+        "🚩 <@{reporter}> reported job #{job} by <@{author}>",
+        reporter=case.reporter_id,
+        job=job.id,
+        author=job.user_id,
+    )
     embed = discord.Embed(
-        title=f"Reported image — job #{job.id}",
+        title=_("Reported image — job #{job}", job=job.id),
         url=link,
         description=quote(case.prompt, 1000),
         colour=discord.Colour.red(),
     )
-    embed.add_field(name="Author", value=f"<@{job.user_id}>")
-    embed.add_field(name="Reported by", value=f"<@{case.reporter_id}>")
-    embed.add_field(name="Result", value=f"[Jump to the result]({link})")
+    embed.add_field(name=_("Author"), value=f"<@{job.user_id}>")
+    embed.add_field(name=_("Reported by"), value=f"<@{case.reporter_id}>")
+    embed.add_field(name=_("Result"), value=_("[Jump to the result]({link})", link=link))
     if case.lineage:
-        embed.add_field(name="Lineage", value=case.lineage, inline=False)
+        embed.add_field(name=_("Lineage"), value=case.lineage, inline=False)
     embeds = [embed]
     if images:
         embed.set_image(url=images[0].uri)
@@ -65,11 +72,11 @@ def report_message(
         for image in images[1:MAX_REPORT_IMAGES]:
             embeds.append(discord.Embed(url=link).set_image(url=image.uri))
     if not case.image_urls:
-        embed.add_field(name="Image", value="No image is available any more.", inline=False)
+        embed.add_field(name=_("Image"), value=_("No image is available any more."), inline=False)
     elif len(images) < min(len(case.image_urls), MAX_REPORT_IMAGES):
         embed.add_field(
-            name="Image",
-            value="I couldn't fetch every image from Discord: see the result.",
+            name=_("Image"),
+            value=_("I couldn't fetch every image from Discord: see the result."),
             inline=False,
         )
     return content, embeds
@@ -110,10 +117,11 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=REPO
             await send_ephemeral(interaction, str(exc))
             return
         images = await reports.images(case, limit=interaction.filesize_limit)
-        content, embeds = report_message(case, images)
+        with using(server_locale(interaction)):
+            content, embeds = report_message(case, images)
+            view = mod_components(case.job.id)
         channel = bot.get_partial_messageable(case.mod_channel_id, guild_id=case.job.guild_id)
         try:
-            view = mod_components(case.job.id)
             assert view is not None
             with discord_files(images) as files:
                 await channel.send(content, embeds=embeds, files=files, view=view)
@@ -122,12 +130,14 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=REPO
             await reports.withdraw(case)
             await send_ephemeral(
                 interaction,
-                "Sorry, I couldn't post your report to the moderators' channel. Please tell a "
-                "moderator directly.",
+                _(
+                    "Sorry, I couldn't post your report to the moderators' channel. Please tell "
+                    "a moderator directly."
+                ),
             )
             return
         await send_ephemeral(
-            interaction, "Thank you for the report: the moderators will take a look."
+            interaction, _("Thank you for the report: the moderators will take a look.")
         )
 
 
@@ -136,7 +146,8 @@ async def _moderator(interaction: discord.Interaction[Any]) -> bool:
     if interaction.guild_id is not None and interaction.permissions.manage_messages:
         return True
     await send_ephemeral(
-        interaction, "Only moderators with the Manage Messages permission can use these buttons."
+        interaction,
+        _("Only moderators with the Manage Messages permission can use these buttons."),
     )
     return False
 
@@ -144,14 +155,15 @@ async def _moderator(interaction: discord.Interaction[Any]) -> bool:
 async def _update_report(
     interaction: discord.Interaction[Any], job_id: int, line: str, *, warning: str | None = None
 ) -> None:
-    """Add what was done to the report message and drop the buttons that no longer apply."""
+    """Add what was done to the report message and drop the buttons that no longer apply
+    (`line` and the buttons in the server's language, like the report)."""
     bot = bot_of(interaction)
     deleted, banned = await bot.reports.state(job_id, interaction.guild_id, time.time())
     before = interaction.message.content if interaction.message else ""
     content = f"{before}\n{line}".strip()[:2000]
-    await interaction.edit_original_response(
-        content=content, view=mod_components(job_id, deleted=deleted, banned=banned)
-    )
+    with using(server_locale(interaction)):
+        view = mod_components(job_id, deleted=deleted, banned=banned)
+    await interaction.edit_original_response(content=content, view=view)
     if warning:
         await interaction.followup.send(warning, ephemeral=True)
 
@@ -161,7 +173,7 @@ class ModDeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=M
         super().__init__(
             discord.ui.Button(
                 emoji="🗑️",
-                label="Delete image",
+                label=_("Delete image"),
                 style=discord.ButtonStyle.danger,
                 custom_id=custom_id(MOD_DELETE, job_id),
             )
@@ -195,23 +207,30 @@ class ModDeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=M
             except discord.HTTPException as exc:
                 log.warning("could not delete result of job %s: %s", removal.job.id, exc)
                 await interaction.followup.send(
-                    f"I couldn't delete the result message ({exc.text or exc.status}); nothing "
-                    "was changed.",
+                    _(
+                        "I couldn't delete the result message ({reason}); nothing was changed.",
+                        reason=exc.text or exc.status,
+                    ),
                     ephemeral=True,
                 )
                 return
         await remove_gallery_posts(bot, removal.job.id, reason)
         await reports.mark_removed(removal.job)
-        bot.audit.record(
-            removal.job.guild_id or 0,
-            f"🗑️ <@{interaction.user.id}> deleted reported image #{removal.job.id} by "
-            f"<@{removal.job.user_id}>",
-        )
-        await _update_report(
-            interaction,
-            self.job_id,
-            f"🗑️ Image deleted by <@{interaction.user.id}> <t:{int(time.time())}:R>",
-        )
+        moderator, job = interaction.user.id, removal.job
+        with using(server_locale(interaction)):  # the audit channel and the report
+            audit = _(
+                "🗑️ <@{moderator}> deleted reported image #{job} by <@{author}>",
+                moderator=moderator,
+                job=job.id,
+                author=job.user_id,
+            )
+            line = _(
+                "🗑️ Image deleted by <@{moderator}> <t:{at}:R>",
+                moderator=moderator,
+                at=int(time.time()),
+            )
+        bot.audit.record(job.guild_id or 0, audit)
+        await _update_report(interaction, self.job_id, line)
 
 
 class ModBanButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=MOD_BAN_TEMPLATE):
@@ -219,7 +238,7 @@ class ModBanButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=MOD_
         super().__init__(
             discord.ui.Button(
                 emoji="⛔",
-                label="Ban author",
+                label=_("Ban author"),
                 style=discord.ButtonStyle.secondary,
                 custom_id=custom_id(MOD_BAN, job_id),
             )
@@ -244,17 +263,23 @@ class ModBanButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=MOD_
             await send_ephemeral(interaction, str(exc))
             return
         await interaction.response.defer()
-        bot.audit.record(
-            job.guild_id or 0,
-            f"⛔ <@{interaction.user.id}> banned <@{job.user_id}> from generating "
-            f"(reported image #{job.id})",
-        )
-        await _update_report(
-            interaction,
-            self.job_id,
-            f"⛔ <@{job.user_id}> banned from generating by <@{interaction.user.id}> "
-            f"<t:{int(time.time())}:R> (lift it with /admin unban)",
-        )
+        moderator = interaction.user.id
+        with using(server_locale(interaction)):  # the audit channel and the report
+            audit = _(
+                "⛔ <@{moderator}> banned <@{author}> from generating (reported image #{job})",
+                moderator=moderator,
+                author=job.user_id,
+                job=job.id,
+            )
+            line = _(
+                "⛔ <@{author}> banned from generating by <@{moderator}> <t:{at}:R> (lift it "
+                "with /admin unban)",
+                author=job.user_id,
+                moderator=moderator,
+                at=int(time.time()),
+            )
+        bot.audit.record(job.guild_id or 0, audit)
+        await _update_report(interaction, self.job_id, line)
 
 
 def mod_components(

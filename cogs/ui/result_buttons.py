@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.errors import DatabaseBusy, InvalidRequest
+from bot.i18n import _
 from bot.jobs.model import Origin
 from bot.providers.request import GenerationRequest
 from cogs.ui.custom_ids import (
@@ -75,7 +76,7 @@ class RerollButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=RERO
 REMIX_READ_TIMEOUT_S = 2.0
 
 
-class RemixModal(discord.ui.Modal, title="Remix"):
+class RemixModal(discord.ui.Modal):
     """The form only. Its submission is handled by `ResultButtons.on_interaction` from the
     custom_id and the submitted values, not by this object: discord.py keeps open modals in
     memory under their custom_id alone, so a restart, or two members remixing the same image at
@@ -84,10 +85,10 @@ class RemixModal(discord.ui.Modal, title="Remix"):
     def __init__(
         self, job_id: int, prompt: str, negative_prompt: str | None, *, offer_negative: bool
     ) -> None:
-        super().__init__(custom_id=custom_id(REMIX_FORM, job_id), timeout=15 * 60)
+        super().__init__(title=_("Remix"), custom_id=custom_id(REMIX_FORM, job_id), timeout=15 * 60)
         self.add_item(
             discord.ui.TextInput(
-                label="Prompt",
+                label=_("Prompt"),
                 custom_id=REMIX_PROMPT,
                 style=discord.TextStyle.paragraph,
                 default=prompt[:4000],
@@ -98,7 +99,7 @@ class RemixModal(discord.ui.Modal, title="Remix"):
             return
         self.add_item(
             discord.ui.TextInput(
-                label="Negative prompt",
+                label=_("Negative prompt"),
                 custom_id=REMIX_NEGATIVE_PROMPT,
                 style=discord.TextStyle.paragraph,
                 default=(negative_prompt or "")[:4000] or None,
@@ -113,7 +114,7 @@ class RemixButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=REMIX
         super().__init__(
             discord.ui.Button(
                 emoji="🎨",
-                label="Remix",
+                label=_("Remix"),
                 style=discord.ButtonStyle.secondary,
                 custom_id=custom_id(REMIX, job_id),
             )
@@ -164,15 +165,18 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=DELE
         await interaction.response.defer()  # before the database; refusals are followups
         job = await bot.jobs.get(self.job_id)
         if job is None or job.guild_id != interaction.guild_id:
-            await send_ephemeral(interaction, "That result does not belong to a job here.")
+            await send_ephemeral(interaction, _("That result does not belong to a job here."))
             return
         moderator = bool(interaction.guild_id) and interaction.permissions.manage_messages
         if job.user_id != interaction.user.id and not moderator:
             await send_ephemeral(
                 interaction,
-                "Only the member who made this image, or a moderator with Manage Messages, "
-                "can delete it.",
+                _(
+                    "Only the member who made this image, or a moderator with Manage Messages, "
+                    "can delete it."
+                ),
             )
+
             return
         if interaction.message is not None:
             with contextlib.suppress(discord.NotFound):  # already gone

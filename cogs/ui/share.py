@@ -18,8 +18,9 @@ from bot.delivery.downloads import ImageFile
 from bot.delivery.messenger import discord_files
 from bot.delivery.text import quote, result_link
 from bot.errors import ArtFactoryError
+from bot.i18n import _, using
 from cogs.ui.custom_ids import SHARE, SHARE_TEMPLATE, custom_id
-from cogs.ui.interactions import journalled, send_ephemeral
+from cogs.ui.interactions import journalled, send_ephemeral, server_locale
 
 if TYPE_CHECKING:
     from bot.app import ArtFactoryBot
@@ -28,19 +29,24 @@ log = logging.getLogger(__name__)
 
 
 def share_embed(draft: ShareDraft, image: ImageFile) -> discord.Embed:
-    """The gallery post's embed; `image` is uploaded with it (the post owns its image)."""
+    """The gallery post's embed; `image` is uploaded with it (the post owns its image). In
+    the server's language: the post is for everyone there."""
     job = draft.job
-    which = f" · image {draft.index + 1}" if job.image_count > 1 else ""
+    if job.image_count > 1:
+        title = _("#{job} · image {number}", job=job.id, number=draft.index + 1)
+    else:
+        title = f"#{job.id}"
     embed = discord.Embed(
-        title=f"#{job.id}{which}",
+        title=title,
         url=result_link(job),
-        description=f"by <@{job.user_id}>\n{quote(draft.prompt, 300)}",
+        description=_("by <@{user}>\n{prompt}", user=job.user_id, prompt=quote(draft.prompt, 300)),
         colour=discord.Colour.gold(),
     )
     lineage = f"{draft.lineage}\n" if draft.lineage else ""
-    embed.add_field(name="Lineage", value=f"{lineage}[Jump to the result]({result_link(job)})")
+    jump = _("[Jump to the result]({link})", link=result_link(job))
+    embed.add_field(name=_("Lineage"), value=f"{lineage}{jump}")
     embed.set_image(url=image.uri)
-    embed.set_footer(text=f"React with {STAR} to vote")
+    embed.set_footer(text=_("React with {star} to vote", star=STAR))
     return embed
 
 
@@ -49,7 +55,7 @@ class ShareButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=SHARE
         super().__init__(
             discord.ui.Button(
                 emoji=STAR,
-                label=label if label is not None else f"Share {index}",
+                label=label if label is not None else _("Share {number}", number=index),
                 style=discord.ButtonStyle.secondary,
                 custom_id=custom_id(SHARE, job_id, index),
             )
@@ -84,25 +90,27 @@ class ShareButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=SHARE
             await send_ephemeral(interaction, str(exc))
             return
         channel = bot.get_partial_messageable(draft.channel_id, guild_id=interaction.guild_id)
+        with using(server_locale(interaction)):
+            embed = share_embed(draft, image)
         try:
             with discord_files([image]) as files:
-                post = await channel.send(embed=share_embed(draft, image), files=files)
+                post = await channel.send(embed=embed, files=files)
         except discord.HTTPException as exc:
             log.warning("share of job %s could not be posted: %s", draft.job.id, exc)
             await send_ephemeral(
                 interaction,
-                "Sorry, I couldn't post to the gallery channel. Please tell a moderator.",
+                _("Sorry, I couldn't post to the gallery channel. Please tell a moderator."),
             )
             return
         if not await gallery.record(draft, post.id):
             await post.delete()
-            await send_ephemeral(interaction, "This image is already in the gallery.")
+            await send_ephemeral(interaction, _("This image is already in the gallery."))
             return
         try:
             await post.add_reaction(STAR)
         except discord.HTTPException as exc:
             log.info("could not add the vote reaction to %s: %s", post.id, exc)
-        await send_ephemeral(interaction, f"Shared to the gallery: {post.jump_url}")
+        await send_ephemeral(interaction, _("Shared to the gallery: {link}", link=post.jump_url))
 
 
 async def remove_gallery_posts(bot: ArtFactoryBot, job_id: int, reason: str | None = None) -> None:
@@ -117,5 +125,6 @@ async def remove_gallery_posts(bot: ArtFactoryBot, job_id: int, reason: str | No
 
 def share_buttons(job_id: int, images: int) -> list[ShareButton]:
     if images == 1:
-        return [ShareButton(job_id, 1, label="Share")]
+        return [ShareButton(job_id, 1, label=_("Share"))]
+
     return [ShareButton(job_id, n) for n in range(1, min(images, 4) + 1)]
