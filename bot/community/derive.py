@@ -86,7 +86,7 @@ class Derivations:
         """A result image already on Discord, downloaded (capped) by a URL Discord signed for
         this interaction, so a new post (gallery, report) can carry its own copy."""
         if not is_discord_url(url, self._image_origins):
-            raise DeliveryError("only images posted on Discord can be copied", retryable=False)
+            raise DeliveryError(_("only images posted on Discord can be copied"), retryable=False)
         return await fetch_posted_image(self._session, url, stem=stem, limit=limit)
 
     async def create_with_image(

@@ -189,7 +189,9 @@ class FalProvider(Provider):
         except Exception as exc:
             error = _as_provider_error(exc)
             raise ProviderError(
-                "fal", f"{error.reason} at {handle.status_url}", retryable=error.retryable
+                "fal",
+                _("{reason} at {url}", reason=error.reason, url=handle.status_url),
+                retryable=error.retryable,
             ) from exc
         return None
 

@@ -20,6 +20,7 @@ import aiohttp
 
 from bot.config import Config
 from bot.errors import ProviderError
+from bot.i18n import _
 from bot.providers.catalogue.refresh import Published, SchemaSource, live_document
 
 FAL_MODELS_API = "https://api.fal.ai"
@@ -49,7 +50,7 @@ class FalSchemas:
         """The models fal lists for these ids, page after page (the page size depends on the
         expansion, so 50 ids may come back in several)."""
         cursor: str | None = None
-        for _ in range(MAX_PAGES):
+        for _page in range(MAX_PAGES):
             params = [("endpoint_id", m) for m in chunk] + [("expand", "openapi-3.0")]
             if cursor:
                 params.append(("cursor", cursor))
@@ -81,7 +82,7 @@ class ReplicateSchemas:
     async def published_schemas(self, models: list[str]) -> Published:
         found: Published = {}
         for model in models:
-            base, _, version = model.partition(":")
+            base, _colon, version = model.partition(":")
             path = f"/v1/models/{base}/versions/{version}" if version else f"/v1/models/{base}"
             url = self._base + path
             try:
@@ -131,7 +132,7 @@ async def _get_json(
             if response.status != 200:
                 raise ProviderError(
                     provider,
-                    f"{url} answered HTTP {response.status}",
+                    _("{url} answered HTTP {status}", url=url, status=response.status),
                     retryable=response.status >= 500,
                     status=response.status,
                 )
@@ -139,5 +140,5 @@ async def _get_json(
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         raise ProviderError(provider, f"{url}: {type(exc).__name__}", retryable=True) from exc
     if not isinstance(data, dict):
-        raise ProviderError(provider, f"{url} answered no JSON object", retryable=False)
+        raise ProviderError(provider, _("{url} answered no JSON object", url=url), retryable=False)
     return data
