@@ -111,12 +111,14 @@ class RegionNotFound(ArtFactoryError):
     def __init__(self, region: str, *, by_words: bool = True) -> None:
         self.region = region
         if by_words:
+            # i18n: keep "left half, top third, centre" in English: members type these words
             text = _(
                 "Nothing in the image matched “{region}”: describe that part differently, or "
                 "pick a rough region (left half, top third, centre…).",
                 region=region,
             )
         else:
+            # i18n: keep "left half, top third, centre" in English: members type these words
             text = _(
                 "No model on this bot can find a region by words: pick a rough region (left "
                 "half, top third, centre…)."

@@ -45,6 +45,7 @@ def parse_strength(text: str | None) -> float | None:
         value = float(word)
     except ValueError:
         raise InvalidRequest(
+            # i18n: keep "subtle" and "strong" in English: members type these words
             _(
                 "strength {text!r} is not valid: use subtle, strong, or a number from 0.05 to 1.0.",
                 text=text,
