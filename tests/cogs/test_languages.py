@@ -77,6 +77,21 @@ async def test_a_refusal_is_in_the_members_language(
         ]
 
 
+async def test_a_refused_prompt_parameter_is_explained_in_the_members_language(
+    fake_discord: FakeDiscord, db_path: Path
+) -> None:
+    async with running_bot(fake_discord, db_path) as h:
+        german = await h.discord.send_interaction(
+            "imagine", options(prompt="a cat --ar 7:5"), locale="de"
+        )
+        english = await h.discord.send_interaction("imagine", options(prompt="a cat --ar 7:5"))
+        await h.settled()
+        (refusal,) = german.private_answers()
+        assert refusal.startswith("--ar 7:5 wird nicht unterstützt; wähle eins von "), refusal
+        (answer,) = english.private_answers()
+        assert answer.startswith("--ar 7:5 is not supported; choose one of "), answer
+
+
 async def test_a_members_chosen_language_beats_their_clients(
     fake_discord: FakeDiscord, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
