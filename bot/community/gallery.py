@@ -19,6 +19,7 @@ from bot.community.derive import Derivations
 from bot.delivery.downloads import ImageFile
 from bot.delivery.text import credit, image_of, image_stem, is_spoiler, message_link
 from bot.errors import DeliveryError, Refused
+from bot.i18n import _
 from bot.providers.request import GenerationRequest
 from db.community import Share
 from db.database import Database
@@ -108,6 +109,13 @@ class GalleryService:
         if job.user_id != user_id:
             raise Refused(
                 f"Only <@{job.user_id}>, who made this image, can share it to the gallery."
+            )
+        if job.private:
+            raise Refused(
+                _(
+                    "This result is private, so it stays out of the gallery: make it again "
+                    "without private to share it."
+                )
             )
         settings = await self._db.settings.guild(job.guild_id)
         if settings.gallery_channel_id is None:

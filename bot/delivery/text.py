@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 import discord
 
+from bot.i18n import _
 from bot.jobs.model import Advice, JobKind
 
 if TYPE_CHECKING:  # types only: generation itself shows text through this module
@@ -172,6 +173,8 @@ def render_result(
             for lora in request.loras
         )
         lines.append(f"-# LoRA: {names}")
+    if request.style:
+        lines.append(_("-# style: {name}", name=quote(request.style, 100)))
     line = credit(job, parent, sources)
     if line:
         lines.append(f"-# {line}")

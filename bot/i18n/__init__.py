@@ -15,6 +15,17 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 DEFAULT_LOCALE = "en-US"
+# The shipped languages (Discord's locale codes), named in their own language.
+LANGUAGES = {
+    "en-US": "English",
+    "de": "Deutsch",
+    "es-ES": "Español",
+    "fr": "Français",
+    "ja": "日本語",
+    "pt-BR": "Português (Brasil)",
+}
+# Members' /settings language, by user id: filled from the ledger at start and on each save.
+chosen_locales: dict[int, str] = {}
 
 _locale: ContextVar[str] = ContextVar("locale", default=DEFAULT_LOCALE)
 

@@ -238,16 +238,15 @@ class AdminService:
         nsfw_spoilers: bool | None = None,
         charge_flagged: bool | None = None,
         monthly_budget: float | None = None,
+        private_results: bool | None = None,
     ) -> SettingsChange:
         """Validate every given value, then write them in one statement."""
-        values: dict[str, object] = {}
-        for key, channel in (
-            ("audit_channel_id", audit_channel_id),
-            ("mod_channel_id", mod_channel_id),
-            ("gallery_channel_id", gallery_channel_id),
-        ):
-            if channel is not None:
-                values[key] = channel
+        channels = zip(
+            ("audit_channel_id", "mod_channel_id", "gallery_channel_id"),
+            (audit_channel_id, mod_channel_id, gallery_channel_id),
+            strict=True,
+        )
+        values: dict[str, object] = {k: v for k, v in channels if v is not None}
         if providers is not None:
             values["providers"] = self.check_providers(providers)
         if models is not None:
@@ -264,10 +263,12 @@ class AdminService:
                 )
             else:
                 values["default_provider"] = name
-        if nsfw_spoilers is not None:
-            values["nsfw_spoilers"] = nsfw_spoilers
-        if charge_flagged is not None:
-            values["charge_flagged"] = charge_flagged
+        flags = (nsfw_spoilers, charge_flagged, private_results)
+        for key, value in zip(
+            ("nsfw_spoilers", "charge_flagged", "private_results"), flags, strict=True
+        ):
+            if value is not None:
+                values[key] = value
         if monthly_budget is not None:
             if monthly_budget < 0:
                 raise InvalidRequest("monthly_budget must be 0 (no budget) or more.")

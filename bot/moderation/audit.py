@@ -38,7 +38,9 @@ def job_line(job: JobRow) -> str:
     images = f"{charged}/{job.image_count} img"
     cost = f"${job.cost or 0:.3f}" if job.state == JobState.DONE else "refunded"
     link = ""
-    if job.state == JobState.DONE and job.result_message_id:
+    if job.private:  # its member's alone: the line says it was made, without the image
+        link = " · private"
+    elif job.state == JobState.DONE and job.result_message_id:
         link = f" · [jump]({message_link(job.guild_id, job.channel_id, job.result_message_id)})"
     extra = f" · {job.withheld_images} withheld" if job.withheld_images else ""
     return (

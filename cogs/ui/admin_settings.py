@@ -115,6 +115,7 @@ class AdminSettings(app_commands.Group):
             f"Spoilers for flagged images in age-restricted channels: {_on(s.nsfw_spoilers)}",
             f"Withheld images count against quota: {_on(s.charge_flagged)}",
             f"Monthly budget: {budget}",
+            f"Private results allowed: {_on(s.private_results)}",
             f"Daily images by default: {config.quotas.images_per_user_per_day}",
             "Role tiers: "
             + (", ".join(f"<@&{role}> {images}" for role, images in tiers) or "none"),
@@ -144,6 +145,7 @@ class AdminSettings(app_commands.Group):
         nsfw_spoilers="Show flagged images as spoilers in age-restricted channels",
         charge_flagged="Count withheld images against the member's quota",
         monthly_budget="Spending cap per month (0 = no cap of this server's own)",
+        private_results="Let members get results only they see (off: every result is public)",
     )
     async def settings_server(
         self,
@@ -157,8 +159,9 @@ class AdminSettings(app_commands.Group):
         nsfw_spoilers: bool | None = None,
         charge_flagged: bool | None = None,
         monthly_budget: app_commands.Range[float, 0.0, 1_000_000.0] | None = None,
+        private_results: bool | None = None,
     ) -> None:
-        given = {
+        given: dict[str, Any] = {
             "audit_channel": audit_channel,
             "mod_channel": mod_channel,
             "gallery_channel": gallery_channel,
@@ -168,6 +171,7 @@ class AdminSettings(app_commands.Group):
             "nsfw_spoilers": nsfw_spoilers,
             "charge_flagged": charge_flagged,
             "monthly_budget": monthly_budget,
+            "private_results": private_results,
         }
         if all(value is None for value in given.values()):
             await send_ephemeral(
@@ -175,17 +179,11 @@ class AdminSettings(app_commands.Group):
                 "Give at least one setting to change; /admin settings show lists them.",
             )
             return
+        channels = {"audit_channel", "mod_channel", "gallery_channel"}
         change = await self.admin.update_server(
             self._guild(interaction),
-            audit_channel_id=audit_channel.id if audit_channel else None,
-            mod_channel_id=mod_channel.id if mod_channel else None,
-            gallery_channel_id=gallery_channel.id if gallery_channel else None,
-            providers=providers,
-            models=models,
-            default_provider=default_provider,
-            nsfw_spoilers=nsfw_spoilers,
-            charge_flagged=charge_flagged,
-            monthly_budget=monthly_budget,
+            **{f"{k}_id": v.id for k, v in given.items() if k in channels and v is not None},
+            **{k: v for k, v in given.items() if k not in channels},
         )
         names = [name for name, value in given.items() if value is not None]
         self._audit(interaction, f"changed the server settings: {', '.join(names)}")
