@@ -202,7 +202,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
             self.loras,
             self.prompt_help,
             MemberDefaults(self.config, self.db, self.preferences),
-            StyleLibrary(self.db),
+            StyleLibrary(self.config, self.db),
         )
 
     def _journal_suffix(self) -> str:

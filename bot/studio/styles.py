@@ -10,6 +10,7 @@ import re
 import time
 from dataclasses import dataclass, replace
 
+from bot.config import Config
 from bot.delivery.text import quote
 from bot.errors import InvalidRequest
 from bot.i18n import _
@@ -50,7 +51,8 @@ def style_loras(style: StyleRow) -> list[str]:
 
 
 class StyleLibrary:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, config: Config, db: Database) -> None:
+        self._config = config
         self._db = db
 
     async def find(self, guild_id: int | None, user_id: int, name: str) -> StyleRow:
@@ -71,6 +73,12 @@ class StyleLibrary:
 
     async def add(self, guild_id: int, added_by: int, style: StyleInput) -> StyleRow:
         """A style in the server's library."""
+        model = (style.model or "").strip()
+        enabled = self._config.enabled_providers
+        if model and not any(model in self._config.providers[p].allowed_models() for p in enabled):
+            raise InvalidRequest(
+                _("No provider of this bot offers the model {model}: see /models.", model=model)
+            )
         return await self._add(_row(style, guild_id, SERVER, added_by))
 
     async def save(self, user_id: int, style: StyleInput) -> StyleRow:
