@@ -41,7 +41,10 @@ from bot.providers import Provider, build_providers
 from bot.providers.catalogue import catalogue_for
 from bot.providers.catalogue.refresh import load_cached, refresh
 from bot.providers.catalogue.sources import schema_sources
+from bot.studio.compose import Studio
 from bot.studio.prompt_help import PromptHelper
+from bot.studio.settings import MemberDefaults
+from bot.studio.styles import StyleLibrary
 from cogs.ui.cancel import progress_components
 from cogs.ui.interactions import acknowledged_elsewhere, send_ephemeral
 from cogs.ui.layouts import result_components
@@ -64,6 +67,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.gallery",
     "cogs.admin",
     "cogs.help",
+    "cogs.settings",
+    "cogs.styles",
 )
 
 
@@ -86,6 +91,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
     derive: Derivations
     actions: ImageActions
     prompt_help: PromptHelper
+    studio: Studio
     lineage: Lineages
     preferences: Preferences
     admin: AdminService
@@ -169,6 +175,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
             on_finished=self.audit.job_finished,
         )
         self._community_services()
+        await self.studio.defaults.start()
         self._resources_ready = True
         if self.config.discord.role != "worker":  # a worker has no gateway: no commands
             await self.tree.set_translator(CatalogueTranslator())  # localised when synced
@@ -197,6 +204,15 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self.reports = ReportService(self.db, self.derive)
         self.provider_health = ProviderHealthReport(self.db.stats)
         self.prompt_help = PromptHelper(self.config)
+        self.studio = Studio(
+            self.config,
+            self.jobs,
+            self.preferences,
+            self.loras,
+            self.prompt_help,
+            MemberDefaults(self.config, self.db, self.preferences),
+            StyleLibrary(self.config, self.db),
+        )
 
     def _journal_suffix(self) -> str:
         """Each process of a bot split over several (PostgreSQL) keeps its own intake journal

@@ -44,6 +44,20 @@ def command_lines(
     return lines
 
 
+FIELD_LIMIT = 1024  # Discord's limit for an embed field's value
+
+
+def field_chunks(lines: list[str]) -> list[str]:
+    """`lines` in as few embed fields as they fit, never splitting a line."""
+    chunks: list[str] = []
+    for line in lines:
+        if chunks and len(chunks[-1]) + 1 + len(line) <= FIELD_LIMIT:
+            chunks[-1] += "\n" + line
+        else:
+            chunks.append(line[:FIELD_LIMIT])
+    return chunks
+
+
 def help_embed(bot: ArtFactoryBot, permissions: discord.Permissions) -> discord.Embed:
     config = bot.config
     embed = discord.Embed(
@@ -59,7 +73,9 @@ def help_embed(bot: ArtFactoryBot, permissions: discord.Permissions) -> discord.
         [*bot.tree.get_commands(), *bot.tree.get_commands(type=discord.AppCommandType.message)],
         permissions,
     )
-    embed.add_field(name=_("Commands"), value="\n".join(lines)[:1024], inline=False)
+    for index, chunk in enumerate(field_chunks(lines)):
+        name = _("Commands") if index == 0 else "\u200b"
+        embed.add_field(name=name, value=chunk, inline=False)
     embed.add_field(name=_("Buttons on results"), value=_(BUTTONS), inline=False)
     providers = ", ".join(config.enabled_providers)
     embed.add_field(

@@ -128,11 +128,13 @@ class LineagePage(discord.ui.DynamicItem[discord.ui.Button[Any]], template=LINEA
         bot: ArtFactoryBot = interaction.client
         await interaction.response.defer()  # the page is edited in place once it is read
         try:
-            job = await bot.lineage.find_job(str(self.job_id), interaction.guild_id)
+            job = await bot.lineage.find_job(
+                str(self.job_id), interaction.guild_id, interaction.user.id
+            )
         except InvalidRequest as exc:
             await send_ephemeral(interaction, str(exc))
             return
-        lineage = await bot.lineage.lineage(job)
+        lineage = await bot.lineage.lineage(job, viewer=interaction.user.id)
         thumbnail = await result_thumbnail(bot, page_job(lineage, self.page), THUMBNAIL_FETCH_S)
         embed, view = page_message(lineage, self.page, thumbnail)
         await interaction.edit_original_response(embed=embed, view=view)
@@ -182,8 +184,8 @@ class LineageCog(commands.Cog):
     @app_commands.describe(job="A job number (like 123) or a link to a result message")
     async def lineage(self, interaction: discord.Interaction, job: str) -> None:
         await defer_journalled(interaction, ephemeral=True)
-        found = await self.bot.lineage.find_job(job, interaction.guild_id)
-        lineage = await self.bot.lineage.lineage(found)
+        found = await self.bot.lineage.find_job(job, interaction.guild_id, interaction.user.id)
+        lineage = await self.bot.lineage.lineage(found, viewer=interaction.user.id)
         start = len(lineage.chain) - 1  # open on the asked-for job
         thumbnail = await result_thumbnail(self.bot, page_job(lineage, start), THUMBNAIL_FETCH_S)
         embed, view = page_message(lineage, start, thumbnail)

@@ -6,6 +6,7 @@ take options directly. Managing it needs Manage Server, checked when the command
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
 import discord
@@ -15,6 +16,7 @@ from discord.ext import commands
 from bot.app import ArtFactoryBot
 from bot.community.loras import LoraChoice
 from bot.delivery.text import escape
+from bot.errors import InvalidRequest
 from bot.i18n import _
 from bot.jobs.model import Origin
 from bot.providers.offers import Needs
@@ -22,6 +24,7 @@ from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, Reques
 from bot.studio.params import parse_params
 from cogs.ui.choices import provider_choices
 from cogs.ui.interactions import defer_journalled, send_ephemeral, start_job
+from cogs.ui.styles import style_choices
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9"]
 Scale = app_commands.Range[float, -4.0, 4.0]
@@ -65,6 +68,8 @@ class Loras(commands.Cog):
         seed="Fix the randomness to reproduce a result",
         steps="Number of denoising steps",
         guidance="How strictly to follow the prompt",
+        style="A style from this server's or your own library",
+        private="Only you see the result",
     )
     async def lora(
         self,
@@ -83,37 +88,55 @@ class Loras(commands.Cog):
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         steps: app_commands.Range[int, 1, 50] | None = None,
         guidance: app_commands.Range[float, 0.0, 20.0] | None = None,
+        style: app_commands.Range[str, 1, 40] | None = None,
+        private: bool | None = None,
     ) -> None:
+        try:  # `--ar 16:9` and the like inside the prompt: read before anything else
+            inline = parse_params(prompt)
+        except InvalidRequest as exc:
+            await interaction.response.send_message(str(exc), ephemeral=True)
+            return
         choices = [
             LoraChoice(ref, weight)
             for ref, weight in ((lora, scale), (lora2, scale2), (lora3, scale3))
             if ref
         ]
         nsfw = _is_nsfw_channel(interaction)
-        loras = self.bot.loras
+        loras, studio = self.bot.loras, self.bot.studio
 
         async def create(origin: Origin) -> int:
-            # When no provider was named: the server's default, or one that takes this many
-            # LoRAs; read after the acknowledgement, like everything from the database.
-            chosen = provider or await self.bot.preferences.default_provider(
-                interaction.guild_id,
-                interaction.channel_id,
-                needs=Needs(loras=len(choices)),
-            )
-            options = RequestOptions(
-                prompt=prompt,
+            asked = RequestOptions(
+                prompt=inline.prompt,
                 negative_prompt=negative_prompt,
-                provider=chosen,
+                provider=provider,
                 aspect_ratio=aspect_ratio,
                 count=count,
                 seed=seed,
                 steps=steps,
                 guidance=guidance,
+                style=style,
             )
-            options = parse_params(prompt).under(options)  # a slash option beats `--ar` & co
-            return await loras.lora_job(origin, choices=choices, channel_nsfw=nsfw, options=options)
+            # The style and the member's defaults fill what was left open; a slash option beats
+            # `--ar` & co. Read after the acknowledgement, like everything from the database.
+            prepared = await studio.prepare(inline.under(asked), origin)
+            every = [*choices, *prepared.style_loras]
+            chosen = prepared.options.provider or await self.bot.preferences.default_provider(
+                interaction.guild_id,
+                interaction.channel_id,
+                needs=Needs(loras=len(every)),
+            )
+            options = replace(prepared.options, provider=chosen)
+            return await loras.lora_job(origin, choices=every, channel_nsfw=nsfw, options=options)
 
-        await start_job(interaction, create)
+        if private is None and inline.private:  # a slash option beats `--private`
+            private = True
+        await start_job(interaction, create, private=private)
+
+    @lora.autocomplete("style")
+    async def style_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await style_choices(interaction, current)
 
     @lora.autocomplete("lora")
     @lora.autocomplete("lora2")

@@ -11,8 +11,8 @@ from discord.ext import commands
 from bot.app import ArtFactoryBot
 from bot.i18n import N_, _
 from bot.jobs.model import Origin
-from bot.providers.offers import Needs
-from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS
+from bot.providers.offers import Needs, can_serve
+from bot.providers.request import MAX_IMAGES, MAX_PROMPT_CHARS, RequestOptions
 from cogs.ui.attachments import first_image
 from cogs.ui.choices import provider_choices
 from cogs.ui.interactions import send_ephemeral, start_job
@@ -100,8 +100,19 @@ class Variations(commands.Cog):
         derivations = self.bot.derive
 
         async def create(origin: Origin) -> int:
-            # After the acknowledgement: nothing may wait on the database before it.
-            chosen = provider or await self.bot.preferences.default_provider(
+            # After the acknowledgement: nothing may wait on the database before it. The
+            # member's default provider (when it can start from an image) and count fill
+            # what the command left open.
+            config = self.bot.config
+            filled = await self.bot.studio.defaults.fill(
+                RequestOptions(prompt="", provider=provider, count=count),
+                origin.user_id,
+                origin.guild_id,
+                origin.channel_id,
+            )
+            usable = filled.provider and can_serve(config, filled.provider, Needs(mode="img2img"))
+            chosen = provider or (filled.provider if usable else None)
+            chosen = chosen or await self.bot.preferences.default_provider(
                 interaction.guild_id,
                 interaction.channel_id,
                 needs=Needs(mode="img2img"),
@@ -113,7 +124,7 @@ class Variations(commands.Cog):
                 content_type=image.content_type,
                 prompt=prompt,
                 strength=strength,
-                count=count,
+                count=filled.count,
                 provider=chosen,
                 source_message_id=source_message_id,
             )

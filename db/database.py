@@ -44,6 +44,7 @@ from db.postgres import PostgresConnection
 from db.schemas import SchemaStore
 from db.settings import SettingsStore
 from db.stats import StatsStore
+from db.studio import StudioStore
 
 POSTGRESQL_SUFFIX = ".postgresql.sql"
 
@@ -88,6 +89,7 @@ class Database:
         self.stats = StatsStore(self._conn)
         self.schemas = SchemaStore(self._conn)
         self.leases = LeaseStore(self._conn)
+        self.studio = StudioStore(self._conn)
 
     @classmethod
     async def open(

@@ -23,7 +23,7 @@ from typing import Any
 from bot.jobs.model import ACTIVE_STATES, FINAL_STATES, Origin
 from db.connection import Connection
 from db.reservation import CHARGED as _CHARGED
-from db.reservation import NewJob, reserve
+from db.reservation import NewJob, reserve, reserve_batch
 from db.rows import columns, flag, reader
 
 
@@ -144,6 +144,19 @@ class JobStore:
             daily_limit=daily_limit,
             day=day,
             monthly_budget=monthly_budget,
+        )
+
+    async def reserve_batch(
+        self,
+        jobs: list[NewJob],
+        *,
+        daily_limit: int,
+        day: str,
+        monthly_budget: float | None = None,
+    ) -> list[int]:
+        """`reserve` for several jobs of one member at once (a permutation): all, or none."""
+        return await reserve_batch(
+            self._conn, jobs, daily_limit=daily_limit, day=day, monthly_budget=monthly_budget
         )
 
     async def quota_used(self, user_id: int, day: str, guild_id: int | bool | None = False) -> int:

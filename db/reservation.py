@@ -122,3 +122,54 @@ async def reserve(
     row = await cursor.fetchone()
     await cursor.close()
     return int(row[0]) if row else None
+
+
+_TYPES = (  # the column types of `_RESERVE`'s INSERT, in its order
+    *("TEXT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "TEXT"),
+    *("DOUBLE", "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT", "BIGINT", "DOUBLE", "BIGINT"),
+    *("TEXT", "BIGINT", "TEXT", "DOUBLE", "DOUBLE"),
+)
+
+
+def _batch_sql(size: int) -> str:
+    """`_RESERVE` for `size` jobs at once: every row, or none. Typed casts, because PostgreSQL
+    can't infer a VALUES list's types from the INSERT it feeds."""
+    cells = ", ".join(f"CAST(? AS {'DOUBLE PRECISION' if t == 'DOUBLE' else t})" for t in _TYPES)
+    rows = ", ".join(f"({cells})" for _ in range(size))
+    head, tail = _RESERVE.split("SELECT ?", 1)
+    guards = tail.split("WHERE", 1)[1].split("ON CONFLICT", 1)[0]
+    return (
+        f"{head}SELECT * FROM (VALUES {rows}) AS batch WHERE NOT EXISTS "
+        f"(SELECT 1 FROM jobs WHERE interaction_id = ?) AND {guards} RETURNING id, message_id"
+    )
+
+
+async def reserve_batch(
+    conn: Connection,
+    jobs: list[NewJob],
+    *,
+    daily_limit: int,
+    day: str,
+    monthly_budget: float | None,
+) -> list[int]:
+    """The new jobs' ids in `jobs`' order, or [] when the quota, the budget or the interaction
+    refuse them: a permutation runs whole or not at all. One statement, like `reserve`; the
+    first job carries the interaction (each of the others answers on a message of its own),
+    and a batch whose interaction already made jobs (Discord delivered it twice) adds none."""
+    first = jobs[0].origin
+    now = time.time()
+    images = sum(job.image_count for job in jobs)
+    cost = float(sum(job.cost for job in jobs))
+    limits = (first.user_id, first.guild_id, day, images, daily_limit)
+    budget = (monthly_budget, first.guild_id or 0, month_start(now), cost, monthly_budget)
+    scope = first.guild_id if first.guild_id is not None else -first.user_id
+    values = [value for job in jobs for value in _values(job, day, now)]
+    cursor = await conn.serialised(
+        (_RESERVATION_LOCK, scope % (1 << 31)),
+        _batch_sql(len(jobs)),
+        (*values, first.interaction_id, *limits, *budget),
+    )
+    rows = await cursor.fetchall()
+    await cursor.close()
+    ids = {int(message): int(job_id) for job_id, message in rows}
+    return [ids[job.origin.message_id or 0] for job in jobs] if rows else []

@@ -113,6 +113,13 @@ class GalleryService:
                     user=job.user_id,
                 )
             )
+        if job.private:
+            raise Refused(
+                _(
+                    "This result is private, so it stays out of the gallery: make it again "
+                    "without private to share it."
+                )
+            )
         settings = await self._db.settings.guild(job.guild_id)
         if settings.gallery_channel_id is None:
             raise Refused(

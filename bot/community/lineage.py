@@ -21,8 +21,9 @@ class Lineages:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def find_job(self, ref: str, guild_id: int | None) -> JobRow:
-        """A job from `#123`, `123`, or a Discord message link to its result."""
+    async def find_job(self, ref: str, guild_id: int | None, viewer: int | None = None) -> JobRow:
+        """A job from `#123`, `123`, or a Discord message link to its result; a private
+        result only for its member (`viewer`)."""
         text = ref.strip().lstrip("#")
         job: JobRow | None = None
         link = re.search(r"/channels/(\d+|@me)/(\d+)/(\d+)", text)
@@ -32,11 +33,16 @@ class Lineages:
             job = await self._db.jobs.get(int(text))
         else:
             raise InvalidRequest(_("Give a job number (like 123) or a link to a result message."))
-        if job is None or job.guild_id != guild_id:
-            raise InvalidRequest(_("I can't find that job in this server."))
-        return job
+        return _visible(job, guild_id, viewer)
 
-    async def lineage(self, job: JobRow, *, max_depth: int = 50) -> Lineage:
+    async def find_message(self, message_id: int, guild_id: int | None, viewer: int) -> JobRow:
+        """The job whose result is that message."""
+        return _visible(await self._db.jobs.by_message(message_id), guild_id, viewer)
+
+    async def lineage(
+        self, job: JobRow, *, max_depth: int = 50, viewer: int | None = None
+    ) -> Lineage:
+        """Private results of others are left out (they were shown to their member alone)."""
         chain = [job]
         seen = {job.id}
         while chain[0].parent_job_id is not None and len(chain) < max_depth:
@@ -46,4 +52,17 @@ class Lineages:
             seen.add(parent.id)
             chain.insert(0, parent)
         children = await self._db.jobs.children(job.id)
-        return Lineage(tuple(chain), tuple(children))
+
+        def shown(row: JobRow) -> bool:
+            return not row.private or row.user_id == viewer or row.id == job.id
+
+        return Lineage(
+            tuple(row for row in chain if shown(row)), tuple(row for row in children if shown(row))
+        )
+
+
+def _visible(job: JobRow | None, guild_id: int | None, viewer: int | None) -> JobRow:
+    hidden = job is not None and job.private and job.user_id != viewer
+    if job is None or job.guild_id != guild_id or hidden:
+        raise InvalidRequest(_("I can't find that job in this server."))
+    return job

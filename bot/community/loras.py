@@ -236,16 +236,27 @@ class LoraLibrary:
         options: RequestOptions,
     ) -> int:
         """A `/lora` job: the LoRAs resolved, their trigger words added to the prompt."""
+        options = await self.with_loras(options, origin.guild_id, choices, channel_nsfw)
+        return await self._jobs.create(options.build(self._config), origin, kind=JobKind.LORA)
+
+    async def with_loras(
+        self,
+        options: RequestOptions,
+        guild_id: int | None,
+        choices: Sequence[LoraChoice],
+        channel_nsfw: bool,
+    ) -> RequestOptions:
+        """`options` with `choices` resolved (a style's LoRAs too) and their trigger words
+        added to the prompt."""
         provider = options.provider or self._config.generation.default_provider
         loras, triggers = await self.resolve_loras(
-            origin.guild_id, choices, channel_nsfw=channel_nsfw, provider=provider
+            guild_id, choices, channel_nsfw=channel_nsfw, provider=provider
         )
         prompt = options.prompt
         missing = [t for t in triggers if t.lower() not in prompt.lower()]
         if missing:
             prompt = f"{prompt.strip()}, {', '.join(missing)}"
-        request = replace(options, prompt=prompt, loras=loras).build(self._config)
-        return await self._jobs.create(request, origin, kind=JobKind.LORA)
+        return replace(options, prompt=prompt, loras=loras)
 
     async def add_lora(
         self,

@@ -99,6 +99,7 @@ class GenerationConfig(Section):
     retry_attempts: int = 5
     retry_base_delay_s: float = 0.5
     retry_total_s: float = 60.0
+    max_permutations: int = 4  # jobs one `{a,b}` prompt may make (bot/studio/permutations.py)
 
     def timeout_s(self, kind: str) -> float:
         """A job's own deadline: a video's is longer."""
@@ -115,6 +116,7 @@ class GenerationConfig(Section):
         ),
         "max_concurrent_jobs": (lambda n: n >= 1, "must be at least 1."),
         "max_jobs_per_user": (lambda n: n >= 1, "must be at least 1."),
+        "max_permutations": (lambda n: 1 <= n <= 10, "must be between 1 and 10."),
         "progress_interval_s": (
             lambda s: s >= 1.5,
             "must be at least 1.5 (seconds between edits of one message), or Discord rate "
@@ -141,6 +143,8 @@ class GenerationConfig(Section):
 
 class QuotaConfig(Section):
     images_per_user_per_day: int = 25
+    # A member's own quota where the bot is installed to their account (DMs, group DMs).
+    images_per_user_per_day_outside_servers: int = 10
     monthly_budget_per_server: float | None = None  # default cap; /admin settings overrides
     # What the other outputs count as against the daily images: a second of video (a 5 s clip
     # = 5 images by default), and one /describe (its four prompts).
@@ -151,6 +155,10 @@ class QuotaConfig(Section):
         "images_per_user_per_day": (
             lambda n: n >= 0,
             "must be 0 or more (0 disables generation).",
+        ),
+        "images_per_user_per_day_outside_servers": (
+            lambda n: n >= 0,
+            "must be 0 or more (0: the bot makes nothing outside servers).",
         ),
         "monthly_budget_per_server": (
             lambda cap: cap is None or cap >= 0,

@@ -139,6 +139,40 @@ class Messenger:
         except (discord.HTTPException, DeliveryError) as exc:
             log.info("job %s: the original response still can't be edited: %s", job_id, exc)
 
+    @staticmethod
+    async def _edit(
+        webhook: discord.Webhook,
+        message_id: int,
+        content: str,
+        files: Sequence[ImageFile],
+        view: discord.ui.View | None,
+    ) -> discord.Message:
+        with discord_files(files) as attachments:
+            return await webhook.edit_message(
+                message_id,
+                content=content,
+                attachments=attachments,
+                allowed_mentions=NO_MENTIONS,
+                view=view,
+            )
+
+    async def _direct(
+        self,
+        origin: Origin,
+        content: str,
+        files: Sequence[ImageFile],
+        view: discord.ui.View | None,
+        nonce: str,
+    ) -> discord.Message:
+        """A private result, or one asked for outside a server (a user install), goes to the
+        member's DMs once the interaction can't carry it: never to a channel."""
+        channel = await self._client.create_dm(discord.Object(origin.user_id))
+        view_only: dict[str, Any] = {"view": view} if view is not None else {}
+        with discord_files(files) as attachments:
+            return await channel.send(
+                content, files=attachments, allowed_mentions=NO_MENTIONS, nonce=nonce, **view_only
+            )
+
     def _paths(
         self,
         job_id: int,
@@ -158,20 +192,8 @@ class Messenger:
         extra: dict[str, Any] = {"view": view} if view is not None else {}
         if origin.message_id:
             extra["reference"] = discord.MessageReference(
-                message_id=origin.message_id,
-                channel_id=origin.channel_id,
-                fail_if_not_exists=False,
+                message_id=origin.message_id, channel_id=origin.channel_id, fail_if_not_exists=False
             )
-
-        async def edit(message_id: int) -> discord.Message:
-            with discord_files(files) as attachments:
-                return await webhook.edit_message(
-                    message_id,
-                    content=content,
-                    attachments=attachments,
-                    allowed_mentions=NO_MENTIONS,
-                    view=view,
-                )
 
         async def reply() -> discord.Message:
             channel = self._client.get_partial_messageable(
@@ -183,16 +205,27 @@ class Messenger:
                 )
 
         async def follow_up() -> discord.Message:
-            return await webhook.send(mention, wait=True, allowed_mentions=pinged)
+            private = origin.private
+            return await webhook.send(
+                mention, wait=True, allowed_mentions=pinged, ephemeral=private
+            )
 
         message_id = origin.message_id
         return Paths(
-            edit=partial(edit, message_id) if message_id and origin.token_alive() else None,
+            edit=(
+                partial(self._edit, webhook, message_id, content, files, view)
+                if message_id and origin.token_alive()
+                else None
+            ),
             read_back=partial(webhook.fetch_message, message_id or 0),
             landed=lambda m: (
                 m.content.strip() == content.strip() and len(m.attachments) == len(files)
             ),
-            reply=reply,
+            reply=(
+                partial(self._direct, origin, content, files, view, nonce)
+                if origin.private or origin.guild_id is None
+                else reply
+            ),
             follow_up=None if files else follow_up,
             token_expires=origin.token_expires,
             has_files=bool(files),

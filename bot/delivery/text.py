@@ -212,6 +212,8 @@ def render_result(
             for lora in request.loras
         )
         lines.append("-# " + _("LoRA: {names}", names=names))
+    if request.style:
+        lines.append("-# " + _("style: {name}", name=quote(request.style, 100)))
     line = credit(job, parent, sources)
     if line:
         lines.append(f"-# {line}")

@@ -26,7 +26,6 @@ from bot.i18n import catalogue
 log = logging.getLogger(__name__)
 
 DEFAULT_LOCALE = "en-US"
-
 # The shipped languages by their Discord locale code, named in their own language (the
 # /settings language select shows these).
 LANGUAGES: Mapping[str, str] = {

@@ -7,6 +7,7 @@ row written here holds everything needed to finish the job without the interacti
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,7 @@ from bot.config import Config
 from bot.errors import BudgetExceeded, InvalidRequest, QuotaExceeded
 from bot.i18n import _
 from bot.jobs.model import JobKind, Origin
-from bot.moderation.gate import ModerationService, next_month
+from bot.moderation.gate import Admission, ModerationService, next_month
 from bot.providers.action import quota_images
 from bot.providers.request import GenerationRequest
 from db.database import Database
@@ -83,18 +84,8 @@ class JobService:
         `kind`/`parent` record how the job was derived, for credit and lineage."""
         now = time.time()
         day = quota_day(now)
-        admission = await self._moderation.admit(
-            request,
-            guild_id=origin.guild_id,
-            channel_id=origin.channel_id,
-            user_id=origin.user_id,
-            role_ids=origin.role_ids,
-            day=day,
-            now=now,
-        )
+        admission = await self._admit(request, origin, day, now)
         limit = admission.daily_limit
-        if limit == 0:
-            raise InvalidRequest(_("Image generation is turned off for you on this server."))
         charge = quota_images(self._config, request.mode, request.count, request.duration)
         new = NewJob(
             origin=origin,
@@ -123,6 +114,71 @@ class JobService:
             )
         self._runner.enqueue(job_id, origin.user_id)
         return job_id
+
+    async def create_batch(
+        self, requests: Sequence[GenerationRequest], origins: Sequence[Origin]
+    ) -> list[int]:
+        """Several `/imagine` jobs of one member at once (a permutation), each admitted like
+        `create`, then reserved whole (db/reservation.py): when the quota or the budget can't
+        cover them all, none is written. [] when its interaction already made them."""
+        now = time.time()
+        day = quota_day(now)
+        news: list[NewJob] = []
+        for request, origin in zip(requests, origins, strict=True):
+            admission = await self._admit(request, origin, day, now)
+            charge = quota_images(self._config, request.mode, request.count, request.duration)
+            news.append(
+                NewJob(
+                    origin=origin,
+                    provider=request.provider,
+                    model=request.model,
+                    inputs=request.to_json(),
+                    image_count=charge,
+                    cost=admission.cost,
+                )
+            )
+        ids = await self._db.jobs.reserve_batch(
+            news,
+            daily_limit=admission.daily_limit,
+            day=day,
+            monthly_budget=admission.monthly_budget,
+        )
+        if not ids:
+            images = sum(job.image_count for job in news)
+            cost = sum(job.cost for job in news)
+            await self._refused(origins[0], day, images, cost, admission, now)
+        for job_id in ids:
+            self._runner.enqueue(job_id, origins[0].user_id)
+        return ids
+
+    async def _admit(
+        self, request: GenerationRequest, origin: Origin, day: str, now: float
+    ) -> Admission:
+        admission = await self._moderation.admit(
+            request,
+            guild_id=origin.guild_id,
+            channel_id=origin.channel_id,
+            user_id=origin.user_id,
+            role_ids=origin.role_ids,
+            day=day,
+            now=now,
+        )
+        if admission.daily_limit == 0:
+            raise InvalidRequest(_("Image generation is turned off for you on this server."))
+        return admission
+
+    async def _refused(
+        self, origin: Origin, day: str, images: int, cost: float, admission: Admission, now: float
+    ) -> None:
+        """Why a reservation wrote nothing: QuotaExceeded or BudgetExceeded. Returns when
+        neither refused it: its interaction had already made the job(s)."""
+        used = await self._db.jobs.quota_used(origin.user_id, day, origin.guild_id)
+        if used + images > admission.daily_limit:
+            raise QuotaExceeded(admission.daily_limit, used, images, next_reset(now))
+        spent = await self._db.jobs.guild_spend(origin.guild_id, admission.month_start)
+        budget = admission.monthly_budget
+        if budget is not None and spent + cost > budget + 1e-9:
+            raise BudgetExceeded(budget, spent, cost, next_month(now))
 
 
 class JobSubmitter:

@@ -64,6 +64,13 @@ def split_names(text: str) -> list[str]:
     return names
 
 
+def check_images(images: int) -> None:
+    if not 0 <= images <= MAX_QUOTA:
+        raise InvalidRequest(
+            _("images must be between 0 and {most} (got {images}).", most=MAX_QUOTA, images=images)
+        )
+
+
 @dataclass(frozen=True)
 class QuotaReset:
     had_override: bool
@@ -160,23 +167,12 @@ class AdminService:
 
     # -- quotas ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _check_images(images: int) -> None:
-        if not 0 <= images <= MAX_QUOTA:
-            raise InvalidRequest(
-                _(
-                    "images must be between 0 and {most} (got {images}).",
-                    most=MAX_QUOTA,
-                    images=images,
-                )
-            )
-
     async def set_user_quota(self, guild_id: int, user_id: int, images: int) -> None:
-        self._check_images(images)
+        check_images(images)
         await self._db.settings.set_user_quota(guild_id, user_id, images)
 
     async def set_role_quota(self, guild_id: int, role_id: int, images: int) -> None:
-        self._check_images(images)
+        check_images(images)
         await self._db.settings.set_role_quota(guild_id, role_id, images)
 
     async def reset_quota(
@@ -297,26 +293,27 @@ class AdminService:
         nsfw_spoilers: bool | None = None,
         charge_flagged: bool | None = None,
         monthly_budget: float | None = None,
+        private_results: bool | None = None,
     ) -> SettingsChange:
         """Validate every given value, then write them in one statement."""
-        values: dict[str, object] = {}
-        for key, channel in (
-            ("audit_channel_id", audit_channel_id),
-            ("mod_channel_id", mod_channel_id),
-            ("gallery_channel_id", gallery_channel_id),
-        ):
-            if channel is not None:
-                values[key] = channel
+        channels = zip(
+            ("audit_channel_id", "mod_channel_id", "gallery_channel_id"),
+            (audit_channel_id, mod_channel_id, gallery_channel_id),
+            strict=True,
+        )
+        values: dict[str, object] = {k: v for k, v in channels if v is not None}
         if providers is not None:
             values["providers"] = self.check_providers(providers)
         if models is not None:
             values["models"] = self.check_models(models)
         if default_provider is not None:
             values["default_provider"] = self.check_default_provider(default_provider)
-        if nsfw_spoilers is not None:
-            values["nsfw_spoilers"] = nsfw_spoilers
-        if charge_flagged is not None:
-            values["charge_flagged"] = charge_flagged
+        flags = (nsfw_spoilers, charge_flagged, private_results)
+        for key, value in zip(
+            ("nsfw_spoilers", "charge_flagged", "private_results"), flags, strict=True
+        ):
+            if value is not None:
+                values[key] = value
         if monthly_budget is not None:
             if monthly_budget < 0:
                 raise InvalidRequest(_("monthly_budget must be 0 (no budget) or more."))

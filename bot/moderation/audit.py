@@ -39,7 +39,9 @@ def job_line(job: JobRow) -> str:
     images = _("{charged}/{count} img", charged=charged, count=job.image_count)
     cost = f"${job.cost or 0:.3f}" if job.state == JobState.DONE else _("refunded")
     link = ""
-    if job.state == JobState.DONE and job.result_message_id:
+    if job.private:  # its member's alone: the line says it was made, without the image
+        link = " · " + _("private")
+    elif job.state == JobState.DONE and job.result_message_id:
         url = message_link(job.guild_id, job.channel_id, job.result_message_id)
         link = " · " + _("[jump]({url})", url=url)
     withheld = job.withheld_images

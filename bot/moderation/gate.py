@@ -108,8 +108,8 @@ class ModerationService:
         """A member's own override wins, else the highest tier among their roles, else the
         bot's default; plus what `/admin quota reset` gave back today."""
         default = self._config.quotas.images_per_user_per_day
-        if guild_id is None:
-            return default
+        if guild_id is None:  # a user install, in DMs: the member's own quota
+            return self._config.quotas.images_per_user_per_day_outside_servers
         own, role_best, bonus = await self._db.settings.quota_tiers(
             guild_id, user_id, role_ids, day
         )

@@ -78,3 +78,9 @@ class Preferences:
         channel = await self._store.channel(guild_id, channel_id) if channel_id else None
         providers = (channel.provider_list if channel else ()) or settings.provider_list
         return Here(providers, settings.model_list, settings.default_provider)
+
+    async def private_allowed(self, guild_id: int | None) -> bool:
+        """Whether results may be private here (a member's DMs: always)."""
+        if guild_id is None:
+            return True
+        return (await self._store.guild(guild_id)).private_results

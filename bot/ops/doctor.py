@@ -73,6 +73,10 @@ async def doctor(
                     continue
                 echo(f"{name}: ok" + (f" ({remark})" if remark else ""))
             healthy = await check_catalogue(config, session, keyed, echo) and healthy
+            if config.prompt_help.enabled:
+                ok, line = await check_prompt_help(config, session)
+                echo(f"prompt help: {line}")
+                healthy = ok and healthy
         finally:
             for provider in providers.values():
                 try:
@@ -121,6 +125,28 @@ async def check_discord(config: Config, session: aiohttp.ClientSession) -> tuple
                     "(your application → Bot → Reset Token) and export DISCORD_TOKEN again"
                 )
             return False, f"{base} answered HTTP {response.status} to GET /users/@me"
+    except TimeoutError:
+        return False, f"no answer from {base} in time"
+    except aiohttp.ClientError as exc:
+        return False, f"could not reach {base} ({type(exc).__name__})"
+
+
+async def check_prompt_help(config: Config, session: aiohttp.ClientSession) -> tuple[bool, str]:
+    """Whether `[prompt_help]`'s OpenAI-compatible server takes its key (GET /models, which
+    every such server answers, LiteLLM and OpenRouter included)."""
+    settings = config.prompt_help
+    key = config.secrets.prompt_help_key
+    if key is None or not key.get():
+        return False, f"{settings.api_key_env} is not set: export {settings.api_key_env}=<key>"
+    base = settings.base_url.rstrip("/")
+    headers = {"Authorization": f"Bearer {key.get()}"}
+    try:
+        async with session.get(f"{base}/models", headers=headers) as response:
+            if response.status == 200:
+                return True, f"ok ({settings.model} at {base})"
+            if response.status in (401, 403):
+                return False, f"{base} refused {settings.api_key_env} ({response.status})"
+            return False, f"{base} answered HTTP {response.status} to GET /models"
     except TimeoutError:
         return False, f"no answer from {base} in time"
     except aiohttp.ClientError as exc:

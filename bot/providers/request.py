@@ -79,6 +79,7 @@ class GenerationRequest:
     duration: int | None = None  # video: seconds
     sources: tuple[int, ...] = ()  # blend: the jobs whose results were blended (credited)
     original_prompt: str | None = None  # prompt help: the member's own words, when rewritten
+    style: str | None = None  # the style the prompt was written in (credited in the result)
     # inpaint by words: "<provider>:<request id>" of the segmentation, once submitted (a
     # restart re-attaches to it; bot/jobs/masks.py)
     mask_request: str | None = None
@@ -221,9 +222,10 @@ class RequestOptions:
     loras: tuple[LoraRef, ...] = ()
     upscale_factor: int | None = None
     action: Action = NO_ACTION
+    style: str | None = None  # a style's name: applied by bot/studio before `build`
 
     def build(self, config: Config, *, image_id: int | None = None) -> GenerationRequest:
-        return build_request(
+        request = build_request(
             config,
             prompt=self.prompt,
             negative_prompt=self.negative_prompt,
@@ -241,6 +243,7 @@ class RequestOptions:
             upscale_factor=self.upscale_factor,
             action=self.action,
         )
+        return replace(request, style=self.style) if self.style else request
 
     def fitted(self, config: Config) -> RequestOptions:
         """Inherited values adapted to the target model's schema: a derived job (a V button on

@@ -3,9 +3,9 @@
 what is left. A slash option the member set beats the same parameter in the prompt.
 
 The parameters start at the first `--name` that follows a space (a `--` inside a word, or one
-followed by a space, stays in the prompt). `--no` takes the words up to the next parameter;
-the others take one value. An unknown parameter, a missing or invalid value, or a parameter
-given twice is refused naming it, so nothing is silently dropped.
+followed by a space, stays in the prompt). `--no` and `--style` take the words up to the next
+parameter, `--private` none, the others one value. An unknown parameter, a missing or invalid
+value, or a parameter given twice is refused naming it, so nothing is silently dropped.
 """
 
 from __future__ import annotations
@@ -29,7 +29,10 @@ EXAMPLES = {
     "guidance": "--guidance 3.5",
     "count": "--count 2",
     "model": "--model fal-ai/flux/schnell",
+    "style": "--style Watercolour",
+    "private": "--private",
 }
+FLAGS = frozenset({"private"})  # parameters without a value
 ALIASES = {"aspect": "ar", "n": "count", "cfg": "guidance"}
 
 
@@ -45,13 +48,15 @@ class InlineParams:
     guidance: float | None = None
     count: int | None = None
     model: str | None = None
+    style: str | None = None
+    private: bool | None = None  # results for the member alone (an `Origin`'s, not a request's)
 
     def under(self, explicit: Any) -> Any:
         """`explicit` (a `RequestOptions`) with the prompt cleaned and each field it leaves
         unset taken from the prompt's parameters: a slash option beats its parameter."""
         changes: dict[str, Any] = {"prompt": self.prompt}
         for field in fields(self):
-            if field.name != "prompt" and getattr(explicit, field.name, None) is None:
+            if field.name not in _NOT_OPTIONS and getattr(explicit, field.name, None) is None:
                 changes[field.name] = getattr(self, field.name)
         return replace(explicit, **changes)
 
@@ -60,7 +65,7 @@ class InlineParams:
         cleaned and each parameter the member typed now replacing the inherited value."""
         changes: dict[str, Any] = {"prompt": self.prompt}
         for field in fields(self):
-            if field.name != "prompt" and getattr(self, field.name) is not None:
+            if field.name not in _NOT_OPTIONS and getattr(self, field.name) is not None:
                 changes[field.name] = getattr(self, field.name)
         return replace(inherited, **changes)
 
@@ -87,13 +92,24 @@ def parse_params(text: str) -> InlineParams:
     return params
 
 
+_NOT_OPTIONS = frozenset({"prompt", "private"})
+
+
 def _read(name: str, value: str) -> dict[str, Any]:
+    if name in FLAGS:
+        if value:
+            raise InvalidRequest(
+                _("--{name} takes no value (got {value}).", name=name, value=repr(value))
+            )
+        return {name: True}
     if not value:
         raise InvalidRequest(
             _("--{name} needs a value, e.g. {example}.", name=name, example=EXAMPLES[name])
         )
     if name == "no":
         return {"negative_prompt": value}
+    if name == "style":  # a style's name may have spaces, like `--no`'s words
+        return {"style": value}
     if " " in value:
         raise InvalidRequest(
             _(

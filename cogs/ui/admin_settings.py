@@ -139,6 +139,7 @@ class AdminSettings(app_commands.Group):
             ),
             _("Withheld images count against quota: {state}", state=_on(s.charge_flagged)),
             _("Monthly budget: {budget}", budget=budget),
+            _("Private results allowed: {state}", state=_on(s.private_results)),
             _("Daily images by default: {images}", images=config.quotas.images_per_user_per_day),
             _("Role tiers: {tiers}", tiers=role_tiers),
             _("Prompt filters: {count} (see /admin filter list)", count=len(filters)),
@@ -159,6 +160,7 @@ class AdminSettings(app_commands.Group):
         nsfw_spoilers="Show flagged images as spoilers in age-restricted channels",
         charge_flagged="Count withheld images against the member's quota",
         monthly_budget="Spending cap per month (0 = no cap of this server's own)",
+        private_results="Let members get results only they see (off: every result is public)",
     )
     async def settings_server(
         self,
@@ -172,8 +174,9 @@ class AdminSettings(app_commands.Group):
         nsfw_spoilers: bool | None = None,
         charge_flagged: bool | None = None,
         monthly_budget: app_commands.Range[float, 0.0, 1_000_000.0] | None = None,
+        private_results: bool | None = None,
     ) -> None:
-        given = {
+        given: dict[str, Any] = {
             "audit_channel": audit_channel,
             "mod_channel": mod_channel,
             "gallery_channel": gallery_channel,
@@ -183,6 +186,7 @@ class AdminSettings(app_commands.Group):
             "nsfw_spoilers": nsfw_spoilers,
             "charge_flagged": charge_flagged,
             "monthly_budget": monthly_budget,
+            "private_results": private_results,
         }
         if all(value is None for value in given.values()):
             await send_ephemeral(
@@ -190,17 +194,11 @@ class AdminSettings(app_commands.Group):
                 _("Give at least one setting to change; /admin settings show lists them."),
             )
             return
+        channels = {"audit_channel", "mod_channel", "gallery_channel"}
         change = await self.admin.update_server(
             self._guild(interaction),
-            audit_channel_id=audit_channel.id if audit_channel else None,
-            mod_channel_id=mod_channel.id if mod_channel else None,
-            gallery_channel_id=gallery_channel.id if gallery_channel else None,
-            providers=providers,
-            models=models,
-            default_provider=default_provider,
-            nsfw_spoilers=nsfw_spoilers,
-            charge_flagged=charge_flagged,
-            monthly_budget=monthly_budget,
+            **{f"{k}_id": v.id for k, v in given.items() if k in channels and v is not None},
+            **{k: v for k, v in given.items() if k not in channels},
         )
         names = ", ".join(name for name, value in given.items() if value is not None)
         self._audit(interaction, lambda: _("changed the server settings: {names}", names=names))

@@ -41,6 +41,12 @@ MOD_DELETE = "af:mdel"
 MOD_BAN = "af:mban"
 # /lineage pages (cogs/lineage.py).
 LINEAGE_PAGE = "af:lin"
+# A permutation's preview: run its jobs, or not (cogs/ui/permutations.py).
+PERMUTATION = "af:perm"
+# The /settings panel's selects and buttons (cogs/ui/settings_panel.py).
+SETTING = "af:set"
+SETTING_SELECTS = ("model", "ar", "style", "lang")
+SETTING_BUTTONS = ("count", "private", "help", "reset")
 
 # The remix form's text inputs, read back from its submission by the results cog.
 REMIX_PROMPT = "prompt"
@@ -83,6 +89,11 @@ REPORT_TEMPLATE = _template(re.escape(REPORT), JOB)
 MOD_DELETE_TEMPLATE = _template(re.escape(MOD_DELETE), JOB)
 MOD_BAN_TEMPLATE = _template(re.escape(MOD_BAN), JOB)
 LINEAGE_PAGE_TEMPLATE = _template(re.escape(LINEAGE_PAGE), JOB, PAGE, DIRECTION)
+PERMUTATION_TEMPLATE = _template(
+    re.escape(PERMUTATION), "(?P<choice>run|drop)", "(?P<token>[0-9a-f]{16})"
+)
+SETTING_SELECT_TEMPLATE = _template(re.escape(SETTING), f"(?P<field>{'|'.join(SETTING_SELECTS)})")
+SETTING_BUTTON_TEMPLATE = _template(re.escape(SETTING), f"(?P<field>{'|'.join(SETTING_BUTTONS)})")
 
 TEMPLATES: dict[str, str] = {
     "image action": IMAGE_ACTION_TEMPLATE,
@@ -100,4 +111,7 @@ TEMPLATES: dict[str, str] = {
     "moderator delete": MOD_DELETE_TEMPLATE,
     "moderator ban": MOD_BAN_TEMPLATE,
     "lineage page": LINEAGE_PAGE_TEMPLATE,
+    "permutation": PERMUTATION_TEMPLATE,
+    "setting select": SETTING_SELECT_TEMPLATE,
+    "setting button": SETTING_BUTTON_TEMPLATE,
 }

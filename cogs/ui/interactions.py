@@ -10,6 +10,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -60,14 +61,24 @@ async def send_ephemeral(interaction: discord.Interaction, message: str) -> None
 
 
 async def start_job(
-    interaction: discord.Interaction, create: Callable[[Origin], Awaitable[int]]
+    interaction: discord.Interaction,
+    create: Callable[[Origin], Awaitable[int]],
+    *,
+    private: bool | None = None,
+    on_result: bool = True,
 ) -> int | None:
-    """The one way a command or button starts a job: acknowledge first (a public "thinking…"
+    """The one way a command or button starts a job: acknowledge first (a "thinking…"
     message that becomes the job's message), then let the core read the server's settings,
     validate, charge and queue. Nothing touches the database before the acknowledgement, and
     the intake journal notes it first, so a crash in between is answered at the next start
-    (bot/jobs/journal.py). A refusal replaces the public placeholder with a private answer; nothing
-    is charged."""
+    (bot/jobs/journal.py). A refusal replaces the placeholder with a private answer; nothing
+    is charged.
+
+    `private`: the member asked for a private result (True), or a public one (False); None:
+    their `/settings` default, and always private for a button on a private result (unless
+    `on_result` is False: the button is on some other private message, e.g. a preview). The
+    placeholder is ephemeral when that is known before the acknowledgement; when a read after
+    it decides otherwise, the placeholder moves (`_moved`)."""
     bot: ArtFactoryBot = interaction.client  # type: ignore[assignment]
     early = bot.early_acks.claim(interaction.id)  # acknowledged from the gateway event
     if early is not None:
@@ -76,7 +87,9 @@ async def start_job(
         received_at = time.time()
         bot.intake.begin(Acknowledged.of(interaction, received_at))
     try:
-        job_id = await _acknowledge_and_create(interaction, create, received_at, early)
+        if private is None and on_result and _on_private_message(interaction):
+            private = True  # a button on a private result makes a private result
+        job_id = await _acknowledge_and_create(interaction, create, received_at, early, private)
     except asyncio.CancelledError:
         raise  # shutting down: the entry stays open and the next start answers it
     except BaseException:
@@ -84,6 +97,10 @@ async def start_job(
         raise
     bot.intake.settle(interaction.id)
     return job_id
+
+
+def _on_private_message(interaction: discord.Interaction) -> bool:
+    return interaction.message is not None and interaction.message.flags.ephemeral
 
 
 ALREADY_ACKNOWLEDGED = 40060  # Discord: "Interaction has already been acknowledged"
@@ -100,12 +117,18 @@ async def _acknowledge_and_create(
     create: Callable[[Origin], Awaitable[int]],
     received_at: float,
     early: EarlyAck | None = None,
+    private: bool | None = None,
 ) -> int | None:
     client: ArtFactoryBot = interaction.client  # type: ignore[assignment]
+    ephemeral = (
+        client.studio.defaults.private_default(interaction.user.id) if private is None else private
+    )
     message_id = await early.landed(interaction) if early is not None else NOT_SENT
+    if early is not None and message_id != NOT_SENT:
+        ephemeral = False  # acknowledged from the gateway event: public
     if message_id == NOT_SENT:
         try:
-            callback = await interaction.response.defer(thinking=True)
+            callback = await interaction.response.defer(thinking=True, ephemeral=ephemeral)
             message_id = callback.message_id if callback is not None else None
         except discord.HTTPException as exc:
             if early is None or not acknowledged_elsewhere(exc):
@@ -117,20 +140,48 @@ async def _acknowledge_and_create(
         message_id = (await interaction.original_response()).id
     client.intake.acknowledged(interaction.id, message_id)
     await client.intake.earlier_acknowledged()
+    moved: int | None = None
     try:
-        return await create(origin_of(interaction, received_at, message_id))
+        origin = origin_of(interaction, received_at, message_id)
+        wanted = await client.studio.defaults.private_wanted(
+            origin.user_id, origin.guild_id, private
+        )
+        if wanted != ephemeral:
+            moved = await _moved(interaction, wanted)
+            origin = replace(origin, message_id=moved)
+            client.intake.acknowledged(interaction.id, moved)
+        return await create(replace(origin, private=wanted))
     except Refusal as exc:
-        with contextlib.suppress(discord.HTTPException):
-            await interaction.delete_original_response()
+        await _withdraw(interaction, moved)
         await send_ephemeral(interaction, str(exc))
         return None
     except Exception:
         # Answered here, before the journal entry is settled, so no crash can strand it.
         log.exception("starting a job for interaction %s failed", interaction.id)
-        with contextlib.suppress(discord.HTTPException):
-            await interaction.delete_original_response()
+        await _withdraw(interaction, moved)
         await send_ephemeral(interaction, _(UNEXPECTED_ERROR))
         return None
+
+
+async def _withdraw(interaction: discord.Interaction, moved: int | None) -> None:
+    """The placeholder removed, for a refusal's private answer instead."""
+    with contextlib.suppress(discord.HTTPException):
+        if moved is None:
+            await interaction.delete_original_response()
+        else:
+            await interaction.followup.delete_message(moved)
+
+
+async def _moved(interaction: discord.Interaction, ephemeral: bool) -> int:
+    """The job's placeholder again, now ephemeral (or public): a follow-up, editable with the
+    same token, and the first placeholder deleted."""
+    # The first follow-up after a deferral would only edit the "thinking…" message: it is
+    # written first, so the follow-up is a message of its own.
+    await interaction.edit_original_response(content=_("⏳ Starting…"))
+    message = await interaction.followup.send(_("⏳ Starting…"), ephemeral=ephemeral, wait=True)
+    with contextlib.suppress(discord.HTTPException):
+        await interaction.delete_original_response()
+    return message.id
 
 
 async def defer_journalled(interaction: discord.Interaction, *, ephemeral: bool) -> None:

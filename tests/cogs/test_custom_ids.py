@@ -15,6 +15,7 @@ from cogs.ui.cancel import CancelJobButton
 from cogs.ui.custom_ids import REMIX_FORM_TEMPLATE, TEMPLATES, UPSCALE, VARIATION
 from cogs.ui.image_actions import ActionButton, AnimateModal, DescribedButton, RegionModal
 from cogs.ui.layouts import ImageButton
+from cogs.ui.permutations import PermutationButton
 from cogs.ui.report import ModBanButton, ModDeleteButton, ReportButton
 from cogs.ui.result_buttons import (
     DeleteButton,
@@ -22,6 +23,7 @@ from cogs.ui.result_buttons import (
     RemixModal,
     RerollButton,
 )
+from cogs.ui.settings_panel import SettingButton, SettingSelect
 from cogs.ui.share import ShareButton
 
 BIG_JOB = 123456789012345678  # 18 digits, the most a template takes
@@ -45,6 +47,10 @@ POSTED: list[tuple[discord.ui.DynamicItem[Any], str]] = [
     (ActionButton("pd", 5, 2), "af:ia:pd:5:2"),
     (ActionButton("an", 5, 1), "af:ia:an:5:1"),
     (DescribedButton(5, 3), "af:di:5:3"),
+    (PermutationButton("run", "0123456789abcdef"), "af:perm:run:0123456789abcdef"),
+    (PermutationButton("drop", "0123456789abcdef"), "af:perm:drop:0123456789abcdef"),
+    (SettingSelect("ar"), "af:set:ar"),
+    (SettingButton("private"), "af:set:private"),
 ]
 
 

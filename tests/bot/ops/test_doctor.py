@@ -220,3 +220,23 @@ async def test_doctor_names_a_model_whose_schema_it_cannot_read_and_exits_1(
         "(the provider did not list it)"
     ) in lines
     assert lines[-1] == "catalogue: 17 of 18 model schema(s) read from the providers"
+
+
+async def test_doctor_checks_the_prompt_help_key_when_prompt_help_is_on(
+    fake_discord: FakeDiscord,
+    fake_fal: FakeFal,
+    fake_replicate: FakeReplicate,
+    fake_civitai: FakeCivitai,
+    fake_openai: FakeOpenAIImages,
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, fake_discord, fake_civitai, f"{fake_openai.base_url}/v1")
+    base = f"{fake_openai.base_url}/v1"
+    with config.open("a", encoding="utf-8") as file:
+        file.write(
+            f'[prompt_help]\nenabled = true\nbase_url = "{base}"\napi_key_env = "HELP_KEY"\n'
+        )
+    code, out, _err = await doctor(config, {**GOOD_ENV, "HELP_KEY": "sk-test-key"})
+    assert code == 0 and f"prompt help: ok (gpt-4o-mini at {base})" in out.splitlines(), out
+    code, out, _err = await doctor(config, {**GOOD_ENV, "HELP_KEY": "sk-wrong"})
+    assert code == 1 and f"prompt help: {base} refused HELP_KEY (401)" in out, out

@@ -48,3 +48,18 @@ def test_a_parameter_typed_into_a_remix_replaces_the_inherited_value() -> None:
     inherited = RequestOptions(prompt="old", aspect_ratio="1:1", count=4)
     merged = parse_params("new --ar 9:16").over(inherited)
     assert (merged.prompt, merged.aspect_ratio, merged.count) == ("new", "9:16", 4)
+
+
+def test_style_takes_a_name_with_spaces_and_private_takes_no_value() -> None:
+    params = parse_params("a heron --style Ink Wash --private --seed 3")
+    assert (params.prompt, params.style, params.private, params.seed) == (
+        "a heron",
+        "Ink Wash",
+        True,
+        3,
+    )
+
+
+def test_private_with_a_value_is_refused_naming_it() -> None:
+    with pytest.raises(InvalidRequest, match="--private takes no value"):
+        parse_params("a heron --private yes")
