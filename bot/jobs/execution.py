@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from bot.delivery.progress import ProgressView, ThrottledEditor, render_progress
 from bot.delivery.text import escape
 from bot.errors import DeliveryError, InvalidRequest, ProviderError, RegionNotFound
-from bot.i18n import _
+from bot.i18n import _, using
 from bot.jobs.input_images import provider_extras, provider_image
 from bot.jobs.masks import MaskMaker
 from bot.jobs.model import JobState, sources
@@ -60,8 +60,11 @@ class Live:
     cancel_by: int | None = None  # who asked to cancel (the task is then cancelled)
 
     def show(self, **changes: object) -> None:
+        """Drawn in the job's language: a waiting job's place is moved on by other members'
+        interactions and by timers, which run in theirs."""
         self.view = replace(self.view, **changes)  # type: ignore[arg-type]
-        self.editor.update(render_progress(self.view))
+        with using(self.job.locale):
+            self.editor.update(render_progress(self.view))
 
 
 class Execution:

@@ -15,7 +15,7 @@ from collections import defaultdict
 import discord
 
 from bot.delivery.text import inline_code, kind_name, message_link, quote
-from bot.i18n import _, n_
+from bot.i18n import _, n_, resolve, using
 from bot.jobs.model import JobState
 from bot.providers.request import GenerationRequest
 from db.database import Database
@@ -63,21 +63,27 @@ class AuditLog:
 
     def job_finished(self, job: JobRow) -> None:
         if job.guild_id is not None:
-            self.record(job.guild_id, job_line(job))
+            with using(self.server_locale(job.guild_id)):
+                self.record(job.guild_id, job_line(job))
+
+    def server_locale(self, guild_id: int) -> str:
+        """The moderators read the server's language (its community locale), whoever's job or
+        prompt a line is about."""
+        guild = self._client.get_guild(guild_id)
+        return resolve(str(guild.preferred_locale) if guild is not None else None)
 
     def prompt_blocked(
         self, guild_id: int, user_id: int, channel_id: int, prompt: str, pattern: str
     ) -> None:
-        self.record(
-            guild_id,
-            _(
+        with using(self.server_locale(guild_id)):
+            line = _(
                 "🚫 blocked prompt from <@{user}> in <#{channel}> (filter {pattern}): {prompt}",
                 user=user_id,
                 channel=channel_id,
                 pattern=inline_code(pattern),
                 prompt=quote(prompt, 120),
-            ),
-        )
+            )
+        self.record(guild_id, line)
 
     def record(self, guild_id: int, line: str) -> None:
         self._pending[guild_id].append(line)

@@ -188,3 +188,37 @@ async def test_the_synced_commands_carry_german_descriptions_but_not_german_name
         assert menu["name_localizations"] == {"de": "Variationen machen"}
         assert localised(commands["help"], "en-US") is None
         assert localised(commands["help"], "en-GB") is None
+
+
+async def test_the_settings_panels_language_is_used_whatever_the_client(
+    fake_discord: FakeDiscord, db_path: Path
+) -> None:
+    async with running_bot(fake_discord, db_path) as h:
+        shown = await fake_discord.send_interaction("settings", [], user_id=ALICE)
+        await h.settled()
+        panel = h.original(shown)
+        await fake_discord.send_component(
+            panel, "af:set:lang", component_type=3, values=["de"], user_id=ALICE
+        )
+        await h.settled()
+        redrawn = h.discord.message(panel.id)
+        assert redrawn is not None and "Deutsch" in (redrawn.content or "")
+        asked = await fake_discord.send_interaction("help", [], user_id=ALICE, locale="en-US")
+        await h.settled()
+        assert "Befehle" in help_fields(asked)
+        chosen_locales.clear()
+
+
+async def test_audit_lines_are_in_the_servers_language_not_the_members(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, QUICK)
+    async with running_bot(fake_discord, db_path) as h:
+        await h.bot.db.settings.update_guild(fake_discord.guild_id, audit_channel_id=3900)
+        await fake_discord.send_interaction(
+            "imagine", options(prompt="a lighthouse"), user_id=ALICE, locale="de"
+        )
+        await h.idle()
+        await h.bot.audit.flush()
+        (line,) = [m.content or "" for m in fake_discord.channel_messages(3900)]
+        assert "[jump](" in line and "hinspringen" not in line  # the server is en-US
