@@ -55,8 +55,8 @@ def fields(text: str) -> set[str]:
     """`{name}` and `{name:spec}` fields of a message (literal `{{` `}}` are not fields)."""
     try:
         parsed = list(string.Formatter().parse(text))
-    except ValueError:  # a stray brace: compared as text
-        return {text}
+    except ValueError:  # a stray brace (a message never formatted): the braces must stay
+        return {f"literal {{ x{text.count('{')}", f"literal }} x{text.count('}')}"}
     return {f"{name}:{spec}" for _, name, spec, _ in parsed if name is not None}
 
 
