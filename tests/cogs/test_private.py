@@ -202,3 +202,21 @@ async def test_a_user_install_in_a_dm_is_served_on_the_personal_quota(
         assert len(fake_fal.submits) == 1
         assert (await h.bot.jobs.usage(ALICE)).used == 2  # outside servers
         assert (await h.bot.jobs.usage(ALICE, fake_discord.guild_id)).used == 0
+
+
+async def test_a_private_result_that_outlives_its_interaction_goes_to_the_members_dms(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path
+) -> None:
+    fake_fal.script(None, Script(queue_s=0.1, queue_positions=[0], run_s=1.0, steps=2))
+    async with running_bot(fake_discord, db_path) as h:
+        interaction = await imagine(h, prompt="kept to myself", private=True)
+        await fake_fal.wait_for_submit()
+        fake_discord.clock_offset = 16 * 60  # the interaction's token has expired
+        await h.idle()
+        job = await h.job_for(interaction)
+        assert job is not None and job.state == "done"
+        dm = fake_discord.channel_messages(fake_discord._dm_channel_for(ALICE))
+        assert [len(m.attachments) for m in dm] == [1]
+        assert "kept to myself" in (dm[0].content or "")
+        public = fake_discord.channel_messages(fake_discord.channel_id)
+        assert [m for m in public if m.attachments] == []
