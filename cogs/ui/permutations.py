@@ -15,6 +15,7 @@ from typing import Any
 import discord
 
 from bot.delivery.text import quote
+from bot.early_ack import NOT_SENT
 from bot.errors import Refusal
 from bot.i18n import _, n_
 from bot.jobs.journal import origin_of
@@ -39,7 +40,7 @@ async def preview(
     """Check every prompt of the permutation and show what it costs (after a private
     acknowledgement: the member's defaults and quota are read from the database)."""
     bot = bot_of(interaction)
-    await defer_journalled(interaction, ephemeral=True)
+    await acknowledge_privately(interaction)
     origin = origin_of(interaction, time.time())
     try:
         requests: list[GenerationRequest] = []
@@ -85,6 +86,19 @@ async def preview(
     view.add_item(PermutationButton("run", token, label=_("Run {jobs}", jobs=jobs)))
     view.add_item(PermutationButton("drop", token, label=_("Cancel")))
     await interaction.followup.send(text, view=view, ephemeral=True)
+
+
+async def acknowledge_privately(interaction: discord.Interaction[Any]) -> None:
+    """A private "thinking…" for the preview; in a burst, /imagine was already acknowledged
+    publicly from the gateway event (bot/early_ack.py): that placeholder is written (so it
+    stops loading and the preview is a follow-up of its own) and removed."""
+    early = bot_of(interaction).early_acks.claim(interaction.id)
+    if early is None or await early.landed(interaction) == NOT_SENT:
+        await defer_journalled(interaction, ephemeral=True)
+        return
+    with contextlib.suppress(discord.HTTPException):
+        await interaction.edit_original_response(content=_("⏳ Checking the permutation…"))
+        await interaction.delete_original_response()
 
 
 class PermutationButton(

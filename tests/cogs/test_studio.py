@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.fakes.discord import FakeDiscord, FakeMessage, Interaction
 from tests.fakes.fal import FakeFal, Script
 from tests.harness import Harness, running_bot
@@ -214,3 +216,23 @@ async def test_a_permutation_whose_quota_went_meanwhile_runs_nothing(
         assert len(fake_fal.submits) == 3 and await used(h) == 3
         left = [m for m in clicked.followups() if not m.deleted and not m.ephemeral]
         assert left == [] and h.original(clicked).deleted  # no placeholder stays behind
+
+
+async def test_in_a_burst_a_permutations_preview_is_still_private(
+    fake_discord: FakeDiscord, fake_fal: FakeFal, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a burst /imagine is acknowledged publicly from the gateway event (issue 14); the
+    preview still reaches the member alone, and no public placeholder stays."""
+    from bot.jobs import journal
+
+    monkeypatch.setattr(journal, "BURST_ACKS", 0)  # every command counts as part of a burst
+    async with running_bot(fake_discord, db_path) as h:
+        asked = await h.imagine(prompt="a {red, blue} car")
+        await h.settled()
+        assert [c.json["type"] for c in asked.callbacks()] == [5]  # the early, public one
+        original = asked.original()
+        assert original is None or original.deleted
+        (preview,) = [m for m in asked.followups() if not m.deleted]
+        assert preview.ephemeral
+        assert (preview.content or "").startswith("This permutation makes 2 jobs and 2 images")
+        assert fake_fal.submits == [] and await used(h) == 0
