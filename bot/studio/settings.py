@@ -42,7 +42,6 @@ class MemberDefaults:
     async def start(self) -> None:
         """What the first answer to an interaction needs, before any read: the members'
         chosen languages and who wants private results."""
-        i18n.chosen_locales.clear()
         i18n.chosen_locales.update(await self._db.studio.chosen_locales())
         self._private = await self._db.studio.private_members()
 

@@ -58,7 +58,12 @@ async def test_a_german_client_gets_help_in_german_and_an_english_one_in_english
         assert "**/imagine** — Bilder aus einem Text-Prompt generieren" in deutsch["Befehle"]
         assert "**Apps → Variationen machen** auf einer Nachricht mit Bild" in deutsch["Befehle"]
         assert "🎨 **Remix** mit deinem eigenen Prompt" in deutsch["Knöpfe an Ergebnissen"]
-        assert set(help_fields(english)) == {"Commands", "Buttons on results", "Limits"}
+        # the command list goes on in unnamed fields
+        assert set(help_fields(english)) - {"\u200b"} == {
+            "Commands",
+            "Buttons on results",
+            "Limits",
+        }
         assert (
             "**/imagine** — Generate images from a text prompt" in help_fields(english)["Commands"]
         )
@@ -157,7 +162,7 @@ async def test_a_job_keeps_its_members_language_for_its_result(
         spanish = await h.job_for(started)
         assert spanish is not None and spanish.locale == "es-ES"
         assert "Seed 42" in (h.original(german).content or "")
-        assert "seed 42" in (h.original(started).content or "")  # Spanish: not translated yet
+        assert "semilla 42" in (h.original(started).content or "")  # es-419: the Spanish
 
 
 def localised(command: dict[str, Any], locale: str = "de") -> str | None:
@@ -173,7 +178,7 @@ async def test_the_synced_commands_carry_german_descriptions_but_not_german_name
         assert localised(imagine) == "Bilder aus einem Text-Prompt generieren"
         assert not imagine.get("name_localizations")
         prompt = next(o for o in imagine["options"] if o["name"] == "prompt")
-        assert localised(prompt) == "Was gezeichnet werden soll"
+        assert (localised(prompt) or "").startswith("Was gezeichnet werden soll")
         assert "name_localizations" not in prompt
         providers = next(o for o in imagine["options"] if o["name"] == "provider")
         assert all("name_localizations" not in c for c in providers["choices"])  # identifiers
@@ -185,7 +190,7 @@ async def test_the_synced_commands_carry_german_descriptions_but_not_german_name
         }
         assert names == {"day": "Tag", "week": "Woche", "month": "Monat"}
         menu = commands["Make variations"]
-        assert menu["name_localizations"] == {"de": "Variationen machen"}
+        assert menu["name_localizations"]["de"] == "Variationen machen"
         assert localised(commands["help"], "en-US") is None
         assert localised(commands["help"], "en-GB") is None
 
