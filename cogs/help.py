@@ -69,10 +69,7 @@ def help_embed(bot: ArtFactoryBot, permissions: discord.Permissions) -> discord.
         ),
         colour=discord.Colour.blurple(),
     )
-    lines = command_lines(
-        [*bot.tree.get_commands(), *bot.tree.get_commands(type=discord.AppCommandType.message)],
-        permissions,
-    )
+    lines = command_lines(bot.tree.get_commands(), permissions)  # every type: menus too
     for index, chunk in enumerate(field_chunks(lines)):
         name = _("Commands") if index == 0 else "\u200b"
         embed.add_field(name=name, value=chunk, inline=False)

@@ -40,6 +40,7 @@ async def test_help_lists_what_the_member_may_run_privately(
         ):
             assert line in commands, (line, commands)
         assert "/admin" not in commands and "/help" not in commands
+        assert commands.count("**Apps → Describe**") == 1
         assert "**/admin " in embeds["moderator"]["Commands"]
         assert "🎨 **Remix**" in embeds["member"]["Buttons on results"]
         assert "Up to 12 images a day" in embeds["member"]["Limits"]
