@@ -45,6 +45,8 @@ from bot.studio.compose import Studio
 from bot.studio.prompt_help import PromptHelper
 from bot.studio.settings import MemberDefaults
 from bot.studio.styles import StyleLibrary
+from bot.web.health import Health
+from bot.web.server import WebServer
 from cogs.ui.cancel import progress_components
 from cogs.ui.interactions import acknowledged_elsewhere, send_ephemeral
 from cogs.ui.layouts import result_components
@@ -125,6 +127,8 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self._identify_pacer = IdentifyPacer(self.gateway_pin.session_start_limit)
         self._recovery: asyncio.Task[int] | None = None
         self.catalogue_refresh: asyncio.Task[None] | None = None
+        self.web: WebServer | None = None
+        self.started = asyncio.Event()  # set once setup_hook has built and started everything
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         """Waits for the shard's IDENTIFY bucket only (bot/identify.py), where discord.py would
@@ -190,6 +194,11 @@ class ArtFactoryBot(commands.AutoShardedBot):
             self._recovery = asyncio.create_task(
                 recover(self, self.intake, stranded, became_jobs), name="intake-recovery"
             )
+        if self.config.web.address is not None:
+            self.web = WebServer(self.config.web)
+            self.web.add_routes(Health(self).routes())
+            await self.web.start()
+        self.started.set()
 
     def _community_services(self) -> None:
         """What the cogs call: jobs, derivations, image actions, settings, gallery, reports."""
@@ -253,6 +262,9 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self.intake.settle(interaction.id)
 
     async def close(self) -> None:
+        self.started.clear()  # readyz: shutting down
+        if self.web is not None:
+            await self.web.close()
         for task in (self._recovery, self.catalogue_refresh):
             if task is not None:
                 task.cancel()

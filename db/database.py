@@ -129,6 +129,11 @@ class Database:
     async def close(self) -> None:
         await self._conn.close()
 
+    async def ping(self) -> None:
+        """One round trip to the database (the health check's)."""
+        async with self._conn.execute("SELECT 1") as cursor:
+            await cursor.fetchone()
+
     # -- several processes (PostgreSQL only; nothing to do for SQLite's one process) ---------
 
     async def notify(self, channel: str) -> None:

@@ -86,6 +86,7 @@ def parse_config(
         quotas=file.quotas,
         costs=file.costs,
         prompt_help=file.prompt_help,
+        web=file.web,
         runtime=file.runtime,
         secrets=_secrets(file, providers, environ, require_secrets),
         source=source,

@@ -207,6 +207,36 @@ class PromptHelpConfig(Section):
     }
 
 
+class WebConfig(Section):
+    """The bot's small web server (bot/web/): health, metrics, provider webhooks; off unless
+    `listen` is set. `public_url`: how the world reaches it (links, webhooks), behind a proxy."""
+
+    listen: str | None = None  # "127.0.0.1:8080"; port 0 picks a free one
+    public_url: str | None = None
+
+    checks: ClassVar[dict[str, Check]] = {
+        "listen": (
+            lambda v: v is None or _host_port(v) is not None,
+            'is not host:port: use e.g. "127.0.0.1:8080" (or "0.0.0.0:8080" in a container).',
+        ),
+        "public_url": (
+            lambda u: u is None or u.startswith(HTTP_SCHEMES),
+            'is not an http(s) URL: use e.g. "https://art.example.com".',
+        ),
+    }
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        return _host_port(self.listen) if self.listen else None
+
+
+def _host_port(value: str) -> tuple[str, int] | None:
+    host, _colon, port = value.strip().rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        return None
+    return host.strip("[]"), int(port)
+
+
 class RuntimeConfig(Section):
     # "asyncio": the standard loop; "uvloop" insists on uvloop (`pip install ".[uvloop]"`);
     # "auto": uvloop where installed, else asyncio. Why asyncio is the default: measured in
@@ -224,6 +254,7 @@ class ConfigFile(Section):
     quotas: QuotaConfig = QuotaConfig()
     costs: CostConfig = CostConfig()
     prompt_help: PromptHelpConfig = PromptHelpConfig()
+    web: WebConfig = WebConfig()
     runtime: RuntimeConfig = RuntimeConfig()
 
     @model_validator(mode="before")
@@ -289,6 +320,7 @@ class Config(BaseModel):
     secrets: Secrets
     costs: CostConfig = CostConfig()
     prompt_help: PromptHelpConfig = PromptHelpConfig()
+    web: WebConfig = WebConfig()
     runtime: RuntimeConfig = RuntimeConfig()
     source: Path | None = None
     # The model catalogue built for this config (bot.providers.catalogue.catalogue_for): derived

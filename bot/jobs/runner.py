@@ -136,6 +136,7 @@ class JobRunner(JobSubmitter):
         self._owners: dict[int, int] = {}  # job id -> user id, for every job this process holds
         self._helpers: set[asyncio.Task[None]] = set()
         self._watchdog: asyncio.Task[None] | None = None
+        self.last_pass: float | None = None  # when the watchdog last went round (health)
         self._stopping = False
         self.idle = asyncio.Event()
         self.idle.set()
@@ -213,6 +214,7 @@ class JobRunner(JobSubmitter):
         """A watchdog: active rows that no task of this process holds (a runner that died
         without settling its job) are picked up again."""
         while not self._stopping:
+            self.last_pass = self._deps.clock()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._watchdog_interval_s)
             self._wake.clear()
@@ -348,6 +350,13 @@ class JobRunner(JobSubmitter):
         return True
 
     # -- lifecycle ---------------------------------------------------------------------------
+
+    def alive(self, now: float) -> bool:
+        """Whether the job loop still turns: its watchdog runs and went round lately."""
+        watchdog = self._watchdog
+        if watchdog is None or watchdog.done() or self.last_pass is None:
+            return False
+        return now - self.last_pass < 3 * self._watchdog_interval_s + 5
 
     async def stop(self) -> None:
         """Stop taking work and cancel this process's tasks. Provider requests keep running and

@@ -124,6 +124,8 @@ class Gateway(Entities, IdentifyLimits):
         await self._gw_send(conn, Opcode.INVALID_SESSION, resumable)
 
     async def _handle_gateway(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway_down:  # Discord's gateway unreachable: clients back off and retry
+            return web.Response(status=503, text="gateway down")
         ws = web.WebSocketResponse(compress=False, max_msg_size=0, timeout=2.0)
         await ws.prepare(request)
         conn = GatewayConn(ws)

@@ -78,6 +78,7 @@ class FakeState:
         self.rate_limited_identifies: list[list[int]] = []  # shards answered op 9: too soon
         self.dispatches: list[Dispatched] = []  # every DISPATCH sent, with its session's shard
         self.gateway_closes: list[int] = []  # close codes the fake ended connections with
+        self.gateway_down = False  # True: the gateway refuses connections (HTTP 503) until False
         self.resume_count = 0
         self.failed_resumes = 0  # RESUMEs of unknown sessions, answered with op 9
         self.interactions: list[Interaction] = []
