@@ -26,5 +26,11 @@ VOLUME ["/data"]
 # Mount your config at /config/config.toml with [database] path = "/data/artfactory.db", and
 # pass DISCORD_TOKEN / FAL_KEY / REPLICATE_API_TOKEN (and DATABASE_URL) as environment variables.
 # Arguments replace the CMD: `docker run ... art-factory db check --config /config/config.toml`.
+# Docker asks the bot's own /healthz ([web] listen = "0.0.0.0:8080" in the config): the
+# database answering, the gateway connected, the job loop turning (README: "Running it in
+# production"). `healthcheck` is a CLI of the bot's, so the image needs no curl.
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=10s --start-period=90s --retries=3 \
+    CMD ["python", "-m", "bot", "healthcheck", "--config", "/config/config.toml"]
 ENTRYPOINT ["python", "-m", "bot"]
 CMD ["--config", "/config/config.toml"]

@@ -40,8 +40,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "command",
         nargs="*",
         help="optional maintenance command: `db check` (ledger integrity), `db migrate` "
-        "(apply pending migrations; not while the bot runs) or `doctor` (each provider's key "
-        "and reachability)",
+        "(apply pending migrations; not while the bot runs), `doctor` (each provider's key "
+        "and reachability) or `healthcheck` (the running bot's /healthz, for containers)",
     )
     return parser.parse_args(argv)
 
@@ -54,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         # doctor reports every missing secret itself, one line each, instead of the first one.
-        secrets = list(args.command or ()) != ["doctor"]
+        # healthcheck only asks the running bot: it needs no secret.
+        secrets = list(args.command or ()) not in (["doctor"], ["healthcheck"])
         config = load_config(args.config, require_secrets=secrets, overrides=shard_overrides(args))
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
@@ -72,9 +73,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.ops.doctor import doctor
 
             return asyncio.run(doctor(config))
+        if list(args.command) == ["healthcheck"]:
+            from bot.ops.healthcheck import healthcheck
+
+            return healthcheck(config)
         print(
-            f"unknown command {' '.join(args.command)!r}: use `db check`, `db migrate` or "
-            "`doctor`.",
+            f"unknown command {' '.join(args.command)!r}: use `db check`, `db migrate`, "
+            "`doctor` or `healthcheck`.",
             file=sys.stderr,
         )
         return 2

@@ -10,6 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.config.models import WebConfig
+from bot.ops.healthcheck import healthcheck
 from tests.fakes.discord import FakeDiscord
 from tests.harness import Harness, running_bot
 
@@ -67,3 +69,25 @@ async def test_healthz_is_503_naming_the_gateway_while_it_is_down(
         async with asyncio.timeout(30):
             while (await get(h, "/healthz"))[0] != 200:
                 await asyncio.sleep(0.1)
+
+
+async def test_the_containers_healthcheck_command_exits_0_then_1_naming_the_failure(
+    fake_discord: FakeDiscord,
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async with running_bot(fake_discord, db_path, **WEB) as h:
+        assert h.bot.web is not None
+        config = h.bot.config.model_copy(
+            update={"web": WebConfig(listen=f"0.0.0.0:{h.bot.web.port}")}
+        )
+        assert await asyncio.to_thread(healthcheck, config) == 0
+
+        async def unreachable() -> None:
+            raise ConnectionRefusedError
+
+        monkeypatch.setattr(h.bot.db, "ping", unreachable)
+        assert await asyncio.to_thread(healthcheck, config) == 1
+        said = capsys.readouterr().out.splitlines()[-1]
+        assert said.endswith("database: the database failed: ConnectionRefusedError"), said
