@@ -194,11 +194,16 @@ class ArtFactoryBot(commands.AutoShardedBot):
             self._recovery = asyncio.create_task(
                 recover(self, self.intake, stranded, became_jobs), name="intake-recovery"
             )
-        if self.config.web.address is not None:
-            self.web = WebServer(self.config.web)
-            self.web.add_routes(Health(self).routes())
-            await self.web.start()
+        await self._start_web()
         self.started.set()
+
+    async def _start_web(self) -> None:
+        """The web server, when `[web] listen` is set: each feature's routes, then listening."""
+        if self.config.web.address is None:
+            return
+        self.web = WebServer(self.config.web)
+        self.web.add_routes(Health(self).routes())
+        await self.web.start()
 
     def _community_services(self) -> None:
         """What the cogs call: jobs, derivations, image actions, settings, gallery, reports."""
