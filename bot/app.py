@@ -147,15 +147,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
             timeout=aiohttp.ClientTimeout(total=120, connect=15),
             headers={"User-Agent": "ArtFactory (https://github.com/art-factory)"},
         )
-        # The catalogue: the shipped snapshots, then the schemas read at an earlier start (so
-        # a resumed job maps onto what its model published), then a refresh in the background.
-        cached = await load_cached(catalogue_for(self.config), self.db.schemas)
-        if cached:
-            log.info("model catalogue: %d schema(s) from the last start", cached)
-        self.catalogue_refresh = asyncio.create_task(
-            self._refresh_catalogue(), name="catalogue-refresh"
-        )
-        catalogue.load_all()  # now, not in the middle of the first answer in each language
+        await self._catalogues()
         # Every interaction is handled in its member's language (bot/i18n/gateway.py). First,
         # so that it is inside EarlyAcks: the events EarlyAcks holds back and parses later get
         # their locale too.
@@ -196,6 +188,18 @@ class ArtFactoryBot(commands.AutoShardedBot):
             )
         await self._start_web()
         self.started.set()
+
+    async def _catalogues(self) -> None:
+        """The model catalogue: the shipped snapshots, then the schemas read at an earlier
+        start (so a resumed job maps onto what its model published), then a refresh in the
+        background. And the message catalogues, now, not in the middle of a first answer."""
+        cached = await load_cached(catalogue_for(self.config), self.db.schemas)
+        if cached:
+            log.info("model catalogue: %d schema(s) from the last start", cached)
+        self.catalogue_refresh = asyncio.create_task(
+            self._refresh_catalogue(), name="catalogue-refresh"
+        )
+        catalogue.load_all()
 
     async def _start_web(self) -> None:
         """The web server, when `[web] listen` is set: each feature's routes, then listening."""
