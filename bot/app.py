@@ -41,12 +41,14 @@ from bot.providers import Provider, build_providers
 from bot.providers.catalogue import catalogue_for
 from bot.providers.catalogue.refresh import load_cached, refresh
 from bot.providers.catalogue.sources import schema_sources
+from bot.providers.webhook_inbox import WebhookInbox
 from bot.studio.compose import Studio
 from bot.studio.prompt_help import PromptHelper
 from bot.studio.settings import MemberDefaults
 from bot.studio.styles import StyleLibrary
 from bot.web.health import Health
 from bot.web.server import WebServer
+from bot.web.webhooks import provider_webhooks
 from cogs.ui.cancel import progress_components
 from cogs.ui.interactions import acknowledged_elsewhere, send_ephemeral
 from cogs.ui.layouts import result_components
@@ -128,6 +130,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self._recovery: asyncio.Task[int] | None = None
         self.catalogue_refresh: asyncio.Task[None] | None = None
         self.web: WebServer | None = None
+        self.webhook_inbox: WebhookInbox | None = None
         self.started = asyncio.Event()  # set once setup_hook has built and started everything
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
@@ -147,14 +150,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
             timeout=aiohttp.ClientTimeout(total=120, connect=15),
             headers={"User-Agent": "ArtFactory (https://github.com/art-factory)"},
         )
-        # The catalogue: the shipped snapshots, then the schemas read at an earlier start (so
-        # a resumed job maps onto what its model published), then a refresh in the background.
-        cached = await load_cached(catalogue_for(self.config), self.db.schemas)
-        if cached:
-            log.info("model catalogue: %d schema(s) from the last start", cached)
-        self.catalogue_refresh = asyncio.create_task(
-            self._refresh_catalogue(), name="catalogue-refresh"
-        )
+        await self._load_catalogue()
         catalogue.load_all()  # now, not in the middle of the first answer in each language
         # Every interaction is handled in its member's language (bot/i18n/gateway.py). First,
         # so that it is inside EarlyAcks: the events EarlyAcks holds back and parses later get
@@ -162,7 +158,9 @@ class ArtFactoryBot(commands.AutoShardedBot):
         locales.install(self._connection)
         early = EarlyAcks(self.intake, discord.http.Route.BASE, self.http.user_agent)
         self.early_acks = early.install(self._connection)
-        self.providers = build_providers(self.config, self.session)
+        if self.config.web.address and self.config.web.public_url:  # bot/web/webhooks.py
+            self.webhook_inbox = WebhookInbox(self.config.web.public_url)
+        self.providers = build_providers(self.config, self.session, webhooks=self.webhook_inbox)
         self.messenger = Messenger(
             self, progress_components=progress_components, result_components=result_components
         )
@@ -195,10 +193,17 @@ class ArtFactoryBot(commands.AutoShardedBot):
                 recover(self, self.intake, stranded, became_jobs), name="intake-recovery"
             )
         if self.config.web.address is not None:
-            self.web = WebServer(self.config.web)
-            self.web.add_routes(Health(self).routes())
-            await self.web.start()
+            await self._start_web()
         self.started.set()
+
+    async def _start_web(self) -> None:
+        """The web server with its features: health, and the providers' webhooks when on."""
+        self.web = WebServer(self.config.web)
+        self.web.add_routes(Health(self).routes())
+        if self.webhook_inbox is not None:
+            hooks = provider_webhooks(self.config, self.webhook_inbox, self.providers, self.session)
+            self.web.add_routes((await hooks).routes())
+        await self.web.start()
 
     def _community_services(self) -> None:
         """What the cogs call: jobs, derivations, image actions, settings, gallery, reports."""
@@ -229,6 +234,16 @@ class ArtFactoryBot(commands.AutoShardedBot):
         role, shards = self.config.discord.role, self.config.discord.shard_ids
         parts = ([] if role == "all" else [role]) + [str(s) for s in sorted(shards or ())]
         return "".join(f"-{part}" for part in parts) if self.db.postgres else ""
+
+    async def _load_catalogue(self) -> None:
+        """The shipped snapshots, then the schemas read at an earlier start (so a resumed job
+        maps onto what its model published), then a refresh in the background."""
+        cached = await load_cached(catalogue_for(self.config), self.db.schemas)
+        if cached:
+            log.info("model catalogue: %d schema(s) from the last start", cached)
+        self.catalogue_refresh = asyncio.create_task(
+            self._refresh_catalogue(), name="catalogue-refresh"
+        )
 
     async def _refresh_catalogue(self) -> None:
         """Each configured model's schema read from its provider now; the fallbacks are logged
