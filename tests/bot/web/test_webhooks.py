@@ -70,6 +70,23 @@ async def test_a_fal_job_ends_from_its_webhook_with_no_status_poll_or_result_rea
         await charged_once(h, interaction)
 
 
+async def test_a_fal_job_without_its_status_stream_ends_from_its_webhook_not_by_polling(
+    fake_discord: FakeDiscord,
+    fake_fal: FakeFal,
+    fake_replicate: FakeReplicate,
+    db_path: Path,
+) -> None:
+    fake_fal.script(None, QUICK_FAL)
+    fake_fal.inject("GET", r"/status/stream$", status=503, times=None)
+    async with running_bot(fake_discord, db_path, **hooked(fake_fal)) as h:
+        interaction = await h.imagine(prompt="a lighthouse")
+        await h.idle(timeout=10)  # the first fallback poll would come after 30 s
+        (job,) = fake_fal.jobs.values()
+        assert fake_fal.webhooks.deliveries[0].status == 200
+        assert job.status_polls == 0 and job.result_fetches == 0
+        await charged_once(h, interaction)
+
+
 async def test_a_replicate_job_ends_from_its_webhook_with_no_status_poll(
     fake_discord: FakeDiscord,
     fake_fal: FakeFal,
@@ -89,9 +106,17 @@ async def test_a_replicate_job_ends_from_its_webhook_with_no_status_poll(
         await charged_once(h, interaction)
 
 
+EVIL = "http://127.0.0.1:9/not-the-generated-image.png"
+
+
 def tampered(delivery: Delivery) -> Delivery:
+    """The same signed webhook, its images swapped: taken, the job would post (or fail to
+    fetch) someone else's picture."""
     body = json.loads(delivery.body)
-    body["payload" if "payload" in body else "output"] = "https://evil.example/x.png"
+    if "payload" in body:
+        body["payload"]["images"][0]["url"] = EVIL
+    else:
+        body["output"] = [EVIL]
     return dataclasses.replace(delivery, body=json.dumps(body).encode())
 
 
