@@ -41,12 +41,14 @@ from bot.providers import Provider, build_providers
 from bot.providers.catalogue import catalogue_for
 from bot.providers.catalogue.refresh import load_cached, refresh
 from bot.providers.catalogue.sources import schema_sources
+from bot.providers.webhook_inbox import WebhookInbox
 from bot.studio.compose import Studio
 from bot.studio.prompt_help import PromptHelper
 from bot.studio.settings import MemberDefaults
 from bot.studio.styles import StyleLibrary
 from bot.web.health import Health
 from bot.web.server import WebServer
+from bot.web.webhooks import provider_webhooks
 from cogs.ui.cancel import progress_components
 from cogs.ui.interactions import acknowledged_elsewhere, send_ephemeral
 from cogs.ui.layouts import result_components
@@ -128,6 +130,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self._recovery: asyncio.Task[int] | None = None
         self.catalogue_refresh: asyncio.Task[None] | None = None
         self.web: WebServer | None = None
+        self.webhook_inbox: WebhookInbox | None = None
         self.started = asyncio.Event()  # set once setup_hook has built and started everything
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
@@ -154,7 +157,9 @@ class ArtFactoryBot(commands.AutoShardedBot):
         locales.install(self._connection)
         early = EarlyAcks(self.intake, discord.http.Route.BASE, self.http.user_agent)
         self.early_acks = early.install(self._connection)
-        self.providers = build_providers(self.config, self.session)
+        if self.config.web.address and self.config.web.public_url:  # bot/web/webhooks.py
+            self.webhook_inbox = WebhookInbox(self.config.web.public_url)
+        self.providers = build_providers(self.config, self.session, webhooks=self.webhook_inbox)
         self.messenger = Messenger(
             self, progress_components=progress_components, result_components=result_components
         )
@@ -207,6 +212,9 @@ class ArtFactoryBot(commands.AutoShardedBot):
             return
         self.web = WebServer(self.config.web)
         self.web.add_routes(Health(self).routes())
+        if self.webhook_inbox is not None:
+            hooks = provider_webhooks(self.config, self.webhook_inbox, self.providers, self.session)
+            self.web.add_routes((await hooks).routes())
         await self.web.start()
 
     def _community_services(self) -> None:

@@ -116,12 +116,16 @@ class FalConfig(ProviderConfig):
     # fal's storage API (input images too large to send inline are uploaded through it). Its own
     # setting: fal-client's upload hosts are fixed, not moved by FAL_RUN_HOST.
     storage_url: str = "https://rest.fal.ai"
+    # The keys fal signs its webhooks with (bot/providers/fal_webhook.py); used with webhooks
+    # on ([web] public_url).
+    webhook_jwks_url: str = "https://rest.alpha.fal.ai/.well-known/jwks.json"
 
-    @field_validator("storage_url")
+    @field_validator("storage_url", "webhook_jwks_url")
     @classmethod
-    def _storage_http_url(cls, url: str) -> str:
+    def _storage_http_url(cls, url: str, info: ValidationInfo) -> str:
         if not url.startswith(HTTP_SCHEMES):
-            raise ValueError(f'= {url!r} is not an http(s) URL: use e.g. "https://rest.fal.ai".')
+            example = cls.model_fields[info.field_name or "storage_url"].default
+            raise ValueError(f'= {url!r} is not an http(s) URL: use e.g. "{example}".')
         return url
 
 

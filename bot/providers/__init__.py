@@ -9,14 +9,20 @@ import aiohttp
 from bot.config import Config
 from bot.providers.base import Provider
 from bot.providers.catalogue import catalogue_for
+from bot.providers.webhook_inbox import WebhookInbox
 
 
 def build_providers(
-    config: Config, session: aiohttp.ClientSession, *, only: Collection[str] | None = None
+    config: Config,
+    session: aiohttp.ClientSession,
+    *,
+    only: Collection[str] | None = None,
+    webhooks: WebhookInbox | None = None,
 ) -> dict[str, Provider]:
     """One client per enabled provider (or those of them in `only`), created once and shared by
     every job. `session` is the bot's aiohttp session, used by the providers that have no SDK
-    of their own (CivitAI)."""
+    of their own (CivitAI); `webhooks` the inbox of those that send webhooks (fal, Replicate),
+    when they are on."""
     providers: dict[str, Provider] = {}
     catalogue = catalogue_for(config)
     for name in config.enabled_providers:
@@ -33,11 +39,14 @@ def build_providers(
                 poll_interval_s=interval,
                 catalogue=catalogue,
                 storage_url=getattr(settings, "storage_url", "https://rest.fal.ai"),
+                webhooks=webhooks,
             )
         elif name == "replicate":
             from bot.providers.replicate import ReplicateProvider
 
-            providers[name] = ReplicateProvider(key, poll_interval_s=interval, catalogue=catalogue)
+            providers[name] = ReplicateProvider(
+                key, poll_interval_s=interval, catalogue=catalogue, webhooks=webhooks
+            )
         elif name == "civitai":
             from bot.providers.civitai import CivitaiProvider
             from bot.providers.civitai_models import CivitaiModels

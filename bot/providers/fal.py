@@ -15,12 +15,18 @@ fal-client's httpx); fal-client makes the handles, polls when a stream is unavai
 and uploads. At most `CALLS_IN_FLIGHT` calls are under way at once; the rest wait on a
 semaphore, where a release wakes one waiter (a connection pool's queue was quadratic in
 httpcore with thousands of results due at once, issue 14).
+
+With webhooks on (`[web] public_url`, bot/providers/webhook_inbox.py) a request is submitted
+with `?fal_webhook=`, and the webhook's `payload` (the result) ends the job: the status stream
+still shows progress, but the result is not fetched; a broken stream falls back to slow
+polling.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -47,6 +53,7 @@ from bot.providers.fal_storage import FalStorage
 from bot.providers.fal_stream import StatusStreams, update_for
 from bot.providers.pacing import PollPacer
 from bot.providers.request import GenerationRequest
+from bot.providers.webhook_inbox import WebhookInbox, until_webhook
 
 CALLS_IN_FLIGHT = 64  # fal calls under way at once (status streams are not counted)
 
@@ -70,6 +77,7 @@ class FalProvider(Provider):
         poll_interval_s: float = 0.5,
         catalogue: Catalogue | None = None,
         storage_url: str = "https://rest.fal.ai",
+        webhooks: WebhookInbox | None = None,
     ) -> None:
         self._catalogue = catalogue or Catalogue.shipped()
         _disable_client_retries()
@@ -80,6 +88,8 @@ class FalProvider(Provider):
         self._streams = StatusStreams(self._http)
         self._storage = FalStorage(self._client, storage_url)
         self._gate = asyncio.Semaphore(CALLS_IN_FLIGHT)
+        self._webhooks = webhooks
+        self._delivered: dict[str, Any] = {}  # request id -> the result a webhook brought
 
     def build_input(
         self, request: GenerationRequest, image: str | None = None, extra: ExtraInputs = NO_EXTRA
@@ -99,13 +109,18 @@ class FalProvider(Provider):
         try:
             async with self._gate:
                 handle = await self._http.submit(
-                    self._client, request.model, self.build_input(request, image, extra)
+                    self._client,
+                    request.model,
+                    self.build_input(request, image, extra),
+                    webhook_url=self._webhooks.url(self.name) if self._webhooks else None,
                 )
         except ProviderError:
             raise
         except Exception as exc:
             raise _as_provider_error(exc) from exc
         self._handles[handle.request_id] = handle
+        if self._webhooks is not None:
+            self._webhooks.expect(self.name, handle.request_id)
         return handle.request_id
 
     async def upload_image(self, data: bytes, content_type: str, file_name: str) -> str | None:
@@ -125,22 +140,18 @@ class FalProvider(Provider):
 
     async def watch(self, model: str, request_id: str) -> AsyncGenerator[ProviderUpdate, None]:
         handle = await self._handle(model, request_id)
+        inbox = self._webhooks
+        arrival = inbox.arrival(self.name, request_id) if inbox is not None else None
+        updates = self._follow(handle, inbox if arrival is not None else None)
+        if inbox is not None and arrival is not None:
+            finish = functools.partial(self._from_webhook, request_id)
+            updates = until_webhook(updates, arrival, finish, inbox.grace_s)
         try:
-            async with contextlib.aclosing(self._streams.updates(handle)) as updates:
-                async for update in updates:
+            async with contextlib.aclosing(updates) as items:
+                async for update in items:
                     yield update
                     if update.phase == "completed":
                         return
-            # The stream was unavailable or ended early: poll until completion.
-            pacer = PollPacer(self._poll_interval_s)
-            while True:
-                async with self._gate:
-                    status = await handle.status(with_logs=True)
-                update = update_for(status)
-                yield update
-                if update.phase == "completed":
-                    return
-                await asyncio.sleep(pacer.next_delay(update))
         except ProviderError:
             self._handles.pop(request_id, None)
             raise
@@ -148,9 +159,51 @@ class FalProvider(Provider):
             self._handles.pop(request_id, None)
             raise _as_provider_error(exc) from exc
 
+    async def _follow(
+        self, handle: AsyncRequestHandle, inbox: WebhookInbox | None
+    ) -> AsyncGenerator[ProviderUpdate, None]:
+        """The status stream; if it is unavailable or ends early, polls until completion (only
+        now and then while a webhook is expected)."""
+        async with contextlib.aclosing(self._streams.updates(handle)) as updates:
+            async for update in updates:
+                yield update
+                if update.phase == "completed":
+                    return
+        pacer = PollPacer(self._poll_interval_s)
+        delays = inbox.fallback_delays() if inbox is not None else None
+        while True:
+            if delays is not None:
+                await asyncio.sleep(next(delays))
+            async with self._gate:
+                status = await handle.status(with_logs=True)
+            update = update_for(status)
+            yield update
+            if update.phase == "completed":
+                return
+            if delays is None:
+                await asyncio.sleep(pacer.next_delay(update))
+
+    def _from_webhook(self, request_id: str, body: dict[str, Any]) -> ProviderUpdate:
+        """fal's webhook `{status: "OK" | "ERROR", payload, error}`: an OK payload is the result
+        (kept for `result`); without one (fal could not serialise it: `payload_error`), or for
+        an error, `result` asks fal as usual."""
+        payload = body.get("payload")
+        if body.get("status") == "OK":
+            if isinstance(payload, dict):
+                self._delivered[request_id] = payload
+            return ProviderUpdate("completed")
+        reason = body.get("error") or _("the request failed")
+        return ProviderUpdate("completed", error=trim_reason(str(reason)))
+
     async def result(self, model: str, request_id: str) -> GenerationResult:
         # Only called once watch() saw COMPLETED, so the result is fetched directly: the
         # client's `handle.get()` would poll the status once more first.
+        if self._webhooks is not None:
+            self._webhooks.forget(self.name, request_id)
+        delivered = self._delivered.pop(request_id, None)
+        if delivered is not None:
+            self._handles.pop(request_id, None)
+            return _parse_result(delivered)
         handle = await self._handle(model, request_id)
         try:
             async with self._gate:
@@ -164,6 +217,9 @@ class FalProvider(Provider):
         return _parse_result(data)
 
     async def cancel(self, model: str, request_id: str) -> None:
+        self._delivered.pop(request_id, None)
+        if self._webhooks is not None:
+            self._webhooks.forget(self.name, request_id)
         handle = await self._handle(model, request_id)
         try:
             async with self._gate:
@@ -197,6 +253,7 @@ class FalProvider(Provider):
 
     async def close(self) -> None:
         self._handles.clear()
+        self._delivered.clear()
         await self._http.close()
         # fal-client caches one httpx client per AsyncClient (asyncstdlib's cached_property
         # keeps it wrapped in an AwaitableValue); close it if it was ever created.

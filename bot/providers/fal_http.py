@@ -19,6 +19,7 @@ import logging
 import os
 import ssl
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import certifi
@@ -82,13 +83,21 @@ class FalHttp:
             await self._session.close()
 
     async def submit(
-        self, client: fal_client.AsyncClient, model: str, arguments: dict[str, Any]
+        self,
+        client: fal_client.AsyncClient,
+        model: str,
+        arguments: dict[str, Any],
+        webhook_url: str | None = None,
     ) -> AsyncRequestHandle:
-        """fal-client's `AsyncClient.submit`: POST the input to the model's queue URL."""
+        """fal-client's `AsyncClient.submit`: POST the input to the model's queue URL (with
+        `?fal_webhook=` when a webhook is wanted, as fal-client adds it)."""
         httpx_client = await client._client
+        address = fal_client.client.QUEUE_URL_FORMAT + model
+        if webhook_url is not None:
+            address += "?" + urlencode({"fal_webhook": webhook_url})
         data = await self._call(
             "POST",
-            fal_client.client.QUEUE_URL_FORMAT + model,
+            address,
             credentials(httpx_client.headers),
             body=json.dumps(arguments, separators=(",", ":"), allow_nan=False).encode(),
             timeout_s=client.default_timeout,

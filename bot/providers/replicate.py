@@ -1,14 +1,21 @@
 """Replicate predictions through the official `replicate` client (async API, polling).
 
 `REPLICATE_BASE_URL` keeps working: the client reads it when no base_url is passed.
+
+With webhooks on (`[web] public_url`, bot/providers/webhook_inbox.py) a prediction is created
+with `webhook` and `webhook_events_filter: ["completed"]`, and its body (the finished
+prediction) ends the job: no status poll, no result read. Polling is then only the fallback for
+a lost webhook, first after `fallback_first_s` (30 s): about 22 requests for a 20 s job become 1.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import io
 import os
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import httpx
@@ -32,8 +39,15 @@ from bot.providers.capabilities import PROVIDER_CAPABILITIES
 from bot.providers.catalogue import Catalogue, ModelEntry, model_input
 from bot.providers.catalogue.mapping import NO_EXTRA, ExtraInputs
 from bot.providers.pacing import PollPacer
-from bot.providers.replicate_outcome import dropped, ending_reason, failure, get_prediction
+from bot.providers.replicate_outcome import (
+    FullPrediction,
+    dropped,
+    ending_reason,
+    failure,
+    get_prediction,
+)
 from bot.providers.request import GenerationRequest
+from bot.providers.webhook_inbox import WebhookInbox, until_webhook
 
 UPLOAD_TIMEOUT_S = 60.0  # for one input image (a few MB) to reach Replicate's file storage
 
@@ -43,7 +57,12 @@ class ReplicateProvider(Provider):
     capabilities = PROVIDER_CAPABILITIES["replicate"]
 
     def __init__(
-        self, token: str, *, poll_interval_s: float = 0.5, catalogue: Catalogue | None = None
+        self,
+        token: str,
+        *,
+        poll_interval_s: float = 0.5,
+        catalogue: Catalogue | None = None,
+        webhooks: WebhookInbox | None = None,
     ) -> None:
         self._catalogue = catalogue or Catalogue.shipped()
         self._client = replicate.Client(api_token=token)
@@ -63,6 +82,7 @@ class ReplicateProvider(Provider):
         self._client._Client__async_client = self._http  # type: ignore[attr-defined]
         self._poll_interval_s = poll_interval_s
         self._finished: dict[str, Prediction] = {}
+        self._webhooks = webhooks
 
     def build_input(
         self, request: GenerationRequest, image: str | None = None, extra: ExtraInputs = NO_EXTRA
@@ -90,18 +110,26 @@ class ReplicateProvider(Provider):
         self, request: GenerationRequest, image: str | None = None, extra: ExtraInputs = NO_EXTRA
     ) -> str:
         arguments = self.build_input(request, image, extra)
+        hook: dict[str, Any] = {}
+        if self._webhooks is not None:
+            hook = {
+                "webhook": self._webhooks.url(self.name),
+                "webhook_events_filter": ["completed"],
+            }
         try:
             version = self._version(request.model)
             if version is not None:
                 prediction = await self._client.predictions.async_create(
-                    version=version, input=arguments
+                    version=version, input=arguments, **hook
                 )
             else:
                 prediction = await self._client.models.predictions.async_create(
-                    model=request.model, input=arguments
+                    model=request.model, input=arguments, **hook
                 )
         except Exception as exc:
             raise _as_provider_error(exc) from exc
+        if self._webhooks is not None:
+            self._webhooks.expect(self.name, str(prediction.id))
         return str(prediction.id)
 
     async def upload_image(self, data: bytes, content_type: str, file_name: str) -> str | None:
@@ -126,11 +154,37 @@ class ReplicateProvider(Provider):
         return url
 
     async def watch(self, model: str, request_id: str) -> AsyncGenerator[ProviderUpdate, None]:
-        # Adaptive polling (see PollPacer): fast at first, slower while nothing changes (never
-        # slower than poll_interval_s), dense again just before the finish the step rate
-        # predicts. About 20 requests for a 20 s generation instead of one every interval.
-        pacer = PollPacer(self._poll_interval_s)
+        inbox = self._webhooks
+        arrival = inbox.arrival(self.name, request_id) if inbox is not None else None
+        if inbox is None or arrival is None:
+            # Adaptive polling (see PollPacer): fast at first, slower while nothing changes
+            # (never slower than poll_interval_s), dense again just before the finish the step
+            # rate predicts. About 20 requests for a 20 s generation instead of one every
+            # interval.
+            pacer = PollPacer(self._poll_interval_s)
+
+            def pace(update: ProviderUpdate | None) -> float:
+                return 0.0 if update is None else pacer.next_delay(update)
+
+            updates = self._polls(request_id, pace)
+        else:
+            delays = inbox.fallback_delays()
+            polls = self._polls(request_id, lambda update: next(delays))
+            finish = functools.partial(self._from_webhook, request_id)
+            updates = until_webhook(polls, arrival, finish, inbox.grace_s)
+        async with contextlib.aclosing(updates) as items:
+            async for update in items:
+                yield update
+
+    async def _polls(
+        self, request_id: str, pace: Callable[[ProviderUpdate | None], float]
+    ) -> AsyncGenerator[ProviderUpdate, None]:
+        """Status polls, each `pace(previous update)` seconds after the one before."""
+        update: ProviderUpdate | None = None
         while True:
+            delay = pace(update)
+            if delay > 0:
+                await asyncio.sleep(delay)
             try:
                 prediction = await get_prediction(self._client, request_id)
             except Exception as exc:
@@ -141,9 +195,24 @@ class ReplicateProvider(Provider):
                 yield update
                 return
             yield update
-            await asyncio.sleep(pacer.next_delay(update))
+
+    def _from_webhook(self, request_id: str, body: dict[str, Any]) -> ProviderUpdate | None:
+        """The finished prediction a webhook carries, kept for `result`; None if it is not
+        finished (another event than the ones asked for)."""
+        try:
+            prediction = FullPrediction(**body)
+        except (TypeError, ValueError):
+            return None
+        prediction._client = self._client
+        update = _update_for(prediction)
+        if update.phase != "completed" or prediction.id != request_id:
+            return None
+        self._finished[request_id] = prediction
+        return update
 
     async def result(self, model: str, request_id: str) -> GenerationResult:
+        if self._webhooks is not None:
+            self._webhooks.forget(self.name, request_id)
         prediction = self._finished.pop(request_id, None)
         if prediction is None:
             try:
@@ -168,11 +237,22 @@ class ReplicateProvider(Provider):
 
     async def cancel(self, model: str, request_id: str) -> None:
         self._finished.pop(request_id, None)
+        if self._webhooks is not None:
+            self._webhooks.forget(self.name, request_id)
         try:
             # The answer is not parsed: replicate 1.0.7 would refuse an `aborted` one.
             await self._client._async_request("POST", f"/v1/predictions/{request_id}/cancel")
         except Exception as exc:
             raise _as_provider_error(exc) from exc
+
+    async def webhook_secret(self) -> str:
+        """`GET /v1/webhooks/default/secret`: the key Replicate signs this account's webhooks
+        with (`whsec_…`)."""
+        try:
+            secret = await self._client.webhooks.default.async_secret()
+        except Exception as exc:
+            raise _as_provider_error(exc) from exc
+        return secret.key
 
     async def probe(self, model: str) -> str | None:
         """`GET /v1/account`: authenticated and free."""

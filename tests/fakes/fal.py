@@ -35,6 +35,12 @@ host, so those calls are recorded in ``platform_requests``, not in ``requests`` 
 
 Apps with their own output (``apps.FAL_APPS``: segmentation, fill, outpaint, captions, blend,
 video) read their input images at submit and answer in their own shape; see ``apps.py``.
+
+Webhooks (``webhooks.py``): a job submitted with ``?fal_webhook=URL`` is POSTed there, signed
+with ``webhook_key`` (made per fake), when it ends (``OK`` with the result as ``payload``, or
+``ERROR``); the public key is served as a JWKS at ``jwks_url`` (real fal:
+``rest.alpha.fal.ai/.well-known/jwks.json``; recorded in ``platform_requests``). Hooks to drop,
+delay, tamper with or replay one are on ``webhooks``.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
 from . import apps
@@ -69,6 +76,7 @@ from .cdn import (
 from .cdn import tqdm_line as _tqdm_line
 from .published import Published, fal_detail, fal_pointer, shipped
 from .tls import TLS
+from .webhooks import Delivery, WebhookSender, fal_headers, jwks_of
 
 DEFAULT_LOG_TEMPLATE = "{pct}%|{bar}| {step}/{total} [00:01<00:01, 4.00it/s]"
 
@@ -303,6 +311,9 @@ class FakeFal(FakeServer):
         self._scripts: list[list[Any]] = []  # [prefix | None, Script, times | None]
         self._wait_cursor = 0
         self._new = asyncio.Event()
+        self.webhook_key = Ed25519PrivateKey.generate()
+        self.webhook_user_id = "fake-fal-user"
+        self.webhooks = WebhookSender()
 
     # -- test API --------------------------------------------------------------------------
     @staticmethod
@@ -326,6 +337,10 @@ class FakeFal(FakeServer):
             "SSL_CERT_FILE": str(self.tls.ca_pem_path),
             "NO_PROXY": "127.0.0.1,localhost",
         }
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.base_url}/.well-known/jwks.json"
 
     def script(self, app_prefix: str | None, script: Script, *, times: int | None = None) -> None:
         """Use ``script`` for jobs whose app id is ``app_prefix`` or under it (None: any app).
@@ -358,7 +373,7 @@ class FakeFal(FakeServer):
 
     # -- server ----------------------------------------------------------------------------
     def _record(self, request: web.Request, body: bytes) -> None:
-        platform = request.path.rstrip("/") == "/v1/models"
+        platform = request.path.rstrip("/") in ("/v1/models", "/.well-known/jwks.json")
         (self.platform_requests if platform else self.requests).append(record_of(request, body))
 
     def _urls(self, base: str, rid: str) -> dict[str, str]:
@@ -386,6 +401,8 @@ class FakeFal(FakeServer):
             return await self._upload(request)
         if request.path.rstrip("/") == "/v1/models":  # the key is optional there
             return self._models(request)
+        if request.path.rstrip("/") == "/.well-known/jwks.json":  # public
+            return web.json_response(jwks_of(self.webhook_key))
         denied = self._auth_error(request)
         if denied is not None:
             return denied
@@ -565,6 +582,8 @@ class FakeFal(FakeServer):
         self.jobs[rid] = job
         self.submits.append((app_id, args, rid))
         self._new.set()
+        if job.webhook_url is not None:
+            self.webhooks.schedule(lambda: self._webhook_when_done(job))
         return self._json(job, {**self._urls(base, rid), "queue_position": 0})
 
     def status_json(self, job: Job, now: float, with_logs: bool) -> dict[str, Any]:
@@ -646,6 +665,30 @@ class FakeFal(FakeServer):
             "prompt": args.get("prompt", ""),
         }
 
+    async def _webhook_when_done(self, job: Job) -> Delivery | None:
+        """The signed webhook of ``job``, once it has ended (None: the fake closed first)."""
+        while not job.is_done(time.monotonic()):
+            if self._closing.is_set():
+                return None
+            job.changed.clear()
+            upcoming = job.next_change(time.monotonic())
+            wait = 0.5 if upcoming is None else max(upcoming - time.monotonic(), 0.0) + 0.001
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await job.changed.wait()
+        failure = job.failure
+        out: dict[str, Any] = {"request_id": job.request_id, "gateway_request_id": job.request_id}
+        if failure is None:
+            if job.result is None:
+                job.result = self._make_result(job)
+            out.update(status="OK", payload=job.result)
+        else:
+            out.update(status="ERROR", error=failure.status_error, payload=failure.body())
+        body = json.dumps(out).encode()
+        headers = fal_headers(self.webhook_key, job.request_id, self.webhook_user_id, body)
+        assert job.webhook_url is not None
+        return Delivery(job.webhook_url, job.request_id, headers, body)
+
     def _cancel(self, job: Job) -> web.Response:
         now = time.monotonic()
         if job.is_done(now):
@@ -701,6 +744,7 @@ class FakeFal(FakeServer):
         self._closing.set()
         for job in self.jobs.values():
             job.changed.set()  # open status streams notice the shutdown at once
+        await self.webhooks.close()
         await super().close()
 
 

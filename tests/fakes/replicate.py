@@ -29,13 +29,22 @@ Replicate, a community model has no model route: ``POST /v1/models/{owner}/{name
 Models with their own output (``apps.REPLICATE_APPS``: flux-fill-dev, multi-image-kontext-pro,
 hailuo-02, kling-v1.6-pro) read their input files at create and answer in their own shape (or
 fail as the model does); see ``apps.py``.
+
+Webhooks (``webhooks.py``): ``GET /v1/webhooks/default/secret`` answers ``{"key":
+webhook_secret}`` (a ``whsec_`` secret made per fake); a prediction created with ``webhook``
+(and ``webhook_events_filter`` naming ``completed``, or none) is POSTed there when it ends, the
+body its JSON as ``GET`` would answer, signed as Standard Webhooks. Only the ``completed``
+event is sent. Hooks to drop, delay, tamper with or replay one are on ``webhooks``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import hashlib
+import json
+import os
 import random
 import re
 import string
@@ -64,6 +73,7 @@ from .cdn import (
 from .cdn import tqdm_line as _tqdm_line
 from .cog_flux import lora_weights_error
 from .published import REPLICATE_INPUT, Published, replicate_fields, shipped
+from .webhooks import Delivery, WebhookSender, standard_headers
 
 DEFAULT_LOG_TEMPLATE = "{pct}%|{bar}| {step}/{total} [00:00<00:01,  3.20it/s]"
 
@@ -262,6 +272,8 @@ class FakeReplicate(FakeServer):
         self.masks: list[Image.Image] = []  # the decoded mask of every fill (apps.py)
         self.video_bytes: int | None = None  # the size of every generated video (apps.py)
         self.files: dict[str, dict[str, Any]] = {}
+        self.webhook_secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+        self.webhooks = WebhookSender()
         self._scripts: list[list[Any]] = []
         self._wait_cursor = 0
         self._new = asyncio.Event()
@@ -319,10 +331,8 @@ class FakeReplicate(FakeServer):
         if token.strip() in self.bad_tokens:
             return problem(401, "You did not pass a valid authentication token", "Unauthenticated")
         path, method = request.path.rstrip("/"), request.method
-        if path == "/v1/account" and method == "GET":
-            return web.json_response(
-                {"type": "user", "username": "fake-user", "name": "Fake User", "github_url": None}
-            )
+        if method == "GET" and path in ("/v1/account", "/v1/webhooks/default/secret"):
+            return self._account(path)
         if (m := re.fullmatch(r"/v1/models/([^/]+)/([^/]+)(?:/versions/([^/]+))?", path)) and (
             method == "GET"
         ):
@@ -351,6 +361,14 @@ class FakeReplicate(FakeServer):
                 return web.json_response(self.prediction_json(pred, time.monotonic()))
             return problem(405, "Method not allowed")
         return problem(404, "Not found.")
+
+    def _account(self, path: str) -> web.Response:
+        """``GET /v1/account`` and the account's webhook secret."""
+        if path == "/v1/webhooks/default/secret":
+            return web.json_response({"key": self.webhook_secret})
+        return web.json_response(
+            {"type": "user", "username": "fake-user", "name": "Fake User", "github_url": None}
+        )
 
     def _model(self, model: str, version: str | None) -> web.Response:
         """``GET /v1/models/{owner}/{name}`` and ``.../versions/{id}``."""
@@ -528,7 +546,28 @@ class FakeReplicate(FakeServer):
         self.predictions[pid] = pred
         self.creates.append((model, inp, pid))
         self._new.set()
+        events = pred.webhook_events_filter
+        if pred.webhook is not None and (events is None or "completed" in events):
+            self.webhooks.schedule(lambda: self._webhook_when_done(pred))
         return web.json_response(self.prediction_json(pred, time.monotonic()), status=201)
+
+    async def _webhook_when_done(self, pred: FakePrediction) -> Delivery | None:
+        """The signed ``completed`` webhook of ``pred``, once it has ended (None: the fake
+        closed first)."""
+        while not pred.is_done(now := time.monotonic()):
+            if self._closing.is_set():
+                return None
+            end = pred.finished_at
+            await asyncio.sleep(0.05 if end is None else min(max(end - now, 0.0) + 0.001, 0.05))
+        body = json.dumps(self.prediction_json(pred, time.monotonic())).encode()
+        message_id = "msg_" + "".join(random.choices(_ID_CHARS, k=27))
+        assert pred.webhook is not None
+        headers = standard_headers(self.webhook_secret, message_id, body)
+        return Delivery(pred.webhook, pred.id, headers, body)
+
+    async def close(self) -> None:
+        await self.webhooks.close()
+        await super().close()
 
     def _cancel(self, pred: FakePrediction) -> web.Response:
         now = time.monotonic()
