@@ -45,6 +45,7 @@ from bot.studio.compose import Studio
 from bot.studio.prompt_help import PromptHelper
 from bot.studio.settings import MemberDefaults
 from bot.studio.styles import StyleLibrary
+from bot.web.gallery import WebGallery
 from bot.web.health import Health
 from bot.web.server import WebServer
 from cogs.ui.cancel import progress_components
@@ -194,9 +195,16 @@ class ArtFactoryBot(commands.AutoShardedBot):
             self._recovery = asyncio.create_task(
                 recover(self, self.intake, stranded, became_jobs), name="intake-recovery"
             )
+        await self._start_web()
+
+    async def _start_web(self) -> None:
+        """The web server (`[web] listen`) with the features the config turns on (bot/web/),
+        last, so that readyz says ready once everything else is built."""
         if self.config.web.address is not None:
             self.web = WebServer(self.config.web)
             self.web.add_routes(Health(self).routes())
+            if self.config.web.gallery:
+                self.web.add_routes(WebGallery(self).routes())
             await self.web.start()
         self.started.set()
 
