@@ -114,13 +114,20 @@ async def test_a_sign_in_whose_state_is_not_this_browsers_is_refused(
     ):
         async with web.session.get(f"{web.base}/auth/login?next=/me", allow_redirects=False) as r:
             authorize = URL(r.headers["Location"])
+            (cookie,) = r.headers.getall("Set-Cookie")
+        assert cookie.startswith("af_oauth_state=")
+        assert {"HttpOnly", "Secure", "SameSite=Lax"} <= {p.strip() for p in cookie.split(";")}
         assert authorize.query["scope"] == "identify guilds" and authorize.query["state"]
         state = authorize.query["state"]
+        # Discord's consent screen hands back a real code (and the state, as given).
+        async with web.session.get(authorize, allow_redirects=False) as r:
+            back = URL(r.headers["Location"])
+        code = back.query["code"]
         # Another browser handed this sign-in's callback (login CSRF): it never started it.
-        status, page, _url = await other.get(f"/auth/callback?code=c&state={state}")
+        status, page, _url = await other.get(f"/auth/callback?code={code}&state={state}")
         assert status == 400 and "did not work" in page
-        # This browser, with a state that is not the one it started with.
-        status, page, _url = await web.get("/auth/callback?code=c&state=forged")
+        # This browser, with the real code but a state that is not the one it started with.
+        status, page, _url = await web.get(f"/auth/callback?code={code}&state=forged")
         assert status == 400 and "did not work" in page
         assert web.cookie("af_session") is None and other.cookie("af_session") is None
 
