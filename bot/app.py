@@ -46,6 +46,7 @@ from bot.studio.compose import Studio
 from bot.studio.prompt_help import PromptHelper
 from bot.studio.settings import MemberDefaults
 from bot.studio.styles import StyleLibrary
+from bot.web.gallery import WebGallery
 from bot.web.health import Health
 from bot.web.server import WebServer
 from bot.web.webhooks import provider_webhooks
@@ -215,6 +216,8 @@ class ArtFactoryBot(commands.AutoShardedBot):
         if self.webhook_inbox is not None:
             hooks = provider_webhooks(self.config, self.webhook_inbox, self.providers, self.session)
             self.web.add_routes((await hooks).routes())
+        if self.config.web.gallery:
+            self.web.add_routes(WebGallery(self).routes())
         await self.web.start()
 
     def _community_services(self) -> None:

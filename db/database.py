@@ -36,6 +36,7 @@ import aiosqlite
 from db.busy import DEFAULT_WAIT_S, SQLITE_BUSY_TIMEOUT_MS, BusyRetryingConnection
 from db.community import CommunityStore
 from db.connection import Connection
+from db.gallery import GalleryStore
 from db.images import InputImageStore
 from db.jobs import JobStore
 from db.leases import LeaseStore
@@ -90,6 +91,7 @@ class Database:
         self.schemas = SchemaStore(self._conn)
         self.leases = LeaseStore(self._conn)
         self.studio = StudioStore(self._conn)
+        self.gallery = GalleryStore(self._conn)
 
     @classmethod
     async def open(

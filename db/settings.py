@@ -34,6 +34,7 @@ class GuildSettings:
     monthly_budget: float | None = None
     updated_at: float = 0.0
     private_results: bool = True
+    web_gallery: str = "off"  # WEB_GALLERY_MODES: who sees the server's web gallery
 
     @property
     def provider_list(self) -> tuple[str, ...]:
@@ -78,7 +79,9 @@ GUILD_SETTING_KEYS = (
     "charge_flagged",
     "monthly_budget",
     "private_results",
+    "web_gallery",
 )
+WEB_GALLERY_MODES = ("off", "members", "public")
 
 _guild = reader(GuildSettings)
 _channel = reader(ChannelSettings)

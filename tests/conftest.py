@@ -28,6 +28,7 @@ os.environ.pop("SSL_CERT_DIR", None)
 from tests.fakes.cdn import FakeCDN  # noqa: E402 (after SSL_CERT_FILE, see above)
 from tests.fakes.civitai import FakeCivitai  # noqa: E402
 from tests.fakes.discord import FakeDiscord  # noqa: E402
+from tests.fakes.discord_oauth import FakeDiscordOAuth  # noqa: E402
 from tests.fakes.fal import FakeFal  # noqa: E402
 from tests.fakes.openai_images import FakeOpenAIImages  # noqa: E402
 from tests.fakes.replicate import FakeReplicate  # noqa: E402
@@ -143,3 +144,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [i for i in items if i not in dropped]
+
+
+@pytest.fixture
+async def fake_oauth() -> AsyncIterator[FakeDiscordOAuth]:
+    server = FakeDiscordOAuth()
+    await server.start()
+    yield server
+    await server.close()

@@ -25,6 +25,7 @@ ENV = {
     "REPLICATE_API_TOKEN": "r8",
     "CIVITAI_API_TOKEN": "civitai-test-token",
     "OPENAI_API_KEY": "sk-test-key",
+    "DISCORD_CLIENT_SECRET": "oauth-test-secret",  # read only with [web] gallery = true
 }
 
 

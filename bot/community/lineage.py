@@ -60,6 +60,23 @@ class Lineages:
             tuple(row for row in chain if shown(row)), tuple(row for row in children if shown(row))
         )
 
+    async def descendants(self, job: JobRow, *, most: int = 60) -> list[JobRow]:
+        """Everything made from `job`, generation by generation (parents before their
+        children), at most `most` results; private ones are left out with what came of them."""
+        found: list[JobRow] = []
+        seen = {job.id}
+        frontier = [job]
+        while frontier and len(found) < most:
+            children = []
+            for parent in frontier:
+                for child in await self._db.jobs.children(parent.id):
+                    if child.id not in seen and not child.private:
+                        seen.add(child.id)
+                        children.append(child)
+            found += children[: most - len(found)]
+            frontier = children
+        return found
+
 
 def _visible(job: JobRow | None, guild_id: int | None, viewer: int | None) -> JobRow:
     hidden = job is not None and job.private and job.user_id != viewer

@@ -127,4 +127,36 @@ def _secrets(
                 "enabled = false."
             )
         helper = Secret(found)
-    return Secrets(discord_token=Secret(token), provider_keys=keys, prompt_help_key=helper)
+    client, session = _web_secrets(file, environ, require)
+    return Secrets(
+        discord_token=Secret(token),
+        provider_keys=keys,
+        prompt_help_key=helper,
+        web_client_secret=client,
+        web_session_secret=session,
+    )
+
+
+def _web_secrets(
+    file: ConfigFile, environ: typing.Mapping[str, str], require: bool
+) -> tuple[Secret | None, Secret | None]:
+    """The web gallery signs members in with Discord: it needs the application's id, its
+    secret and somewhere to serve; the session secret is optional (bot/web/gallery/session.py)."""
+    web = file.web
+    if not web.gallery:
+        return None, None
+    if web.listen is None:
+        raise ConfigError('[web] gallery = true needs [web] listen, e.g. "127.0.0.1:8080".')
+    if web.discord_client_id is None:
+        raise ConfigError(
+            "[web] gallery = true needs [web] discord_client_id = <your application id> "
+            "(Discord Developer Portal → your application → OAuth2)."
+        )
+    secret = environ.get("DISCORD_CLIENT_SECRET", "").strip()
+    if not secret and require:
+        raise ConfigError(
+            "DISCORD_CLIENT_SECRET is not set: export DISCORD_CLIENT_SECRET=<your application's "
+            "OAuth2 client secret>, or set [web] gallery = false."
+        )
+    session = environ.get("WEB_SESSION_SECRET", "").strip()
+    return Secret(secret), Secret(session) if session else None

@@ -213,6 +213,11 @@ class WebConfig(Section):
 
     listen: str | None = None  # "127.0.0.1:8080"; port 0 picks a free one
     public_url: str | None = None
+    # The web gallery (bot/web/gallery/): members sign in with Discord's OAuth2, as the
+    # application `discord_client_id` (its secret: DISCORD_CLIENT_SECRET).
+    gallery: bool = False
+    discord_client_id: int | None = None
+    oauth_base: str = "https://discord.com"
 
     checks: ClassVar[dict[str, Check]] = {
         "listen": (
@@ -222,6 +227,10 @@ class WebConfig(Section):
         "public_url": (
             lambda u: u is None or u.startswith(HTTP_SCHEMES),
             'is not an http(s) URL: use e.g. "https://art.example.com".',
+        ),
+        "oauth_base": (
+            lambda u: u.startswith(HTTP_SCHEMES),
+            'is not an http(s) URL: use "https://discord.com".',
         ),
     }
 
@@ -305,6 +314,8 @@ class Secrets(BaseModel):
     discord_token: Secret
     provider_keys: dict[str, Secret] = Field(default_factory=dict)
     prompt_help_key: Secret | None = None
+    web_client_secret: Secret | None = None  # DISCORD_CLIENT_SECRET, with [web] gallery
+    web_session_secret: Secret | None = None  # WEB_SESSION_SECRET (else one per process)
 
 
 class Config(BaseModel):

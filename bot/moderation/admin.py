@@ -294,6 +294,7 @@ class AdminService:
         charge_flagged: bool | None = None,
         monthly_budget: float | None = None,
         private_results: bool | None = None,
+        web_gallery: str | None = None,
     ) -> SettingsChange:
         """Validate every given value, then write them in one statement."""
         channels = zip(
@@ -318,6 +319,8 @@ class AdminService:
             if monthly_budget < 0:
                 raise InvalidRequest(_("monthly_budget must be 0 (no budget) or more."))
             values["monthly_budget"] = round(monthly_budget, 2) if monthly_budget > 0 else None
+        if web_gallery is not None:
+            values["web_gallery"] = web_gallery  # one of the command's choices
 
         current = await self._db.settings.guild(guild_id)
         allowed = str(values.get("providers", current.providers))

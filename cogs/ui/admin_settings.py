@@ -9,7 +9,7 @@ payload) and acknowledged there.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
@@ -66,6 +66,12 @@ def _channel(channel_id: int | None) -> str:
 
 def _on(value: bool) -> str:
     return _("on") if value else _("off")
+
+
+def _web_gallery(mode: str) -> str:
+    if mode == "public":
+        return _("public")
+    return _("members only") if mode == "members" else _("off")
 
 
 def _budget(monthly: float | None, default: float | None, currency: str) -> str:
@@ -140,6 +146,7 @@ class AdminSettings(app_commands.Group):
             _("Withheld images count against quota: {state}", state=_on(s.charge_flagged)),
             _("Monthly budget: {budget}", budget=budget),
             _("Private results allowed: {state}", state=_on(s.private_results)),
+            _("Web gallery: {mode}", mode=_web_gallery(s.web_gallery)),
             _("Daily images by default: {images}", images=config.quotas.images_per_user_per_day),
             _("Role tiers: {tiers}", tiers=role_tiers),
             _("Prompt filters: {count} (see /admin filter list)", count=len(filters)),
@@ -161,6 +168,7 @@ class AdminSettings(app_commands.Group):
         charge_flagged="Count withheld images against the member's quota",
         monthly_budget="Spending cap per month (0 = no cap of this server's own)",
         private_results="Let members get results only they see (off: every result is public)",
+        web_gallery="Shared images on the bot's web pages: off, for signed-in members, or public",
     )
     async def settings_server(
         self,
@@ -175,6 +183,7 @@ class AdminSettings(app_commands.Group):
         charge_flagged: bool | None = None,
         monthly_budget: app_commands.Range[float, 0.0, 1_000_000.0] | None = None,
         private_results: bool | None = None,
+        web_gallery: Literal["off", "members", "public"] | None = None,
     ) -> None:
         given: dict[str, Any] = {
             "audit_channel": audit_channel,
@@ -187,6 +196,7 @@ class AdminSettings(app_commands.Group):
             "charge_flagged": charge_flagged,
             "monthly_budget": monthly_budget,
             "private_results": private_results,
+            "web_gallery": web_gallery,
         }
         if all(value is None for value in given.values()):
             await send_ephemeral(
