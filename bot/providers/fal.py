@@ -25,6 +25,7 @@ import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
 
+import aiohttp
 import fal_client
 import httpx
 from fal_client.client import AsyncRequestHandle
@@ -36,6 +37,7 @@ from bot.providers.base import (
     GenerationResult,
     Provider,
     ProviderUpdate,
+    ResponseHook,
     trim_reason,
 )
 from bot.providers.capabilities import PROVIDER_CAPABILITIES
@@ -194,6 +196,9 @@ class FalProvider(Provider):
                 retryable=error.retryable,
             ) from exc
         return None
+
+    def observe_http(self, trace: aiohttp.TraceConfig, hook: ResponseHook) -> None:
+        self._http.traces.append(trace)  # fal-client's own httpx calls are not counted
 
     async def close(self) -> None:
         self._handles.clear()
