@@ -36,6 +36,7 @@ from bot.moderation.audit import AuditLog
 from bot.moderation.gate import ModerationService
 from bot.moderation.preferences import Preferences
 from bot.ops.health import ProviderHealthReport
+from bot.ops.metrics import Metrics, chain
 from bot.options import check_options
 from bot.providers import Provider, build_providers
 from bot.providers.catalogue import catalogue_for
@@ -46,6 +47,7 @@ from bot.studio.compose import Studio
 from bot.studio.prompt_help import PromptHelper
 from bot.studio.settings import MemberDefaults
 from bot.studio.styles import StyleLibrary
+from bot.web import metrics as web_metrics
 from bot.web.gallery import WebGallery
 from bot.web.health import Health
 from bot.web.server import WebServer
@@ -113,6 +115,8 @@ class ArtFactoryBot(commands.AutoShardedBot):
         intents.guild_reactions = True  # ⭐ votes on gallery posts
         if config.discord.shard_ids:  # else all of them (only a whole set runs on SQLite yet)
             options["shard_ids"] = sorted(config.discord.shard_ids)
+        # Made here, not in setup_hook: discord.py's session (and its trace) exists by then.
+        metrics = Metrics.for_config(config)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -120,10 +124,12 @@ class ArtFactoryBot(commands.AutoShardedBot):
             shard_count=config.discord.shard_count,  # None: as many as Discord recommends
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=ArtFactoryTree,
-            http_trace=discord_trace(),  # lets final messages retry 5xx by the bot's policy
+            # lets final messages retry 5xx by the bot's policy; counts Discord's answers
+            http_trace=metrics.discord_trace(discord_trace()),
             **options,  # type: ignore[arg-type]
         )
         self.config = config
+        self.metrics = metrics  # bot/ops/metrics.py; served at /metrics with [web] listen
         self._resources_ready = False
         # discord.py would re-identify at gateway.discord.gg, not at the gateway api_base names.
         self.gateway_pin = GatewayPin(self.http).install()
@@ -147,16 +153,14 @@ class ArtFactoryBot(commands.AutoShardedBot):
             self._identify_pacer.shared_turn = self.db.identify_turn
         self.intake = Intake.beside(self.config.database.path, self._journal_suffix())
         stranded = self.intake.start()
-        self.session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=120, connect=15),
-            headers={"User-Agent": "ArtFactory (https://github.com/art-factory)"},
-        )
+        self.session = self._http_session()
         await self._catalogues()
         # Every interaction is handled in its member's language (bot/i18n/gateway.py). First,
         # so that it is inside EarlyAcks: the events EarlyAcks holds back and parses later get
         # their locale too.
         locales.install(self._connection)
-        early = EarlyAcks(self.intake, discord.http.Route.BASE, self.http.user_agent)
+        trace = self.metrics.discord_trace()  # its acknowledgements are Discord requests too
+        early = EarlyAcks(self.intake, discord.http.Route.BASE, self.http.user_agent, trace)
         self.early_acks = early.install(self._connection)
         if self.config.web.address and self.config.web.public_url:  # bot/web/webhooks.py
             self.webhook_inbox = WebhookInbox(self.config.web.public_url)
@@ -174,9 +178,10 @@ class ArtFactoryBot(commands.AutoShardedBot):
             self.messenger,
             self.session,
             moderation=self.moderation,
-            on_finished=self.audit.job_finished,
+            on_finished=chain(self.metrics.job_finished, self.audit.job_finished),
         )
         self._community_services()
+        web_metrics.instrument(self)
         await self.studio.defaults.start()
         self._resources_ready = True
         if self.config.discord.role != "worker":  # a worker has no gateway: no commands
@@ -194,6 +199,15 @@ class ArtFactoryBot(commands.AutoShardedBot):
             )
         await self._start_web()
         self.started.set()
+
+    def _http_session(self) -> aiohttp.ClientSession:
+        """The bot's session: downloads, links, the catalogue, CivitAI (its calls tagged, so
+        the metrics count them: bot/ops/metrics.py)."""
+        return aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=120, connect=15),
+            headers={"User-Agent": "ArtFactory (https://github.com/art-factory)"},
+            trace_configs=[self.metrics.provider_trace()],
+        )
 
     async def _catalogues(self) -> None:
         """The model catalogue: the shipped snapshots, then the schemas read at an earlier
@@ -213,6 +227,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
             return
         self.web = WebServer(self.config.web)
         self.web.add_routes(Health(self).routes())
+        self.web.add_routes(web_metrics.routes(self.metrics))
         if self.webhook_inbox is not None:
             hooks = provider_webhooks(self.config, self.webhook_inbox, self.providers, self.session)
             self.web.add_routes((await hooks).routes())
@@ -222,7 +237,14 @@ class ArtFactoryBot(commands.AutoShardedBot):
 
     def _community_services(self) -> None:
         """What the cogs call: jobs, derivations, image actions, settings, gallery, reports."""
-        self.jobs = JobService(self.config, self.db, self.runner, moderation=self.moderation)
+        self.jobs = JobService(
+            self.config,
+            self.db,
+            self.runner,
+            moderation=self.moderation,
+            on_accepted=self.metrics.job_accepted,
+            on_refused=self.metrics.job_refused,
+        )
         self.loras = LoraLibrary(self.config, self.db, self.jobs, self.session)
         self.derive = Derivations(self.config, self.db, self.jobs, self.session, self.loras)
         self.actions = ImageActions(self.config, self.db, self.jobs, self.derive)
@@ -285,6 +307,7 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self.started.clear()  # readyz: shutting down
         if self.web is not None:
             await self.web.close()
+        await self.metrics.stop()
         for task in (self._recovery, self.catalogue_refresh):
             if task is not None:
                 task.cancel()

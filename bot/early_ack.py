@@ -70,13 +70,21 @@ class EarlyAck:
 class EarlyAcks:
     """Wraps discord.py's INTERACTION_CREATE parser to acknowledge job commands of a burst."""
 
-    def __init__(self, intake: Intake, api_base: str, user_agent: str) -> None:
+    def __init__(
+        self,
+        intake: Intake,
+        api_base: str,
+        user_agent: str,
+        trace: aiohttp.TraceConfig | None = None,  # the metrics' (bot/ops/metrics.py)
+    ) -> None:
         self._intake = intake
         # Its own pool, so a burst's acknowledgements never queue behind image downloads;
         # capped, unlike discord.py's, so that a burst opens at most that many connections
         # (each a TLS handshake at Discord) and then reuses them.
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=CONNECTIONS), timeout=ACK_TIMEOUT
+            connector=aiohttp.TCPConnector(limit=CONNECTIONS),
+            timeout=ACK_TIMEOUT,
+            trace_configs=[trace] if trace is not None else None,
         )
         self._api_base = api_base.rstrip("/")
         self._headers = {"User-Agent": user_agent}  # Discord's form, as discord.py sends it

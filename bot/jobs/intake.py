@@ -7,7 +7,7 @@ row written here holds everything needed to finish the job without the interacti
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +34,10 @@ def next_reset(now: float | None = None) -> int:
     return int(midnight.timestamp())
 
 
+def _ignore(value: object) -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class Usage:
     used: int
@@ -52,11 +56,17 @@ class JobService:
         db: Database,
         runner: JobSubmitter,
         moderation: ModerationService | None = None,
+        *,
+        on_accepted: Callable[[GenerationRequest], None] = _ignore,
+        on_refused: Callable[[str], None] = _ignore,
     ) -> None:
         self._config = config
         self._db = db
         self._runner = runner
         self._moderation = moderation or ModerationService(config, db)
+        # Told of each job written and of each refusal ("quota", "budget"): the metrics.
+        self._on_accepted = on_accepted
+        self._on_refused = on_refused
 
     async def usage(
         self, user_id: int, guild_id: int | None = None, role_ids: tuple[int, ...] = ()
@@ -107,11 +117,14 @@ class JobService:
         if job_id is None:
             used = await self._db.jobs.quota_used(origin.user_id, day, origin.guild_id)
             if used + charge > limit:
+                self._on_refused("quota")
                 raise QuotaExceeded(limit, used, charge, next_reset(now))
             spent = await self._db.jobs.guild_spend(origin.guild_id, admission.month_start)
+            self._on_refused("budget")
             raise BudgetExceeded(
                 admission.monthly_budget or 0.0, spent, admission.cost, next_month(now)
             )
+        self._on_accepted(request)
         self._runner.enqueue(job_id, origin.user_id)
         return job_id
 
@@ -147,7 +160,8 @@ class JobService:
             images = sum(job.image_count for job in news)
             cost = sum(job.cost for job in news)
             await self._refused(origins[0], day, images, cost, admission, now)
-        for job_id in ids:
+        for request, job_id in zip(requests, ids, strict=False):
+            self._on_accepted(request)
             self._runner.enqueue(job_id, origins[0].user_id)
         return ids
 
@@ -174,10 +188,12 @@ class JobService:
         neither refused it: its interaction had already made the job(s)."""
         used = await self._db.jobs.quota_used(origin.user_id, day, origin.guild_id)
         if used + images > admission.daily_limit:
+            self._on_refused("quota")
             raise QuotaExceeded(admission.daily_limit, used, images, next_reset(now))
         spent = await self._db.jobs.guild_spend(origin.guild_id, admission.month_start)
         budget = admission.monthly_budget
         if budget is not None and spent + cost > budget + 1e-9:
+            self._on_refused("budget")
             raise BudgetExceeded(budget, spent, cost, next_month(now))
 
 

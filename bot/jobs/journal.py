@@ -24,7 +24,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,10 @@ def origin_from_raw(data: dict[str, Any], received_at: float) -> Origin:
         channel_nsfw=bool(channel.get("nsfw", False)),
         locale=locale_of(data),
     )
+
+
+def _ignore(seconds: float) -> None:
+    pass
 
 
 _ORIGIN_FIELDS = tuple(f.name for f in fields(Origin) if f.name != "role_ids")
@@ -147,6 +151,8 @@ class Intake:
         self._open: dict[int, Acknowledged] = {}
         self._lines = 0
         self._order = AckOrder()
+        # Told how long each acknowledgement took from arrival (the metrics: bot/ops/metrics.py).
+        self.on_acknowledged: Callable[[float], None] = _ignore
 
     @classmethod
     def beside(cls, db_path: str, suffix: str = "") -> Intake:
@@ -176,6 +182,8 @@ class Intake:
         entry = self._open.get(interaction_id)
         if entry is None:
             return
+        if entry.origin.message_id is None:  # its first acknowledgement, not a moved one
+            self.on_acknowledged(time.time() - entry.origin.interaction_created_at)
         self._open[interaction_id] = replace(
             entry, origin=replace(entry.origin, message_id=message_id)
         )

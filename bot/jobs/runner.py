@@ -351,6 +351,11 @@ class JobRunner(JobSubmitter):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    @property
+    def load(self) -> tuple[int, int]:
+        """(waiting, running): this process's jobs waiting for a slot, and those in one."""
+        return self._scheduler.waiting_total, self._scheduler.running_total
+
     def alive(self, now: float) -> bool:
         """Whether the job loop still turns: its watchdog runs and went round lately."""
         watchdog = self._watchdog

@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, ClassVar, Literal
+
+import aiohttp
 
 from bot.providers.capabilities import Capabilities
 from bot.providers.catalogue.mapping import NO_EXTRA, ExtraInputs
 from bot.providers.request import GenerationRequest
+
+ResponseHook = Callable[[Any], Awaitable[None]]  # an httpx `response` event hook
+
+
+def http_tag(provider: str) -> SimpleNamespace:
+    """`trace_request_ctx` of a provider's request on the bot's shared session: the metrics
+    (bot/ops/metrics.py) count it as that provider's."""
+    return SimpleNamespace(provider=provider)
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,11 @@ class Provider(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release network clients."""
+
+    def observe_http(self, trace: aiohttp.TraceConfig, hook: ResponseHook) -> None:  # noqa: B027
+        """Count this provider's HTTP answers (bot/ops/metrics.py): `trace` on each aiohttp
+        session it owns, `hook` first among each httpx client's response hooks. By default none
+        (a provider on the bot's session tags its requests: `http_tag`)."""
 
 
 _TQDM_STEP = re.compile(r"(\d+)%\|[^|]*\|\s*(\d+)/(\d+)")

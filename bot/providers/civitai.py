@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
@@ -42,6 +43,7 @@ from bot.providers.base import (
     GenerationResult,
     Provider,
     ProviderUpdate,
+    http_tag,
     parse_retry_after,
     trim_reason,
 )
@@ -59,6 +61,7 @@ from bot.providers.request import GenerationRequest
 
 DEFAULT_BASE_URL = "https://orchestration.civitai.com"
 WORKFLOWS_PATH = "/v2/consumer/workflows"
+METRICS_TAG = http_tag("civitai")  # its calls go over the bot's session
 
 
 class CivitaiProvider(Provider):
@@ -77,6 +80,8 @@ class CivitaiProvider(Provider):
     ) -> None:
         self._token = token
         self._session = session
+        # On the bot's session, tagged as CivitAI's for the metrics (bot/ops/metrics.py).
+        self._request = functools.partial(session.request, trace_request_ctx=METRICS_TAG)
         self._base = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self._models = models or CivitaiModels(session, token=token)
         self._poll_interval_s = poll_interval_s
@@ -219,7 +224,7 @@ class CivitaiProvider(Provider):
         url = self._base + path
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         try:
-            async with self._session.request(
+            async with self._request(
                 method, url, json=body, params=params, headers=headers, timeout=self._timeout
             ) as response:
                 text = await response.text()

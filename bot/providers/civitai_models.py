@@ -40,6 +40,7 @@ import yarl
 from bot.errors import InvalidRequest, ProviderError
 from bot.i18n import N_, _
 from bot.moderation.netguard import NotPublic, check_public_url, guarded_get
+from bot.providers.base import http_tag
 from bot.providers.civitai_families import base_model_family
 from bot.providers.civitai_families import check_lora_fit as check_lora_fit  # re-exported
 from bot.providers.civitai_families import family_name as family_name  # re-exported
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from bot.config import Config
 
 DEFAULT_MODELS_BASE_URL = "https://civitai.com"
+METRICS_TAG = http_tag("civitai")  # its calls go over the bot's session
 
 AIR_PATTERN = re.compile(
     r"^urn:air:(?P<ecosystem>[a-z0-9_.\-]+):(?P<type>[a-z0-9_\-]+):civitai:"
@@ -264,6 +266,7 @@ class CivitaiModels:
                 what=N_("CivitAI's models API"),
                 headers=headers,
                 timeout=self._timeout,
+                trace_request_ctx=METRICS_TAG,
             ) as response:
                 if response.status == 404:
                     raise InvalidRequest(_("CivitAI has no {what}.", what=what))

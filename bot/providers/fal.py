@@ -31,6 +31,7 @@ import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
 
+import aiohttp
 import fal_client
 import httpx
 from fal_client.client import AsyncRequestHandle
@@ -42,6 +43,7 @@ from bot.providers.base import (
     GenerationResult,
     Provider,
     ProviderUpdate,
+    ResponseHook,
     trim_reason,
 )
 from bot.providers.capabilities import PROVIDER_CAPABILITIES
@@ -250,6 +252,9 @@ class FalProvider(Provider):
                 retryable=error.retryable,
             ) from exc
         return None
+
+    def observe_http(self, trace: aiohttp.TraceConfig, hook: ResponseHook) -> None:
+        self._http.traces.append(trace)  # fal-client's own httpx calls are not counted
 
     async def close(self) -> None:
         self._handles.clear()

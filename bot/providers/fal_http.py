@@ -48,6 +48,7 @@ class FalHttp:
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[str, dict[str, Any]] = {}
+        self.traces: list[aiohttp.TraceConfig] = []  # the metrics' (Provider.observe_http)
 
     async def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -64,6 +65,7 @@ class FalHttp:
                 # host (`proxy_for`): aiohttp's trust_env reads the environment and ~/.netrc on
                 # a worker thread for every request, two thread hand-offs per call.
                 trust_env=False,
+                trace_configs=self.traces or None,
             )
         return self._session
 

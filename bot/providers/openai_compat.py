@@ -39,6 +39,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import httpx2
 import openai
 
@@ -49,6 +50,7 @@ from bot.providers.base import (
     GenerationResult,
     Provider,
     ProviderUpdate,
+    ResponseHook,
     parse_retry_after,
     trim_reason,
 )
@@ -237,6 +239,9 @@ class OpenAIImagesProvider(Provider):
         if ids and model not in ids:
             return f"but the server does not list model {model}"
         return None
+
+    def observe_http(self, trace: aiohttp.TraceConfig, hook: ResponseHook) -> None:
+        self._client._client.event_hooks["response"].insert(0, hook)  # the SDK's httpx client
 
     async def close(self) -> None:
         calls, self._calls = list(self._calls.values()), {}

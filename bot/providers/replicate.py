@@ -18,6 +18,7 @@ import os
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
+import aiohttp
 import httpx
 import replicate
 from replicate.__about__ import __version__ as replicate_version
@@ -31,6 +32,7 @@ from bot.providers.base import (
     GenerationResult,
     Provider,
     ProviderUpdate,
+    ResponseHook,
     parse_retry_after,
     parse_step,
     trim_reason,
@@ -261,6 +263,9 @@ class ReplicateProvider(Provider):
         except Exception as exc:
             raise _as_provider_error(exc) from exc
         return f"account {account.username}"
+
+    def observe_http(self, trace: aiohttp.TraceConfig, hook: ResponseHook) -> None:
+        self._http.event_hooks["response"].insert(0, hook)  # before `_raise_retryable`
 
     async def close(self) -> None:
         self._finished.clear()
