@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.fakes.discord import FakeDiscord
-from tests.fakes.fal import FakeFal
+from tests.fakes.fal import FakeFal, FalFailure
 from tests.fakes.fal import Script as FalScript
 from tests.fakes.replicate import FakeReplicate
 from tests.fakes.replicate import Script as ReplicateScript
@@ -275,3 +275,21 @@ async def test_a_flood_of_forged_webhooks_is_logged_once(
         refusals = [r for r in caplog.records if "refused a replicate webhook" in r.message]
         assert len(refusals) == 1
         assert "unsigned" in refusals[0].message
+
+
+async def test_a_job_that_fails_at_the_provider_leaves_no_webhook_waiter_behind(
+    fake_discord: FakeDiscord,
+    fake_fal: FakeFal,
+    fake_replicate: FakeReplicate,
+    db_path: Path,
+) -> None:
+    fake_fal.script(None, dataclasses.replace(QUICK_FAL, fail=FalFailure(status=500)))
+    async with running_bot(fake_discord, db_path, **hooked(fake_fal)) as h:
+        interaction = await h.imagine(prompt="a lighthouse")
+        await h.idle()
+        job = await h.job_for(interaction)
+        assert job is not None and job.state == "failed"
+        inbox = h.bot.webhook_inbox
+        (submitted,) = fake_fal.jobs.values()
+        assert submitted.webhook_url  # it got as far as the provider
+        assert inbox is not None and inbox._waiting == {}
