@@ -43,6 +43,7 @@ from bot.providers.catalogue import catalogue_for
 from bot.providers.catalogue.refresh import load_cached, refresh
 from bot.providers.catalogue.sources import schema_sources
 from bot.providers.webhook_inbox import WebhookInbox
+from bot.providers.webhook_relay import WebhookRelay
 from bot.studio.compose import Studio
 from bot.studio.prompt_help import PromptHelper
 from bot.studio.settings import MemberDefaults
@@ -229,8 +230,12 @@ class ArtFactoryBot(commands.AutoShardedBot):
         self.web.add_routes(Health(self).routes())
         self.web.add_routes(web_metrics.routes(self.metrics))
         if self.webhook_inbox is not None:
-            hooks = provider_webhooks(self.config, self.webhook_inbox, self.providers, self.session)
-            self.web.add_routes((await hooks).routes())
+            hooks = await provider_webhooks(
+                self.config, self.webhook_inbox, self.providers, self.session
+            )
+            relay = WebhookRelay(self.db, self.webhook_inbox)
+            hooks.relay = relay if await relay.start() else None
+            self.web.add_routes(hooks.routes())
         if self.config.web.gallery:
             self.web.add_routes(WebGallery(self).routes())
         await self.web.start()

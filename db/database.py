@@ -46,6 +46,7 @@ from db.schemas import SchemaStore
 from db.settings import SettingsStore
 from db.stats import StatsStore
 from db.studio import StudioStore
+from db.webhooks import WebhookEventStore
 
 POSTGRESQL_SUFFIX = ".postgresql.sql"
 
@@ -91,6 +92,7 @@ class Database:
         self.schemas = SchemaStore(self._conn)
         self.leases = LeaseStore(self._conn)
         self.studio = StudioStore(self._conn)
+        self.webhook_events = WebhookEventStore(self._conn)
         self.gallery = GalleryStore(self._conn)
 
     @classmethod
@@ -138,9 +140,17 @@ class Database:
 
     # -- several processes (PostgreSQL only; nothing to do for SQLite's one process) ---------
 
-    async def notify(self, channel: str) -> None:
+    async def notify(self, channel: str, payload: str = "") -> None:
         if isinstance(self._conn, PostgresConnection):
-            await self._conn.notify(channel)
+            await self._conn.notify(channel, payload)
+
+    async def listen_payload(self, channel: str, hear: Callable[[str], None]) -> bool:
+        """Have `hear` called with each notification's payload; False on SQLite (one process:
+        nobody else to hear from)."""
+        if isinstance(self._conn, PostgresConnection):
+            await self._conn.listen_payload(channel, hear)
+            return True
+        return False
 
     async def listen(self, channel: str, wake: Callable[[], None]) -> bool:
         """Have `wake` called on each notification; False where there are none (SQLite)."""

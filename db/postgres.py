@@ -107,16 +107,20 @@ class PostgresConnection:
 
     # -- waking other processes --------------------------------------------------------------
 
-    async def notify(self, channel: str) -> None:
+    async def notify(self, channel: str, payload: str = "") -> None:
         async with self.pool.acquire() as conn:
-            await conn.execute("SELECT pg_notify($1, '')", channel)
+            await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
 
     async def listen(self, channel: str, wake: Callable[[], None]) -> None:
         """Call `wake` on every NOTIFY on `channel`, on a connection of its own (a listening
         connection can't go back to the pool)."""
+        await self.listen_payload(channel, lambda _payload: wake())
+
+    async def listen_payload(self, channel: str, hear: Callable[[str], None]) -> None:
+        """`listen`, handing each notification's payload to `hear`."""
         if self._listener is None:
             self._listener = await asyncpg.connect(self._url)
-        await self._listener.add_listener(channel, lambda *_: wake())
+        await self._listener.add_listener(channel, lambda *args: hear(str(args[-1])))
 
     async def identify_turn(self, bucket: int, spacing_s: float) -> None:
         """Wait until `spacing_s` after the last IDENTIFY of `bucket` by any process, and

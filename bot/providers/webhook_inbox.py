@@ -74,6 +74,8 @@ class WebhookInbox:
         self._clock = clock
         self._waiting: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
         self._early: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        # Called with (provider, request id) when a waiter is registered (webhook_relay.py).
+        self.on_expect: list[Callable[[str, str], None]] = []
 
     def url(self, provider: str) -> str:
         return f"{self.public_url}/webhooks/{provider}"
@@ -85,6 +87,9 @@ class WebhookInbox:
         if early is not None:
             future.set_result(early[1])
         self._waiting[key] = future
+        if early is None:
+            for listener in self.on_expect:
+                listener(provider, request_id)
 
     def arrival(self, provider: str, request_id: str) -> asyncio.Future[dict[str, Any]] | None:
         """The webhook's body once it arrives; None when none is expected in this process."""

@@ -28,6 +28,7 @@ from bot.providers.fal_webhook import FAL_JWKS_URL, FalWebhookVerifier
 from bot.providers.replicate import ReplicateProvider
 from bot.providers.replicate_webhook import ReplicateWebhookVerifier
 from bot.providers.webhook_inbox import Verified, WebhookInbox, WebhookRefused
+from bot.providers.webhook_relay import WebhookRelay
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class Webhooks:
     ) -> None:
         self._inbox = inbox
         self._verifiers = verifiers
+        self.relay: WebhookRelay | None = None  # set when the ledger relays between processes
         self._replays = ReplayGuard(clock)
         self.refusals = RefusalLog(clock)
 
@@ -118,6 +120,8 @@ class Webhooks:
             return web.json_response({"error": refused.kind}, status=refused.status)
         if not self._inbox.deliver(provider, verified.request_id, verified.body):
             log.debug("%s webhook for %s: no job here waits for it", provider, verified.request_id)
+            if self.relay is not None:  # for the process that holds the job (PostgreSQL)
+                await self.relay.publish(provider, verified.request_id, verified.body)
         return web.json_response({"ok": True})
 
 

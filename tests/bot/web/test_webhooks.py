@@ -5,6 +5,7 @@ loopback fakes, which sign their webhooks as fal and Replicate do (tests/fakes/w
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -15,8 +16,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bot.providers.webhook_inbox import WebhookInbox
+from bot.providers.webhook_relay import WebhookRelay
+from bot.web.webhooks import provider_webhooks
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.fal import FakeFal, FalFailure
 from tests.fakes.fal import Script as FalScript
@@ -24,6 +30,7 @@ from tests.fakes.replicate import FakeReplicate
 from tests.fakes.replicate import Script as ReplicateScript
 from tests.fakes.webhooks import Delivery, fal_headers, standard_headers
 from tests.harness import Harness, running_bot
+from tests.storage import open_ledger
 
 QUICK_FAL = FalScript(queue_s=0.1, queue_positions=[0], run_s=0.4, steps=2)
 QUICK_REPLICATE = ReplicateScript(queue_s=0.1, run_s=0.4, steps=2)
@@ -293,3 +300,75 @@ async def test_a_job_that_fails_at_the_provider_leaves_no_webhook_waiter_behind(
         (submitted,) = fake_fal.jobs.values()
         assert submitted.webhook_url  # it got as far as the provider
         assert inbox is not None and inbox._waiting == {}
+
+
+@pytest.mark.postgresql_only
+async def test_a_webhook_that_reaches_another_process_ends_the_job_through_the_ledger(
+    fake_discord: FakeDiscord,
+    fake_fal: FakeFal,
+    fake_replicate: FakeReplicate,
+    db_path: Path,
+) -> None:
+    """Behind one public_url the proxy may hand a job's webhook to another process of the bot:
+    that one verifies it, finds no waiter, and relays it through the ledger to the job's."""
+    fake_replicate.script(None, QUICK_REPLICATE)
+    async with running_bot(fake_discord, db_path, **hooked(fake_fal)) as h:
+        inbox = h.bot.webhook_inbox
+        assert inbox is not None
+        other_db = await open_ledger(db_path)  # the other process: its own connection…
+        try:
+            other = await provider_webhooks(
+                h.bot.config, WebhookInbox(inbox.public_url), h.bot.providers, h.bot.session
+            )
+            other.relay = WebhookRelay(other_db, WebhookInbox(inbox.public_url))
+            server = TestServer(web_app(other))  # …and its own web server
+            await server.start_server()
+            fake_replicate.webhooks.edit = lambda d: dataclasses.replace(
+                d, url=str(server.make_url("/webhooks/replicate"))
+            )
+            interaction = await h.imagine(prompt="a lighthouse", provider="replicate")
+            await h.idle(timeout=15)  # the fallback poll would come after 30 s
+            (prediction,) = fake_replicate.predictions.values()
+            (delivery,) = fake_replicate.webhooks.deliveries
+            assert delivery.status == 200 and str(server.port) in delivery.url
+            assert prediction.polls == 0
+            await charged_once(h, interaction)
+            await server.close()
+        finally:
+            await other_db.close()
+
+
+def web_app(hooks: Any) -> web.Application:
+    app = web.Application()
+    app.add_routes(hooks.routes())
+    return app
+
+
+@pytest.mark.postgresql_only
+async def test_a_webhook_relayed_before_its_job_waits_is_found_when_it_does(db_path: Path) -> None:
+    """The submit's answer and the webhook race: a waiter registered after its webhook was
+    relayed looks in the ledger first."""
+    here, there = await open_ledger(db_path), await open_ledger(db_path)
+    try:
+        inbox = WebhookInbox("http://bot.example")
+        assert await WebhookRelay(here, inbox).start()
+        await WebhookRelay(there, WebhookInbox("http://bot.example")).publish(
+            "replicate", "r1", {"id": "r1", "status": "succeeded"}
+        )
+        inbox.expect("replicate", "r1")
+        arrival = inbox.arrival("replicate", "r1")
+        assert arrival is not None
+        assert await asyncio.wait_for(arrival, 5) == {"id": "r1", "status": "succeeded"}
+        assert await here.webhook_events.take("replicate", "r1") is None  # taken once
+    finally:
+        await here.close()
+        await there.close()
+
+
+@pytest.mark.sqlite_only
+async def test_on_sqlite_one_process_has_nothing_to_relay(db_path: Path) -> None:
+    db = await open_ledger(db_path)
+    try:
+        assert await WebhookRelay(db, WebhookInbox("http://bot.example")).start() is False
+    finally:
+        await db.close()
